@@ -1,0 +1,67 @@
+//! Builds and runs the application: store, migrations, demo data, HTTP server.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::store::{self, DynStore};
+use crate::web;
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+}
+
+/// Connects the store named by the configuration, applies migrations and, in
+/// sandbox mode, loads the demo data.
+pub async fn prepare(config: Config) -> anyhow::Result<App> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "impossible de créer le répertoire de données {} : {e}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let url = config.database_url();
+    let store = store::connect(&url).await.map_err(|e| {
+        anyhow::anyhow!(
+            "connexion à la base {} impossible : {e}",
+            crate::config::redact_url(&url)
+        )
+    })?;
+    store.migrate().await?;
+    if config.is_sandbox() && config.demo_data && crate::demo::seed(store.as_ref()).await? {
+        tracing::info!("données de démonstration créées");
+    }
+    Ok(App {
+        config: Arc::new(config),
+        store,
+    })
+}
+
+/// Serves until `shutdown` resolves. Expired sessions are purged in the background.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let purge_store = app.store.clone();
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = purge_store.purge_expired_sessions(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "purge des sessions expirées impossible");
+            }
+        }
+    });
+    let router = web::router(web::AppState::new(app.config.clone(), app.store.clone()));
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    purge.abort();
+    result
+}

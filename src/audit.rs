@@ -1,0 +1,81 @@
+//! Writing to and verifying the audit journal.
+
+use uuid::Uuid;
+
+use crate::domain::audit::{AuditAction, ChainBreak, ChainVerifier};
+use crate::domain::tenant::Tenant;
+use crate::store::{AuditChain, AuditEvent, Store, StoreResult};
+
+/// Records `action` by the tenant's professional in the tenant's structure journal.
+pub async fn record(
+    store: &dyn Store,
+    t: &Tenant,
+    action: AuditAction,
+    usager_id: Option<Uuid>,
+    details: impl Into<String>,
+) -> StoreResult<()> {
+    let event = AuditEvent {
+        actor_id: Some(t.professional_id),
+        actor_label: t.actor_label.clone(),
+        action: action.code().to_string(),
+        usager_id,
+        details: details.into(),
+    };
+    store
+        .append_audit(AuditChain::Structure(t.structure_id), &event)
+        .await?;
+    Ok(())
+}
+
+/// Records an instance-level action (CLI, administrator).
+pub async fn record_instance(
+    store: &dyn Store,
+    chain: AuditChain,
+    actor_label: &str,
+    action: AuditAction,
+    details: impl Into<String>,
+) -> StoreResult<()> {
+    let event = AuditEvent {
+        actor_id: None,
+        actor_label: actor_label.to_string(),
+        action: action.code().to_string(),
+        usager_id: None,
+        details: details.into(),
+    };
+    store.append_audit(chain, &event).await?;
+    Ok(())
+}
+
+/// Outcome of verifying one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub chain: AuditChain,
+    pub checked: u64,
+    pub first_break: Option<ChainBreak>,
+}
+
+/// Walks a chain from the start, page by page, and stops at the first broken link.
+pub async fn verify_chain(store: &dyn Store, chain: AuditChain) -> StoreResult<Verification> {
+    let mut verifier = ChainVerifier::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_chain(chain, after, 1000).await?;
+        if page.is_empty() {
+            return Ok(Verification {
+                chain,
+                checked: verifier.checked,
+                first_break: None,
+            });
+        }
+        for r in &page {
+            if let Err(b) = verifier.check(r) {
+                return Ok(Verification {
+                    chain,
+                    checked: verifier.checked,
+                    first_break: Some(b),
+                });
+            }
+            after = r.seq;
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The command-line actions behind `escale serve|migrate|admin|audit`.
+
+use clap::{Args, Subcommand};
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::domain::audit::AuditAction;
+use crate::domain::identifiers::NationalId;
+use crate::domain::roles::Role;
+use crate::domain::structure::{Finess, StructureKind};
+use crate::domain::text;
+use crate::store::{self, AuditChain, DynStore, NewProfessional, NewStructure};
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Crée une structure (CSAPA, CAARUD, ACT, LHSS, LAM).
+    CreateStructure(CreateStructure),
+    /// Crée un professionnel, avec ses rôles éventuels dans une structure.
+    CreateProfessional(CreateProfessional),
+    /// Attribue un rôle à un professionnel dans une structure.
+    GrantRole(GrantRole),
+    /// Liste les structures de l'instance.
+    ListStructures,
+}
+
+#[derive(Args)]
+pub struct CreateStructure {
+    /// Nom de la structure.
+    #[arg(long)]
+    pub name: String,
+    /// Type : csapa, csapa_hebergement, caarud, act, lhss, lam.
+    #[arg(long)]
+    pub kind: String,
+    /// FINESS géographique (9 caractères).
+    #[arg(long)]
+    pub finess_geo: String,
+    /// FINESS juridique (9 caractères).
+    #[arg(long)]
+    pub finess_juridique: String,
+}
+
+#[derive(Args)]
+pub struct CreateProfessional {
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// RPPS (11 chiffres), ADELI (9 caractères) ou idNat_PS.
+    #[arg(long)]
+    pub national_id: Option<String>,
+    /// Profession, en clair (ex. « Infirmier »).
+    #[arg(long)]
+    pub profession: String,
+    /// Administrateur de l'instance (GRADeS).
+    #[arg(long)]
+    pub instance_admin: bool,
+    /// FINESS géographique de la structure où attribuer les rôles.
+    #[arg(long, requires = "role")]
+    pub structure: Option<String>,
+    /// Rôle(s) : accueil, travailleur_social, infirmier, medecin, psychologue, educateur, directeur, referent_identitovigilance.
+    #[arg(long, requires = "structure")]
+    pub role: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct GrantRole {
+    /// Identifiant national (RPPS, ADELI, idNat_PS) du professionnel.
+    #[arg(long)]
+    pub national_id: String,
+    /// FINESS géographique de la structure.
+    #[arg(long)]
+    pub structure: String,
+    #[arg(long)]
+    pub role: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Vérifie le chaînage du journal et signale le premier maillon rompu.
+    Verify {
+        /// FINESS géographique d'une structure (par défaut : toutes les chaînes).
+        #[arg(long)]
+        structure: Option<String>,
+    },
+}
+
+const CLI_ACTOR: &str = "ligne de commande";
+
+async fn open(config: &Config) -> anyhow::Result<DynStore> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    let store = store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let listen = config.listen;
+    let sandbox = config.is_sandbox();
+    let app = crate::app::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("impossible d'écouter sur {listen} : {e}"))?;
+    let addr = listener.local_addr()?;
+    let mode = if sandbox { " (bac à sable)" } else { "" };
+    println!(
+        "Escale{mode} : http://{addr}/ — base {}",
+        app.store.backend().name()
+    );
+    crate::app::serve(app, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+pub async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
+    let store = open(&config).await?;
+    println!("Migrations appliquées (base {}).", store.backend().name());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
+    let store = open(&config).await?;
+    match cmd {
+        AdminCommand::CreateStructure(a) => {
+            let kind: StructureKind = a.kind.parse()?;
+            let name = text::single_line(&a.name, 200).map_err(|e| anyhow::anyhow!("nom : {e}"))?;
+            let geo = Finess::parse(&a.finess_geo)
+                .map_err(|e| anyhow::anyhow!("FINESS géographique : {e}"))?;
+            let jur = Finess::parse(&a.finess_juridique)
+                .map_err(|e| anyhow::anyhow!("FINESS juridique : {e}"))?;
+            for (what, f) in [("géographique", &geo), ("juridique", &jur)] {
+                if f.key_matches() == Some(false) {
+                    eprintln!(
+                        "attention : la clé du FINESS {what} {f} ne correspond pas ; vérifiez le numéro"
+                    );
+                }
+            }
+            let s = store
+                .create_structure(&NewStructure {
+                    name,
+                    kind,
+                    finess_geo: geo.to_string(),
+                    finess_juridique: jur.to_string(),
+                })
+                .await?;
+            crate::audit::record_instance(
+                store.as_ref(),
+                AuditChain::Instance,
+                CLI_ACTOR,
+                AuditAction::StructureCreated,
+                format!("{} ({})", s.name, s.finess_geo),
+            )
+            .await?;
+            crate::audit::record_instance(
+                store.as_ref(),
+                AuditChain::Structure(s.id),
+                CLI_ACTOR,
+                AuditAction::StructureCreated,
+                s.name.clone(),
+            )
+            .await?;
+            println!(
+                "Structure créée : {} — {} — FINESS {} — id {}",
+                s.name,
+                s.kind.label(),
+                s.finess_geo,
+                s.id
+            );
+        }
+        AdminCommand::CreateProfessional(a) => {
+            let national_id = a
+                .national_id
+                .as_deref()
+                .map(NationalId::parse)
+                .transpose()?;
+            if let Some(w) = national_id.as_ref().and_then(NationalId::key_warning) {
+                eprintln!("attention : {w}");
+            }
+            let roles = parse_roles(&a.role)?;
+            let structure = match &a.structure {
+                Some(f) => Some(find_structure(&store, f).await?),
+                None => None,
+            };
+            let p = store
+                .create_professional(&NewProfessional {
+                    first_name: text::single_line(&a.first_name, 100)
+                        .map_err(|e| anyhow::anyhow!("prénom : {e}"))?,
+                    last_name: text::single_line(&a.last_name, 100)
+                        .map_err(|e| anyhow::anyhow!("nom : {e}"))?,
+                    national_id: national_id.as_ref().map(NationalId::id_nat_ps),
+                    profession: text::single_line(&a.profession, 100)
+                        .map_err(|e| anyhow::anyhow!("profession : {e}"))?,
+                    instance_admin: a.instance_admin,
+                })
+                .await?;
+            crate::audit::record_instance(
+                store.as_ref(),
+                AuditChain::Instance,
+                CLI_ACTOR,
+                AuditAction::ProfessionalCreated,
+                p.display_name(),
+            )
+            .await?;
+            if let Some(s) = structure {
+                grant(&store, &s, &p, &roles).await?;
+            }
+            println!("Professionnel créé : {} — id {}", p.display_name(), p.id);
+        }
+        AdminCommand::GrantRole(a) => {
+            let nid = NationalId::parse(&a.national_id)?;
+            let p = store
+                .find_professional_by_national_id(&nid.id_nat_ps())
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("aucun professionnel avec l'identifiant {}", nid.label())
+                })?;
+            let s = find_structure(&store, &a.structure).await?;
+            grant(&store, &s, &p, &parse_roles(&a.role)?).await?;
+        }
+        AdminCommand::ListStructures => {
+            for s in store.list_structures().await? {
+                println!("{}\t{}\t{}\t{}", s.finess_geo, s.kind.label(), s.name, s.id);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_roles(codes: &[String]) -> anyhow::Result<Vec<Role>> {
+    codes
+        .iter()
+        .map(|c| c.parse::<Role>().map_err(anyhow::Error::from))
+        .collect()
+}
+
+async fn find_structure(store: &DynStore, finess: &str) -> anyhow::Result<store::Structure> {
+    let f = Finess::parse(finess)?;
+    store
+        .find_structure_by_finess(f.as_str())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("aucune structure avec le FINESS géographique {f}"))
+}
+
+async fn grant(
+    store: &DynStore,
+    s: &store::Structure,
+    p: &store::Professional,
+    roles: &[Role],
+) -> anyhow::Result<()> {
+    for r in roles {
+        store.grant_role(s.id, p.id, *r).await?;
+        crate::audit::record_instance(
+            store.as_ref(),
+            AuditChain::Structure(s.id),
+            CLI_ACTOR,
+            AuditAction::RoleGranted,
+            format!("{} : {}", p.display_name(), r.label()),
+        )
+        .await?;
+        println!(
+            "Rôle attribué : {} — {} — {}",
+            p.display_name(),
+            r.label(),
+            s.name
+        );
+    }
+    Ok(())
+}
+
+pub async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let store = open(&config).await?;
+    let AuditCommand::Verify { structure } = cmd;
+    let chains = match structure {
+        Some(f) => vec![AuditChain::Structure(find_structure(&store, &f).await?.id)],
+        None => store.audit_chains().await?,
+    };
+    let mut broken = false;
+    for chain in chains {
+        let v = crate::audit::verify_chain(store.as_ref(), chain).await?;
+        let name = match chain {
+            AuditChain::Instance => "instance".to_string(),
+            AuditChain::Structure(id) => match store.get_structure(id).await? {
+                Some(s) => format!("{} ({})", s.name, s.finess_geo),
+                None => id.to_string(),
+            },
+        };
+        match v.first_break {
+            None => println!("OK      {name} : {} entrées vérifiées", v.checked),
+            Some(b) => {
+                broken = true;
+                println!("ROMPU   {name} : {} entrées intègres, puis {b}", v.checked);
+            }
+        }
+    }
+    Ok(if broken {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,376 @@
+//! One typed configuration: defaults (the sandbox) → optional TOML file →
+//! `ESCALE_*` environment variables (and `DATABASE_URL`) → command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Every national service is a local simulator, demo data and demo login exist.
+    Sandbox,
+    /// Real services only: no demo login, no demo data, ever.
+    Production,
+}
+
+/// Keys, with their environment variable and meaning (the README's table is
+/// generated from the same list by `escale config --keys`).
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    (
+        "listen",
+        "ESCALE_LISTEN",
+        "127.0.0.1:8080",
+        "adresse et port d'écoute (HOST:PORT)",
+    ),
+    (
+        "data_dir",
+        "ESCALE_DATA_DIR",
+        "./data",
+        "répertoire des données (fichier SQLite par défaut)",
+    ),
+    (
+        "database_url",
+        "DATABASE_URL ou ESCALE_DATABASE_URL",
+        "sqlite://<data_dir>/escale.sqlite",
+        "base de données : sqlite://… ou postgres://…",
+    ),
+    (
+        "mode",
+        "ESCALE_MODE",
+        "sandbox",
+        "sandbox (bacs à sable, démo) ou production",
+    ),
+    (
+        "public_url",
+        "ESCALE_PUBLIC_URL",
+        "(aucune)",
+        "URL publique (https://… obligatoire en production ; cookies Secure)",
+    ),
+    (
+        "session_idle_minutes",
+        "ESCALE_SESSION_IDLE_MINUTES",
+        "30",
+        "déconnexion après N minutes sans activité",
+    ),
+    (
+        "session_max_hours",
+        "ESCALE_SESSION_MAX_HOURS",
+        "12",
+        "durée maximale d'une session",
+    ),
+    (
+        "demo_data",
+        "ESCALE_DEMO_DATA",
+        "true",
+        "crée les structures et usagers de démonstration (bac à sable seulement)",
+    ),
+    (
+        "max_body_bytes",
+        "ESCALE_MAX_BODY_BYTES",
+        "262144",
+        "taille maximale d'un formulaire envoyé",
+    ),
+    (
+        "log",
+        "ESCALE_LOG",
+        "info",
+        "niveau de journalisation technique (filtre tracing)",
+    ),
+];
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub mode: Mode,
+    pub public_url: Option<String>,
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub demo_data: bool,
+    pub max_body_bytes: usize,
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            mode: Mode::Sandbox,
+            public_url: None,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            demo_data: true,
+            max_body_bytes: 256 * 1024,
+            log: "info".to_string(),
+        }
+    }
+}
+
+/// Redacts the database password.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("mode", &self.mode)
+            .field("public_url", &self.public_url)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("session_max_hours", &self.session_max_hours)
+            .field("demo_data", &self.demo_data)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration invalide : {0}")]
+    Invalid(String),
+    #[error("configuration incomplète pour le mode production : {0}")]
+    Production(String),
+}
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads from an optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::from_figment(Self::figment(file), overrides)
+    }
+
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let known: Vec<String> = KEYS.iter().map(|k| k.0.to_string()).collect();
+        fig.merge(
+            Env::prefixed("ESCALE_")
+                .filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
+        )
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database_url".into()),
+        )
+    }
+
+    pub fn from_figment(fig: Figment, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(&e)))?;
+        if let Some(l) = overrides.listen {
+            config.listen = l;
+        }
+        if let Some(d) = &overrides.data_dir {
+            config.data_dir = d.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url {
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|p| url.starts_with(p));
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "clé `database_url` (DATABASE_URL) : attendu sqlite://CHEMIN ou postgres://UTILISATEUR@HÔTE/BASE, reçu « {} »",
+                    redact_url(url)
+                )));
+            }
+        }
+        if let Some(u) = &self.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "clé `public_url` (ESCALE_PUBLIC_URL) : attendu une URL http(s)://HÔTE, reçu « {u} »"
+                )));
+            }
+            self.public_url = Some(u.trim_end_matches('/').to_string());
+        }
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "clés `session_idle_minutes` et `session_max_hours` : attendu un nombre supérieur à 0".into(),
+            ));
+        }
+        if self.mode == Mode::Production {
+            if self.database_url.is_none() {
+                return Err(ConfigError::Production(
+                    "DATABASE_URL doit désigner explicitement la base de production".into(),
+                ));
+            }
+            match &self.public_url {
+                Some(u) if u.starts_with("https://") => {}
+                _ => {
+                    return Err(ConfigError::Production(
+                        "ESCALE_PUBLIC_URL doit être l'adresse https:// publique du service".into(),
+                    ));
+                }
+            }
+            // Never demo data in production, whatever was asked.
+            self.demo_data = false;
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("escale.sqlite").display()
+            )
+        })
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        self.mode == Mode::Sandbox
+    }
+
+    /// Cookies get `Secure` when the public URL is HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// `ESCALE_*` variables that are not configuration keys (typos), to warn about.
+    pub fn unknown_env_vars() -> Vec<String> {
+        std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("ESCALE_"))
+            // Not configuration keys: the CLI's config file, build and test settings.
+            .filter(|k| !["ESCALE_CONFIG", "ESCALE_HTMX_JS"].contains(&k.as_str()))
+            .filter(|k| !k.starts_with("ESCALE_TEST_") && !k.starts_with("ESCALE_BENCH_"))
+            .filter(|k| {
+                let key = k.trim_start_matches("ESCALE_").to_ascii_lowercase();
+                !KEYS.iter().any(|(name, ..)| *name == key)
+            })
+            .collect()
+    }
+}
+
+/// A figment error as one French sentence naming the key and where it came from.
+fn describe(e: &figment::Error) -> String {
+    let key = if e.path.is_empty() {
+        "?".to_string()
+    } else {
+        e.path.join(".")
+    };
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" ({}, {})", m.name, src),
+            None => format!(" ({})", m.name),
+        })
+        .unwrap_or_default();
+    let expected = match KEYS.iter().find(|k| k.0 == key) {
+        Some((_, env, default, what)) => {
+            format!(" — {what} ; variable {env}, par défaut {default}")
+        }
+        None => String::new(),
+    };
+    format!("clé `{key}`{source} : {}{expected}", e.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        for (k, v) in pairs {
+            fig = fig.merge(Toml::string(&format!("{k} = {v}")));
+        }
+        Config::from_figment(fig, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_the_sandbox() {
+        let c = with(&[]).unwrap();
+        assert!(c.is_sandbox());
+        assert!(c.database_url().starts_with("sqlite://"));
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn invalid_listen_names_the_key() {
+        let err = with(&[("listen", "\"pas-une-adresse\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`listen`"), "{err}");
+        assert!(err.contains("ESCALE_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_url_refused() {
+        assert!(with(&[("lisen", "\"x\"")]).is_err());
+        let err = with(&[("database_url", "\"mysql://x\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_its_settings_and_never_demo() {
+        let err = with(&[("mode", "\"production\"")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Production(_)));
+        let err = with(&[
+            ("mode", "\"production\""),
+            ("database_url", "\"postgres://a@b/c\""),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("ESCALE_PUBLIC_URL"));
+        let c = with(&[
+            ("mode", "\"production\""),
+            ("database_url", "\"postgres://a@b/c\""),
+            ("public_url", "\"https://escale.example.fr/\""),
+            ("demo_data", "true"),
+        ])
+        .unwrap();
+        assert!(!c.demo_data);
+        assert!(c.secure_cookies());
+        assert_eq!(c.public_url.as_deref(), Some("https://escale.example.fr"));
+    }
+
+    #[test]
+    fn debug_redacts_password() {
+        let c = with(&[("database_url", "\"postgres://escale:s3cret@db/escale\"")]).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+        assert!(dbg.contains("escale:***@db"));
+    }
+}

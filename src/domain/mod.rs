@@ -1,0 +1,12 @@
+//! Pure rules and types of Escale: no I/O, no database, no HTTP.
+//! Everything that holds one of these types holds a valid value.
+
+pub mod audit;
+pub mod care;
+pub mod identifiers;
+pub mod roles;
+pub mod search;
+pub mod structure;
+pub mod tenant;
+pub mod text;
+pub mod usager;

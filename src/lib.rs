@@ -1,0 +1,15 @@
+//! Escale: a web DUI (dossier usager informatisé) for CSAPA, CAARUD and other
+//! French medico-social structures. `main.rs` only wires; everything else is here
+//! so tests start the real application.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,167 @@
+//! Persistence. One [`Store`] trait, one query per method, two implementations
+//! (SQLite for one structure, PostgreSQL for a shared regional instance), each
+//! with its own idiomatic SQL and migrations; the contract tests run on both.
+//!
+//! Every method that reads or writes a structure's data takes the caller's
+//! [`Tenant`]: its `structure_id` is in every `WHERE` clause.
+
+pub mod models;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::domain::audit::AuditRecord;
+use crate::domain::roles::Role;
+use crate::domain::tenant::Tenant;
+use crate::domain::usager::UsagerData;
+pub use models::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist *for this tenant* (it may exist in another structure).
+    #[error("introuvable")]
+    NotFound,
+    /// A uniqueness rule was violated (e.g. the FINESS is already registered).
+    #[error("déjà enregistré : {0}")]
+    Conflict(String),
+    /// The tenant's roles do not allow this write (e.g. a medical note by a social worker).
+    #[error("action non autorisée pour vos rôles")]
+    Forbidden,
+    #[error("base de données : {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration : {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies the embedded migrations of this backend.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A trivial round trip, for `/healthz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ---- Instance administration (no tenant: GRADeS administrator, CLI, login) ----
+    async fn create_structure(&self, s: &NewStructure) -> StoreResult<Structure>;
+    async fn list_structures(&self) -> StoreResult<Vec<Structure>>;
+    async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>>;
+    async fn find_structure_by_finess(&self, finess_geo: &str) -> StoreResult<Option<Structure>>;
+    /// The director's choice of who reads medical notes, for the tenant's own structure only.
+    async fn set_medical_roles(&self, t: &Tenant, roles: &[Role]) -> StoreResult<()>;
+    async fn create_professional(&self, p: &NewProfessional) -> StoreResult<Professional>;
+    async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>>;
+    async fn find_professional_by_national_id(
+        &self,
+        id_nat_ps: &str,
+    ) -> StoreResult<Option<Professional>>;
+    /// Idempotent.
+    async fn grant_role(
+        &self,
+        structure_id: Uuid,
+        professional_id: Uuid,
+        role: Role,
+    ) -> StoreResult<()>;
+    /// Every active professional with the structures and roles they hold (sandbox login page).
+    async fn login_choices(&self) -> StoreResult<Vec<LoginChoice>>;
+    /// The tenant context of an active professional in a structure where they hold a role.
+    async fn tenant_for(
+        &self,
+        professional_id: Uuid,
+        structure_id: Uuid,
+    ) -> StoreResult<Option<Tenant>>;
+
+    // ---- Sessions (in the database so several processes share them) ----
+    async fn create_session(&self, s: &NewSession) -> StoreResult<()>;
+    /// The session and its tenant in one query; `None` if unknown, or if the
+    /// professional lost their roles or was deactivated.
+    async fn session_with_tenant(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(SessionRow, Tenant)>>;
+    async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // ---- User files (tenant-scoped) ----
+    async fn create_usager(&self, t: &Tenant, data: &UsagerData) -> StoreResult<Usager>;
+    /// `NotFound` when the file is not in the tenant's structure.
+    async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager>;
+    async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>>;
+    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>>;
+    async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
+
+    async fn add_episode(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        e: &NewEpisode,
+    ) -> StoreResult<Episode>;
+    async fn close_episode(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        episode_id: Uuid,
+        end: NaiveDate,
+    ) -> StoreResult<()>;
+    async fn episodes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Episode>>;
+    async fn add_activity(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        a: &NewActivity,
+    ) -> StoreResult<Activity>;
+    async fn activities(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Activity>>;
+    /// `Forbidden` when the tenant's roles may not write this class.
+    async fn add_note(&self, t: &Tenant, usager_id: Uuid, n: &NewNote) -> StoreResult<Note>;
+    /// Only the classes the tenant may read: the filter is in the query.
+    async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>>;
+    /// Active professionals holding a role in the tenant's structure.
+    async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>>;
+
+    // ---- Audit journal (append-only, hash-chained per structure) ----
+    async fn append_audit(&self, chain: AuditChain, e: &AuditEvent) -> StoreResult<AuditRecord>;
+    /// The tenant's structure journal, newest first.
+    async fn audit_entries(&self, t: &Tenant, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// A chain in sequence order from `after_seq` (exclusive), for verification.
+    async fn audit_chain(
+        &self,
+        chain: AuditChain,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRecord>>;
+    /// Every chain present in the journal.
+    async fn audit_chains(&self) -> StoreResult<Vec<AuditChain>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store named by a database URL (`sqlite:` or `postgres:`).
+pub async fn connect(url: &str) -> StoreResult<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    }
+}

@@ -1,0 +1,224 @@
+//! Rows the store returns and commands it takes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::roles::{Role, RoleSet};
+use crate::domain::structure::StructureKind;
+use crate::domain::usager::UsagerData;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStructure {
+    pub name: String,
+    pub kind: StructureKind,
+    pub finess_geo: String,
+    pub finess_juridique: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Structure {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: StructureKind,
+    pub finess_geo: String,
+    pub finess_juridique: String,
+    pub medical_roles: Vec<Role>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProfessional {
+    pub first_name: String,
+    pub last_name: String,
+    /// idNat_PS form (`8` + RPPS, `0` + ADELI), when the professional has one.
+    pub national_id: Option<String>,
+    pub profession: String,
+    pub instance_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Professional {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub national_id: Option<String>,
+    pub profession: String,
+    pub instance_admin: bool,
+    pub active: bool,
+}
+
+impl Professional {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub structure_id: Uuid,
+    pub structure_name: String,
+    pub roles: RoleSet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChoice {
+    pub professional: Professional,
+    pub memberships: Vec<Membership>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// SHA-256 of the cookie token: a copy of the database gives no session.
+    pub token_hash: String,
+    pub professional_id: Uuid,
+    pub structure_id: Uuid,
+    pub csrf_token: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub professional_id: Uuid,
+    pub structure_id: Uuid,
+    pub csrf_token: String,
+    pub auth_method: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub professional_name: String,
+    pub structure_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usager {
+    pub id: Uuid,
+    pub structure_id: Uuid,
+    pub data: UsagerData,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A search: folded terms (each must appear in a name or alias) and/or a birth date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsagerQuery {
+    /// Folded terms (see `domain::search::terms`); only the first 4 are used.
+    pub terms: Vec<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEpisode {
+    pub kind: EpisodeKind,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub referent_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Episode {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    pub kind: EpisodeKind,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub referent_id: Option<Uuid>,
+    pub referent_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    pub kind: ActivityKind,
+    pub date: NaiveDate,
+    pub duration_minutes: Option<u32>,
+    /// Professionals of the structure who took part (others are ignored).
+    pub participant_ids: Vec<Uuid>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    pub kind: ActivityKind,
+    pub date: NaiveDate,
+    pub duration_minutes: Option<u32>,
+    /// Display names, sorted.
+    pub participants: Vec<String>,
+    pub comment: Option<String>,
+    pub created_by: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNote {
+    pub confidentiality: Confidentiality,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    pub confidentiality: Confidentiality,
+    pub body: String,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub id: Uuid,
+    pub display_name: String,
+    pub roles: RoleSet,
+}
+
+/// Which hash chain an audit entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuditChain {
+    /// Instance administration (structures created, administrators).
+    Instance,
+    Structure(Uuid),
+}
+
+impl AuditChain {
+    pub fn key(self) -> String {
+        match self {
+            AuditChain::Instance => "instance".to_string(),
+            AuditChain::Structure(id) => id.to_string(),
+        }
+    }
+    pub fn from_key(key: &str) -> Option<AuditChain> {
+        if key == "instance" {
+            Some(AuditChain::Instance)
+        } else {
+            Uuid::parse_str(key).ok().map(AuditChain::Structure)
+        }
+    }
+}
+
+/// What happened; the store adds the sequence number, time and hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub actor_id: Option<Uuid>,
+    pub actor_label: String,
+    pub action: String,
+    pub usager_id: Option<Uuid>,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub usager_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Only entries with a smaller sequence number (paging backwards).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}

@@ -1,0 +1,187 @@
+//! Conversions between domain types and the columns both backends share.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use std::str::FromStr;
+
+use super::{AuditEvent, StoreError, StoreResult};
+use crate::domain::audit::{AuditRecord, entry_hash};
+use crate::domain::care::Confidentiality;
+use crate::domain::roles::{Role, RoleSet};
+use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
+
+/// The `usagers` columns, as both backends store them.
+pub struct UsagerColumns {
+    pub anonymous: bool,
+    pub alias: Option<String>,
+    pub birth_name: Option<String>,
+    pub first_names: Option<String>,
+    pub used_name: Option<String>,
+    pub used_first_name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    pub birth_year: Option<i32>,
+    pub sex: Option<String>,
+    pub birth_place_code: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub address: Option<String>,
+}
+
+impl UsagerColumns {
+    pub fn from_data(d: &UsagerData) -> UsagerColumns {
+        let mut c = UsagerColumns {
+            anonymous: d.identity.is_anonymous(),
+            alias: None,
+            birth_name: None,
+            first_names: None,
+            used_name: None,
+            used_first_name: None,
+            birth_date: None,
+            birth_year: None,
+            sex: None,
+            birth_place_code: None,
+            phone: d.contact.phone.clone(),
+            email: d.contact.email.clone(),
+            address: d.contact.address.clone(),
+        };
+        match &d.identity {
+            Identity::Traits {
+                birth_name,
+                first_names,
+                used_name,
+                used_first_name,
+                birth_date,
+                sex,
+                birth_place_code,
+            } => {
+                c.birth_name = Some(birth_name.clone());
+                c.first_names = Some(first_names.clone());
+                c.used_name = used_name.clone();
+                c.used_first_name = used_first_name.clone();
+                c.birth_date = Some(*birth_date);
+                c.sex = Some(sex.code().to_string());
+                c.birth_place_code = birth_place_code.clone();
+            }
+            Identity::Anonymous {
+                alias,
+                sex,
+                birth_year,
+            } => {
+                c.alias = Some(alias.clone());
+                c.sex = sex.map(|s| s.code().to_string());
+                c.birth_year = *birth_year;
+            }
+        }
+        c
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(
+        format!("colonne incohérente : {what}").into(),
+    ))
+}
+
+pub fn usager_data(c: UsagerColumns) -> StoreResult<UsagerData> {
+    let sex = c
+        .sex
+        .as_deref()
+        .map(|s| Sex::parse(s).ok_or_else(|| corrupt("sex")))
+        .transpose()?;
+    let identity = if c.anonymous {
+        Identity::Anonymous {
+            alias: c.alias.ok_or_else(|| corrupt("alias"))?,
+            sex,
+            birth_year: c.birth_year,
+        }
+    } else {
+        Identity::Traits {
+            birth_name: c.birth_name.ok_or_else(|| corrupt("birth_name"))?,
+            first_names: c.first_names.ok_or_else(|| corrupt("first_names"))?,
+            used_name: c.used_name,
+            used_first_name: c.used_first_name,
+            birth_date: c.birth_date.ok_or_else(|| corrupt("birth_date"))?,
+            sex: sex.ok_or_else(|| corrupt("sex"))?,
+            birth_place_code: c.birth_place_code,
+        }
+    };
+    Ok(UsagerData {
+        identity,
+        contact: Contact {
+            phone: c.phone,
+            email: c.email,
+            address: c.address,
+        },
+    })
+}
+
+pub fn parse_code<T: FromStr>(code: &str) -> StoreResult<T> {
+    code.parse::<T>().map_err(|_| corrupt(code))
+}
+
+/// Roles stored as a comma-separated list; unknown codes are skipped.
+pub fn roles_list(csv: &str) -> Vec<Role> {
+    csv.split(',').filter_map(|r| r.parse().ok()).collect()
+}
+
+pub fn roles_csv(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")
+}
+
+pub fn role_set(csv: &str) -> RoleSet {
+    RoleSet::new(roles_list(csv))
+}
+
+pub fn split_names(joined: Option<String>) -> Vec<String> {
+    joined
+        .map(|s| s.split('|').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Three bind slots for `confidentiality IN (?, ?, ?)`: readable classes, padded
+/// with the first one (the list is never empty: shared notes are always readable).
+pub fn class_slots(classes: &[Confidentiality]) -> [&'static str; 3] {
+    let first = classes
+        .first()
+        .copied()
+        .unwrap_or(Confidentiality::Partagee)
+        .code();
+    let get = |i: usize| classes.get(i).map(|c| c.code()).unwrap_or(first);
+    [get(0), get(1), get(2)]
+}
+
+pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+pub fn day_end(d: NaiveDate) -> DateTime<Utc> {
+    day_start(d.succ_opt().unwrap_or(d))
+}
+
+/// The next entry of a chain whose head is `seq - 1` with hash `prev_hash`,
+/// stamped now. Microsecond precision: what both databases store without loss,
+/// so the hash still verifies once the entry is read back.
+pub fn new_audit_record(seq: i64, prev_hash: String, e: &AuditEvent) -> AuditRecord {
+    let now = Utc::now();
+    let at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+    let hash = entry_hash(
+        &prev_hash,
+        seq,
+        &at,
+        e.actor_id,
+        &e.actor_label,
+        &e.action,
+        e.usager_id,
+        &e.details,
+    );
+    AuditRecord {
+        seq,
+        at,
+        actor_id: e.actor_id,
+        actor_label: e.actor_label.clone(),
+        action: e.action.clone(),
+        usager_id: e.usager_id,
+        details: e.details.clone(),
+        prev_hash,
+        hash,
+    }
+}

@@ -1,0 +1,92 @@
+//! One error type for handlers, turned into French pages. 5xx causes are
+//! logged here and never shown.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::views;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Also what another structure's file looks like: no trace that it exists.
+    #[error("introuvable")]
+    NotFound,
+    #[error("accès refusé : {0}")]
+    Forbidden(&'static str),
+    #[error("connexion requise")]
+    LoginRequired { expired: bool, htmx: bool },
+    #[error("jeton CSRF absent ou invalide")]
+    Csrf,
+    #[error("requête trop volumineuse")]
+    PayloadTooLarge,
+    #[error("requête invalide : {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, title, message): (StatusCode, &str, String) = match self {
+            AppError::NotFound | AppError::Store(StoreError::NotFound) => (
+                StatusCode::NOT_FOUND,
+                "Page introuvable",
+                "Cette page ou ce dossier n'existe pas, ou n'est pas accessible depuis votre structure.".into(),
+            ),
+            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, "Accès refusé", why.to_string()),
+            AppError::Store(StoreError::Forbidden) => (
+                StatusCode::FORBIDDEN,
+                "Accès refusé",
+                "Vos rôles dans cette structure ne permettent pas cette action.".into(),
+            ),
+            AppError::LoginRequired { expired, htmx } => {
+                let target = if expired { "/connexion?expiree=1" } else { "/connexion" };
+                if htmx {
+                    // htmx follows this header with a full page load.
+                    let mut r = StatusCode::UNAUTHORIZED.into_response();
+                    r.headers_mut().insert("HX-Redirect", HeaderValue::from_static(target));
+                    return r;
+                }
+                return Redirect::to(target).into_response();
+            }
+            AppError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Formulaire expiré",
+                "Ce formulaire n'a pas pu être vérifié (page trop ancienne ou envoyée depuis un autre site). Revenez en arrière, rechargez la page puis envoyez-le à nouveau.".into(),
+            ),
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Envoi trop volumineux",
+                "Les données envoyées dépassent la taille autorisée. Raccourcissez le texte saisi puis réessayez.".into(),
+            ),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Requête invalide", m),
+            AppError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "Déjà enregistré", m),
+            AppError::Store(e) => return internal(&e),
+            AppError::Internal(e) => return internal(e.as_ref()),
+        };
+        let mut r = (status, views::layout::error_page(status, title, &message)).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+fn internal(e: &dyn std::error::Error) -> Response {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    tracing::error!(reference = %reference, error = %e, "erreur interne");
+    let message = format!(
+        "Une erreur inattendue s'est produite ; rien de ce qui était déjà enregistré n'est perdu. Réessayez dans un instant. Si le problème persiste, signalez la référence {reference}."
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        views::layout::error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Erreur interne",
+            &message,
+        ),
+    )
+        .into_response()
+}

@@ -1,0 +1,47 @@
+//! HTTP: axum routes, session and CSRF middleware, maud views. French for
+//! everything a person reads.
+
+mod assets;
+mod error;
+mod extract;
+mod routes;
+mod security;
+mod session;
+mod views;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::store::DynStore;
+
+pub use error::AppError;
+pub use session::{Ctx, SESSION_COOKIE, SESSION_COOKIE_SECURE};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: DynStore) -> AppState {
+        AppState { config, store }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    assets::announce_htmx();
+    let limit = state.config.max_body_bytes;
+    let app = routes::routes(&state.config)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::session_layer,
+        ))
+        .layer(DefaultBodyLimit::max(limit))
+        .merge(assets::routes())
+        .merge(routes::health::routes())
+        .fallback(routes::not_found);
+    security::wrap(app).with_state(state)
+}

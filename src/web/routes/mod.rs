@@ -1,0 +1,53 @@
+//! Routes, one module per area. Handlers extract, call domain/store, render.
+
+pub mod auth;
+pub mod dossier;
+pub mod health;
+pub mod journal;
+pub mod structure;
+pub mod usagers;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::{AppError, AppState};
+use crate::config::Config;
+
+pub fn routes(config: &Config) -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/", get(|| async { Redirect::to("/usagers") }))
+        .route("/connexion", get(auth::login_page))
+        .route("/deconnexion", post(auth::logout))
+        .route("/usagers", get(usagers::list).post(usagers::create))
+        .route("/usagers/nouveau", get(usagers::new_form))
+        .route("/usagers/{id}", get(dossier::show).post(usagers::update))
+        .route("/usagers/{id}/modifier", get(usagers::edit_form))
+        .route("/usagers/{id}/prises-en-charge", post(dossier::add_episode))
+        .route(
+            "/usagers/{id}/prises-en-charge/{episode}/cloture",
+            post(dossier::close_episode),
+        )
+        .route("/usagers/{id}/activites", post(dossier::add_activity))
+        .route("/usagers/{id}/notes", post(dossier::add_note))
+        .route("/journal", get(journal::list))
+        .route("/journal/verification", get(journal::verify))
+        .route(
+            "/structure/parametres",
+            get(structure::show).post(structure::save),
+        );
+    // The demo login exists only in the sandbox: in production the route is not there at all.
+    if config.is_sandbox() {
+        r = r.route("/connexion/demo", post(auth::demo_login));
+    }
+    r
+}
+
+pub async fn not_found() -> Response {
+    AppError::NotFound.into_response()
+}
+
+/// Ids in URLs are UUIDs; anything else is simply not found.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}

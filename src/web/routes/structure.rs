@@ -1,0 +1,87 @@
+//! The structure's settings: directors only; every change is traced.
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::domain::audit::AuditAction;
+use crate::domain::care::medical_roles_from_choice;
+use crate::domain::roles::Role;
+use crate::web::extract::RawForm;
+use crate::web::session::Ctx;
+use crate::web::views;
+use crate::web::{AppError, AppState};
+
+fn require_director(ctx: &Ctx) -> Result<(), AppError> {
+    if ctx.tenant.roles.contains(Role::Directeur) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Les paramètres de la structure sont réservés à la direction.",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Saved {
+    #[serde(default)]
+    ok: Option<String>,
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<Saved>,
+) -> Result<Response, AppError> {
+    require_director(&ctx)?;
+    let s = st
+        .store
+        .get_structure(ctx.tenant.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let body = views::structure::settings(&s, &ctx.session.csrf_token, q.ok.is_some());
+    Ok(views::layout::page(
+        &ctx,
+        st.config.is_sandbox(),
+        "Paramètres de la structure",
+        body,
+    )
+    .into_response())
+}
+
+pub async fn save(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    require_director(&ctx)?;
+    let chosen: Vec<Role> = form
+        .all("medical_roles")
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let roles = medical_roles_from_choice(&chosen);
+    let before = st
+        .store
+        .get_structure(ctx.tenant.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if before.medical_roles != roles {
+        st.store.set_medical_roles(&ctx.tenant, &roles).await?;
+        let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
+        let details = format!(
+            "lecture des notes médicales : {} → {}",
+            labels(&before.medical_roles),
+            labels(&roles)
+        );
+        crate::audit::record(
+            st.store.as_ref(),
+            &ctx.tenant,
+            AuditAction::ConfigurationChanged,
+            None,
+            details,
+        )
+        .await?;
+    }
+    Ok(Redirect::to("/structure/parametres?ok=1").into_response())
+}

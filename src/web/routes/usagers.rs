@@ -1,0 +1,211 @@
+//! Search, create and edit user files.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::parse_id;
+use crate::domain::audit::AuditAction;
+use crate::domain::search;
+use crate::domain::usager::{UsagerData, UsagerForm};
+use crate::store::UsagerQuery;
+use crate::web::extract::FormData;
+use crate::web::session::Ctx;
+use crate::web::views::{self, components::Errors};
+use crate::web::{AppError, AppState};
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    date: String,
+}
+
+fn parse_search_date(input: &str) -> Result<Option<NaiveDate>, &'static str> {
+    let v = input.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(v, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(v, "%Y-%m-%d"))
+        .map(Some)
+        .map_err(|_| "date invalide : saisissez-la sous la forme JJ/MM/AAAA")
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    let (birth_date, error) = match parse_search_date(&q.date) {
+        Ok(d) => (d, None),
+        Err(e) => (None, Some(e)),
+    };
+    let query = UsagerQuery {
+        terms: search::terms(&q.q),
+        birth_date,
+        limit: 50,
+    };
+    let (results, total) = tokio::try_join!(
+        st.store.search_usagers(&ctx.tenant, &query),
+        st.store.count_usagers(&ctx.tenant)
+    )?;
+    let form = views::usagers::SearchForm {
+        q: &q.q,
+        birth_date: &q.date,
+        error,
+    };
+    let body = views::usagers::list(&form, &results, total);
+    Ok(views::layout::page(&ctx, st.config.is_sandbox(), "Usagers", body).into_response())
+}
+
+fn render_form(
+    st: &AppState,
+    ctx: &Ctx,
+    id: Option<uuid::Uuid>,
+    form: &UsagerForm,
+    errors: &Errors,
+    status: StatusCode,
+) -> Response {
+    let title = if id.is_some() {
+        "Modifier le dossier"
+    } else {
+        "Nouveau dossier"
+    };
+    let body = views::usagers::form(
+        id,
+        form,
+        errors,
+        &ctx.session.csrf_token,
+        ctx.tenant.structure_kind.allows_anonymity(),
+    );
+    (
+        status,
+        views::layout::page(ctx, st.config.is_sandbox(), title, body),
+    )
+        .into_response()
+}
+
+pub async fn new_form(State(st): State<AppState>, ctx: Ctx) -> Response {
+    render_form(
+        &st,
+        &ctx,
+        None,
+        &UsagerForm::default(),
+        &Errors::new(),
+        StatusCode::OK,
+    )
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    FormData(form): FormData<UsagerForm>,
+) -> Result<Response, AppError> {
+    let today = Utc::now().date_naive();
+    let data = match form.validate(today, ctx.tenant.structure_kind.allows_anonymity()) {
+        Ok(d) => d,
+        Err(errors) => {
+            return Ok(render_form(
+                &st,
+                &ctx,
+                None,
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    let u = st.store.create_usager(&ctx.tenant, &data).await?;
+    let details = if data.identity.is_anonymous() {
+        "accueil anonyme"
+    } else {
+        ""
+    };
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::FileCreated,
+        Some(u.id),
+        details,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/usagers/{}", u.id)).into_response())
+}
+
+pub async fn edit_form(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let u = st
+        .store
+        .get_usager(&ctx.tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::FileOpened,
+        Some(id),
+        "formulaire de modification",
+    )
+    .await?;
+    Ok(render_form(
+        &st,
+        &ctx,
+        Some(id),
+        &UsagerForm::from_data(&u.data),
+        &Errors::new(),
+        StatusCode::OK,
+    ))
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    FormData(mut form): FormData<UsagerForm>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let existing = st
+        .store
+        .get_usager(&ctx.tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    // An anonymous file stays anonymous and an identified one stays identified:
+    // lifting anonymity is an explicit, separate decision.
+    form.anonymous = existing
+        .data
+        .identity
+        .is_anonymous()
+        .then(|| "on".to_string());
+    let today = Utc::now().date_naive();
+    let data: UsagerData = match form.validate(today, true) {
+        Ok(d) => d,
+        Err(errors) => {
+            return Ok(render_form(
+                &st,
+                &ctx,
+                Some(id),
+                &form,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ));
+        }
+    };
+    st.store.update_usager(&ctx.tenant, id, &data).await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::FileUpdated,
+        Some(id),
+        "identité ou coordonnées",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/usagers/{id}")).into_response())
+}

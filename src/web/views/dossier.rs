@@ -1,0 +1,244 @@
+//! One user's file: identity, care episodes, activity, notes.
+
+use maud::{Markup, html};
+use std::collections::BTreeMap;
+
+use super::components::{Errors, Field, error_summary, field, select};
+use super::layout::csrf_field;
+use super::usagers::{birth_label, sex_label};
+use super::{date_fr, datetime_fr};
+use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::usager::Identity;
+use crate::store::{Activity, Episode, Note, TeamMember, Usager};
+
+/// What was typed in one of the file's forms, kept to show it again.
+#[derive(Debug, Default, Clone)]
+pub struct SectionForm {
+    pub values: BTreeMap<String, String>,
+    pub multi: Vec<String>,
+    pub errors: Errors,
+}
+
+impl SectionForm {
+    pub fn get(&self, k: &str) -> &str {
+        self.values.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+pub struct Forms {
+    pub episode: SectionForm,
+    pub activity: SectionForm,
+    pub note: SectionForm,
+}
+
+pub struct FileView<'a> {
+    pub usager: &'a Usager,
+    pub episodes: &'a [Episode],
+    pub activities: &'a [Activity],
+    pub notes: &'a [Note],
+    pub team: &'a [TeamMember],
+    pub writable: &'a [Confidentiality],
+    pub csrf: &'a str,
+    pub today: String,
+    pub forms: Forms,
+}
+
+pub fn page(v: &FileView<'_>) -> Markup {
+    let u = v.usager;
+    html! {
+        (banner(u))
+        p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
+        (episodes(v))
+        (activities(v))
+        (notes(v))
+    }
+}
+
+fn banner(u: &Usager) -> Markup {
+    let c = &u.data.contact;
+    html! {
+        section.identity aria-label="Identité" {
+            @match &u.data.identity {
+                Identity::Traits { birth_name, first_names, used_name, used_first_name, birth_place_code, .. } => {
+                    p.identity-name { strong { (birth_name) } " " (first_names) }
+                    dl {
+                        @if let Some(n) = used_name { dt { "Nom d'usage" } dd { (n) } }
+                        @if let Some(n) = used_first_name { dt { "Prénom d'usage" } dd { (n) } }
+                        dt { "Né(e) le" } dd { (birth_label(&u.data.identity)) }
+                        dt { "Sexe" } dd { (sex_label(&u.data.identity)) }
+                        @if let Some(p) = birth_place_code { dt { "Lieu de naissance (INSEE)" } dd { (p) } }
+                    }
+                }
+                Identity::Anonymous { alias, .. } => {
+                    p.identity-name { strong { (alias) } " " span.tag { "Anonyme" } }
+                    p.hint { "Accueil anonyme : aucune identité n'est enregistrée ; ce dossier ne peut être ni partagé ni envoyé." }
+                    dl {
+                        dt { "Année de naissance" } dd { (birth_label(&u.data.identity)) }
+                        dt { "Sexe" } dd { (sex_label(&u.data.identity)) }
+                    }
+                }
+            }
+            @if c.phone.is_some() || c.email.is_some() || c.address.is_some() {
+                dl.contact {
+                    @if let Some(x) = &c.phone { dt { "Téléphone" } dd { (x) } }
+                    @if let Some(x) = &c.email { dt { "Courriel" } dd { (x) } }
+                    @if let Some(x) = &c.address { dt { "Adresse" } dd { (x) } }
+                }
+            }
+        }
+    }
+}
+
+fn episodes(v: &FileView<'_>) -> Markup {
+    let f = &v.forms.episode;
+    let kinds: Vec<(&str, &str)> = EpisodeKind::ALL
+        .iter()
+        .map(|k| (k.code(), k.label()))
+        .collect();
+    let mut referents: Vec<(String, String)> = vec![(String::new(), "— aucun —".into())];
+    referents.extend(
+        v.team
+            .iter()
+            .map(|m| (m.id.to_string(), m.display_name.clone())),
+    );
+    let referents: Vec<(&str, &str)> = referents
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let start = if f.get("start_date").is_empty() {
+        v.today.as_str()
+    } else {
+        f.get("start_date")
+    };
+    let action = format!("/usagers/{}/prises-en-charge", v.usager.id);
+    html! {
+        section #prises-en-charge aria-labelledby="h-pec" {
+            h2 #h-pec { "Prises en charge" }
+            @if v.episodes.is_empty() { p.muted { "Aucune prise en charge." } }
+            ul.cards {
+                @for e in v.episodes {
+                    li {
+                        strong { (e.kind.label()) }
+                        " — depuis le " (date_fr(e.start_date))
+                        @if let Some(end) = e.end_date { " jusqu'au " (date_fr(end)) } @else { " " span.tag { "en cours" } }
+                        @if let Some(r) = &e.referent_name { br; span.muted { "Référent : " (r) } }
+                        @if e.end_date.is_none() {
+                            form.inline method="post" action={ (action) "/" (e.id) "/cloture" }
+                                hx-target="#prises-en-charge" hx-select="#prises-en-charge" hx-swap="outerHTML" {
+                                (csrf_field(v.csrf))
+                                label for={ "fin-" (e.id) } { "Date de fin" }
+                                input id={ "fin-" (e.id) } type="date" name="end_date" value=(v.today) required;
+                                button type="submit" { "Clore" }
+                            }
+                        }
+                    }
+                }
+            }
+            details open[!f.errors.is_empty()] {
+                summary { "Ajouter une prise en charge" }
+                (error_summary(&f.errors))
+                form method="post" action=(action) hx-target="#prises-en-charge" hx-select="#prises-en-charge" hx-swap="outerHTML" {
+                    (csrf_field(v.csrf))
+                    (select("kind", "Type", &kinds, f.get("kind"), &f.errors))
+                    (field(Field::text("start_date", "Début", start).kind("date").required().maxlength(10), &f.errors))
+                    (field(Field::text("episode_end_date", "Fin (facultatif)", f.get("episode_end_date")).kind("date").maxlength(10), &f.errors))
+                    (select("referent_id", "Référent", &referents, f.get("referent_id"), &f.errors))
+                    button type="submit" { "Ajouter" }
+                }
+            }
+        }
+    }
+}
+
+fn activities(v: &FileView<'_>) -> Markup {
+    let f = &v.forms.activity;
+    let kinds: Vec<(&str, &str)> = ActivityKind::ALL
+        .iter()
+        .map(|k| (k.code(), k.label()))
+        .collect();
+    let date = if f.get("date").is_empty() {
+        v.today.as_str()
+    } else {
+        f.get("date")
+    };
+    html! {
+        section #activites aria-labelledby="h-act" {
+            h2 #h-act { "Activité" }
+            @if v.activities.is_empty() { p.muted { "Aucune activité enregistrée." } }
+            @else {
+                table {
+                    thead { tr { th scope="col" { "Date" } th scope="col" { "Type" } th scope="col" { "Durée" } th scope="col" { "Participants" } th scope="col" { "Commentaire" } } }
+                    tbody {
+                        @for a in v.activities {
+                            tr {
+                                td { (date_fr(a.date)) }
+                                td { (a.kind.label()) }
+                                td { @if let Some(d) = a.duration_minutes { (d) " min" } @else { "—" } }
+                                td { (a.participants.join(", ")) }
+                                td { (a.comment.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+            details open[!f.errors.is_empty()] {
+                summary { "Ajouter une activité" }
+                (error_summary(&f.errors))
+                form method="post" action={ "/usagers/" (v.usager.id) "/activites" } hx-target="#activites" hx-select="#activites" hx-swap="outerHTML" {
+                    (csrf_field(v.csrf))
+                    (select("kind", "Type", &kinds, f.get("kind"), &f.errors))
+                    (field(Field::text("date", "Date", date).kind("date").required().maxlength(10), &f.errors))
+                    (field(Field::text("duration", "Durée (minutes)", f.get("duration")).kind("number").maxlength(4), &f.errors))
+                    fieldset {
+                        legend { "Participants" }
+                        @for m in v.team {
+                            @let id = m.id.to_string();
+                            div.checkbox {
+                                input type="checkbox" id={ "p-" (id) } name="participants" value=(id) checked[f.multi.contains(&id)];
+                                label for={ "p-" (id) } { (m.display_name) " " span.muted { "(" (m.roles.labels()) ")" } }
+                            }
+                        }
+                    }
+                    (field(Field::text("comment", "Commentaire", f.get("comment")).maxlength(500), &f.errors))
+                    button type="submit" { "Ajouter" }
+                }
+            }
+        }
+    }
+}
+
+fn notes(v: &FileView<'_>) -> Markup {
+    let f = &v.forms.note;
+    let classes: Vec<(&str, &str)> = v.writable.iter().map(|c| (c.code(), c.label())).collect();
+    html! {
+        section #notes aria-labelledby="h-notes" {
+            h2 #h-notes { "Notes" }
+            p.hint { "Vous voyez les notes que vos rôles vous permettent de lire." }
+            @if v.notes.is_empty() { p.muted { "Aucune note." } }
+            @for n in v.notes {
+                article.note.(n.confidentiality.code()) {
+                    header {
+                        span.tag { (n.confidentiality.label()) }
+                        " " (n.author_name) ", le " (datetime_fr(n.created_at))
+                    }
+                    p.note-body { (n.body) }
+                }
+            }
+            details open[!f.errors.is_empty()] {
+                summary { "Ajouter une note" }
+                (error_summary(&f.errors))
+                form method="post" action={ "/usagers/" (v.usager.id) "/notes" } hx-target="#notes" hx-select="#notes" hx-swap="outerHTML" {
+                    (csrf_field(v.csrf))
+                    (select("confidentiality", "Confidentialité", &classes, f.get("confidentiality"), &f.errors))
+                    div.field.has-error[f.errors.contains_key("body")] {
+                        label for="f-body" { "Note" }
+                        @if let Some(e) = f.errors.get("body") { span.error id="f-body-erreur" { (e) } }
+                        textarea id="f-body" name="body" rows="5" maxlength="10000" required { (f.get("body")) }
+                    }
+                    button type="submit" { "Enregistrer la note" }
+                }
+            }
+        }
+    }
+}

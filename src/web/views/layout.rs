@@ -1,0 +1,111 @@
+//! The page shell.
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, html};
+
+use crate::web::assets::{HTMX_VERSION, htmx_available};
+use crate::web::session::Ctx;
+
+/// htmx without inline styles (CSP), without eval, and swapping every answer
+/// (a 422 form with its errors must replace the page like a 200).
+const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,"responseHandling":[{"code":"204","swap":false},{"code":"...","swap":true}]}"#;
+
+fn head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " — Escale" }
+        link rel="stylesheet" href="/static/escale.css";
+        @if htmx_available() {
+            meta name="htmx-config" content=(HTMX_CONFIG);
+            script src={ "/static/htmx.min.js?v=" (HTMX_VERSION) } defer {}
+        }
+    }
+}
+
+fn sandbox_banner(sandbox: bool) -> Markup {
+    html! {
+        @if sandbox {
+            p.sandbox role="note" { strong { "Bac à sable" } " — données fictives, services nationaux simulés. Ne saisissez aucune donnée réelle." }
+        }
+    }
+}
+
+/// A page for a logged-in professional.
+pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
+    let t = &ctx.tenant;
+    let csrf_headers = format!(r#"{{"X-CSRF-Token":"{}"}}"#, ctx.session.csrf_token);
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head { (head(title)) }
+            body hx-boost="true" hx-headers=(csrf_headers) {
+                a.skip href="#contenu" { "Aller au contenu" }
+                (sandbox_banner(sandbox))
+                header.top {
+                    a.brand href="/usagers" { "Escale" }
+                    nav aria-label="Navigation principale" {
+                        ul {
+                            li { a href="/usagers" { "Usagers" } }
+                            li { a href="/usagers/nouveau" { "Nouveau dossier" } }
+                            @if t.roles.can_read_audit() {
+                                li { a href="/journal" { "Journal d'audit" } }
+                                li { a href="/structure/parametres" { "Paramètres" } }
+                            }
+                        }
+                    }
+                    div.who {
+                        span { (ctx.session.professional_name) }
+                        " · "
+                        span { (ctx.session.structure_name) }
+                        " · "
+                        span.roles { (t.roles.labels()) }
+                        form method="post" action="/deconnexion" hx-boost="false" {
+                            (csrf_field(&ctx.session.csrf_token))
+                            button.link type="submit" { "Se déconnecter" }
+                        }
+                    }
+                }
+                main #contenu tabindex="-1" {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// A page without a session (login, errors).
+pub fn bare(title: &str, sandbox: bool, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="fr" {
+            head { (head(title)) }
+            body {
+                a.skip href="#contenu" { "Aller au contenu" }
+                (sandbox_banner(sandbox))
+                header.top { a.brand href="/" { "Escale" } }
+                main #contenu tabindex="-1" {
+                    h1 { (title) }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Markup {
+    bare(
+        title,
+        false,
+        html! {
+            p.error-text { (message) }
+            p { a href="/usagers" { "Revenir à la liste des usagers" } " · " a href="/connexion" { "Se connecter" } }
+            p.muted { "Code " (status.as_u16()) }
+        },
+    )
+}
+
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(token); }
+}

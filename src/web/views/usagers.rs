@@ -1,0 +1,145 @@
+//! The list and search of user files, and the identity form.
+
+use maud::{Markup, html};
+use uuid::Uuid;
+
+use super::components::{Errors, Field, error_summary, field, select};
+use super::date_fr;
+use super::layout::csrf_field;
+use crate::domain::usager::{Identity, UsagerForm};
+use crate::store::Usager;
+
+pub struct SearchForm<'a> {
+    pub q: &'a str,
+    pub birth_date: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub fn list(search: &SearchForm<'_>, results: &[Usager], total: i64) -> Markup {
+    let no_errors = Errors::new();
+    let mut errors = Errors::new();
+    if let Some(e) = search.error {
+        errors.insert("date", e.to_string());
+    }
+    html! {
+        form.search method="get" action="/usagers" role="search"
+            hx-get="/usagers" hx-trigger="input changed delay:300ms from:find input, search" hx-target="#resultats" hx-select="#resultats" hx-swap="outerHTML" hx-push-url="true" {
+            (field(Field::text("q", "Nom, prénom, nom d'usage ou pseudonyme", search.q).kind("search").hint("Recherche partielle, sans tenir compte des accents ni des majuscules."), &no_errors))
+            (field(Field::text("date", "Date de naissance", search.birth_date).hint("JJ/MM/AAAA").maxlength(10), &errors))
+            button type="submit" { "Rechercher" }
+        }
+        p { a.button href="/usagers/nouveau" { "Nouveau dossier" } }
+        section #resultats aria-live="polite" {
+            h2 { "Dossiers" }
+            @if results.is_empty() {
+                p { "Aucun dossier ne correspond. " a href="/usagers/nouveau" { "Créer un dossier" } }
+            } @else {
+                p.muted { (results.len()) " dossier(s) affiché(s) sur " (total) " dans la structure." }
+                table {
+                    thead { tr { th scope="col" { "Usager" } th scope="col" { "Naissance" } th scope="col" { "Sexe" } } }
+                    tbody {
+                        @for u in results {
+                            tr {
+                                td { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } }
+                                td { (birth_label(&u.data.identity)) }
+                                td { (sex_label(&u.data.identity)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn birth_label(i: &Identity) -> String {
+    match i {
+        Identity::Traits { birth_date, .. } => date_fr(*birth_date),
+        Identity::Anonymous {
+            birth_year: Some(y),
+            ..
+        } => format!("vers {y}"),
+        Identity::Anonymous { .. } => "—".into(),
+    }
+}
+
+pub fn sex_label(i: &Identity) -> &'static str {
+    match i {
+        Identity::Traits { sex, .. } => sex.label(),
+        Identity::Anonymous { sex: Some(s), .. } => s.label(),
+        Identity::Anonymous { .. } => "—",
+    }
+}
+
+/// Creation (`id` None) or edition of a file's identity and contact details.
+pub fn form(
+    id: Option<Uuid>,
+    form: &UsagerForm,
+    errors: &Errors,
+    csrf: &str,
+    anonymity_allowed: bool,
+) -> Markup {
+    let action = match id {
+        Some(id) => format!("/usagers/{id}"),
+        None => "/usagers".to_string(),
+    };
+    let editing = id.is_some();
+    let anonymous = form.wants_anonymity();
+    let sexes = [
+        ("", "— choisir —"),
+        ("F", "Féminin"),
+        ("M", "Masculin"),
+        ("I", "Indéterminé"),
+    ];
+    html! {
+        (error_summary(errors))
+        form.usager method="post" action=(action) novalidate {
+            (csrf_field(csrf))
+            @if !editing && anonymity_allowed {
+                fieldset {
+                    legend { "Accueil anonyme" }
+                    div.field.checkbox.has-error[errors.contains_key("anonymous")] {
+                        input #f-anonymous type="checkbox" name="anonymous" value="on" checked[anonymous];
+                        label for="f-anonymous" { "La personne demande l'anonymat (seul un pseudonyme est enregistré)" }
+                        @if let Some(e) = errors.get("anonymous") { span.error { (e) } }
+                    }
+                    p.hint { "Si la case est cochée, seuls le pseudonyme, le sexe et l'année de naissance (facultatifs sauf le pseudonyme) sont enregistrés." }
+                    (field(Field::text("alias", "Pseudonyme choisi par la personne", &form.alias), errors))
+                    (field(Field::text("birth_year", "Année de naissance (facultatif)", &form.birth_year).kind("number").maxlength(4), errors))
+                }
+            } @else if editing && anonymous {
+                input type="hidden" name="anonymous" value="on";
+                fieldset {
+                    legend { "Accueil anonyme" }
+                    (field(Field::text("alias", "Pseudonyme", &form.alias).required(), errors))
+                    (field(Field::text("birth_year", "Année de naissance (facultatif)", &form.birth_year).kind("number").maxlength(4), errors))
+                }
+            } @else if !editing {
+                p.hint { "L'accueil anonyme n'est pas proposé dans ce type de structure." }
+            }
+            @if !(editing && anonymous) {
+                fieldset {
+                    legend { "Identité (traits de l'état civil)" }
+                    (field(Field::text("birth_name", "Nom de naissance", &form.birth_name).required(), errors))
+                    (field(Field::text("first_names", "Prénom(s) de naissance", &form.first_names).required().hint("Tous les prénoms, dans l'ordre de l'état civil, séparés par une espace."), errors))
+                    (field(Field::text("used_name", "Nom d'usage", &form.used_name), errors))
+                    (field(Field::text("used_first_name", "Prénom d'usage", &form.used_first_name), errors))
+                    (field(Field::text("birth_date", "Date de naissance", &form.birth_date).kind("date").required().maxlength(10), errors))
+                    (field(Field::text("birth_place_code", "Lieu de naissance (code INSEE)", &form.birth_place_code).maxlength(5).hint("Code commune INSEE à 5 caractères ; 99xxx pour un pays étranger, 99999 si inconnu."), errors))
+                }
+            }
+            (select("sex", "Sexe (obligatoire sauf en accueil anonyme)", &sexes, &form.sex, errors))
+            fieldset {
+                legend { "Coordonnées (facultatives)" }
+                (field(Field::text("phone", "Téléphone", &form.phone).kind("tel").maxlength(40), errors))
+                (field(Field::text("email", "Courriel", &form.email).kind("email").maxlength(200), errors))
+                (field(Field::text("address", "Adresse", &form.address).maxlength(200), errors))
+            }
+            div.actions {
+                button type="submit" { @if editing { "Enregistrer les modifications" } @else { "Créer le dossier" } }
+                " "
+                a href=(id.map(|i| format!("/usagers/{i}")).unwrap_or_else(|| "/usagers".into())) { "Annuler" }
+            }
+        }
+    }
+}

@@ -1,0 +1,635 @@
+//! End-to-end tests in a real browser: headless Chromium driven by chromedriver
+//! (WebDriver, through fantoccini), against the real app on SQLite with the demo data.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without chromedriver the
+//! tests say so and pass, except under CI (`CI` set) where they fail.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::common::app::{TestApp, spawn_app};
+use crate::common::db::{TestBackend, test_store};
+
+/// Longest wait for anything the browser should do.
+const WAIT: Duration = Duration::from_secs(10);
+/// How often a condition is checked while waiting.
+const POLL: Duration = Duration::from_millis(100);
+/// Bound on a whole scenario, so that a stuck browser cannot hang the suite.
+const SCENARIO_LIMIT: Duration = Duration::from_secs(180);
+
+const CSAPA: &str = "CSAPA Le Phare (démo)";
+const DOCTOR: &str = "Claire Martin";
+
+// ---------------------------------------------------------------------------
+// chromedriver and Chromium
+// ---------------------------------------------------------------------------
+
+/// chromedriver's path; `None` (test not run) when absent, a failure under CI.
+fn chromedriver() -> Option<PathBuf> {
+    let fixed = PathBuf::from("/usr/bin/chromedriver");
+    let found = if fixed.is_file() {
+        Some(fixed)
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("chromedriver"))
+                .find(|p| p.is_file())
+        })
+    };
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "browser test: chromedriver not found (CI is set, so this is a failure): apt-get install chromium chromium-driver"
+            );
+        }
+        println!(
+            "browser test not run: chromedriver not found (apt-get install chromium chromium-driver)"
+        );
+    }
+    found
+}
+
+/// A running chromedriver, killed (with the browsers it started) when dropped,
+/// panics included.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    async fn start(bin: &Path) -> Driver {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("http client");
+        let mut last_exit = None;
+        // The port is free when chosen; another process may take it before
+        // chromedriver binds it, hence a few attempts.
+        for _ in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(bin);
+            cmd.arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // Its own process group: Chromium's processes join it, and Drop ends them all.
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut driver = Driver { child, port };
+            let start = Instant::now();
+            while start.elapsed() < WAIT {
+                if let Ok(Some(status)) = driver.child.try_wait() {
+                    last_exit = Some(status);
+                    break;
+                }
+                let ready = async {
+                    let v: Value = http
+                        .get(format!("{}/status", driver.url()))
+                        .send()
+                        .await
+                        .ok()?
+                        .json()
+                        .await
+                        .ok()?;
+                    v["value"]["ready"].as_bool()
+                };
+                if ready.await == Some(true) {
+                    return driver;
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            if last_exit.is_none() {
+                panic!("chromedriver did not answer on port {port} within {WAIT:?}");
+            }
+        }
+        panic!("chromedriver exited at start three times (last: {last_exit:?})");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The process group is chromedriver's own (see `start`): its id is chromedriver's pid.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn capabilities(profile: &Path, javascript: bool) -> serde_json::Map<String, Value> {
+    let mut chrome = json!({
+        "args": [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1400",
+            format!("--user-data-dir={}", profile.display()),
+        ],
+    });
+    if Path::new("/usr/bin/chromium").is_file() {
+        chrome["binary"] = json!("/usr/bin/chromium");
+    }
+    if !javascript {
+        chrome["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+    }
+    let caps = json!({ "browserName": "chrome", "goog:chromeOptions": chrome });
+    match caps {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// Opens a browser session, runs `scenario` in it, and always closes the
+/// browser before reporting the scenario's failure, if any.
+async fn in_browser<F, Fut>(driver: &Driver, javascript: bool, scenario: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let profile = tempfile::Builder::new()
+        .prefix("escale-chromium-")
+        .tempdir()
+        .expect("profile dir");
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities(profile.path(), javascript))
+        .connect(&driver.url())
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a Chromium session through chromedriver: {e}"));
+    // In a task of its own so that a failed assertion still lets us close the
+    // browser (a local one: the waits' async closures are not `Send`).
+    let run = tokio::time::timeout(SCENARIO_LIMIT, scenario(client.clone()));
+    let outcome = tokio::task::LocalSet::new()
+        .run_until(async { tokio::task::spawn_local(run).await })
+        .await;
+    let _ = client.close().await;
+    drop(profile);
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!("browser scenario still running after {SCENARIO_LIMIT:?}"),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("browser scenario aborted: {e}"),
+    }
+}
+
+/// The app on SQLite with the demo data, and a chromedriver; `None` when
+/// chromedriver is absent outside CI.
+async fn setup() -> Option<(TestApp, Driver)> {
+    let bin = chromedriver()?;
+    let db = test_store(TestBackend::Sqlite)
+        .await
+        .expect("SQLite test database");
+    escale::demo::seed(db.store.as_ref())
+        .await
+        .expect("seed demo data");
+    let app = spawn_app(db).await;
+    let driver = Driver::start(&bin).await;
+    Some((app, driver))
+}
+
+// ---------------------------------------------------------------------------
+// Waiting and looking at pages
+// ---------------------------------------------------------------------------
+
+/// Where the browser is and the start of what it shows, for failure messages.
+async fn where_are_we(c: &Client) -> String {
+    let url = c
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_else(|e| format!("(url: {e})"));
+    let text = match c.find(Locator::Css("body")).await {
+        Ok(b) => b.text().await.unwrap_or_default(),
+        Err(e) => format!("(body: {e})"),
+    };
+    let text: String = text.chars().take(1500).collect();
+    format!("at {url}\n--- page text ---\n{text}\n---")
+}
+
+/// Polls `probe` every 100 ms until it gives a value; fails after 10 s.
+async fn eventually<T>(c: &Client, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if start.elapsed() > WAIT {
+            panic!(
+                "timed out after {WAIT:?} waiting for {what}, {}",
+                where_are_we(c).await
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The element, once it is in the page.
+async fn element(c: &Client, css: &str) -> Element {
+    eventually(c, &format!("element `{css}`"), async || {
+        c.find(Locator::Css(css)).await.ok()
+    })
+    .await
+}
+
+async fn element_x(c: &Client, xpath: &str) -> Element {
+    eventually(c, &format!("element `{xpath}`"), async || {
+        c.find(Locator::XPath(xpath)).await.ok()
+    })
+    .await
+}
+
+async fn text_of(c: &Client, css: &str) -> Option<String> {
+    c.find(Locator::Css(css)).await.ok()?.text().await.ok()
+}
+
+/// Waits for a page whose title (h1) starts with `title`, at a path accepted by `path_ok`.
+async fn wait_page(c: &Client, title: &str, path_ok: impl Fn(&str) -> bool) -> String {
+    eventually(c, &format!("page « {title} »"), async || {
+        let path = c.current_url().await.ok()?.path().to_string();
+        let h1 = text_of(c, "main h1").await?;
+        (h1.starts_with(title) && path_ok(&path)).then_some(path)
+    })
+    .await
+}
+
+/// Types into a field and checks what it holds afterwards.
+async fn fill(c: &Client, css: &str, value: &str) {
+    let input = element(c, css).await;
+    input.clear().await.expect("clear");
+    input
+        .send_keys(value)
+        .await
+        .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    let got = input
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(got, value, "field {css} should hold what was typed");
+}
+
+/// Sets a date input: typing into one depends on the browser's locale, so the
+/// value is set through the DOM (as a date picker would) and checked.
+async fn set_date(c: &Client, css: &str, iso: &str) {
+    let input = element(c, css).await;
+    let arg = serde_json::to_value(&input).expect("element as JSON");
+    c.execute(
+        "const el = arguments[0]; el.value = arguments[1]; \
+         el.dispatchEvent(new Event('input', { bubbles: true })); \
+         el.dispatchEvent(new Event('change', { bubbles: true }));",
+        vec![arg, json!(iso)],
+    )
+    .await
+    .expect("set the date through the DOM");
+    let got = input
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(got, iso, "date field {css}");
+}
+
+async fn click_x(c: &Client, xpath: &str) {
+    element_x(c, xpath)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {xpath}: {e}"));
+}
+
+async fn click(c: &Client, css: &str) {
+    element(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+fn is_file_path(path: &str) -> bool {
+    path.strip_prefix("/usagers/")
+        .is_some_and(|id| uuid::Uuid::parse_str(id).is_ok())
+}
+
+// ---------------------------------------------------------------------------
+// Steps shared by both scenarios
+// ---------------------------------------------------------------------------
+
+/// From the login page, as Claire Martin in the CSAPA; ends on the list.
+async fn log_in(c: &Client, base: &str) {
+    c.goto(&format!("{base}/connexion"))
+        .await
+        .expect("open /connexion");
+    wait_page(c, "Connexion", |p| p == "/connexion").await;
+    click_login_button(c).await;
+    wait_page(c, "Usagers", |p| p == "/usagers").await;
+}
+
+async fn click_login_button(c: &Client) {
+    click_x(
+        c,
+        &format!("//section[h2[normalize-space()='{CSAPA}']]//button[contains(normalize-space(.), 'Se connecter comme {DOCTOR}')]"),
+    )
+    .await;
+}
+
+/// From the list, opens the creation form.
+async fn open_new_form(c: &Client) {
+    click(c, "main a.button[href='/usagers/nouveau']").await;
+    wait_page(c, "Nouveau dossier", |p| p == "/usagers/nouveau").await;
+}
+
+/// On the creation form, fills and sends it; ends on the new file and returns its path.
+async fn create_file(c: &Client, birth_name: &str, first_names: &str, birth_date: &str) -> String {
+    fill(c, "#f-birth_name", birth_name).await;
+    fill(c, "#f-first_names", first_names).await;
+    set_date(c, "#f-birth_date", birth_date).await;
+    let sex = element(c, "#f-sex").await;
+    sex.select_by_value("F").await.expect("choose the sex");
+    assert_eq!(sex.prop("value").await.expect("sex").as_deref(), Some("F"));
+    click_x(c, "//button[normalize-space()='Créer le dossier']").await;
+    let path = wait_page(c, "Dossier de", is_file_path).await;
+    let banner = text_of(c, "section.identity")
+        .await
+        .expect("identity banner");
+    assert!(
+        banner.contains(birth_name),
+        "the file shows the birth name {birth_name:?}: {banner}"
+    );
+    assert!(
+        banner.contains(first_names),
+        "the file shows the first names {first_names:?}: {banner}"
+    );
+    path
+}
+
+async fn log_out(c: &Client) {
+    click_x(c, "//button[normalize-space()='Se déconnecter']").await;
+    wait_page(c, "Connexion", |p| p == "/connexion").await;
+    assert!(
+        c.find(Locator::XPath(
+            "//button[normalize-space()='Se déconnecter']"
+        ))
+        .await
+        .is_err(),
+        "no logout button once logged out"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------
+
+/// With JavaScript and htmx: log in, create a file (after a refused empty
+/// form), find it again by live search (no accents, lower case), add a note,
+/// log out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_journey_with_htmx() {
+    let Some((app, driver)) = setup().await else {
+        return;
+    };
+    // Without npm at build time the app is built without htmx (plain forms only).
+    let htmx_served = reqwest::get(app.url("/static/htmx.min.js"))
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    if !htmx_served {
+        let why = "this build of Escale has no htmx (npm was unreachable at build time)";
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "browser test with htmx: {why}"
+        );
+        println!("browser test with htmx not run: {why}");
+        return;
+    }
+    let base = app.url("");
+    let started = Instant::now();
+    in_browser(&driver, true, move |c| async move {
+        log_in(&c, &base).await;
+        // htmx is there (it boosts the pages of a logged-in professional).
+        let htmx = c
+            .execute("return typeof window.htmx;", vec![])
+            .await
+            .expect("script");
+        assert_eq!(htmx, json!("object"), "htmx should be loaded");
+
+        // An empty form is refused (422, swapped in like a 200) with its errors listed.
+        open_new_form(&c).await;
+        click_x(&c, "//button[normalize-space()='Créer le dossier']").await;
+        let summary = eventually(&c, "the error summary", async || {
+            text_of(&c, ".error-summary").await
+        })
+        .await;
+        assert!(
+            summary.contains("nom de naissance"),
+            "errors listed: {summary}"
+        );
+        assert_eq!(
+            text_of(&c, "main h1").await.as_deref(),
+            Some("Nouveau dossier")
+        );
+
+        let name = "D'Aubigné-Test";
+        let file = create_file(&c, name, "Éloïse Marie", "1990-05-17").await;
+        let banner = text_of(&c, "section.identity").await.unwrap_or_default();
+        assert!(
+            banner.contains("17/05/1990"),
+            "birth date shown in French: {banner}"
+        );
+        assert!(banner.contains("Féminin"), "sex shown: {banner}");
+
+        let png = c.screenshot().await.expect("screenshot");
+        let shot = std::env::temp_dir().join("escale-browser-dossier.png");
+        std::fs::write(&shot, &png).expect("write screenshot");
+        println!("screenshot of the file page: {}", shot.display());
+
+        // Back to the list; live search by part of the name, unaccented, in lower case.
+        click(&c, "header nav a[href='/usagers']").await;
+        wait_page(&c, "Usagers", |p| p == "/usagers").await;
+        // Marks this document: a full page load would lose the mark.
+        c.execute("window.__escaleMark = 'same-document';", vec![])
+            .await
+            .expect("mark");
+        element(&c, "#f-q")
+            .await
+            .send_keys("aubigne")
+            .await
+            .expect("type the search");
+        let link = eventually(&c, "live search to keep only the new file", async || {
+            let rows = c.find_all(Locator::Css("#resultats tbody tr")).await.ok()?;
+            if rows.len() != 1 {
+                return None;
+            }
+            let link = rows[0].find(Locator::Css("a")).await.ok()?;
+            link.text().await.ok()?.contains(name).then_some(link)
+        })
+        .await;
+        let mark = c
+            .execute("return window.__escaleMark || null;", vec![])
+            .await
+            .expect("mark");
+        assert_eq!(
+            mark,
+            json!("same-document"),
+            "the search should update the page in place (htmx), not reload it"
+        );
+        eventually(&c, "the search in the address bar", async || {
+            let u = c.current_url().await.ok()?;
+            (u.path() == "/usagers" && u.query_pairs().any(|(k, v)| k == "q" && v == "aubigne"))
+                .then_some(())
+        })
+        .await;
+
+        link.click().await.expect("open the file");
+        wait_page(&c, "Dossier de", |p| p == file).await;
+        // The browser's back button returns to the filtered list (htmx history).
+        c.back().await.expect("back");
+        wait_page(&c, "Usagers", |p| p == "/usagers").await;
+        eventually(&c, "the filtered list again after « back »", async || {
+            let q = c
+                .find(Locator::Css("#f-q"))
+                .await
+                .ok()?
+                .prop("value")
+                .await
+                .ok()??;
+            let rows = c
+                .find_all(Locator::Css("#resultats tbody tr"))
+                .await
+                .ok()?
+                .len();
+            (q == "aubigne" && rows == 1).then_some(())
+        })
+        .await;
+        c.forward().await.expect("forward");
+        wait_page(&c, "Dossier de", |p| p == file).await;
+
+        // A shared note.
+        click(&c, "#notes summary").await;
+        let class = element(&c, "#notes select[name='confidentiality']").await;
+        // By its visible label (select_by_label cannot quote the apostrophe in it).
+        class
+            .select_by(Locator::XPath(
+                ".//option[starts-with(normalize-space(.), 'Partagée')]",
+            ))
+            .await
+            .expect("choose Partagée");
+        assert_eq!(
+            class.prop("value").await.expect("class").as_deref(),
+            Some("partagee")
+        );
+        let body = "Appel de sa sœur : rendez-vous fixé à l'accueil, jeudi 14 h.";
+        element(&c, "#f-body")
+            .await
+            .send_keys(body)
+            .await
+            .expect("type the note");
+        click_x(&c, "//button[normalize-space()='Enregistrer la note']").await;
+        eventually(&c, "the new shared note in the file", async || {
+            for n in c.find_all(Locator::Css("#notes article.note")).await.ok()? {
+                let text = n.text().await.ok()?;
+                if text.contains(body) {
+                    return text.contains("Partagée").then_some(());
+                }
+            }
+            None
+        })
+        .await;
+        assert_eq!(
+            c.current_url().await.expect("url").path(),
+            file,
+            "still on the file"
+        );
+
+        // Log out: back to the login page, which must not keep the old
+        // session's htmx settings (its CSRF token would refuse the next login).
+        log_out(&c).await;
+        let stale = c
+            .execute("return document.body.getAttribute('hx-headers');", vec![])
+            .await
+            .expect("script");
+        assert_eq!(
+            stale,
+            Value::Null,
+            "the login page should not carry the closed session's CSRF header"
+        );
+        click_login_button(&c).await;
+        wait_page(&c, "Usagers", |p| p == "/usagers").await;
+        log_out(&c).await;
+        // The list is closed once logged out.
+        c.goto(&format!("{base}/usagers"))
+            .await
+            .expect("open /usagers");
+        wait_page(&c, "Connexion", |p| p == "/connexion").await;
+    })
+    .await;
+    println!(
+        "browser journey with htmx: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// With JavaScript off: plain links and forms are enough to log in, create a
+/// file and see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_journey_without_javascript() {
+    let Some((app, driver)) = setup().await else {
+        return;
+    };
+    let base = app.url("");
+    let started = Instant::now();
+    in_browser(&driver, false, move |c| async move {
+        log_in(&c, &base).await;
+        // WebDriver still runs its own scripts; the page's did not run.
+        let htmx = c
+            .execute("return typeof window.htmx;", vec![])
+            .await
+            .expect("script");
+        assert_eq!(
+            htmx,
+            json!("undefined"),
+            "page scripts should not run with JavaScript off"
+        );
+
+        open_new_form(&c).await;
+        create_file(&c, "Sans-Script", "Zoé", "1985-01-31").await;
+        click(&c, "header nav a[href='/usagers']").await;
+        wait_page(&c, "Usagers", |p| p == "/usagers").await;
+        let list = text_of(&c, "#resultats").await.unwrap_or_default();
+        assert!(
+            list.contains("Sans-Script Zoé"),
+            "the new file is in the list: {list}"
+        );
+    })
+    .await;
+    println!(
+        "browser journey without JavaScript: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,309 @@
+//! The `escale` binary: help, administration, audit verification, config errors, serve.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::common::db::TestDb;
+
+fn escale(db_url: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_escale"));
+    cmd.args(args)
+        .env("ESCALE_LOG", "warn")
+        .env_remove("ESCALE_MODE");
+    if let Some(url) = db_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("run escale")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn help_is_clear_for_every_command() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["admin", "--help"],
+        &["admin", "create-structure", "--help"],
+        &["admin", "create-professional", "--help"],
+        &["audit", "verify", "--help"],
+    ] {
+        let o = escale(None, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert!(!o.stdout.is_empty());
+    }
+    let o = escale(None, &["--help"]);
+    let t = text(&o);
+    for word in ["serve", "migrate", "admin", "audit", "Démarre le serveur"] {
+        assert!(t.contains(word), "{word}");
+    }
+}
+
+#[test]
+fn invalid_configuration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "migrate"])
+        .env("ESCALE_LISTEN", "pas-une-adresse")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(t.contains("`listen`") && t.contains("ESCALE_LISTEN"), "{t}");
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "migrate"])
+        .env("ESCALE_MODE", "production")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("mode production"), "{}", text(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["migrate"])
+        .env("DATABASE_URL", "mysql://root@localhost/escale")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("DATABASE_URL"));
+}
+
+async fn administration_from_the_command_line(db: TestDb) {
+    let url = db.url.as_str();
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "create-structure",
+            "--name",
+            "CSAPA Test",
+            "--kind",
+            "csapa",
+            "--finess-geo",
+            "12345",
+            "--finess-juridique",
+            "640000121",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("FINESS géographique"), "{}", text(&o));
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "create-structure",
+            "--name",
+            "CSAPA Test",
+            "--kind",
+            "bar",
+            "--finess-geo",
+            "640000014",
+            "--finess-juridique",
+            "640000121",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("type de structure inconnu"));
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "create-structure",
+            "--name",
+            "CSAPA Test",
+            "--kind",
+            "csapa",
+            "--finess-geo",
+            "640000014",
+            "--finess-juridique",
+            "640000121",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Structure créée"));
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "create-structure",
+            "--name",
+            "Doublon",
+            "--kind",
+            "caarud",
+            "--finess-geo",
+            "640000014",
+            "--finess-juridique",
+            "640000121",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("640000014"),
+        "duplicate FINESS named: {}",
+        text(&o)
+    );
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "create-professional",
+            "--first-name",
+            "Inès",
+            "--last-name",
+            "Durand",
+            "--national-id",
+            "10000001917",
+            "--profession",
+            "Médecin",
+            "--structure",
+            "640000014",
+            "--role",
+            "medecin",
+            "--role",
+            "directeur",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("clé de contrôle"),
+        "RPPS key warning: {}",
+        text(&o)
+    );
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "grant-role",
+            "--national-id",
+            "810000001917",
+            "--structure",
+            "640000014",
+            "--role",
+            "chef",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("rôle inconnu"));
+    let o = escale(Some(url), &["admin", "list-structures"]);
+    assert!(text(&o).contains("CSAPA Test"));
+    let choices = db.store.login_choices().await.unwrap();
+    let ines = choices
+        .iter()
+        .find(|c| c.professional.first_name == "Inès")
+        .unwrap();
+    assert_eq!(
+        ines.professional.national_id.as_deref(),
+        Some("810000001917")
+    );
+    assert_eq!(
+        ines.memberships[0].roles.labels(),
+        "Médecin, Directeur·rice"
+    );
+}
+both_backends!(administration_from_the_command_line);
+
+async fn audit_verify_finds_the_first_broken_link(db: TestDb) {
+    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    let o = escale(Some(&db.url), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("OK") && !text(&o).contains("ROMPU"));
+    // Someone with database access removes the protection and rewrites entry 2.
+    let sql = if db.url.starts_with("postgres") {
+        [
+            "DROP TRIGGER audit_entries_no_update ON audit_entries",
+            "UPDATE audit_entries SET details = 'falsifié' WHERE seq = 2 AND chain = 'instance'",
+        ]
+    } else {
+        [
+            "DROP TRIGGER audit_entries_no_update",
+            "UPDATE audit_entries SET details = 'falsifié' WHERE seq = 2 AND chain = 'instance'",
+        ]
+    };
+    raw_sql(&db.url, &sql).await;
+    let o = escale(Some(&db.url), &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("ROMPU") && t.contains("entrée n° 2 : contenu modifié"),
+        "{t}"
+    );
+}
+both_backends!(audit_verify_finds_the_first_broken_link);
+
+async fn raw_sql(url: &str, statements: &[&str]) {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn serve_prints_its_url_and_answers_healthz() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ])
+        .env("ESCALE_LOG", "warn")
+        .env_remove("DATABASE_URL")
+        .env_remove("ESCALE_MODE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("URL printed")
+        .to_string();
+    assert!(
+        line.contains("bac à sable") && line.contains("sqlite"),
+        "{line}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let body: serde_json::Value = rt.block_on(async {
+        let mut last = None;
+        for _ in 0..50 {
+            match reqwest::get(format!("{url}healthz")).await {
+                Ok(r) => return r.json().await.unwrap(),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no answer: {last:?}")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "sqlite");
+    assert!(
+        dir.path().join("escale.sqlite").exists(),
+        "the SQLite file lives under --data-dir"
+    );
+}

@@ -1,0 +1,10 @@
+//! Integration tests, in one binary: the store contract (run on SQLite and,
+//! when a server is configured, on PostgreSQL).
+
+// `#[macro_use]`: `both_backends!` is in scope in every module declared below.
+#[macro_use]
+mod common;
+mod browser;
+mod cli;
+mod http;
+mod store;
