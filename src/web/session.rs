@@ -128,7 +128,11 @@ async fn load_and_check(st: &AppState, mut req: Request) -> Result<Request, AppE
         let expected = match (&state.ctx, &state.pre_csrf) {
             (Some(ctx), _) => ctx.session.csrf_token.clone(),
             (None, Some(pre)) => pre.clone(),
-            (None, None) => return Err(refuse("aucun jeton attendu (pas de session ni de cookie de pré-connexion)")),
+            (None, None) => {
+                return Err(refuse(
+                    "aucun jeton attendu (pas de session ni de cookie de pré-connexion)",
+                ));
+            }
         };
         req = check_token(req, &expected, st.config.max_body_bytes).await?;
     }
