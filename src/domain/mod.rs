@@ -4,8 +4,12 @@
 pub mod audit;
 pub mod care;
 pub mod identifiers;
+pub mod ins;
+pub mod lexical;
 pub mod roles;
 pub mod search;
+#[cfg(test)]
+mod spec_table;
 pub mod structure;
 pub mod tenant;
 pub mod text;
