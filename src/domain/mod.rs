@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod care;
 pub mod identifiers;
+pub mod identity;
 pub mod ins;
 pub mod lexical;
 pub mod roles;
 pub mod search;
+pub mod sharing;
 #[cfg(test)]
 mod spec_table;
 pub mod structure;

@@ -46,7 +46,10 @@ impl Sex {
 }
 
 /// Parses a birth date typed as `AAAA-MM-JJ` (date field) or `JJ/MM/AAAA`,
-/// refusing dates in the future and before 1900.
+/// refusing dates in the future and before 1900. A partly unknown date is
+/// typed with zeros and completed by rule (Guide INS v3.0 EXI ID 11-12):
+/// unknown day → 01 (`00/MM/AAAA`), unknown month → 01 (`JJ/00/AAAA`), both
+/// unknown → 31/12 (`00/00/AAAA`).
 pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, &'static str> {
     let v = input.trim();
     if v.is_empty() {
@@ -54,7 +57,9 @@ pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, &'st
     }
     let date = NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(v, "%d/%m/%Y"))
-        .map_err(|_| "date de naissance invalide : saisissez-la sous la forme JJ/MM/AAAA")?;
+        .ok()
+        .or_else(|| complete_incomplete_date(v))
+        .ok_or("date de naissance invalide : saisissez-la sous la forme JJ/MM/AAAA (00 pour un jour ou un mois inconnu)")?;
     if date > today {
         return Err("la date de naissance est dans le futur");
     }
@@ -62,6 +67,22 @@ pub fn parse_birth_date(input: &str, today: NaiveDate) -> Result<NaiveDate, &'st
         return Err("la date de naissance est antérieure à 1900 : vérifiez l'année");
     }
     Ok(date)
+}
+
+/// `00/MM/AAAA`, `JJ/00/AAAA` or `00/00/AAAA` completed by rule (EXI ID 11-12).
+fn complete_incomplete_date(v: &str) -> Option<NaiveDate> {
+    let mut parts = v.split('/');
+    let (d, m, y) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || d.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (d, m, y): (u32, u32, i32) = (d.parse().ok()?, m.parse().ok()?, y.parse().ok()?);
+    match (d, m) {
+        (0, 0) => NaiveDate::from_ymd_opt(y, 12, 31),
+        (0, m) => NaiveDate::from_ymd_opt(y, m, 1),
+        (d, 0) => NaiveDate::from_ymd_opt(y, 1, d),
+        _ => None,
+    }
 }
 
 /// A date typed for an episode or an activity: `AAAA-MM-JJ` or `JJ/MM/AAAA`,
@@ -552,6 +573,22 @@ mod tests {
         assert_eq!(
             data.identity.display_name(),
             "DURAND Marie (usage : DUPONT)"
+        );
+    }
+
+    #[test]
+    fn incomplete_birth_dates_are_completed_by_rule() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        assert_eq!(parse_birth_date("00/05/1980", today), Ok(d(1980, 5, 1)));
+        assert_eq!(parse_birth_date("17/00/1980", today), Ok(d(1980, 1, 17)));
+        assert_eq!(parse_birth_date("00/00/1980", today), Ok(d(1980, 12, 31)));
+        assert!(parse_birth_date("00/13/1980", today).is_err());
+        assert!(parse_birth_date("31/00/1980", today).is_ok());
+        assert!(parse_birth_date("00/00/2030", today).is_err(), "future");
+        assert!(
+            parse_birth_date("00/00/1880", today).is_err(),
+            "before 1900"
         );
     }
 }

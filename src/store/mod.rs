@@ -16,9 +16,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::domain::audit::AuditRecord;
+use crate::domain::identity::Vigilance;
 use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
-use crate::domain::usager::UsagerData;
+use crate::domain::usager::{Identity, UsagerData};
 pub use models::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,41 @@ pub trait Store: Send + Sync + 'static {
     /// Only the classes the tenant may read: the filter is in the query.
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>>;
     /// Active professionals holding a role in the tenant's structure.
+    // ---- Identity vigilance ----
+    /// Writes the identity (strict traits, possibly replaced by the INS traits)
+    /// and its vigilance state together. Anonymous files are never touched.
+    async fn set_vigilance(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        identity: &Identity,
+        vigilance: &Vigilance,
+    ) -> StoreResult<Usager>;
+    async fn record_insi_call(&self, t: &Tenant, call: &NewInsiCall) -> StoreResult<()>;
+    async fn insi_calls(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<InsiCall>>;
+    async fn set_identity_settings(&self, t: &Tenant, s: &IdentitySettings) -> StoreResult<()>;
+    /// Instance administration (CLI): a structure's INSi credentials.
+    async fn set_structure_insi(&self, structure_id: Uuid, insi: &StructureInsi)
+    -> StoreResult<()>;
+    async fn request_anonymity_lift(
+        &self,
+        t: &Tenant,
+        anonymous_id: Uuid,
+        requested_on: NaiveDate,
+    ) -> StoreResult<()>;
+    async fn decide_anonymity_lift(
+        &self,
+        t: &Tenant,
+        anonymous_id: Uuid,
+        real_id: Uuid,
+    ) -> StoreResult<()>;
+    /// The lift record where this file is the anonymous or the real side.
+    async fn anonymity_lift(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+    ) -> StoreResult<Option<AnonymityLift>>;
+
     async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>>;
 
     // ---- Audit journal (append-only, hash-chained per structure) ----

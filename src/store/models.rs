@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::identity::Vigilance;
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::structure::StructureKind;
 use crate::domain::usager::UsagerData;
@@ -24,7 +25,66 @@ pub struct Structure {
     pub finess_geo: String,
     pub finess_juridique: String,
     pub medical_roles: Vec<Role>,
+    /// Roles allowed to query INSi and record identity documents.
+    pub qualifier_roles: Vec<Role>,
+    /// Codes of the high-trust identity documents the structure accepts.
+    pub identity_documents: Vec<String>,
+    pub insi: Option<StructureInsi>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The structure's INSi credentials: its software certificate (a PEM file
+/// holding certificate and key, a PEM pair, or a PKCS#12 file) and the
+/// software's CNDA authorisation number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructureInsi {
+    pub certificate: String,
+    pub key: Option<String>,
+    pub idam: String,
+}
+
+/// The director's identity procedure settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentitySettings {
+    pub qualifier_roles: Vec<Role>,
+    pub identity_documents: Vec<String>,
+}
+
+/// One INSi exchange, kept whole (Guide INS EXI REC 07).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInsiCall {
+    pub usager_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub outcome: String,
+    pub duration_ms: i64,
+    pub request_xml: String,
+    pub response_xml: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsiCall {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub operator: String,
+    pub step: String,
+    pub outcome: String,
+    pub duration_ms: i64,
+    pub request_xml: String,
+    pub response_xml: Option<String>,
+}
+
+/// A user's request to lift anonymity, and the decision linking the
+/// anonymous file to a real identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymityLift {
+    pub anonymous_id: Uuid,
+    pub requested_on: NaiveDate,
+    pub recorded_by: String,
+    pub real_id: Option<Uuid>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +158,7 @@ pub struct Usager {
     pub id: Uuid,
     pub structure_id: Uuid,
     pub data: UsagerData,
+    pub vigilance: Vigilance,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -6,8 +6,75 @@ use std::str::FromStr;
 use super::{AuditEvent, StoreError, StoreResult};
 use crate::domain::audit::{AuditRecord, entry_hash};
 use crate::domain::care::Confidentiality;
+use crate::domain::identity::Vigilance;
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
+
+/// The `usagers` columns every query returns.
+pub const USAGER_COLUMNS: &str = "id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, address, vigilance, created_at, updated_at";
+
+/// The vigilance state as stored (JSON), and the status derived from it.
+pub fn vigilance_json(v: &Vigilance) -> String {
+    serde_json::to_string(v).expect("vigilance serialises")
+}
+
+/// Rebuilt through the domain, which enforces the RNIV rules on what was
+/// read. An alias is always a fictitious identity, whatever the column says.
+pub fn vigilance_from(json: &str, anonymous: bool) -> StoreResult<Vigilance> {
+    if anonymous {
+        return Ok(Vigilance::fictitious());
+    }
+    let v: Vigilance = serde_json::from_str(json).map_err(|_| corrupt("vigilance"))?;
+    Ok(Vigilance::restore(
+        v.attributes(),
+        v.ins().cloned(),
+        v.document().cloned(),
+    ))
+}
+
+/// A new file: an alias is fictitious, typed traits are provisional.
+pub fn initial_vigilance(data: &UsagerData) -> Vigilance {
+    if data.identity.is_anonymous() {
+        Vigilance::fictitious()
+    } else {
+        Vigilance::provisional()
+    }
+}
+
+pub fn codes_list(csv: &str) -> Vec<String> {
+    csv.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+// Queries written once for both backends: sqlx binds `$N` on SQLite too.
+
+pub const SET_VIGILANCE_SQL: &str =
+    "UPDATE usagers SET birth_name = $1, first_names = $2, birth_date = $3, sex = $4,
+    birth_place_code = $5, search_key = $6, identity_status = $7, vigilance = $8, updated_at = $9
+    WHERE id = $10 AND structure_id = $11 AND anonymous = $12";
+pub const INSERT_INSI_CALL_SQL: &str = "INSERT INTO insi_calls (id, structure_id, usager_id, at, operator_id, operator,
+    step, outcome, duration_ms, request_xml, response_xml)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM usagers WHERE id = $3 AND structure_id = $2";
+pub const INSI_CALLS_SQL: &str =
+    "SELECT id, usager_id, at, operator, step, outcome, duration_ms, request_xml, response_xml
+    FROM insi_calls WHERE structure_id = $1 AND usager_id = $2 ORDER BY at, id";
+pub const SET_IDENTITY_SETTINGS_SQL: &str =
+    "UPDATE structures SET qualifier_roles = $1, identity_documents = $2 WHERE id = $3";
+pub const SET_STRUCTURE_INSI_SQL: &str =
+    "UPDATE structures SET insi_certificate = $1, insi_key = $2, insi_idam = $3 WHERE id = $4";
+pub const REQUEST_LIFT_SQL: &str =
+    "INSERT INTO anonymity_lifts (anonymous_id, structure_id, requested_on, recorded_by)
+    SELECT $1, $2, $3, $4 FROM usagers WHERE id = $1 AND structure_id = $2 AND anonymous = $5";
+pub const DECIDE_LIFT_SQL: &str =
+    "UPDATE anonymity_lifts SET real_id = $1, decided_by = $2, decided_at = $3
+    WHERE anonymous_id = $4 AND structure_id = $5 AND real_id IS NULL
+      AND EXISTS (SELECT 1 FROM usagers WHERE id = $1 AND structure_id = $5 AND anonymous = $6)";
+pub const ANONYMITY_LIFT_SQL: &str =
+    "SELECT anonymous_id, requested_on, recorded_by, real_id, decided_by, decided_at
+    FROM anonymity_lifts WHERE structure_id = $1 AND (anonymous_id = $2 OR real_id = $2)";
 
 /// The `usagers` columns, as both backends store them.
 pub struct UsagerColumns {

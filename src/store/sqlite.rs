@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::rows;
 use super::*;
 use crate::domain::audit::{AuditRecord, GENESIS_HASH};
+use crate::domain::identity::Vigilance;
 use crate::domain::tenant::Tenant;
+use crate::domain::usager::Identity;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -52,11 +54,13 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 fn usager_from_row(r: &SqliteRow) -> StoreResult<Usager> {
+    let anonymous: bool = r.try_get("anonymous")?;
     Ok(Usager {
+        vigilance: rows::vigilance_from(&r.try_get::<String, _>("vigilance")?, anonymous)?,
         id: r.try_get("id")?,
         structure_id: r.try_get("structure_id")?,
         data: rows::usager_data(rows::UsagerColumns {
-            anonymous: r.try_get::<bool, _>("anonymous")?,
+            anonymous,
             alias: r.try_get("alias")?,
             birth_name: r.try_get("birth_name")?,
             first_names: r.try_get("first_names")?,
@@ -83,6 +87,19 @@ fn structure_from_row(r: &SqliteRow) -> StoreResult<Structure> {
         finess_geo: r.try_get("finess_geo")?,
         finess_juridique: r.try_get("finess_juridique")?,
         medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
+        qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
+        identity_documents: rows::codes_list(&r.try_get::<String, _>("identity_documents")?),
+        insi: match (
+            r.try_get::<Option<String>, _>("insi_certificate")?,
+            r.try_get::<Option<String>, _>("insi_idam")?,
+        ) {
+            (Some(certificate), Some(idam)) => Some(StructureInsi {
+                certificate,
+                key: r.try_get("insi_key")?,
+                idam,
+            }),
+            _ => None,
+        },
         created_at: r.try_get("created_at")?,
     })
 }
@@ -113,7 +130,7 @@ fn audit_from_row(r: &SqliteRow) -> StoreResult<AuditRecord> {
     })
 }
 
-const USAGER_COLUMNS: &str = "id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, address, created_at, updated_at";
+use super::rows::USAGER_COLUMNS;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -411,8 +428,8 @@ impl Store for SqliteStore {
         let c = rows::UsagerColumns::from_data(data);
         sqlx::query(
             "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name,
-                birth_date, birth_year, sex, birth_place_code, phone, email, address, search_key, created_by, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                birth_date, birth_year, sex, birth_place_code, phone, email, address, identity_status, vigilance, search_key, created_by, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(t.structure_id)
@@ -429,6 +446,8 @@ impl Store for SqliteStore {
         .bind(&c.phone)
         .bind(&c.email)
         .bind(&c.address)
+            .bind(rows::initial_vigilance(data).status().code())
+            .bind(rows::vigilance_json(&rows::initial_vigilance(data)))
         .bind(data.identity.search_key())
         .bind(t.professional_id)
         .bind(now)
@@ -732,6 +751,187 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn set_vigilance(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        identity: &Identity,
+        vigilance: &Vigilance,
+    ) -> StoreResult<Usager> {
+        let Identity::Traits {
+            birth_name,
+            first_names,
+            birth_date,
+            sex,
+            birth_place_code,
+            ..
+        } = identity
+        else {
+            return Err(StoreError::Forbidden);
+        };
+        let r = sqlx::query(rows::SET_VIGILANCE_SQL)
+            .bind(birth_name)
+            .bind(first_names)
+            .bind(*birth_date)
+            .bind(sex.code())
+            .bind(birth_place_code)
+            .bind(identity.search_key())
+            .bind(vigilance.status().code())
+            .bind(rows::vigilance_json(vigilance))
+            .bind(Utc::now())
+            .bind(usager_id)
+            .bind(t.structure_id)
+            .bind(false)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.get_usager(t, usager_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn record_insi_call(&self, t: &Tenant, c: &NewInsiCall) -> StoreResult<()> {
+        let r = sqlx::query(rows::INSERT_INSI_CALL_SQL)
+            .bind(Uuid::new_v4())
+            .bind(t.structure_id)
+            .bind(c.usager_id)
+            .bind(c.at)
+            .bind(t.professional_id)
+            .bind(&t.actor_label)
+            .bind(&c.step)
+            .bind(&c.outcome)
+            .bind(c.duration_ms)
+            .bind(&c.request_xml)
+            .bind(&c.response_xml)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn insi_calls(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<InsiCall>> {
+        let rows = sqlx::query(rows::INSI_CALLS_SQL)
+            .bind(t.structure_id)
+            .bind(usager_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InsiCall {
+                    id: r.try_get("id")?,
+                    usager_id: r.try_get("usager_id")?,
+                    at: r.try_get("at")?,
+                    operator: r.try_get("operator")?,
+                    step: r.try_get("step")?,
+                    outcome: r.try_get("outcome")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                    request_xml: r.try_get("request_xml")?,
+                    response_xml: r.try_get("response_xml")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_identity_settings(&self, t: &Tenant, s: &IdentitySettings) -> StoreResult<()> {
+        sqlx::query(rows::SET_IDENTITY_SETTINGS_SQL)
+            .bind(rows::roles_csv(&s.qualifier_roles))
+            .bind(s.identity_documents.join(","))
+            .bind(t.structure_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_structure_insi(
+        &self,
+        structure_id: Uuid,
+        insi: &StructureInsi,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(rows::SET_STRUCTURE_INSI_SQL)
+            .bind(&insi.certificate)
+            .bind(&insi.key)
+            .bind(&insi.idam)
+            .bind(structure_id)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn request_anonymity_lift(
+        &self,
+        t: &Tenant,
+        anonymous_id: Uuid,
+        requested_on: NaiveDate,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(rows::REQUEST_LIFT_SQL)
+            .bind(anonymous_id)
+            .bind(t.structure_id)
+            .bind(requested_on)
+            .bind(&t.actor_label)
+            .bind(true)
+            .execute(&self.pool)
+            .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(
+                "la demande de levée d'anonymat est déjà enregistrée".into(),
+            )),
+            Err(e) => Err(e.into()),
+            Ok(r) if r.rows_affected() == 0 => Err(StoreError::NotFound),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    async fn decide_anonymity_lift(
+        &self,
+        t: &Tenant,
+        anonymous_id: Uuid,
+        real_id: Uuid,
+    ) -> StoreResult<()> {
+        let r = sqlx::query(rows::DECIDE_LIFT_SQL)
+            .bind(real_id)
+            .bind(&t.actor_label)
+            .bind(Utc::now())
+            .bind(anonymous_id)
+            .bind(t.structure_id)
+            .bind(false)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn anonymity_lift(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+    ) -> StoreResult<Option<AnonymityLift>> {
+        let row = sqlx::query(rows::ANONYMITY_LIFT_SQL)
+            .bind(t.structure_id)
+            .bind(usager_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(AnonymityLift {
+                anonymous_id: r.try_get("anonymous_id")?,
+                requested_on: r.try_get("requested_on")?,
+                recorded_by: r.try_get("recorded_by")?,
+                real_id: r.try_get("real_id")?,
+                decided_by: r.try_get("decided_by")?,
+                decided_at: r.try_get("decided_at")?,
+            })
+        })
+        .transpose()
     }
 
     async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>> {

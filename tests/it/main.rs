@@ -8,3 +8,4 @@ mod browser;
 mod cli;
 mod http;
 mod store;
+mod vigilance_store;
