@@ -22,10 +22,17 @@ pub enum AuditAction {
     StructureCreated,
     ProfessionalCreated,
     RoleGranted,
+    InsiQueried,
+    IdentityConfirmed,
+    IdentityNotMatched,
+    DocumentChecked,
+    IdentityAttributeChanged,
+    AnonymityLiftRequested,
+    AnonymityLifted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -39,6 +46,13 @@ impl AuditAction {
         AuditAction::StructureCreated,
         AuditAction::ProfessionalCreated,
         AuditAction::RoleGranted,
+        AuditAction::InsiQueried,
+        AuditAction::IdentityConfirmed,
+        AuditAction::IdentityNotMatched,
+        AuditAction::DocumentChecked,
+        AuditAction::IdentityAttributeChanged,
+        AuditAction::AnonymityLiftRequested,
+        AuditAction::AnonymityLifted,
     ];
 
     pub fn code(self) -> &'static str {
@@ -56,6 +70,13 @@ impl AuditAction {
             AuditAction::StructureCreated => "structure.creation",
             AuditAction::ProfessionalCreated => "professionnel.creation",
             AuditAction::RoleGranted => "role.attribution",
+            AuditAction::InsiQueried => "insi.appel",
+            AuditAction::IdentityConfirmed => "identite.insi_confirmee",
+            AuditAction::IdentityNotMatched => "identite.insi_ecartee",
+            AuditAction::DocumentChecked => "identite.piece_verifiee",
+            AuditAction::IdentityAttributeChanged => "identite.attribut",
+            AuditAction::AnonymityLiftRequested => "anonymat.demande_levee",
+            AuditAction::AnonymityLifted => "anonymat.levee",
         }
     }
 
@@ -74,6 +95,13 @@ impl AuditAction {
             AuditAction::StructureCreated => "Création de la structure",
             AuditAction::ProfessionalCreated => "Création d'un professionnel",
             AuditAction::RoleGranted => "Attribution d'un rôle",
+            AuditAction::InsiQueried => "Appel au téléservice INSi",
+            AuditAction::IdentityConfirmed => "INS confirmé (même personne)",
+            AuditAction::IdentityNotMatched => "Réponse INSi écartée (autre personne)",
+            AuditAction::DocumentChecked => "Pièce d'identité vérifiée",
+            AuditAction::IdentityAttributeChanged => "Attribut d'identité modifié",
+            AuditAction::AnonymityLiftRequested => "Demande de levée d'anonymat",
+            AuditAction::AnonymityLifted => "Levée d'anonymat (lien vers une identité réelle)",
         }
     }
 
