@@ -7,4 +7,5 @@ mod common;
 mod browser;
 mod cli;
 mod http;
+mod insi;
 mod store;
