@@ -7,5 +7,6 @@ mod common;
 mod browser;
 mod cli;
 mod http;
+mod insi;
 mod store;
 mod vigilance_store;

@@ -1,0 +1,273 @@
+//! HTTPS client of the INSi téléservice: mutual TLS (rustls, `ring` provider)
+//! with the structure's software certificate, POST of the SOAP 1.2 envelope,
+//! timeouts from configuration, **no automatic retry**, and an [`Exchange`]
+//! keeping everything Guide INS traceability needs (EXI REC 07: every call and
+//! its raw XML are traced — the caller stores the exchange).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use uuid::Uuid;
+
+use super::certificate::{is_allowed_cn, subject_from_pem};
+use super::envelope::{LpsContext, TraitsQuery, rechercher_traits};
+use super::error::InsiError;
+use super::response::{InsiResponse, parse_response};
+use super::{ACTION_TRAITS, ALLOWED_CNS};
+
+/// Configuration of the connector (paths, not contents: the key never
+/// travels through logs or configuration dumps).
+#[derive(Debug, Clone)]
+pub struct InsiClientConfig {
+    /// e.g. `https://qualiflps-services-ps-tlsm.ameli.fr:443/lps` (WSDL `soap12:address`).
+    pub endpoint: String,
+    /// PEM file of the client certificate (CN `INSI-MANU` or `INSI-AUTO`),
+    /// optionally followed by its intermediate CA certificates.
+    pub client_cert_pem: PathBuf,
+    /// PEM file of its private key (PKCS#8, PKCS#1 or SEC1).
+    pub client_key_pem: PathBuf,
+    /// PEM bundle of the CAs trusted for the server certificate (IGC-Santé
+    /// chain in production; the test PKI CA for the sandbox).
+    pub ca_bundle_pem: PathBuf,
+    pub connect_timeout: Duration,
+    /// Total time allowed for one call (connect + send + answer).
+    pub timeout: Duration,
+    pub lps: LpsContext,
+}
+
+/// One call, as it must be traced.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub request_xml: String,
+    pub response_xml: Option<String>,
+    pub http_status: Option<u16>,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub outcome: Result<InsiResponse, InsiError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InsiClient {
+    http: reqwest::Client,
+    endpoint: String,
+    lps: LpsContext,
+}
+
+/// `Content-Type` of a SOAP 1.2 request, with the `action` parameter (SOAP 1.2
+/// HTTP binding; padoa tests send `application/soap+xml;charset=utf-8`).
+pub fn content_type() -> String {
+    format!("application/soap+xml;charset=utf-8;action=\"{ACTION_TRAITS}\"")
+}
+
+impl InsiClient {
+    /// Loads and checks the certificate, key and CA bundle. Refuses a
+    /// certificate whose CN is not `INSI-MANU` / `INSI-AUTO` (the service
+    /// would answer `DESIR_560`) or which is expired.
+    pub fn new(config: InsiClientConfig) -> Result<Self, InsiError> {
+        let cert_text = read(&config.client_cert_pem, "certificat client")?;
+        let subject = subject_from_pem(&cert_text).map_err(|e| {
+            InsiError::Certificate(format!("{} : {e}", config.client_cert_pem.display()))
+        })?;
+        if !is_allowed_cn(subject.common_name.as_deref()) {
+            return Err(InsiError::Certificate(format!(
+                "le certificat {} a pour CN « {} » ; le téléservice INSi n'accepte que {} \
+                 (sinon il répond DESIR_560) : configurez le certificat logiciel IGC-Santé \
+                 « personne morale » commandé pour INSi.",
+                config.client_cert_pem.display(),
+                subject.common_name.as_deref().unwrap_or("(aucun)"),
+                ALLOWED_CNS.join(" ou "),
+            )));
+        }
+        if !subject.currently_valid {
+            return Err(InsiError::Certificate(format!(
+                "le certificat {} n'est pas (ou plus) valide à la date du jour : \
+                 renouvelez le certificat logiciel INSi.",
+                config.client_cert_pem.display()
+            )));
+        }
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_text.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    InsiError::Certificate(format!(
+                        "{} : certificats PEM illisibles",
+                        config.client_cert_pem.display()
+                    ))
+                })?;
+        let key_text = read(&config.client_key_pem, "clé privée")?;
+        // The error never quotes the key file's content.
+        let key = PrivateKeyDer::from_pem_slice(key_text.as_bytes()).map_err(|_| {
+            InsiError::Certificate(format!(
+                "{} : aucune clé privée PEM lisible (PKCS#8, PKCS#1 ou SEC1 attendu, non chiffrée)",
+                config.client_key_pem.display()
+            ))
+        })?;
+        let roots = root_store(&config.ca_bundle_pem)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| InsiError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| {
+                InsiError::Certificate(format!(
+                    "le certificat {} et la clé {} ne forment pas une identité utilisable ({e}) : \
+                     vérifiez que la clé correspond au certificat.",
+                    config.client_cert_pem.display(),
+                    config.client_key_pem.display()
+                ))
+            })?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            // No automatic retry of any kind (a retry storm against the
+            // téléservice is worse than a provisional identity).
+            .retry(reqwest::retry::never())
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::none())
+            .http1_only()
+            .build()
+            .map_err(|e| InsiError::Tls(format!("client HTTPS impossible à construire : {e}")))?;
+        Ok(InsiClient {
+            http,
+            endpoint: config.endpoint,
+            lps: config.lps,
+        })
+    }
+
+    pub fn lps(&self) -> &LpsContext {
+        &self.lps
+    }
+
+    /// One `rechercherInsAvecTraitsIdentite` call. Never retries.
+    pub async fn rechercher(&self, q: &TraitsQuery) -> Exchange {
+        let message_id = Uuid::new_v4();
+        let started_at = Utc::now();
+        let request_xml = rechercher_traits(&self.lps, q, message_id, started_at);
+        let clock = Instant::now();
+        let (http_status, response_xml, outcome) = self.post(request_xml.clone()).await;
+        let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Trace without personal data nor secrets: the XML goes to the caller's
+        // audit store, not to the logs.
+        tracing::info!(
+            %message_id,
+            http_status,
+            duration_ms,
+            outcome = match &outcome {
+                Ok(r) => r.code.as_code().to_owned(),
+                Err(e) => e.to_string(),
+            },
+            "appel INSi rechercherInsAvecTraitsIdentite"
+        );
+        Exchange {
+            request_xml,
+            response_xml,
+            http_status,
+            started_at,
+            duration_ms,
+            outcome,
+        }
+    }
+
+    async fn post(
+        &self,
+        body: String,
+    ) -> (Option<u16>, Option<String>, Result<InsiResponse, InsiError>) {
+        let sent = self
+            .http
+            .post(&self.endpoint)
+            .header(reqwest::header::CONTENT_TYPE, content_type())
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => return (None, None, Err(classify(&e))),
+        };
+        let status = response.status().as_u16();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => return (Some(status), None, Err(classify(&e))),
+        };
+        let outcome = match (status, parse_response(&text)) {
+            (200, parsed) => parsed,
+            // Faults come back as HTTP 500 with a SOAP 1.2 Fault (padoa
+            // `insi-client.service.ts`), other statuses may carry one too.
+            (_, Err(fault @ InsiError::Fault { .. })) => Err(fault),
+            (s, _) => Err(InsiError::Http(s)),
+        };
+        (Some(status), Some(text), outcome)
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, InsiError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        InsiError::Certificate(format!(
+            "{what} {} illisible ({e}) : vérifiez le chemin dans la configuration et les droits du fichier.",
+            path.display()
+        ))
+    })
+}
+
+fn root_store(path: &Path) -> Result<rustls::RootCertStore, InsiError> {
+    let text = read(path, "fichier des autorités de confiance")?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(text.as_bytes()) {
+        let cert = cert.map_err(|_| {
+            InsiError::Certificate(format!("{} : certificat PEM illisible", path.display()))
+        })?;
+        roots.add(cert).map_err(|e| {
+            InsiError::Certificate(format!(
+                "{} : autorité de confiance refusée ({e})",
+                path.display()
+            ))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(InsiError::Certificate(format!(
+            "{} ne contient aucun certificat d'autorité (PEM « CERTIFICATE » attendu)",
+            path.display()
+        )));
+    }
+    Ok(roots)
+}
+
+/// Maps a transport error to the typed error: timeout, TLS (a `rustls::Error`
+/// somewhere in the chain), otherwise unreachable.
+fn classify(e: &reqwest::Error) -> InsiError {
+    if e.is_timeout() {
+        return InsiError::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return InsiError::Tls(tls.to_string());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return InsiError::Timeout;
+            }
+            // `io::Error::source()` skips the wrapped error: descend into it
+            // (rustls errors arrive as io::Error(io::Error(rustls::Error))).
+            if let Some(inner) = io.get_ref() {
+                source = Some(inner);
+                continue;
+            }
+        }
+        source = err.source();
+    }
+    InsiError::Unreachable(root_cause(e))
+}
+
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}

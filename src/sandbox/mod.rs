@@ -1,0 +1,9 @@
+//! Local simulators of external services, speaking the same protocol over
+//! real sockets, as strict as the real service, and able to be slow, down or
+//! faulty on demand. Used by the tests and by the demo/sandbox mode.
+
+pub mod insi;
+
+pub use insi::{
+    Behaviour, FaultKind, InsiSandbox, SANDBOX_IDAM, SandboxError, SandboxHandle, SandboxOptions,
+};
