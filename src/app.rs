@@ -6,12 +6,14 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::insi_service::InsiService;
 use crate::store::{self, DynStore};
 use crate::web;
 
 pub struct App {
     pub config: Arc<Config>,
     pub store: DynStore,
+    pub insi: Arc<InsiService>,
 }
 
 /// Connects the store named by the configuration, applies migrations and, in
@@ -36,9 +38,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     if config.is_sandbox() && config.demo_data && crate::demo::seed(store.as_ref()).await? {
         tracing::info!("données de démonstration créées");
     }
+    let insi = Arc::new(InsiService::start(&config).await?);
     Ok(App {
         config: Arc::new(config),
         store,
+        insi,
     })
 }
 
@@ -58,7 +62,11 @@ pub async fn serve(
             }
         }
     });
-    let router = web::router(web::AppState::new(app.config.clone(), app.store.clone()));
+    let router = web::router(web::AppState {
+        config: app.config.clone(),
+        store: app.store.clone(),
+        insi: app.insi.clone(),
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;

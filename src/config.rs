@@ -75,6 +75,30 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "taille maximale d'un formulaire envoyé",
     ),
     (
+        "insi_url",
+        "ESCALE_INSI_URL",
+        "(bac à sable local)",
+        "adresse du téléservice INSi (mTLS), ex. https://qualiflps-services-ps-tlsm.ameli.fr:443/lps",
+    ),
+    (
+        "insi_ca",
+        "ESCALE_INSI_CA",
+        "(aucune)",
+        "fichier PEM des autorités de certification du serveur INSi (obligatoire avec insi_url)",
+    ),
+    (
+        "insi_timeout_seconds",
+        "ESCALE_INSI_TIMEOUT_SECONDS",
+        "10",
+        "délai maximal d'un appel INSi, en secondes",
+    ),
+    (
+        "insi_instance_id",
+        "ESCALE_INSI_INSTANCE_ID",
+        "(générée dans data_dir)",
+        "UUID de l'installation envoyé dans ContexteLPS",
+    ),
+    (
         "log",
         "ESCALE_LOG",
         "info",
@@ -94,6 +118,10 @@ pub struct Config {
     pub session_max_hours: u32,
     pub demo_data: bool,
     pub max_body_bytes: usize,
+    pub insi_url: Option<String>,
+    pub insi_ca: Option<PathBuf>,
+    pub insi_timeout_seconds: u64,
+    pub insi_instance_id: Option<uuid::Uuid>,
     pub log: String,
 }
 
@@ -109,6 +137,10 @@ impl Default for Config {
             session_max_hours: 12,
             demo_data: true,
             max_body_bytes: 256 * 1024,
+            insi_url: None,
+            insi_ca: None,
+            insi_timeout_seconds: 10,
+            insi_instance_id: None,
             log: "info".to_string(),
         }
     }
@@ -130,6 +162,9 @@ impl fmt::Debug for Config {
             .field("session_max_hours", &self.session_max_hours)
             .field("demo_data", &self.demo_data)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("insi_url", &self.insi_url)
+            .field("insi_ca", &self.insi_ca)
+            .field("insi_timeout_seconds", &self.insi_timeout_seconds)
             .finish()
     }
 }
@@ -219,6 +254,23 @@ impl Config {
                 )));
             }
             self.public_url = Some(u.trim_end_matches('/').to_string());
+        }
+        if let Some(u) = &self.insi_url
+            && !u.starts_with("https://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "clé `insi_url` (ESCALE_INSI_URL) : attendu une URL https:// (authentification mutuelle TLS), reçu « {u} »"
+            )));
+        }
+        if self.insi_url.is_some() && self.insi_ca.is_none() {
+            return Err(ConfigError::Invalid(
+                "clé `insi_ca` (ESCALE_INSI_CA) : obligatoire avec insi_url — fichier PEM des autorités de certification du serveur INSi".into(),
+            ));
+        }
+        if self.insi_timeout_seconds == 0 || self.insi_timeout_seconds > 120 {
+            return Err(ConfigError::Invalid(
+                "clé `insi_timeout_seconds` (ESCALE_INSI_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 120".into(),
+            ));
         }
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
             return Err(ConfigError::Invalid(

@@ -11,6 +11,7 @@ pub mod config;
 pub mod connectors;
 pub mod demo;
 pub mod domain;
+pub mod insi_service;
 pub mod pki;
 pub mod sandbox;
 pub mod store;

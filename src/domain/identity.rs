@@ -340,6 +340,32 @@ impl Vigilance {
     }
 }
 
+/// High-trust identity documents (FR Core `fr-core-cs-identity-mode-validation`;
+/// RNIV 2024 special cases). The structure chooses which it accepts
+/// (Guide INS EXI ID 19).
+pub const DOCUMENT_KINDS: [(&str, &str); 10] = [
+    ("PA", "Passeport"),
+    ("CN", "Carte nationale d'identité"),
+    ("CS", "Titre de séjour"),
+    ("eCN", "Carte nationale d'identité électronique"),
+    ("IN", "Identité Numérique La Poste"),
+    ("LECV", "Livret de famille avec carte Vitale à photo"),
+    ("ANCV", "Acte de naissance avec carte Vitale à photo"),
+    (
+        "AN",
+        "Extrait d'acte de naissance (mineur, avec pièce du parent)",
+    ),
+    ("LEP", "Livret de famille des parents (mineur)"),
+    ("CC", "Carnet de circulation pour étranger mineur"),
+];
+
+pub fn document_label(code: &str) -> Option<&'static str> {
+    DOCUMENT_KINDS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +521,15 @@ mod tests {
         );
         assert!(doubtful.ins().is_none());
         assert_eq!(doubtful.status(), IdentityStatus::Prov);
+    }
+
+    #[test]
+    fn document_kinds_are_known() {
+        assert_eq!(document_label("PA"), Some("Passeport"));
+        assert_eq!(document_label("XX"), None);
+        for (code, _) in DOCUMENT_KINDS {
+            assert!(document_label(code).is_some());
+        }
     }
 
     #[test]

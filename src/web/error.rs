@@ -22,6 +22,9 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("requête invalide : {0}")]
     BadRequest(String),
+    /// A rule refuses the action (identity vigilance, anonymity…): what to do instead.
+    #[error("action impossible : {0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -63,6 +66,7 @@ impl IntoResponse for AppError {
                 "Les données envoyées dépassent la taille autorisée. Raccourcissez le texte saisi puis réessayez.".into(),
             ),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Requête invalide", m),
+            AppError::Refused(m) => (StatusCode::CONFLICT, "Action impossible", m),
             AppError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "Déjà enregistré", m),
             AppError::Store(e) => return internal(&e),
             AppError::Internal(e) => return internal(e.as_ref()),

@@ -23,12 +23,7 @@ pub use session::{Ctx, SESSION_COOKIE, SESSION_COOKIE_SECURE};
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
-}
-
-impl AppState {
-    pub fn new(config: Arc<Config>, store: DynStore) -> AppState {
-        AppState { config, store }
-    }
+    pub insi: Arc<crate::insi_service::InsiService>,
 }
 
 pub fn router(state: AppState) -> Router {

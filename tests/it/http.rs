@@ -1031,6 +1031,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
         store: std::sync::Arc::new(store),
+        insi: std::sync::Arc::new(escale::insi_service::InsiService::disabled()),
     };
     tokio::spawn(escale::app::serve(app, listener, std::future::pending()));
     let r = reqwest::get(format!("http://{addr}/healthz"))

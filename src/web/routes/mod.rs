@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod dossier;
 pub mod health;
+pub mod identite;
 pub mod journal;
 pub mod structure;
 pub mod usagers;
@@ -30,6 +31,16 @@ pub fn routes(config: &Config) -> Router<AppState> {
         )
         .route("/usagers/{id}/activites", post(dossier::add_activity))
         .route("/usagers/{id}/notes", post(dossier::add_note))
+        .route("/usagers/{id}/insi", post(identite::search))
+        .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
+        .route("/usagers/{id}/piece", post(identite::document))
+        .route("/usagers/{id}/doute", post(identite::doubt))
+        .route("/usagers/{id}/homonyme", post(identite::homonym))
+        .route(
+            "/usagers/{id}/anonymat/demande",
+            post(identite::request_lift),
+        )
+        .route("/usagers/{id}/anonymat/levee", post(identite::lift))
         .route("/journal", get(journal::list))
         .route("/journal/verification", get(journal::verify))
         .route(

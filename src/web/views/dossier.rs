@@ -42,13 +42,16 @@ pub struct FileView<'a> {
     pub csrf: &'a str,
     pub today: String,
     pub forms: Forms,
+    pub identity: super::identite::Panel<'a>,
 }
 
 pub fn page(v: &FileView<'_>) -> Markup {
     let u = v.usager;
     html! {
+        (super::identite::status_banner(u))
         (banner(u))
         p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
+        (super::identite::panel(&v.identity))
         (episodes(v))
         (activities(v))
         (notes(v))

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod components;
 pub mod dossier;
+pub mod identite;
 pub mod journal;
 pub mod layout;
 pub mod structure;

@@ -12,6 +12,8 @@ use super::db::TestDb;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
+    pub insi: Arc<escale::insi_service::InsiService>,
+    _data_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -65,9 +67,20 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    // Each app has its own data directory (test PKI, instance id) and, in
+    // sandbox mode, its own INSi simulator.
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let mut config = config;
+    config.data_dir = data_dir.path().to_path_buf();
+    let insi = Arc::new(
+        escale::insi_service::InsiService::start(&config)
+            .await
+            .expect("INSi service"),
+    );
     let app = escale::app::App {
         config: Arc::new(config),
         store: db.store.clone(),
+        insi: insi.clone(),
     };
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -79,6 +92,8 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     TestApp {
         addr,
         db,
+        insi,
+        _data_dir: data_dir,
         shutdown: Some(tx),
     }
 }

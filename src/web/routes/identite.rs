@@ -1,0 +1,624 @@
+//! Identity vigilance actions on a file: INSi search and confirmation,
+//! identity document, doubt, homonym, anonymity lifting. Every rule is in
+//! `domain::identity`; a fictitious identity is refused there, whatever the
+//! request.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::connectors::insi::{
+    CodeCr, Individu, InsiError, LocalTraits, parse_response, rechercher_avec_strategie,
+};
+use crate::domain::audit::AuditAction;
+use crate::domain::identity::{DocumentCheck, InsRetrieval, Refusal, Vigilance};
+use crate::domain::ins::{Ins, InsHistoryEntry, InsOid, KeyCheck, Matricule};
+use crate::domain::lexical;
+use crate::domain::roles::Role;
+use crate::domain::usager::{Identity, Sex, parse_event_date};
+use crate::store::{NewInsiCall, Structure, Usager};
+use crate::web::extract::RawForm;
+use crate::web::session::Ctx;
+use crate::web::views::identite::{Comparison, Found, TraitRow, local_traits};
+use crate::web::views::{self};
+use crate::web::{AppError, AppState};
+
+/// An INSi answer may be integrated within this delay after the call.
+const CONFIRMATION_WINDOW_MINUTES: i64 = 30;
+
+/// Roles that decide to link an anonymous history to a real identity.
+const LIFT_ROLES: [Role; 3] = [
+    Role::ReferentIdentitovigilance,
+    Role::Directeur,
+    Role::Medecin,
+];
+
+async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<(Usager, Structure), AppError> {
+    let id = parse_id(raw_id)?;
+    let usager = st
+        .store
+        .get_usager(&ctx.tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let structure = st
+        .store
+        .get_structure(ctx.tenant.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((usager, structure))
+}
+
+/// The structure's procedure says who qualifies identities.
+pub fn may_qualify(ctx: &Ctx, structure: &Structure) -> bool {
+    structure
+        .qualifier_roles
+        .iter()
+        .any(|r| ctx.tenant.roles.contains(*r))
+}
+
+pub fn may_link(ctx: &Ctx) -> bool {
+    LIFT_ROLES.iter().any(|r| ctx.tenant.roles.contains(*r))
+}
+
+fn require_qualifier(ctx: &Ctx, structure: &Structure) -> Result<(), AppError> {
+    if may_qualify(ctx, structure) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Votre rôle ne permet pas de qualifier les identités dans cette structure.",
+        ))
+    }
+}
+
+fn refused(r: Refusal) -> AppError {
+    AppError::Refused(r.to_string())
+}
+
+fn back(id: Uuid) -> Response {
+    Redirect::to(&format!("/usagers/{id}#identitovigilance")).into_response()
+}
+
+fn page(st: &AppState, ctx: &Ctx, status: StatusCode, c: &Comparison<'_>) -> Response {
+    (
+        status,
+        views::layout::page(
+            ctx,
+            st.config.is_sandbox(),
+            "Recherche de l'INS",
+            views::identite::comparison(c),
+        ),
+    )
+        .into_response()
+}
+
+/// The strict traits as INSi must receive them, or why they cannot be sent
+/// (SEL-MP-043 §3.4.1: refused *before* calling, CNDA 2.03 cas 3).
+fn local_traits_for_insi(identity: &Identity) -> Result<LocalTraits, String> {
+    let Identity::Traits {
+        birth_name,
+        first_names,
+        birth_date,
+        sex,
+        birth_place_code,
+        ..
+    } = identity
+    else {
+        return Err(Refusal::Fictitious.to_string());
+    };
+    let names: Vec<String> = first_names.split_whitespace().map(str::to_string).collect();
+    let date = birth_date.format("%Y-%m-%d").to_string();
+    lexical::check_traits_for_insi(
+        birth_name,
+        &names,
+        sex.code(),
+        &date,
+        birth_place_code.as_deref(),
+    )
+    .map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        format!(
+            "Ces traits ne peuvent pas être envoyés au téléservice INSi (aucun appel n'a été fait) : {}. Corrigez l'identité (bouton « Modifier l'identité ») d'après la pièce d'identité, puis relancez la recherche.",
+            list.join(" ; ")
+        )
+    })?;
+    Ok(LocalTraits {
+        birth_name: birth_name.clone(),
+        first_names: names,
+        sex: sex.code().to_string(),
+        birth_date: *birth_date,
+        birth_place: birth_place_code.clone(),
+    })
+}
+
+fn outcome_text(outcome: &Result<crate::connectors::insi::InsiResponse, InsiError>) -> String {
+    match outcome {
+        Ok(r) => format!("{} {}", r.code.as_code(), r.label),
+        Err(e) => format!("échec : {e}"),
+    }
+}
+
+/// « Rechercher l'INS »: the search strategy, every call kept and audited.
+pub async fn search(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+) -> Result<Response, AppError> {
+    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    // Anonymity first: a fictitious identity never reaches INSi, whoever asks.
+    usager.vigilance.may_call_insi().map_err(refused)?;
+    require_qualifier(&ctx, &structure)?;
+    let t = &ctx.tenant;
+    let mut view = Comparison {
+        usager: &usager,
+        steps: vec![],
+        found: None,
+        message: None,
+        csrf: &ctx.session.csrf_token,
+    };
+    let local = match local_traits_for_insi(&usager.data.identity) {
+        Ok(l) => l,
+        Err(m) => {
+            view.message = Some(m);
+            return Ok(page(&st, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &view));
+        }
+    };
+    let client = match st.insi.client_for(st.store.as_ref(), &structure).await {
+        Ok(c) => c,
+        Err(e) => {
+            view.message = Some(e.to_string());
+            return Ok(page(&st, &ctx, StatusCode::SERVICE_UNAVAILABLE, &view));
+        }
+    };
+    let outcome = rechercher_avec_strategie(&client, &local).await;
+    for step in &outcome.steps {
+        let x = &step.exchange;
+        let text = outcome_text(&x.outcome);
+        st.store
+            .record_insi_call(
+                t,
+                &NewInsiCall {
+                    usager_id: usager.id,
+                    at: x.started_at,
+                    step: step.label.clone(),
+                    outcome: text.clone(),
+                    duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
+                    request_xml: x.request_xml.clone(),
+                    response_xml: x.response_xml.clone(),
+                },
+            )
+            .await?;
+        crate::audit::record(
+            st.store.as_ref(),
+            t,
+            AuditAction::InsiQueried,
+            Some(usager.id),
+            format!("{} : {text}", step.label),
+        )
+        .await?;
+        view.steps.push((step.label.clone(), text));
+    }
+    match outcome.final_response() {
+        Ok(r) if r.code == CodeCr::Found && r.individu.is_some() => {
+            let individu = r.individu.as_ref().expect("checked");
+            let calls = st.store.insi_calls(t, usager.id).await?;
+            let call_id = calls.last().map(|c| c.id).ok_or(AppError::NotFound)?;
+            view.found = Some(found(call_id, &usager.data.identity, individu));
+        }
+        Ok(r) if r.code == CodeCr::NotFound => {
+            view.message = Some(
+                "Aucune identité trouvée (01), même en essayant chaque prénom, la liste des prénoms et le lieu de naissance. Vérifiez les traits sur la pièce d'identité ; l'identité reste provisoire.".into(),
+            );
+        }
+        Ok(r) if r.code == CodeCr::Several => {
+            view.message = Some(
+                "Plusieurs identités correspondent (02), même avec les autres prénoms et le lieu de naissance. Saisissez le lieu de naissance (code INSEE) ou tous les prénoms de la pièce d'identité, puis relancez ; l'identité reste provisoire.".into(),
+            );
+        }
+        Ok(r) => {
+            view.message = Some(format!(
+                "Réponse INSi inattendue (code {} « {} ») : rien n'a été intégré.",
+                r.code.as_code(),
+                r.label
+            ));
+        }
+        Err(e) => view.message = Some(e.french_message()),
+    }
+    Ok(page(&st, &ctx, StatusCode::OK, &view))
+}
+
+fn found(call_id: Uuid, local: &Identity, individu: &Individu) -> Found {
+    let r = &individu.traits;
+    let [l_name, l_first, l_sex, l_date, l_place] = local_traits(local);
+    let returned_date = NaiveDate::parse_from_str(&r.birth_date, "%Y-%m-%d")
+        .map(views::date_fr)
+        .unwrap_or_else(|_| r.birth_date.clone());
+    let place = r.birth_place.clone().unwrap_or_else(|| "—".into());
+    // First names compared with hyphens and apostrophes as spaces (Guide INS EXI ID 10).
+    let norm = |s: &str| {
+        s.replace(['-', '\''], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let rows = vec![
+        TraitRow {
+            label: "Nom de naissance",
+            differs: l_name != r.birth_name,
+            local: l_name,
+            returned: r.birth_name.clone(),
+        },
+        TraitRow {
+            label: "Prénoms de naissance",
+            differs: norm(&l_first) != norm(&r.first_names),
+            local: l_first,
+            returned: r.first_names.clone(),
+        },
+        TraitRow {
+            label: "Sexe",
+            differs: l_sex != r.sex,
+            local: l_sex,
+            returned: r.sex.clone(),
+        },
+        TraitRow {
+            label: "Date de naissance",
+            differs: l_date != returned_date,
+            local: l_date,
+            returned: returned_date,
+        },
+        TraitRow {
+            label: "Lieu de naissance (INSEE)",
+            differs: l_place != place,
+            local: l_place,
+            returned: place,
+        },
+    ];
+    let a = &individu.active;
+    let ins_label = match (
+        Matricule::from_insi(&a.number, &a.key),
+        InsOid::from_oid(&a.oid),
+    ) {
+        (Ok((m, _)), Some(oid)) => format!("{} {}", oid.type_label(), m.formatted()),
+        _ => format!("matricule {} {} (OID {})", a.number, a.key, a.oid),
+    };
+    let key_warning = match Matricule::from_insi(&a.number, &a.key) {
+        Ok((_, KeyCheck::Mismatch { expected })) => Some(format!(
+            "La clé renvoyée ({}) ne correspond pas au matricule (clé calculée : {expected}). La réponse est conservée telle quelle ; signalez-le au référent en identitovigilance.",
+            a.key
+        )),
+        _ => None,
+    };
+    Found {
+        call_id,
+        ins_label,
+        key_warning,
+        rows,
+        history: individu.history.len(),
+    }
+}
+
+/// The INS and the INS traits from a stored answer, or why they cannot be used.
+fn integrate(
+    individu: &Individu,
+    current: &Identity,
+    operator: &str,
+) -> Result<(InsRetrieval, Identity), String> {
+    let a = &individu.active;
+    let (matricule, check) = Matricule::from_insi(&a.number, &a.key)
+        .map_err(|e| format!("matricule INS inexploitable : {e}"))?;
+    let oid = InsOid::from_oid(&a.oid)
+        .ok_or_else(|| format!("OID « {} » inconnu : rien n'a été intégré", a.oid))?;
+    if check != KeyCheck::Valid {
+        tracing::warn!(
+            "INSi : clé de matricule incohérente dans la réponse (CNDA 2.08), conservée telle quelle"
+        );
+    }
+    let history = individu
+        .history
+        .iter()
+        .filter_map(|h| {
+            Matricule::from_insi(&h.number, &h.key)
+                .ok()
+                .map(|(m, _)| InsHistoryEntry {
+                    matricule: m,
+                    oid: h.oid.clone(),
+                    start: h.start.clone(),
+                    end: h.end.clone(),
+                })
+        })
+        .collect();
+    let r = &individu.traits;
+    let birth_date = NaiveDate::parse_from_str(&r.birth_date, "%Y-%m-%d")
+        .map_err(|_| format!("date de naissance renvoyée illisible « {} »", r.birth_date))?;
+    let sex = match r.sex.as_str() {
+        "M" => Sex::M,
+        "F" => Sex::F,
+        other => return Err(format!("sexe renvoyé inattendu « {other} »")),
+    };
+    let Identity::Traits {
+        used_name,
+        used_first_name,
+        ..
+    } = current
+    else {
+        return Err(Refusal::Fictitious.to_string());
+    };
+    // Strict traits replaced by the INS traits; used name and first name kept
+    // (Guide INS EXI ID 08: the used first name is never filled from INSi).
+    let identity = Identity::Traits {
+        birth_name: r.birth_name.clone(),
+        first_names: r
+            .first_names
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        used_name: used_name.clone(),
+        used_first_name: used_first_name.clone(),
+        birth_date,
+        sex,
+        birth_place_code: r.birth_place.clone(),
+    };
+    let retrieval = InsRetrieval {
+        ins: Ins { matricule, oid },
+        history,
+        retrieved_at: Utc::now(),
+        retrieved_by: operator.to_string(),
+        key_mismatch: check != KeyCheck::Valid,
+    };
+    Ok((retrieval, identity))
+}
+
+/// « C'est la même personne » / « Ce n'est pas la même personne ».
+pub async fn confirm(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    usager.vigilance.may_call_insi().map_err(refused)?;
+    require_qualifier(&ctx, &structure)?;
+    let t = &ctx.tenant;
+    let call_id = Uuid::parse_str(form.get("call_id"))
+        .map_err(|_| AppError::BadRequest("réponse INSi non désignée".into()))?;
+    // Only an answer received for this very file, recently, can be integrated.
+    let calls = st.store.insi_calls(t, usager.id).await?;
+    let call = calls
+        .iter()
+        .find(|c| c.id == call_id)
+        .ok_or(AppError::NotFound)?;
+    if Utc::now() - call.at > Duration::minutes(CONFIRMATION_WINDOW_MINUTES) {
+        return Err(AppError::Refused(
+            "Cette réponse INSi date de plus de 30 minutes : relancez la recherche de l'INS."
+                .into(),
+        ));
+    }
+    if form.get("decision") != "meme" {
+        crate::audit::record(
+            st.store.as_ref(),
+            t,
+            AuditAction::IdentityNotMatched,
+            Some(usager.id),
+            "réponse INSi écartée : rien n'a été intégré",
+        )
+        .await?;
+        if form.get("doute") == "oui" {
+            let v = usager.vigilance.mark_doubtful().map_err(refused)?;
+            set(
+                &st,
+                &ctx,
+                &usager,
+                &usager.data.identity,
+                &v,
+                "attribut « identité douteuse » ajouté",
+            )
+            .await?;
+        }
+        return Ok(back(usager.id));
+    }
+    let individu = call
+        .response_xml
+        .as_deref()
+        .and_then(|x| parse_response(x).ok())
+        .filter(|r| r.code == CodeCr::Found)
+        .and_then(|r| r.individu)
+        .ok_or_else(|| {
+            AppError::Refused("Cette réponse INSi ne contient pas d'identité à intégrer.".into())
+        })?;
+    let (retrieval, identity) =
+        integrate(&individu, &usager.data.identity, &t.actor_label).map_err(AppError::Refused)?;
+    let label = format!("{} récupéré", retrieval.ins.oid.type_label());
+    let v = usager.vigilance.confirm_insi(retrieval).map_err(refused)?;
+    st.store.set_vigilance(t, usager.id, &identity, &v).await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        t,
+        AuditAction::IdentityConfirmed,
+        Some(usager.id),
+        format!("{label} ; statut : {}", v.status().label()),
+    )
+    .await?;
+    Ok(back(usager.id))
+}
+
+async fn set(
+    st: &AppState,
+    ctx: &Ctx,
+    usager: &Usager,
+    identity: &Identity,
+    v: &Vigilance,
+    details: &str,
+) -> Result<(), AppError> {
+    st.store
+        .set_vigilance(&ctx.tenant, usager.id, identity, v)
+        .await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::IdentityAttributeChanged,
+        Some(usager.id),
+        format!("{details} ; statut : {}", v.status().label()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// « Vérifier une pièce d'identité »: a document from the structure's list.
+pub async fn document(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    usager.vigilance.may_call_insi().map_err(refused)?;
+    require_qualifier(&ctx, &structure)?;
+    let kind = form.get("kind");
+    if !structure.identity_documents.iter().any(|d| d == kind) {
+        return Err(AppError::Refused(
+            "Cette pièce ne fait pas partie des pièces à haut niveau de confiance retenues par la structure.".into(),
+        ));
+    }
+    let v = usager
+        .vigilance
+        .record_document(DocumentCheck {
+            kind: kind.to_string(),
+            checked_by: ctx.tenant.actor_label.clone(),
+            checked_at: Utc::now(),
+        })
+        .map_err(refused)?;
+    st.store
+        .set_vigilance(&ctx.tenant, usager.id, &usager.data.identity, &v)
+        .await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::DocumentChecked,
+        Some(usager.id),
+        format!(
+            "{} ; statut : {}",
+            crate::domain::identity::document_label(kind).unwrap_or(kind),
+            v.status().label()
+        ),
+    )
+    .await?;
+    Ok(back(usager.id))
+}
+
+/// Signal or lift a doubt.
+pub async fn doubt(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    require_qualifier(&ctx, &structure)?;
+    let (v, details) = if form.get("action") == "lever" {
+        (usager.vigilance.clear_doubt(), "doute levé")
+    } else {
+        (
+            usager.vigilance.mark_doubtful(),
+            "attribut « identité douteuse » ajouté (INS invalidé)",
+        )
+    };
+    let v = v.map_err(refused)?;
+    set(&st, &ctx, &usager, &usager.data.identity, &v, details).await?;
+    Ok(back(usager.id))
+}
+
+pub async fn homonym(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    require_qualifier(&ctx, &structure)?;
+    let on = form.get("homonyme") == "oui";
+    let v = usager.vigilance.set_homonym(on).map_err(refused)?;
+    let details = if on {
+        "attribut « homonyme » ajouté"
+    } else {
+        "attribut « homonyme » retiré"
+    };
+    set(&st, &ctx, &usager, &usager.data.identity, &v, details).await?;
+    Ok(back(usager.id))
+}
+
+/// The user asks to lift anonymity: the request and its date are recorded.
+pub async fn request_lift(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    if !usager.vigilance.is_fictitious() {
+        return Err(AppError::Refused("Ce dossier n'est pas anonyme.".into()));
+    }
+    let on = parse_event_date(form.get("requested_on"), Utc::now().date_naive())
+        .map_err(|e| AppError::Refused(format!("Date de la demande : {e}.")))?;
+    st.store
+        .request_anonymity_lift(&ctx.tenant, usager.id, on)
+        .await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::AnonymityLiftRequested,
+        Some(usager.id),
+        format!("demande du {}", views::date_fr(on)),
+    )
+    .await?;
+    Ok(back(usager.id))
+}
+
+/// The authorised decision linking the anonymous history to a real identity
+/// (never a promotion of the pseudonym).
+pub async fn lift(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    if !may_link(&ctx) {
+        return Err(AppError::Forbidden(
+            "La levée d'anonymat est décidée par le référent en identitovigilance, la direction ou un médecin.",
+        ));
+    }
+    // The field accepts the file's address or its identifier.
+    let typed = form.get("real").trim().trim_end_matches('/');
+    let real_raw = typed.rsplit('/').next().unwrap_or("");
+    let real_id = Uuid::parse_str(real_raw).map_err(|_| {
+        AppError::Refused(
+            "Dossier de l'identité réelle introuvable : collez l'adresse du dossier (…/usagers/…)."
+                .into(),
+        )
+    })?;
+    st.store
+        .decide_anonymity_lift(&ctx.tenant, usager.id, real_id)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => AppError::Refused(
+                "Liaison impossible : la demande doit être enregistrée, et le dossier cible doit être une identité réelle de la structure.".into(),
+            ),
+            e => e.into(),
+        })?;
+    for id in [usager.id, real_id] {
+        crate::audit::record(
+            st.store.as_ref(),
+            &ctx.tenant,
+            AuditAction::AnonymityLifted,
+            Some(id),
+            format!(
+                "historique anonyme {} relié à l'identité réelle {}",
+                usager.id, real_id
+            ),
+        )
+        .await?;
+    }
+    Ok(back(usager.id))
+}
