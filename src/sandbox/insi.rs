@@ -374,7 +374,7 @@ async fn handle(
             return violation(v);
         }
     };
-    if !state.known_idams.iter().any(|k| *k == request.idam) {
+    if !state.known_idams.contains(&request.idam) {
         tracing::debug!(message_id = %request.message_id, "bac à sable INSi : IDAM inconnu, desir_550");
         return idam_unknown(Some(&request.message_id));
     }

@@ -2,8 +2,14 @@
 //! endpoint only accepts IGC-Santé software certificates whose CN is exactly
 //! `INSI-MANU` or `INSI-AUTO` (padoa README "Notes", `ins-certificate-validator.class.ts`;
 //! otherwise fault `DESIR_560`). `Emetteur` is the OU (padoa `emitter.helper.ts`).
+//!
+//! Only the subject and the validity are read, with a minimal DER walker
+//! (X.509: RFC 5280 §4.1) instead of a full X.509 crate: it saves ~85 s of
+//! cold build (nom, asn1-rs, der-parser, oid-registry, num-bigint…) on the
+//! 2-core machines. Signatures and chains are verified by rustls/webpki,
+//! never here.
 
-use x509_parser::prelude::{FromDer, X509Certificate};
+use chrono::{NaiveDateTime, Utc};
 
 use super::ALLOWED_CNS;
 
@@ -16,41 +22,194 @@ pub struct CertificateSubject {
     pub currently_valid: bool,
 }
 
+const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+const INTEGER: u8 = 0x02;
+const VERSION: u8 = 0xA0;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
+/// id-at-commonName 2.5.4.3 and id-at-organizationalUnitName 2.5.4.11 (RFC 5280 §4.1.2.4).
+const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
+const OID_OU: &[u8] = &[0x55, 0x04, 0x0B];
+
+/// One DER TLV: tag, content, rest of the input.
+fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
+    let bad = || "certificat X.509 illisible (DER tronqué ou invalide)".to_owned();
+    let (&tag, rest) = input.split_first().ok_or_else(bad)?;
+    let (&first, rest) = rest.split_first().ok_or_else(bad)?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 || rest.len() < n {
+            return Err(bad());
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return Err(bad());
+    }
+    Ok((tag, &rest[..len], &rest[len..]))
+}
+
+fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), String> {
+    let (t, content, rest) = tlv(input)?;
+    if t != tag {
+        return Err(format!(
+            "certificat X.509 illisible (balise DER {t:#04x} au lieu de {tag:#04x})"
+        ));
+    }
+    Ok((content, rest))
+}
+
 /// Subject of a DER certificate (as rustls hands peer certificates over).
 pub fn subject_from_der(der: &[u8]) -> Result<CertificateSubject, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("certificat X.509 illisible : {e}"))?;
+    let (cert, _) = expect(der, SEQUENCE)?;
+    let (tbs, _) = expect(cert, SEQUENCE)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&VERSION) {
+        rest = tlv(rest)?.2;
+    }
+    rest = expect(rest, INTEGER)?.1; // serialNumber
+    rest = expect(rest, SEQUENCE)?.1; // signature AlgorithmIdentifier
+    rest = expect(rest, SEQUENCE)?.1; // issuer
+    let (validity, rest) = expect(rest, SEQUENCE)?;
+    let (subject, _) = expect(rest, SEQUENCE)?;
+    let (not_before, v) = time(validity)?;
+    let (not_after, _) = time(v)?;
+    let now = Utc::now().naive_utc();
     Ok(CertificateSubject {
-        common_name: cert
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|a| a.as_str().ok())
-            .map(str::to_owned),
-        organizational_unit: cert
-            .subject()
-            .iter_organizational_unit()
-            .next()
-            .and_then(|a| a.as_str().ok())
-            .map(str::to_owned),
-        currently_valid: cert.validity().is_valid(),
+        common_name: attribute(subject, OID_CN)?,
+        organizational_unit: attribute(subject, OID_OU)?,
+        currently_valid: not_before <= now && now <= not_after,
     })
+}
+
+/// First value of this attribute type in a `Name` (RDNSequence).
+fn attribute(mut name: &[u8], oid: &[u8]) -> Result<Option<String>, String> {
+    while !name.is_empty() {
+        let (set, rest) = expect(name, SET)?;
+        name = rest;
+        let mut set = set;
+        while !set.is_empty() {
+            let (atv, rest) = expect(set, SEQUENCE)?;
+            set = rest;
+            let (ty, value) = expect(atv, OID)?;
+            if ty == oid {
+                let (tag, content, _) = tlv(value)?;
+                return Ok(Some(directory_string(tag, content)?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// DirectoryString: UTF8String, PrintableString, IA5String, TeletexString
+/// (read as Latin-1) or BMPString (UTF-16BE).
+fn directory_string(tag: u8, content: &[u8]) -> Result<String, String> {
+    match tag {
+        0x0C | 0x13 | 0x16 => String::from_utf8(content.to_vec())
+            .map_err(|_| "nom du certificat non UTF-8".to_owned()),
+        0x14 => Ok(content.iter().map(|b| char::from(*b)).collect()),
+        0x1E if content.len().is_multiple_of(2) => {
+            let units: Vec<u16> = content
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).map_err(|_| "nom du certificat illisible".to_owned())
+        }
+        _ => Err(format!(
+            "type de chaîne {tag:#04x} inattendu dans le nom du certificat"
+        )),
+    }
+}
+
+/// `Time ::= UTCTime | GeneralizedTime`, both `…Z` in DER (RFC 5280 §4.1.2.5).
+fn time(input: &[u8]) -> Result<(NaiveDateTime, &[u8]), String> {
+    let (tag, content, rest) = tlv(input)?;
+    let text =
+        std::str::from_utf8(content).map_err(|_| "date du certificat illisible".to_owned())?;
+    let full = match tag {
+        // RFC 5280: YY >= 50 → 19YY, else 20YY.
+        UTC_TIME if text.len() == 13 => {
+            let yy: u32 = text[..2]
+                .parse()
+                .map_err(|_| "date du certificat illisible".to_owned())?;
+            format!("{}{text}", if yy >= 50 { "19" } else { "20" })
+        }
+        GENERALIZED_TIME if text.len() == 15 => text.to_owned(),
+        _ => return Err("date de validité du certificat illisible".to_owned()),
+    };
+    let parsed = NaiveDateTime::parse_from_str(&full, "%Y%m%d%H%M%SZ")
+        .map_err(|_| "date de validité du certificat illisible".to_owned())?;
+    Ok((parsed, rest))
 }
 
 /// Subject of the first certificate of a PEM text.
 pub fn subject_from_pem(pem: &str) -> Result<CertificateSubject, String> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|e| format!("fichier PEM illisible : {e}"))?;
-    if pem.label != "CERTIFICATE" {
-        return Err(format!(
-            "le fichier PEM contient « {} » au lieu d'un certificat (CERTIFICATE)",
-            pem.label
-        ));
-    }
-    subject_from_der(&pem.contents)
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .ok_or_else(|| "aucun certificat PEM (« BEGIN CERTIFICATE ») dans le fichier".to_owned())?
+        .map_err(|_| "fichier PEM illisible".to_owned())?;
+    subject_from_der(&der)
 }
 
 /// True for `INSI-MANU` / `INSI-AUTO`, exactly (upper case, hyphen).
 pub fn is_allowed_cn(cn: Option<&str>) -> bool {
     cn.is_some_and(|cn| ALLOWED_CNS.contains(&cn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn reads_cn_ou_and_validity_of_generated_certificates() {
+        let pki = crate::pki::TestPki::generate().unwrap();
+        let c = pki.client_cert("INSI-AUTO", "FINESS 750000001").unwrap();
+        let s = subject_from_pem(&c.cert_pem).unwrap();
+        assert_eq!(s.common_name.as_deref(), Some("INSI-AUTO"));
+        assert_eq!(s.organizational_unit.as_deref(), Some("FINESS 750000001"));
+        assert!(s.currently_valid);
+        let ca = subject_from_pem(pki.ca_pem()).unwrap();
+        assert_eq!(ca.common_name.as_deref(), Some(crate::pki::CA_COMMON_NAME));
+        assert_eq!(ca.organizational_unit, None);
+    }
+
+    #[test]
+    fn rejects_garbage_and_truncation() {
+        assert!(subject_from_der(&[]).is_err());
+        assert!(subject_from_der(&[0x30, 0x82, 0xFF]).is_err());
+        assert!(subject_from_der(&[0x30, 0x80, 0x00, 0x00]).is_err());
+        assert!(subject_from_pem("pas un PEM").is_err());
+        let pki = crate::pki::TestPki::generate().unwrap();
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(pki.ca_pem().as_bytes()).unwrap();
+        for cut in [1, 10, 100, der.len() / 2] {
+            assert!(subject_from_der(&der[..cut]).is_err(), "{cut}");
+        }
+    }
+
+    #[test]
+    fn expired_utc_time_is_not_valid() {
+        let (t, _) = time(&[
+            UTC_TIME, 13, b'2', b'0', b'0', b'1', b'0', b'1', b'0', b'0', b'0', b'0', b'0', b'0',
+            b'Z',
+        ])
+        .unwrap();
+        assert_eq!(t.to_string(), "2020-01-01 00:00:00");
+        let (t, _) = time(&[
+            UTC_TIME, 13, b'7', b'5', b'0', b'1', b'0', b'1', b'0', b'0', b'0', b'0', b'0', b'0',
+            b'Z',
+        ])
+        .unwrap();
+        assert_eq!(t.to_string(), "1975-01-01 00:00:00");
+    }
 }

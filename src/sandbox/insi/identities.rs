@@ -48,16 +48,14 @@ pub const OID_NIR: &str = "1.2.250.1.213.1.4.8";
 /// INS-NIA OID (CNDA 1.10 / 2.05).
 pub const OID_NIA: &str = "1.2.250.1.213.1.4.9";
 
+/// `traits` = birth name, first-name list, sex, birth date, birthplace;
+/// `ins` = matricule (13) and key, as published.
 const fn id(
     case: &'static str,
-    birth_name: &'static str,
-    first_names: &'static str,
-    sex: &'static str,
-    birth_date: &'static str,
-    birth_place: &'static str,
-    number: &'static str,
-    key: &'static str,
+    traits: [&'static str; 5],
+    ins: (&'static str, &'static str),
 ) -> TestIdentity {
+    let [birth_name, first_names, sex, birth_date, birth_place] = traits;
     TestIdentity {
         case,
         birth_name,
@@ -65,8 +63,8 @@ const fn id(
         sex,
         birth_date,
         birth_place,
-        number,
-        key,
+        number: ins.0,
+        key: ins.1,
         oid: OID_NIR,
         history: &[],
         tiq: TiqFirstNames::List,
@@ -78,58 +76,39 @@ pub static IDENTITIES: &[TestIdentity] = &[
     // padoa README + AdrunZoeVirtualMode.ts
     id(
         "ADRUN-ZOE",
-        "ADRUN",
-        "ZOE",
-        "F",
-        "1975-12-31",
-        "63220",
-        "2751263220749",
-        "74",
+        ["ADRUN", "ZOE", "F", "1975-12-31", "63220"],
+        ("2751263220749", "74"),
     ),
     // GIE C# TLSi kit sample: key 40 (an ABAK fixture says 42, which does not verify)
     id(
         "ADRDEUX-LAURENT",
-        "ADRDEUX",
-        "LAURENT",
-        "M",
-        "1981-01-01",
-        "75056",
-        "1810163220751",
-        "40",
+        ["ADRDEUX", "LAURENT", "M", "1981-01-01", "75056"],
+        ("1810163220751", "40"),
     ),
     // padoa adrtrois-dominique.fixture.ts — Corsica 2A
     id(
         "ADRTROIS-DOMINIQUE",
-        "ADRTROIS",
-        "DOMINIQUE",
-        "F",
-        "1997-02-26",
-        "2A020",
-        "297022A020778",
-        "78",
+        ["ADRTROIS", "DOMINIQUE", "F", "1997-02-26", "2A020"],
+        ("297022A020778", "78"),
     ),
     // CNDA 2.03 cas 2 — Corsica 2B
     id(
         "ADRTROIS-TOUSSAINT",
-        "ADRTROIS",
-        "TOUSSAINT",
-        "M",
-        "1960-01-01",
-        "2B020",
-        "160012B020777",
-        "13",
+        ["ADRTROIS", "TOUSSAINT", "M", "1960-01-01", "2B020"],
+        ("160012B020777", "13"),
     ),
     // CNDA 2.03 cas 1 (lexical: apostrophes, spaces, hyphen). INVENTED INS
     // (not published): 1010663220512, key 11 computed.
     id(
         "DARTAGNAN-PIERRE-ALAIN",
-        "D'ARTAGNAN DE L'HERAULT",
-        "PIERRE-ALAIN",
-        "M",
-        "2001-06-17",
-        "63220",
-        "1010663220512",
-        "11",
+        [
+            "D'ARTAGNAN DE L'HERAULT",
+            "PIERRE-ALAIN",
+            "M",
+            "2001-06-17",
+            "63220",
+        ],
+        ("1010663220512", "11"),
     ),
     // CNDA 2.04 cas 2 (overridden response, padoa TEST_2.04_cas2.xml): two
     // INSHISTO, the first with DateDeb > DateFin, dates before IdIndividu.
@@ -153,13 +132,14 @@ pub static IDENTITIES: &[TestIdentity] = &[
         history_dates_first: true,
         ..id(
             "ECETINSI-PIERRE-ALAIN",
-            "ECETINSI",
-            "PIERRE-ALAIN MURIEL FLORIANT",
-            "M",
-            "2009-07-14",
-            "63220",
-            "1090763220834",
-            "89",
+            [
+                "ECETINSI",
+                "PIERRE-ALAIN MURIEL FLORIANT",
+                "M",
+                "2009-07-14",
+                "63220",
+            ],
+            ("1090763220834", "89"),
         )
     },
     // CNDA 2.05 (padoa TEST_2.05.xml): NIA, OID .9, Prenom + ListePrenom.
@@ -168,13 +148,8 @@ pub static IDENTITIES: &[TestIdentity] = &[
         tiq: TiqFirstNames::Both,
         ..id(
             "PROVISOIRE-MATRICULE",
-            "PROVISOIRE",
-            "MATRICULE",
-            "M",
-            "2009-07-01",
-            "63220",
-            "1090763220888",
-            "35",
+            ["PROVISOIRE", "MATRICULE", "M", "2009-07-01", "63220"],
+            ("1090763220888", "35"),
         )
     },
     // CNDA 2.06: two homonyms → 02 without birthplace, 00 with 63220.
@@ -182,35 +157,20 @@ pub static IDENTITIES: &[TestIdentity] = &[
     // 63220) and 1140275056321 key 23 (born 75056).
     id(
         "DEVINCI-LEONARDO-COG",
-        "DE VINCI",
-        "LEONARDO",
-        "M",
-        "2014-02-01",
-        "63220",
-        "1140263220123",
-        "87",
+        ["DE VINCI", "LEONARDO", "M", "2014-02-01", "63220"],
+        ("1140263220123", "87"),
     ),
     id(
         "DEVINCI-LEONARDO-HOMONYME",
-        "DE VINCI",
-        "LEONARDO",
-        "M",
-        "2014-02-01",
-        "75056",
-        "1140275056321",
-        "23",
+        ["DE VINCI", "LEONARDO", "M", "2014-02-01", "75056"],
+        ("1140275056321", "23"),
     ),
     // CNDA 2.07 cas 1 (padoa tchitchi-ola-catarina.fixture.ts): OLA is not in
     // the list → 01; CATARINA → 00 with "CATARINA BELLA".
     id(
         "TCHITCHI-CATARINA",
-        "TCHITCHI",
-        "CATARINA BELLA",
-        "F",
-        "1936-06-21",
-        "63220",
-        "2360663220836",
-        "56",
+        ["TCHITCHI", "CATARINA BELLA", "F", "1936-06-21", "63220"],
+        ("2360663220836", "56"),
     ),
     // CNDA 2.07 cas 2: HOUILLES PIERRE PAUL JACQUES is deliberately absent
     // (always 01).
@@ -226,13 +186,8 @@ pub static IDENTITIES: &[TestIdentity] = &[
         tiq: TiqFirstNames::Both,
         ..id(
             "CORSE-ANTHONY",
-            "CORSE",
-            "ANTHONY",
-            "M",
-            "1980-03-02",
-            "2B020",
-            "180032B020401",
-            "23",
+            ["CORSE", "ANTHONY", "M", "1980-03-02", "2B020"],
+            ("180032B020401", "23"),
         )
     },
     // CNDA 2.08 cas 2 (padoa TEST_2.08_cas2.xml): keys as in the CNDA file,
@@ -257,49 +212,29 @@ pub static IDENTITIES: &[TestIdentity] = &[
         tiq: TiqFirstNames::Both,
         ..id(
             "HERMANN-GATIEN",
-            "HERMANN",
-            "GATIEN",
-            "M",
-            "1981-03-24",
-            "63220",
-            "1810363220456",
-            "60",
+            ["HERMANN", "GATIEN", "M", "1981-03-24", "63220"],
+            ("1810363220456", "60"),
         )
     },
     // padoa NessiMichelangeloVirtualMode.ts
     id(
         "NESSI-MICHELANGELO",
-        "NESSI",
-        "MICHELANGELO ANTHONY",
-        "M",
-        "2010-08-07",
-        "63220",
-        "1100863220830",
-        "60",
+        ["NESSI", "MICHELANGELO ANTHONY", "M", "2010-08-07", "63220"],
+        ("1100863220830", "60"),
     ),
     // CNDA 3.05 cas 3 (SAPA TEST_3.05_cas3.xml)
     id(
         "NESSI-NATHALIE",
-        "NESSI",
-        "NATHALIE",
-        "F",
-        "1977-07-14",
-        "63220",
-        "2770763220829",
-        "10",
+        ["NESSI", "NATHALIE", "F", "1977-07-14", "63220"],
+        ("2770763220829", "10"),
     ),
     // DMP LPS package example: TIQ carries Prenom, not ListePrenom.
     TestIdentity {
         tiq: TiqFirstNames::PrenomOnly,
         ..id(
             "PATB-QUATRE-LAURENCE",
-            "PATB-QUATRE",
-            "LAURENCE",
-            "F",
-            "1907-05-25",
-            "85756",
-            "2070585756270",
-            "97",
+            ["PATB-QUATRE", "LAURENCE", "F", "1907-05-25", "85756"],
+            ("2070585756270", "97"),
         )
     },
 ];
