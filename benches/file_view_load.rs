@@ -129,6 +129,7 @@ impl Outcome {
 }
 
 fn main() -> ExitCode {
+    escale::install_crypto_provider();
     let settings = Settings::from_env();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -65,6 +65,7 @@ impl InsiService {
     /// From the configuration; starts the local simulator in sandbox mode
     /// when no INSi URL is configured.
     pub async fn start(config: &Config) -> anyhow::Result<InsiService> {
+        crate::install_crypto_provider();
         let timeout = Duration::from_secs(config.insi_timeout_seconds);
         let instance = instance_id(config)?;
         if let Some(url) = &config.insi_url {

@@ -17,3 +17,12 @@ pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 pub mod web;
+
+/// rustls needs one process-wide crypto provider (ring: faster to build than
+/// aws-lc-rs); every HTTPS client and server of the process uses it.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -50,6 +50,7 @@ struct ServeArgs {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    escale::install_crypto_provider();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Some(Command::Serve(a)) => a.listen,

@@ -286,6 +286,7 @@ fn serve_prints_its_url_and_answers_healthz() {
         line.contains("bac à sable") && line.contains("sqlite"),
         "{line}"
     );
+    escale::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let body: serde_json::Value = rt.block_on(async {
         let mut last = None;

@@ -7,6 +7,7 @@ mod common;
 mod browser;
 mod cli;
 mod http;
+mod identite_http;
 mod insi;
 mod store;
 mod vigilance_store;

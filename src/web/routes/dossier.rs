@@ -1,6 +1,6 @@
 //! One user's file: opening it (always traced), and adding episodes, activity, notes.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -91,13 +91,26 @@ async fn render(
         .into_response())
 }
 
+#[derive(serde::Deserialize)]
+pub struct ShowQuery {
+    #[serde(default)]
+    traits: Option<String>,
+}
+
 pub async fn show(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
-    render(&st, &ctx, id, Forms::default(), StatusCode::OK, "").await
+    let forms = Forms {
+        notice: (q.traits.as_deref() == Some("format-ins")).then_some(
+            "Les traits stricts ont été enregistrés au format de l'INS (majuscules sans accents ; Œ → OE, ’ → ') : vérifiez-les avec la personne et sa pièce d'identité.",
+        ),
+        ..Forms::default()
+    };
+    render(&st, &ctx, id, forms, StatusCode::OK, "").await
 }
 
 fn back(id: Uuid, anchor: &str) -> Response {

@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use crate::domain::audit::AuditAction;
 use crate::domain::care::medical_roles_from_choice;
+use crate::domain::identity::DOCUMENT_KINDS;
 use crate::domain::roles::Role;
+use crate::store::IdentitySettings;
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views;
@@ -80,6 +82,45 @@ pub async fn save(
             AuditAction::ConfigurationChanged,
             None,
             details,
+        )
+        .await?;
+    }
+    let qualifier_roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| form.all("qualifier_roles").contains(&r.code()))
+        .collect();
+    let identity_documents: Vec<String> = DOCUMENT_KINDS
+        .iter()
+        .filter(|(c, _)| form.all("identity_documents").contains(c))
+        .map(|(c, _)| c.to_string())
+        .collect();
+    if qualifier_roles.is_empty() || identity_documents.is_empty() {
+        return Err(AppError::Refused(
+            "Gardez au moins un rôle qui qualifie les identités et au moins une pièce d'identité acceptée.".into(),
+        ));
+    }
+    if before.qualifier_roles != qualifier_roles || before.identity_documents != identity_documents
+    {
+        st.store
+            .set_identity_settings(
+                &ctx.tenant,
+                &IdentitySettings {
+                    qualifier_roles: qualifier_roles.clone(),
+                    identity_documents: identity_documents.clone(),
+                },
+            )
+            .await?;
+        let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
+        crate::audit::record(
+            st.store.as_ref(),
+            &ctx.tenant,
+            AuditAction::ConfigurationChanged,
+            None,
+            format!(
+                "identitovigilance : qualification par {} ; pièces acceptées : {}",
+                labels(&qualifier_roles),
+                identity_documents.join(", ")
+            ),
         )
         .await?;
     }

@@ -8,8 +8,10 @@ use serde::Deserialize;
 
 use super::parse_id;
 use crate::domain::audit::AuditAction;
+use crate::domain::identity::IdentityStatus;
+use crate::domain::lexical;
 use crate::domain::search;
-use crate::domain::usager::{UsagerData, UsagerForm};
+use crate::domain::usager::{Identity, Sex, UsagerData, UsagerForm};
 use crate::store::UsagerQuery;
 use crate::web::extract::FormData;
 use crate::web::session::Ctx;
@@ -100,13 +102,41 @@ pub async fn new_form(State(st): State<AppState>, ctx: Ctx) -> Response {
     )
 }
 
+/// Strict traits are kept in the INSi format (SEL-MP-043 §3.4.1): upper case,
+/// no diacritics, Œ→OE, ’→'. Returns whether anything was converted, so that
+/// the operator sees it.
+fn normalise_strict_traits(data: &mut UsagerData) -> bool {
+    let Identity::Traits {
+        birth_name,
+        first_names,
+        ..
+    } = &mut data.identity
+    else {
+        return false;
+    };
+    let name = lexical::normalise_capture(birth_name);
+    let firsts = lexical::normalise_first_names(first_names).join(" ");
+    let changed = name != *birth_name || firsts != *first_names;
+    *birth_name = name;
+    *first_names = firsts;
+    changed
+}
+
+fn file_url(id: uuid::Uuid, converted: bool) -> String {
+    if converted {
+        format!("/usagers/{id}?traits=format-ins")
+    } else {
+        format!("/usagers/{id}")
+    }
+}
+
 pub async fn create(
     State(st): State<AppState>,
     ctx: Ctx,
     FormData(form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
     let today = Utc::now().date_naive();
-    let data = match form.validate(today, ctx.tenant.structure_kind.allows_anonymity()) {
+    let mut data = match form.validate(today, ctx.tenant.structure_kind.allows_anonymity()) {
         Ok(d) => d,
         Err(errors) => {
             return Ok(render_form(
@@ -119,6 +149,8 @@ pub async fn create(
             ));
         }
     };
+    // Only what is saved is converted: on error, the form keeps what was typed.
+    let converted = normalise_strict_traits(&mut data);
     let u = st.store.create_usager(&ctx.tenant, &data).await?;
     let details = if data.identity.is_anonymous() {
         "accueil anonyme"
@@ -133,7 +165,7 @@ pub async fn create(
         details,
     )
     .await?;
-    Ok(Redirect::to(&format!("/usagers/{}", u.id)).into_response())
+    Ok(Redirect::to(&file_url(u.id, converted)).into_response())
 }
 
 pub async fn edit_form(
@@ -185,7 +217,7 @@ pub async fn update(
         .is_anonymous()
         .then(|| "on".to_string());
     let today = Utc::now().date_naive();
-    let data: UsagerData = match form.validate(today, true) {
+    let mut data: UsagerData = match form.validate(today, true) {
         Ok(d) => d,
         Err(errors) => {
             return Ok(render_form(
@@ -198,6 +230,29 @@ pub async fn update(
             ));
         }
     };
+    let converted = normalise_strict_traits(&mut data);
+    // RNIV: once INSi or a document vouched for them, strict traits change only
+    // through the vigilance process (doubt, then a new verification).
+    if existing.vigilance.status() != IdentityStatus::Prov
+        && strict_traits(&existing.data.identity) != strict_traits(&data.identity)
+    {
+        let mut errors = Errors::new();
+        errors.insert(
+            "birth_name",
+            format!(
+                "{} : les traits stricts (nom de naissance, prénoms, date, sexe, lieu de naissance) ne se modifient pas directement. Signalez un doute sur l'identité, corrigez, puis vérifiez-la à nouveau.",
+                existing.vigilance.status().label()
+            ),
+        );
+        return Ok(render_form(
+            &st,
+            &ctx,
+            Some(id),
+            &form,
+            &errors,
+            StatusCode::CONFLICT,
+        ));
+    }
     st.store.update_usager(&ctx.tenant, id, &data).await?;
     crate::audit::record(
         st.store.as_ref(),
@@ -207,5 +262,25 @@ pub async fn update(
         "identité ou coordonnées",
     )
     .await?;
-    Ok(Redirect::to(&format!("/usagers/{id}")).into_response())
+    Ok(Redirect::to(&file_url(id, converted)).into_response())
+}
+
+fn strict_traits(i: &Identity) -> Option<(&str, &str, NaiveDate, Sex, Option<&str>)> {
+    match i {
+        Identity::Traits {
+            birth_name,
+            first_names,
+            birth_date,
+            sex,
+            birth_place_code,
+            ..
+        } => Some((
+            birth_name,
+            first_names,
+            *birth_date,
+            *sex,
+            birth_place_code.as_deref(),
+        )),
+        Identity::Anonymous { .. } => None,
+    }
 }

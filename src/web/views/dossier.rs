@@ -27,6 +27,8 @@ impl SectionForm {
 
 #[derive(Default)]
 pub struct Forms {
+    /// A message shown at the top of the file (e.g. traits converted to the INS format).
+    pub notice: Option<&'static str>,
     pub episode: SectionForm,
     pub activity: SectionForm,
     pub note: SectionForm,
@@ -49,6 +51,7 @@ pub fn page(v: &FileView<'_>) -> Markup {
     let u = v.usager;
     html! {
         (super::identite::status_banner(u))
+        @if let Some(n) = v.forms.notice { p.notice role="status" { (n) } }
         (banner(u))
         p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
         (super::identite::panel(&v.identity))

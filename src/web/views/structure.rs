@@ -4,6 +4,8 @@ use maud::{Markup, html};
 
 use super::layout::csrf_field;
 use crate::domain::care::CONFIGURABLE_MEDICAL_ROLES;
+use crate::domain::identity::DOCUMENT_KINDS;
+use crate::domain::roles::Role;
 use crate::store::Structure;
 
 pub fn settings(s: &Structure, csrf: &str, saved: bool) -> Markup {
@@ -25,6 +27,25 @@ pub fn settings(s: &Structure, csrf: &str, saved: bool) -> Markup {
                     div.checkbox {
                         input type="checkbox" id={ "r-" (r.code()) } name="medical_roles" value=(r.code()) checked[s.medical_roles.contains(&r)];
                         label for={ "r-" (r.code()) } { (r.label()) }
+                    }
+                }
+            }
+            h2 { "Procédure d'identitovigilance" }
+            fieldset {
+                legend { "Rôles qui interrogent INSi et vérifient les pièces d'identité" }
+                @for r in Role::ALL {
+                    div.checkbox {
+                        input type="checkbox" id={ "q-" (r.code()) } name="qualifier_roles" value=(r.code()) checked[s.qualifier_roles.contains(&r)];
+                        label for={ "q-" (r.code()) } { (r.label()) }
+                    }
+                }
+            }
+            fieldset {
+                legend { "Pièces d'identité à haut niveau de confiance acceptées (Guide INS EXI ID 19)" }
+                @for (code, label) in DOCUMENT_KINDS {
+                    div.checkbox {
+                        input type="checkbox" id={ "d-" (code) } name="identity_documents" value=(code) checked[s.identity_documents.iter().any(|d| d == code)];
+                        label for={ "d-" (code) } { (label) }
                     }
                 }
             }

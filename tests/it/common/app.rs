@@ -24,6 +24,7 @@ impl TestApp {
 
     /// A fresh browser-like client: its own cookie jar, no redirects followed.
     pub fn client(&self) -> reqwest::Client {
+        escale::install_crypto_provider();
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

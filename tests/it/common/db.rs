@@ -44,6 +44,7 @@ struct DropDatabase {
 /// A fresh store, or `None` when PostgreSQL is asked for but not configured
 /// (outside CI only: in CI a missing server is an error).
 pub async fn test_store(backend: TestBackend) -> Option<TestDb> {
+    escale::install_crypto_provider();
     match backend {
         TestBackend::Sqlite => Some(sqlite_store().await),
         TestBackend::Postgres => {
