@@ -1,6 +1,7 @@
 //! The command-line actions behind `escale serve|migrate|admin|audit`.
 
 use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::Config;
@@ -21,6 +22,24 @@ pub enum AdminCommand {
     GrantRole(GrantRole),
     /// Liste les structures de l'instance.
     ListStructures,
+    /// Enregistre le certificat logiciel INSi et le numéro d'autorisation d'une structure.
+    SetInsi(SetInsi),
+}
+
+#[derive(Args)]
+pub struct SetInsi {
+    /// FINESS géographique de la structure.
+    #[arg(long)]
+    pub structure: String,
+    /// Fichier PEM du certificat logiciel IGC-Santé (CN INSI-MANU ou INSI-AUTO).
+    #[arg(long, value_name = "FICHIER")]
+    pub certificate: PathBuf,
+    /// Fichier PEM de la clé privée (par défaut : dans le fichier du certificat).
+    #[arg(long, value_name = "FICHIER")]
+    pub key: Option<PathBuf>,
+    /// Numéro d'autorisation CNDA du logiciel (IDAM).
+    #[arg(long)]
+    pub idam: String,
 }
 
 #[derive(Args)]
@@ -233,6 +252,57 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
             let s = find_structure(&store, &a.structure).await?;
             grant(&store, &s, &p, &parse_roles(&a.role)?).await?;
         }
+        AdminCommand::SetInsi(a) => {
+            let s = store
+                .find_structure_by_finess(&a.structure)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("aucune structure avec le FINESS {}", a.structure)
+                })?;
+            // Checked now rather than at the first call: CN, validity, readable key.
+            let pem = std::fs::read_to_string(&a.certificate).map_err(|e| {
+                anyhow::anyhow!("certificat {} illisible : {e}", a.certificate.display())
+            })?;
+            let subject = crate::connectors::insi::certificate::subject_from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("certificat {} : {e}", a.certificate.display()))?;
+            if !crate::connectors::insi::certificate::is_allowed_cn(subject.common_name.as_deref())
+            {
+                anyhow::bail!(
+                    "le certificat a pour CN « {} » : INSi n'accepte que INSI-MANU ou INSI-AUTO (sinon DESIR_560)",
+                    subject.common_name.unwrap_or_default()
+                );
+            }
+            let idam = text::single_line(&a.idam, 64)
+                .map_err(|e| anyhow::anyhow!("numéro d'autorisation : {e}"))?;
+            let absolute = |p: &Path| {
+                std::path::absolute(p)
+                    .unwrap_or(p.to_path_buf())
+                    .display()
+                    .to_string()
+            };
+            store
+                .set_structure_insi(
+                    s.id,
+                    &crate::store::StructureInsi {
+                        certificate: absolute(&a.certificate),
+                        key: a.key.as_deref().map(absolute),
+                        idam,
+                    },
+                )
+                .await?;
+            crate::audit::record_instance(
+                store.as_ref(),
+                AuditChain::Structure(s.id),
+                CLI_ACTOR,
+                AuditAction::ConfigurationChanged,
+                "certificat INSi et numéro d'autorisation enregistrés",
+            )
+            .await?;
+            println!(
+                "Certificat INSi enregistré pour {} ({}).",
+                s.name, s.finess_geo
+            );
+        }
         AdminCommand::ListStructures => {
             for s in store.list_structures().await? {
                 println!("{}\t{}\t{}\t{}", s.finess_geo, s.kind.label(), s.name, s.id);
@@ -313,4 +383,44 @@ pub async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// File names of `escale samples`: stable, other tools rely on them.
+pub const SAMPLE_INSI_TRAITS: &str = "insi-rechercher-traits.xml";
+
+/// Writes one example of each artefact Escale emits, from the sandbox demo
+/// data, with fixed identifiers and dates so that two runs give the same bytes.
+pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
+    use crate::connectors::insi::{LpsContext, TraitsQuery, rechercher_traits};
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("impossible de créer {} : {e}", out.display()))?;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-05T09:30:00Z")
+        .expect("fixed date")
+        .to_utc();
+    let lps = LpsContext {
+        idam: crate::sandbox::SANDBOX_IDAM.into(),
+        software_name: crate::insi_service::SOFTWARE_NAME.into(),
+        software_version: env!("CARGO_PKG_VERSION").into(),
+        instance: uuid::Uuid::from_u128(0x0e5ca1e0_0000_4000_8000_000000000001),
+        emitter: crate::demo::CSAPA_FINESS.into(),
+    };
+    // CNDA test person ADRUN ZOE (INSi qualification environment).
+    let query = TraitsQuery {
+        birth_name: "ADRUN".into(),
+        first_name: "ZOE".into(),
+        sex: "F".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1975, 12, 31).expect("date"),
+        birth_place: None,
+    };
+    let xml = rechercher_traits(
+        &lps,
+        &query,
+        uuid::Uuid::from_u128(0x0e5ca1e0_0000_4000_8000_000000000002),
+        at,
+    );
+    let path = out.join(SAMPLE_INSI_TRAITS);
+    std::fs::write(&path, xml)
+        .map_err(|e| anyhow::anyhow!("impossible d'écrire {} : {e}", path.display()))?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
 }

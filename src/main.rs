@@ -39,6 +39,12 @@ enum Command {
     /// Journal d'audit.
     #[command(subcommand)]
     Audit(cli::AuditCommand),
+    /// Écrit un exemple de chaque artefact émis par Escale (données du bac à sable).
+    Samples {
+        /// Répertoire où écrire les fichiers (créé au besoin).
+        #[arg(long, value_name = "RÉPERTOIRE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Default)]
@@ -76,6 +82,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => cli::migrate(config).await,
         Command::Admin(cmd) => cli::admin(config, cmd).await,
         Command::Audit(cmd) => cli::audit(config, cmd).await,
+        Command::Samples { out } => cli::samples(&out),
     };
     match result {
         Ok(code) => code,

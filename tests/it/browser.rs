@@ -646,3 +646,59 @@ async fn browser_journey_without_javascript() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Reception qualifies a CNDA test person: creates the identity, finds the
+/// INS through the INSi sandbox (mutual TLS), confirms, records a passport;
+/// the banner then says « Identité qualifiée » and shows the INS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_identity_qualification() {
+    let Some((app, driver)) = setup().await else {
+        return;
+    };
+    let base = app.url("");
+    in_browser(&driver, true, move |c| async move {
+        log_in(&c, &base).await;
+        open_new_form(&c).await;
+        create_file(&c, "Adrtrois", "Dominique", "1997-02-26").await;
+        let status = text_of(&c, ".identity-status").await.unwrap_or_default();
+        assert!(status.contains("Identité provisoire"), "{status}");
+
+        click_x(&c, "//button[normalize-space()=\"Rechercher l'INS\"]").await;
+        wait_page(&c, "Recherche de l'INS", |p| p.ends_with("/insi")).await;
+        let answer = text_of(&c, "main").await.unwrap_or_default();
+        assert!(answer.contains("INS-NIR 2 97 02 2A 020 778 78"), "{answer}");
+        assert!(answer.contains("2A020"), "returned birth place: {answer}");
+        click_x(
+            &c,
+            "//button[starts-with(normalize-space(), \"C'est la même personne\")]",
+        )
+        .await;
+        wait_page(&c, "Dossier de", is_file_path).await;
+        let status = text_of(&c, ".identity-status").await.unwrap_or_default();
+        assert!(status.contains("Identité récupérée"), "{status}");
+
+        element(&c, "#f-document")
+            .await
+            .select_by_value("PA")
+            .await
+            .expect("choose the passport");
+        click_x(
+            &c,
+            "//button[normalize-space()=\"Vérifier une pièce d'identité\"]",
+        )
+        .await;
+        // Same page before and after: wait for the new status, not for the page.
+        let status = eventually(&c, "the qualified status", async || {
+            let s = text_of(&c, ".identity-status").await?;
+            s.contains("Identité qualifiée").then_some(s)
+        })
+        .await;
+        assert!(status.contains("2 97 02 2A 020 778 78"), "{status}");
+        assert!(status.contains("INS-NIR"), "type from the OID: {status}");
+        let png = c.screenshot().await.expect("screenshot");
+        let shot = std::env::temp_dir().join("escale-browser-qualifiee.png");
+        std::fs::write(&shot, &png).expect("write screenshot");
+        println!("screenshot of the qualified file: {}", shot.display());
+    })
+    .await;
+}

@@ -308,3 +308,62 @@ fn serve_prints_its_url_and_answers_healthz() {
         "the SQLite file lives under --data-dir"
     );
 }
+
+#[test]
+fn samples_are_stable_and_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &std::path::Path| {
+        let o = escale(None, &["samples", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(out.join("insi-rechercher-traits.xml")).unwrap()
+    };
+    let first = run(&dir.path().join("a"));
+    let second = run(&dir.path().join("b"));
+    assert_eq!(first, second, "same bytes on every run");
+    assert!(first.contains("ADRUN") && first.contains("RECSANSVITALE"));
+    crate::insi::assert_insi_request_valid(&first);
+}
+
+async fn insi_credentials_from_the_command_line(db: TestDb) {
+    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = escale::pki::TestPki::generate().unwrap();
+    let good = pki
+        .client_files(dir.path(), "INSI-MANU", escale::demo::CSAPA_FINESS)
+        .unwrap();
+    let bad = pki
+        .client_files(dir.path(), "INSI-AUTRE", escale::demo::CSAPA_FINESS)
+        .unwrap();
+    let set = |cert: &std::path::Path, key: &std::path::Path| {
+        escale(
+            Some(&db.url),
+            &[
+                "admin",
+                "set-insi",
+                "--structure",
+                escale::demo::CSAPA_FINESS,
+                "--certificate",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--idam",
+                "RP-TEST-0001",
+            ],
+        )
+    };
+    let o = set(&bad.cert, &bad.key);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("INSI-MANU"), "{}", text(&o));
+    let o = set(&good.cert, &good.key);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = db
+        .store
+        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .await
+        .unwrap()
+        .unwrap();
+    let insi = s.insi.expect("credentials stored");
+    assert_eq!(insi.idam, "RP-TEST-0001");
+    assert!(insi.certificate.ends_with(".pem"));
+}
+both_backends!(insi_credentials_from_the_command_line);
