@@ -558,3 +558,116 @@ async fn another_structure_cannot_touch_the_identity(db: TestDb) {
     assert_eq!(insi_requests(&app), 0);
 }
 both_backends!(another_structure_cannot_touch_the_identity);
+
+async fn anteriority_search_and_bad_input(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.accueil.professional.id, f.csapa.id).await;
+    let zoe = create(
+        &app,
+        &c,
+        &csrf,
+        &[
+            ("birth_name", "ADRUN"),
+            ("first_names", "ZOE"),
+            ("birth_date", "1975-12-31"),
+            ("sex", "F"),
+        ],
+    )
+    .await;
+    // Birth date first, then the first letters, in separate fields.
+    let page = get(
+        &app,
+        &c,
+        "/usagers/nouveau?ant_date=31%2F12%2F1975&ant_nom=Adr&ant_prenom=zo",
+    )
+    .await;
+    assert!(
+        page.contains(&format!("/usagers/{zoe}")),
+        "existing file proposed"
+    );
+    assert!(page.contains("pourrai(en)t correspondre"));
+    let page = get(
+        &app,
+        &c,
+        "/usagers/nouveau?ant_date=01%2F01%2F1980&ant_nom=Adr",
+    )
+    .await;
+    assert!(!page.contains(&format!("/usagers/{zoe}")));
+    assert!(
+        page.contains("Aucun dossier existant") && page.contains("value=\"Adr\""),
+        "prefilled"
+    );
+    let page = get(&app, &c, "/usagers/nouveau?ant_date=31%2F13%2F1975").await;
+    assert!(page.contains("date invalide"));
+
+    // An unknown birth-place format: a French message, nothing lost.
+    let (status, page) = post(
+        &app,
+        &c,
+        "/usagers",
+        &csrf,
+        &[
+            ("birth_name", "DE VINCI"),
+            ("first_names", "LEONARDO"),
+            ("birth_date", "2014-02-01"),
+            ("sex", "M"),
+            ("birth_place_code", "VINCI"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("code du lieu de naissance invalide") && page.contains("value=\"DE VINCI\"")
+    );
+    // A 02 answer has no candidate: a French message, the identity unchanged.
+    let leo = create(
+        &app,
+        &c,
+        &csrf,
+        &[
+            ("birth_name", "DE VINCI"),
+            ("first_names", "LEONARDO"),
+            ("birth_date", "2014-02-01"),
+            ("sex", "M"),
+        ],
+    )
+    .await;
+    let (status, page) = post(&app, &c, &format!("/usagers/{leo}/insi"), &csrf, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Plusieurs identités correspondent (02)"),
+        "{page}"
+    );
+    assert!(!page.contains("call_id"), "nothing to confirm");
+    let u = app
+        .db
+        .store
+        .get_usager(&f.accueil.tenant, leo)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.vigilance.status(), IdentityStatus::Prov);
+    // With the birth place the strategy resolves it (CNDA 2.06).
+    let (status, _) = post(
+        &app,
+        &c,
+        &format!("/usagers/{leo}"),
+        &csrf,
+        &[
+            ("birth_name", "DE VINCI"),
+            ("first_names", "LEONARDO"),
+            ("birth_date", "2014-02-01"),
+            ("sex", "M"),
+            ("birth_place_code", "63220"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = post(&app, &c, &format!("/usagers/{leo}/insi"), &csrf, &[]).await;
+    assert!(
+        page.contains("avec le lieu de naissance") && page.contains("call_id"),
+        "{page}"
+    );
+}
+both_backends!(anteriority_search_and_bad_input);

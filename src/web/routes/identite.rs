@@ -207,6 +207,23 @@ pub async fn search(
             let call_id = calls.last().map(|c| c.id).ok_or(AppError::NotFound)?;
             view.found = Some(found(call_id, &usager.data.identity, individu));
         }
+        Ok(r) if r.code == CodeCr::NotFound && usager.vigilance.ins().is_some() => {
+            // Re-query of an identity holding an INS: an inconsistent answer
+            // downgrades to PROV and invalidates the INS (Guide INS EXI ID 26).
+            let v = usager.vigilance.insi_inconsistent().map_err(refused)?;
+            set(
+                &st,
+                &ctx,
+                &usager,
+                &usager.data.identity,
+                &v,
+                "INS invalidé : INSi ne retrouve plus l'identité (01)",
+            )
+            .await?;
+            view.message = Some(
+                "INSi ne retrouve plus cette identité (01) : l'INS est invalidé et l'identité redevient provisoire. Vérifiez les traits avec la personne et sa pièce d'identité, puis relancez la recherche.".into(),
+            );
+        }
         Ok(r) if r.code == CodeCr::NotFound => {
             view.message = Some(
                 "Aucune identité trouvée (01), même en essayant chaque prénom, la liste des prénoms et le lieu de naissance. Vérifiez les traits sur la pièce d'identité ; l'identité reste provisoire.".into(),

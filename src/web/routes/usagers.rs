@@ -91,15 +91,71 @@ fn render_form(
         .into_response()
 }
 
-pub async fn new_form(State(st): State<AppState>, ctx: Ctx) -> Response {
-    render_form(
-        &st,
-        &ctx,
+#[derive(Deserialize, Default)]
+pub struct AnteriorityQuery {
+    #[serde(default)]
+    ant_date: String,
+    #[serde(default)]
+    ant_nom: String,
+    #[serde(default)]
+    ant_prenom: String,
+}
+
+/// The creation page: an anteriority search first (RNIV: birth date, then the
+/// first letters of the name and first name), then the form, prefilled.
+pub async fn new_form(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<AnteriorityQuery>,
+) -> Result<Response, AppError> {
+    let searched = !(q.ant_date.trim().is_empty()
+        && q.ant_nom.trim().is_empty()
+        && q.ant_prenom.trim().is_empty());
+    let (birth_date, error) = match parse_search_date(&q.ant_date) {
+        Ok(d) => (d, None),
+        Err(e) => (None, Some(e)),
+    };
+    let prefix = |s: &str| s.trim().chars().take(3).collect::<String>();
+    let results = if searched && error.is_none() {
+        let terms = search::terms(&format!("{} {}", prefix(&q.ant_nom), prefix(&q.ant_prenom)));
+        let query = UsagerQuery {
+            terms,
+            birth_date,
+            limit: 20,
+        };
+        Some(st.store.search_usagers(&ctx.tenant, &query).await?)
+    } else {
+        None
+    };
+    let form = UsagerForm {
+        birth_name: q.ant_nom.trim().to_string(),
+        first_names: q.ant_prenom.trim().to_string(),
+        birth_date: birth_date
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default(),
+        ..UsagerForm::default()
+    };
+    let search = views::usagers::anteriority(&views::usagers::Anteriority {
+        date: &q.ant_date,
+        name: &q.ant_nom,
+        first_name: &q.ant_prenom,
+        error,
+        results: results.as_deref(),
+    });
+    let body = views::usagers::form(
         None,
-        &UsagerForm::default(),
+        &form,
         &Errors::new(),
-        StatusCode::OK,
+        &ctx.session.csrf_token,
+        ctx.tenant.structure_kind.allows_anonymity(),
+    );
+    Ok(views::layout::page(
+        &ctx,
+        st.config.is_sandbox(),
+        "Nouveau dossier",
+        maud::html! { (search) (body) },
     )
+    .into_response())
 }
 
 /// Strict traits are kept in the INSi format (SEL-MP-043 §3.4.1): upper case,

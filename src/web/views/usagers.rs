@@ -52,6 +52,49 @@ pub fn list(search: &SearchForm<'_>, results: &[Usager], total: i64) -> Markup {
     }
 }
 
+/// The anteriority search before creating a file (RNIV: birth date first,
+/// then the first letters of the name and first name, in separate fields).
+pub struct Anteriority<'a> {
+    pub date: &'a str,
+    pub name: &'a str,
+    pub first_name: &'a str,
+    pub error: Option<&'a str>,
+    /// `None` when no search was made yet.
+    pub results: Option<&'a [Usager]>,
+}
+
+pub fn anteriority(a: &Anteriority<'_>) -> Markup {
+    let mut errors = Errors::new();
+    if let Some(e) = a.error {
+        errors.insert("ant_date", e.to_string());
+    }
+    html! {
+        section #anteriorite aria-labelledby="h-ant" {
+            h2 #h-ant { "1. Recherche d'antériorité" }
+            p.hint { "Avant de créer un dossier, vérifiez que la personne n'en a pas déjà un : date de naissance d'abord, puis les premières lettres du nom et du prénom." }
+            form.search method="get" action="/usagers/nouveau" role="search" {
+                (field(Field::text("ant_date", "Date de naissance", a.date).hint("JJ/MM/AAAA").maxlength(10), &errors))
+                (field(Field::text("ant_nom", "Nom (début)", a.name).maxlength(100), &Errors::new()))
+                (field(Field::text("ant_prenom", "Prénom (début)", a.first_name).maxlength(100), &Errors::new()))
+                button type="submit" { "Chercher un dossier existant" }
+            }
+            @if let Some(results) = a.results {
+                @if results.is_empty() {
+                    p role="status" { "Aucun dossier existant ne correspond : vous pouvez créer le dossier ci-dessous." }
+                } @else {
+                    p role="status" { strong { (results.len()) " dossier(s) existant(s) pourrai(en)t correspondre" } " — ouvrez-le plutôt que d'en créer un doublon :" }
+                    ul {
+                        @for u in results {
+                            li { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } " — " (birth_label(&u.data.identity)) " — " (u.vigilance.status().label()) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "2. Nouveau dossier" }
+    }
+}
+
 pub fn birth_label(i: &Identity) -> String {
     match i {
         Identity::Traits { birth_date, .. } => date_fr(*birth_date),
