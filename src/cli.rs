@@ -259,6 +259,15 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
                 .ok_or_else(|| {
                     anyhow::anyhow!("aucune structure avec le FINESS {}", a.structure)
                 })?;
+            if a.certificate
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"))
+            {
+                anyhow::bail!(
+                    "les fichiers PKCS#12 ne sont pas encore lus directement : convertissez-le en PEM avec « openssl pkcs12 -in {} -out insi.pem -nodes » (protégez ce fichier : il contient la clé), puis passez --certificate insi.pem",
+                    a.certificate.display()
+                );
+            }
             // Checked now rather than at the first call: CN, validity, readable key.
             let pem = std::fs::read_to_string(&a.certificate).map_err(|e| {
                 anyhow::anyhow!("certificat {} illisible : {e}", a.certificate.display())
