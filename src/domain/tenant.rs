@@ -18,11 +18,19 @@ pub struct Tenant {
     pub roles: RoleSet,
     /// The roles this structure counts as health professionals (medical notes).
     pub medical_roles: Vec<Role>,
+    /// The roles this structure allows to query INSi and check identity documents.
+    pub qualifier_roles: Vec<Role>,
+    /// The high-trust identity documents this structure accepts.
+    pub identity_documents: Vec<String>,
 }
 
 impl Tenant {
     pub fn readable_classes(&self) -> Vec<Confidentiality> {
         care::readable_classes(&self.roles, &self.medical_roles)
+    }
+    /// The structure's identity-vigilance procedure says who qualifies identities.
+    pub fn may_qualify(&self) -> bool {
+        self.qualifier_roles.iter().any(|r| self.roles.contains(*r))
     }
     pub fn may_write(&self, class: Confidentiality) -> bool {
         care::may_write(&self.roles, &self.medical_roles, class)

@@ -375,7 +375,7 @@ impl Store for PgStore {
         structure_id: Uuid,
     ) -> StoreResult<Option<Tenant>> {
         let row = sqlx::query(
-            "SELECT s.kind, s.medical_roles, p.first_name, p.last_name, string_agg(m.role, ',') AS roles
+            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name, string_agg(m.role, ',') AS roles
              FROM memberships m
              JOIN structures s ON s.id = m.structure_id
              JOIN professionals p ON p.id = m.professional_id AND p.active
@@ -394,6 +394,10 @@ impl Store for PgStore {
                 actor_label: full_name(&r)?,
                 roles: rows::role_set(&r.try_get::<String, _>("roles")?),
                 medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
+                qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
+                identity_documents: rows::codes_list(
+                    &r.try_get::<String, _>("identity_documents")?,
+                ),
             })
         })
         .transpose()
@@ -421,7 +425,7 @@ impl Store for PgStore {
         token_hash: &str,
     ) -> StoreResult<Option<(SessionRow, Tenant)>> {
         let row = sqlx::query(
-            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, p.first_name, p.last_name,
+            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name,
                     string_agg(m.role, ',') AS roles
              FROM sessions se
              JOIN structures s ON s.id = se.structure_id
@@ -454,6 +458,8 @@ impl Store for PgStore {
             actor_label: name,
             roles: rows::role_set(&r.try_get::<String, _>("roles")?),
             medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
+            qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
+            identity_documents: rows::codes_list(&r.try_get::<String, _>("identity_documents")?),
         };
         Ok(Some((session, tenant)))
     }

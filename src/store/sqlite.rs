@@ -6,9 +6,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::rows;
@@ -20,9 +21,94 @@ use crate::domain::usager::Identity;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Serialises audit appends in this process: SQLite has one writer anyway,
-    /// and the hash chain needs the previous entry.
-    audit_lock: Mutex<()>,
+    /// Audit appends go to one writer task: SQLite has one writer anyway, the
+    /// hash chain needs the previous entry, and entries that arrive together
+    /// are committed in one transaction (group commit).
+    audit_tx: mpsc::Sender<AuditJob>,
+}
+
+type AuditJob = (
+    AuditChain,
+    AuditEvent,
+    oneshot::Sender<Result<AuditRecord, String>>,
+);
+
+/// Entries written per transaction at most.
+const AUDIT_BATCH: usize = 256;
+
+/// Writes audit entries in batches; each caller gets its own record back only
+/// once the batch is committed (the file is shown only after its trace).
+async fn audit_writer(pool: SqlitePool, mut rx: mpsc::Receiver<AuditJob>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < AUDIT_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_audit_batch(&pool, &batch).await {
+            Ok(records) => {
+                for ((_, _, reply), rec) in batch.into_iter().zip(records) {
+                    let _ = reply.send(Ok(rec));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn write_audit_batch(pool: &SqlitePool, batch: &[AuditJob]) -> StoreResult<Vec<AuditRecord>> {
+    // Another process (the CLI) may append too. BEGIN IMMEDIATE takes the
+    // database's write lock before the heads are read (waiting up to the busy
+    // timeout), so no other writer can slip an entry in between.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut heads: HashMap<String, (i64, String)> = HashMap::new();
+    let mut records = Vec::with_capacity(batch.len());
+    for (chain, e, _) in batch {
+        let key = chain.key();
+        let (prev_seq, prev_hash) = match heads.get(&key) {
+            Some(h) => h.clone(),
+            None => {
+                let head = sqlx::query(
+                    "SELECT seq, hash FROM audit_entries WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match head {
+                    Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+                    None => (0, GENESIS_HASH.to_string()),
+                }
+            }
+        };
+        let rec = rows::new_audit_record(prev_seq + 1, prev_hash, e);
+        sqlx::query(
+            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id, details, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key)
+        .bind(rec.seq)
+        .bind(rec.at)
+        .bind(rec.actor_id)
+        .bind(&rec.actor_label)
+        .bind(&rec.action)
+        .bind(rec.usager_id)
+        .bind(&rec.details)
+        .bind(&rec.prev_hash)
+        .bind(&rec.hash)
+        .execute(&mut *tx)
+        .await?;
+        heads.insert(key, (rec.seq, rec.hash.clone()));
+        records.push(rec);
+    }
+    tx.commit().await?;
+    Ok(records)
 }
 
 impl SqliteStore {
@@ -38,10 +124,9 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore {
-            pool,
-            audit_lock: Mutex::new(()),
-        })
+        let (audit_tx, rx) = mpsc::channel(4 * AUDIT_BATCH);
+        tokio::spawn(audit_writer(pool.clone(), rx));
+        Ok(SqliteStore { pool, audit_tx })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -306,7 +391,7 @@ impl Store for SqliteStore {
         structure_id: Uuid,
     ) -> StoreResult<Option<Tenant>> {
         let row = sqlx::query(
-            "SELECT s.kind, s.medical_roles, p.first_name, p.last_name, group_concat(m.role) AS roles
+            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name, group_concat(m.role) AS roles
              FROM memberships m
              JOIN structures s ON s.id = m.structure_id
              JOIN professionals p ON p.id = m.professional_id AND p.active = 1
@@ -329,6 +414,10 @@ impl Store for SqliteStore {
                 ),
                 roles: rows::role_set(&r.try_get::<String, _>("roles")?),
                 medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
+                qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
+                identity_documents: rows::codes_list(
+                    &r.try_get::<String, _>("identity_documents")?,
+                ),
             })
         })
         .transpose()
@@ -356,7 +445,7 @@ impl Store for SqliteStore {
         token_hash: &str,
     ) -> StoreResult<Option<(SessionRow, Tenant)>> {
         let row = sqlx::query(
-            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, p.first_name, p.last_name,
+            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name,
                     group_concat(m.role) AS roles
              FROM sessions se
              JOIN structures s ON s.id = se.structure_id
@@ -393,6 +482,8 @@ impl Store for SqliteStore {
             actor_label: name,
             roles: rows::role_set(&r.try_get::<String, _>("roles")?),
             medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
+            qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
+            identity_documents: rows::codes_list(&r.try_get::<String, _>("identity_documents")?),
         };
         Ok(Some((session, tenant)))
     }
@@ -959,41 +1050,16 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, chain: AuditChain, e: &AuditEvent) -> StoreResult<AuditRecord> {
-        let _guard = self.audit_lock.lock().await;
-        let key = chain.key();
-        // Another process (the CLI) may append too. BEGIN IMMEDIATE takes the
-        // database's write lock before the head is read (waiting up to the busy
-        // timeout), so no other writer can slip an entry in between.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let head = sqlx::query(
-            "SELECT seq, hash FROM audit_entries WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(&key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (prev_seq, prev_hash) = match head {
-            Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
-            None => (0, GENESIS_HASH.to_string()),
-        };
-        let rec = rows::new_audit_record(prev_seq + 1, prev_hash, e);
-        sqlx::query(
-            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id, details, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key)
-        .bind(rec.seq)
-        .bind(rec.at)
-        .bind(rec.actor_id)
-        .bind(&rec.actor_label)
-        .bind(&rec.action)
-        .bind(rec.usager_id)
-        .bind(&rec.details)
-        .bind(&rec.prev_hash)
-        .bind(&rec.hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(rec)
+        let (reply, answer) = oneshot::channel();
+        let lost = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.audit_tx
+            .send((chain, e.clone(), reply))
+            .await
+            .map_err(|_| lost())?;
+        answer
+            .await
+            .map_err(|_| lost())?
+            .map_err(|m| StoreError::Database(sqlx::Error::Protocol(m)))
     }
 
     async fn audit_entries(&self, t: &Tenant, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {

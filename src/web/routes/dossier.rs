@@ -34,16 +34,14 @@ async fn render(
         .get_usager(t, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (episodes, activities, notes, team, calls, lift, structure) = tokio::try_join!(
+    let (episodes, activities, notes, team, calls, lift) = tokio::try_join!(
         st.store.episodes(t, id),
         st.store.activities(t, id),
         st.store.notes(t, id),
         st.store.team(t),
         st.store.insi_calls(t, id),
         st.store.anonymity_lift(t, id),
-        st.store.get_structure(t.structure_id),
     )?;
-    let structure = structure.ok_or(AppError::NotFound)?;
     crate::audit::record(
         st.store.as_ref(),
         t,
@@ -69,9 +67,9 @@ async fn render(
         forms,
         identity: views::identite::Panel {
             usager: &usager,
-            can_qualify: super::identite::may_qualify(ctx, &structure),
+            can_qualify: t.may_qualify(),
             can_link: super::identite::may_link(ctx),
-            documents: &structure.identity_documents,
+            documents: &t.identity_documents,
             calls: &calls,
             lift: lift.as_ref(),
             csrf: &ctx.session.csrf_token,

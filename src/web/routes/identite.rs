@@ -51,20 +51,12 @@ async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<(Usager, Structu
     Ok((usager, structure))
 }
 
-/// The structure's procedure says who qualifies identities.
-pub fn may_qualify(ctx: &Ctx, structure: &Structure) -> bool {
-    structure
-        .qualifier_roles
-        .iter()
-        .any(|r| ctx.tenant.roles.contains(*r))
-}
-
 pub fn may_link(ctx: &Ctx) -> bool {
     LIFT_ROLES.iter().any(|r| ctx.tenant.roles.contains(*r))
 }
 
-fn require_qualifier(ctx: &Ctx, structure: &Structure) -> Result<(), AppError> {
-    if may_qualify(ctx, structure) {
+fn require_qualifier(ctx: &Ctx, _structure: &Structure) -> Result<(), AppError> {
+    if ctx.tenant.may_qualify() {
         Ok(())
     } else {
         Err(AppError::Forbidden(
