@@ -5,6 +5,7 @@
 //! Every method that reads or writes a structure's data takes the caller's
 //! [`Tenant`]: its `structure_id` is in every `WHERE` clause.
 
+mod group_commit;
 pub mod models;
 pub mod postgres;
 mod rows;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::group_commit::AuditWriter;
 use super::rows;
 use super::*;
 use crate::domain::audit::{AuditRecord, GENESIS_HASH};
@@ -18,6 +19,7 @@ use crate::domain::usager::Identity;
 
 pub struct PgStore {
     pool: PgPool,
+    audit: AuditWriter,
 }
 
 impl PgStore {
@@ -27,12 +29,83 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
-        Ok(PgStore { pool })
+        let audit = AuditWriter::spawn(pool.clone(), write_audit_batch);
+        Ok(PgStore { pool, audit })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// One transaction per batch. The head row of each chain, created on first
+/// use, is locked until commit: appenders of one chain (in any process) queue
+/// up there; chains are locked in a fixed order so that two processes never
+/// deadlock. A chain with entries but no head (a journal imported from another
+/// instance) starts from its last entry rather than forking.
+async fn write_audit_batch(
+    pool: PgPool,
+    batch: Vec<(AuditChain, AuditEvent)>,
+) -> StoreResult<Vec<AuditRecord>> {
+    let mut tx = pool.begin().await?;
+    let mut keys: Vec<String> = batch.iter().map(|(c, _)| c.key()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut heads: HashMap<String, (i64, String)> = HashMap::new();
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO audit_heads (chain, seq, hash)
+             SELECT $1, COALESCE(last.seq, 0), COALESCE(last.hash, $2)
+             FROM (VALUES (1)) AS one(x) LEFT JOIN LATERAL (
+                 SELECT seq, hash FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1
+             ) last ON true
+             ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(GENESIS_HASH)
+        .execute(&mut *tx)
+        .await?;
+        let head: (i64, String) =
+            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE")
+                .bind(&key)
+                .fetch_one(&mut *tx)
+                .await?;
+        heads.insert(key, head);
+    }
+    let mut records = Vec::with_capacity(batch.len());
+    for (chain, e) in &batch {
+        let key = chain.key();
+        let (prev_seq, prev_hash) = heads.get(&key).cloned().expect("head locked above");
+        let rec = rows::new_audit_record(prev_seq + 1, prev_hash, e);
+        sqlx::query(
+            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id, details, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&key)
+        .bind(rec.seq)
+        .bind(rec.at)
+        .bind(rec.actor_id)
+        .bind(&rec.actor_label)
+        .bind(&rec.action)
+        .bind(rec.usager_id)
+        .bind(&rec.details)
+        .bind(&rec.prev_hash)
+        .bind(&rec.hash)
+        .execute(&mut *tx)
+        .await?;
+        heads.insert(key, (rec.seq, rec.hash.clone()));
+        records.push(rec);
+    }
+    for (key, (seq, hash)) in &heads {
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE chain = $1")
+            .bind(key)
+            .bind(seq)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(records)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -976,54 +1049,7 @@ impl Store for PgStore {
     }
 
     async fn append_audit(&self, chain: AuditChain, e: &AuditEvent) -> StoreResult<AuditRecord> {
-        let key = chain.key();
-        let mut tx = self.pool.begin().await?;
-        // The head row of the chain, created on first use, is locked until
-        // commit: appenders of one chain (in any process) queue up here.
-        // A chain with entries but no head (a journal imported from another
-        // instance) starts from its last entry rather than forking.
-        sqlx::query(
-            "INSERT INTO audit_heads (chain, seq, hash)
-             SELECT $1, COALESCE(last.seq, 0), COALESCE(last.hash, $2)
-             FROM (VALUES (1)) AS one(x) LEFT JOIN LATERAL (
-                 SELECT seq, hash FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1
-             ) last ON true
-             ON CONFLICT (chain) DO NOTHING",
-        )
-        .bind(&key)
-        .bind(GENESIS_HASH)
-        .execute(&mut *tx)
-        .await?;
-        let (prev_seq, prev_hash): (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE chain = $1 FOR UPDATE")
-                .bind(&key)
-                .fetch_one(&mut *tx)
-                .await?;
-        let rec = rows::new_audit_record(prev_seq + 1, prev_hash, e);
-        sqlx::query(
-            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id, details, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&key)
-        .bind(rec.seq)
-        .bind(rec.at)
-        .bind(rec.actor_id)
-        .bind(&rec.actor_label)
-        .bind(&rec.action)
-        .bind(rec.usager_id)
-        .bind(&rec.details)
-        .bind(&rec.prev_hash)
-        .bind(&rec.hash)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE chain = $1")
-            .bind(&key)
-            .bind(rec.seq)
-            .bind(&rec.hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(rec)
+        self.audit.append(chain, e).await
     }
 
     async fn audit_entries(&self, t: &Tenant, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {

@@ -1,5 +1,6 @@
 //! SQLite implementation: one structure, one process, a file under the data directory.
 
+use super::group_commit::AuditWriter;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{
@@ -9,7 +10,6 @@ use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::rows;
@@ -21,56 +21,21 @@ use crate::domain::usager::Identity;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Audit appends go to one writer task: SQLite has one writer anyway, the
-    /// hash chain needs the previous entry, and entries that arrive together
-    /// are committed in one transaction (group commit).
-    audit_tx: mpsc::Sender<AuditJob>,
+    /// SQLite has one writer anyway, and the hash chain needs the previous entry.
+    audit: AuditWriter,
 }
 
-type AuditJob = (
-    AuditChain,
-    AuditEvent,
-    oneshot::Sender<Result<AuditRecord, String>>,
-);
-
-/// Entries written per transaction at most.
-const AUDIT_BATCH: usize = 256;
-
-/// Writes audit entries in batches; each caller gets its own record back only
-/// once the batch is committed (the file is shown only after its trace).
-async fn audit_writer(pool: SqlitePool, mut rx: mpsc::Receiver<AuditJob>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < AUDIT_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        match write_audit_batch(&pool, &batch).await {
-            Ok(records) => {
-                for ((_, _, reply), rec) in batch.into_iter().zip(records) {
-                    let _ = reply.send(Ok(rec));
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for (_, _, reply) in batch {
-                    let _ = reply.send(Err(msg.clone()));
-                }
-            }
-        }
-    }
-}
-
-async fn write_audit_batch(pool: &SqlitePool, batch: &[AuditJob]) -> StoreResult<Vec<AuditRecord>> {
+async fn write_audit_batch(
+    pool: SqlitePool,
+    batch: Vec<(AuditChain, AuditEvent)>,
+) -> StoreResult<Vec<AuditRecord>> {
     // Another process (the CLI) may append too. BEGIN IMMEDIATE takes the
     // database's write lock before the heads are read (waiting up to the busy
     // timeout), so no other writer can slip an entry in between.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut heads: HashMap<String, (i64, String)> = HashMap::new();
     let mut records = Vec::with_capacity(batch.len());
-    for (chain, e, _) in batch {
+    for (chain, e) in &batch {
         let key = chain.key();
         let (prev_seq, prev_hash) = match heads.get(&key) {
             Some(h) => h.clone(),
@@ -124,9 +89,8 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        let (audit_tx, rx) = mpsc::channel(4 * AUDIT_BATCH);
-        tokio::spawn(audit_writer(pool.clone(), rx));
-        Ok(SqliteStore { pool, audit_tx })
+        let audit = AuditWriter::spawn(pool.clone(), write_audit_batch);
+        Ok(SqliteStore { pool, audit })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -1050,16 +1014,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, chain: AuditChain, e: &AuditEvent) -> StoreResult<AuditRecord> {
-        let (reply, answer) = oneshot::channel();
-        let lost = || StoreError::Database(sqlx::Error::PoolClosed);
-        self.audit_tx
-            .send((chain, e.clone(), reply))
-            .await
-            .map_err(|_| lost())?;
-        answer
-            .await
-            .map_err(|_| lost())?
-            .map_err(|m| StoreError::Database(sqlx::Error::Protocol(m)))
+        self.audit.append(chain, e).await
     }
 
     async fn audit_entries(&self, t: &Tenant, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
