@@ -165,7 +165,7 @@ pub async fn search(
         }
     };
     let outcome = rechercher_avec_strategie(&client, &local).await;
-    for step in &outcome.steps {
+    for (n, step) in outcome.steps.iter().enumerate() {
         let x = &step.exchange;
         let text = outcome_text(&x.outcome);
         st.store
@@ -187,7 +187,8 @@ pub async fn search(
             t,
             AuditAction::InsiQueried,
             Some(usager.id),
-            format!("{} : {text}", step.label),
+            // The journal names no trait (the call log, kept with the file, has them).
+            format!("étape {} : {text}", n + 1),
         )
         .await?;
         view.steps.push((step.label.clone(), text));
