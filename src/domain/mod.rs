@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod care;
+pub mod datamatrix;
 pub mod identifiers;
 pub mod identity;
 pub mod ins;
