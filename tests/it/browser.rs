@@ -668,6 +668,9 @@ async fn browser_identity_qualification() {
         let answer = text_of(&c, "main").await.unwrap_or_default();
         assert!(answer.contains("INS-NIR 2 97 02 2A 020 778 78"), "{answer}");
         assert!(answer.contains("2A020"), "returned birth place: {answer}");
+        let png = c.screenshot().await.expect("screenshot");
+        let shot = std::env::temp_dir().join("escale-browser-insi.png");
+        std::fs::write(&shot, &png).expect("write screenshot");
         click_x(
             &c,
             "//button[starts-with(normalize-space(), \"C'est la même personne\")]",

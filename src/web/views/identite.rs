@@ -246,7 +246,7 @@ pub fn comparison(c: &Comparison<'_>) -> Markup {
                         tr.differs[r.differs] {
                             th scope="row" { (r.label) }
                             td { (r.local) }
-                            td { @if r.differs { mark { (r.returned) } " " span.tag.warning { "différent" } } @else { (r.returned) } }
+                            td { @if r.differs { mark { (r.returned) } " " span.tag.warning { @if r.local == "—" { "complété par l'INS" } @else { "différent" } } } @else { (r.returned) } }
                         }
                     }
                 }
