@@ -96,8 +96,8 @@ async fn reception_qualifies_a_cnda_test_person(db: TestDb) {
     assert!(page.contains("INS-NIR 2 75 12 63 220 749 74"), "{page}");
     assert!(page.contains("63220"), "returned birth place shown");
     assert!(
-        page.contains("différent"),
-        "local birth place missing: a difference is flagged"
+        page.contains("complété par l'INS"),
+        "local birth place missing: flagged as completed by the INS"
     );
     let call = call_id(&page);
     // Not yet integrated: nothing changes before the operator confirms.
