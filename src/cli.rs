@@ -396,6 +396,7 @@ pub async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode
 
 /// File names of `escale samples`: stable, other tools rely on them.
 pub const SAMPLE_INSI_TRAITS: &str = "insi-rechercher-traits.xml";
+pub const SAMPLE_DATAMATRIX_TXT: &str = "ins-datamatrix.txt";
 
 /// Writes one example of each artefact Escale emits, from the sandbox demo
 /// data, with fixed identifiers and dates so that two runs give the same bytes.
@@ -427,9 +428,56 @@ pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
         uuid::Uuid::from_u128(0x0e5ca1e0_0000_4000_8000_000000000002),
         at,
     );
-    let path = out.join(SAMPLE_INSI_TRAITS);
-    std::fs::write(&path, xml)
+    write_sample(out, SAMPLE_INSI_TRAITS, xml.as_bytes())?;
+    write_sample(out, SAMPLE_DATAMATRIX_TXT, datamatrix_sample(at).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_sample(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = out.join(name);
+    std::fs::write(&path, bytes)
         .map_err(|e| anyhow::anyhow!("impossible d'écrire {} : {e}", path.display()))?;
     println!("{}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// The INS DataMatrix payload (GS as byte 0x1D) of CNDA test person ADRTROIS
+/// DOMINIQUE, qualified through the domain's own transitions: the payload
+/// can only be built from a shareable identity.
+fn datamatrix_sample(at: chrono::DateTime<chrono::Utc>) -> String {
+    use crate::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
+    use crate::domain::ins::{Ins, InsOid, Matricule};
+    use crate::domain::usager::{Identity, Sex};
+    let identity = Identity::Traits {
+        birth_name: "ADRTROIS".into(),
+        first_names: "DOMINIQUE".into(),
+        used_name: None,
+        used_first_name: None,
+        birth_date: chrono::NaiveDate::from_ymd_opt(1997, 2, 26).expect("date"),
+        sex: Sex::F,
+        birth_place_code: Some("2A020".into()),
+    };
+    let (matricule, _) = Matricule::from_insi("297022A020778", "78").expect("test matricule");
+    let vigilance = Vigilance::provisional()
+        .confirm_insi(InsRetrieval {
+            ins: Ins {
+                matricule,
+                oid: InsOid::Nir,
+            },
+            history: vec![],
+            retrieved_at: at,
+            retrieved_by: CLI_ACTOR.into(),
+            key_mismatch: false,
+        })
+        .and_then(|v| {
+            v.record_document(DocumentCheck {
+                kind: "PA".into(),
+                checked_by: CLI_ACTOR.into(),
+                checked_at: at,
+            })
+        })
+        .expect("a qualified sample identity");
+    let shared = crate::domain::sharing::shareable(&identity, &vigilance)
+        .expect("a qualified identity is shareable");
+    crate::domain::datamatrix::payload(&shared)
 }

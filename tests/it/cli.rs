@@ -322,6 +322,12 @@ fn samples_are_stable_and_valid() {
     assert_eq!(first, second, "same bytes on every run");
     assert!(first.contains("ADRUN") && first.contains("RECSANSVITALE"));
     crate::insi::assert_insi_request_valid(&first);
+    let payload = std::fs::read(dir.path().join("a/ins-datamatrix.txt")).unwrap();
+    assert_eq!(
+        payload,
+        b"IS010000000000000000000000S1297022A02077878S21.2.250.1.213.1.4.8\x1dS3DOMINIQUE\x1dS4ADRTROIS\x1dS5FS626-02-1997S72A020",
+        "GS as byte 0x1D"
+    );
 }
 
 async fn insi_credentials_from_the_command_line(db: TestDb) {
