@@ -397,6 +397,7 @@ pub async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode
 /// File names of `escale samples`: stable, other tools rely on them.
 pub const SAMPLE_INSI_TRAITS: &str = "insi-rechercher-traits.xml";
 pub const SAMPLE_DATAMATRIX_TXT: &str = "ins-datamatrix.txt";
+pub const SAMPLE_DATAMATRIX_PNG: &str = "ins-datamatrix.png";
 
 /// Writes one example of each artefact Escale emits, from the sandbox demo
 /// data, with fixed identifiers and dates so that two runs give the same bytes.
@@ -429,7 +430,11 @@ pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
         at,
     );
     write_sample(out, SAMPLE_INSI_TRAITS, xml.as_bytes())?;
-    write_sample(out, SAMPLE_DATAMATRIX_TXT, datamatrix_sample(at).as_bytes())?;
+    let payload = datamatrix_sample(at);
+    write_sample(out, SAMPLE_DATAMATRIX_TXT, payload.as_bytes())?;
+    // 6 pixels per module, quiet zone included (ANS: at least 4 for printing).
+    let png = crate::datamatrix_symbol::png(&payload, 6)?;
+    write_sample(out, SAMPLE_DATAMATRIX_PNG, &png)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod datamatrix_symbol;
 pub mod demo;
 pub mod domain;
 pub mod insi_service;

@@ -328,6 +328,12 @@ fn samples_are_stable_and_valid() {
         b"IS010000000000000000000000S1297022A02077878S21.2.250.1.213.1.4.8\x1dS3DOMINIQUE\x1dS4ADRTROIS\x1dS5FS626-02-1997S72A020",
         "GS as byte 0x1D"
     );
+    if let Some(bin) = crate::datamatrix::dmtxread() {
+        let (decoded, c40) =
+            crate::datamatrix::decode(bin, &dir.path().join("a/ins-datamatrix.png"));
+        assert_eq!(decoded, payload, "the PNG decodes to the payload");
+        assert!(c40, "C40 header");
+    }
 }
 
 async fn insi_credentials_from_the_command_line(db: TestDb) {

@@ -6,6 +6,7 @@
 mod common;
 mod browser;
 mod cli;
+mod datamatrix;
 mod http;
 mod identite_http;
 mod insi;
