@@ -159,6 +159,15 @@ async fn reception_qualifies_a_cnda_test_person(db: TestDb) {
     assert!(page.contains("Identité qualifiée"), "{page}");
     assert!(page.contains("INS-NIR") && page.contains("2 75 12 63 220 749 74"));
     assert!(page.contains("Passeport"));
+    assert!(page.contains("INS à scanner"));
+    let r = c
+        .get(app.url(&format!("/usagers/{id}/ins-datamatrix.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().starts_with("<svg"));
 
     // Strict traits of a qualified identity are not edited directly.
     let (status, page) = post(
@@ -190,6 +199,17 @@ async fn reception_qualifies_a_cnda_test_person(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let page = get(&app, &c, &format!("/usagers/{id}")).await;
     assert!(page.contains("Identité provisoire") && page.contains("Identité douteuse"));
+    assert!(!page.contains("INS à scanner"));
+    let r = c
+        .get(app.url(&format!("/usagers/{id}/ins-datamatrix.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "no DataMatrix while doubtful"
+    );
     assert!(!page.contains("2 75 12 63 220 749 74"));
     let (status, page) = post(&app, &c, &format!("/usagers/{id}/insi"), &csrf, &[]).await;
     assert_eq!(status, StatusCode::CONFLICT, "no INSi while doubtful");
@@ -297,6 +317,16 @@ async fn anonymous_users_never_reach_insi(db: TestDb) {
         insi_requests(&app),
         before,
         "INSi never called for the alias"
+    );
+    let r = c
+        .get(app.url(&format!("/usagers/{anon}/ins-datamatrix.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "no DataMatrix for an alias"
     );
     let u = app
         .db
@@ -556,6 +586,12 @@ async fn another_structure_cannot_touch_the_identity(db: TestDb) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(insi_requests(&app), 0);
+    let r = other
+        .get(app.url(&format!("/usagers/{id}/ins-datamatrix.svg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 both_backends!(another_structure_cannot_touch_the_identity);
 

@@ -632,3 +632,26 @@ pub async fn lift(
     }
     Ok(back(usager.id))
 }
+
+/// The INS DataMatrix of a shareable identity, as SVG. Anything else
+/// (provisional, doubtful, fictitious) is refused by the sharing gate.
+pub async fn datamatrix(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+) -> Result<Response, AppError> {
+    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    let shared = crate::domain::sharing::shareable(&usager.data.identity, &usager.vigilance)
+        .map_err(|r| AppError::Refused(r.to_string()))?;
+    let payload = crate::domain::datamatrix::payload(&shared);
+    let svg = crate::datamatrix_symbol::svg(&payload).map_err(|e| AppError::Internal(e.into()))?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::FileOpened,
+        Some(usager.id),
+        "DataMatrix INS",
+    )
+    .await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}

@@ -34,6 +34,10 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
         .route("/usagers/{id}/piece", post(identite::document))
+        .route(
+            "/usagers/{id}/ins-datamatrix.svg",
+            get(identite::datamatrix),
+        )
         .route("/usagers/{id}/doute", post(identite::doubt))
         .route("/usagers/{id}/homonyme", post(identite::homonym))
         .route(

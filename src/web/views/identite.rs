@@ -31,6 +31,12 @@ pub fn status_banner(u: &Usager) -> Markup {
                 }
             }
         }
+        @if shareable(&u.data.identity, v).is_ok() {
+            figure.datamatrix {
+                img src={ "/usagers/" (u.id) "/ins-datamatrix.svg" } alt="DataMatrix INS de l'identité qualifiée" width="96" height="96";
+                figcaption { "INS à scanner" }
+            }
+        }
     }
 }
 
