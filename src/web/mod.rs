@@ -4,6 +4,7 @@
 mod assets;
 mod error;
 mod extract;
+mod oversized;
 mod routes;
 mod security;
 mod session;
@@ -33,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::session_layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            oversized::refuse_oversized,
         ))
         .layer(DefaultBodyLimit::max(limit))
         .merge(assets::routes())

@@ -1,0 +1,37 @@
+//! A body larger than the configured limit gets the French 413 page. The
+//! body is read and dropped first (up to a bound): a client still sending
+//! when the server answers and closes sees a broken connection instead of the
+//! message, and the person loses the page's explanation.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+use super::{AppError, AppState};
+
+/// Beyond this, the body is not read at all: the connection is closed.
+const DRAIN_MAX: usize = 32 * 1024 * 1024;
+
+pub async fn refuse_oversized(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > st.config.max_body_bytes => {
+            if n <= DRAIN_MAX {
+                let mut body = req.into_body();
+                while let Some(frame) = body.frame().await {
+                    if frame.is_err() {
+                        break;
+                    }
+                }
+            }
+            AppError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
