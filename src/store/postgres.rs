@@ -914,21 +914,7 @@ impl Store for PgStore {
             .bind(usager_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(InsiCall {
-                    id: r.try_get("id")?,
-                    usager_id: r.try_get("usager_id")?,
-                    at: r.try_get("at")?,
-                    operator: r.try_get("operator")?,
-                    step: r.try_get("step")?,
-                    outcome: r.try_get("outcome")?,
-                    duration_ms: r.try_get("duration_ms")?,
-                    request_xml: r.try_get("request_xml")?,
-                    response_xml: r.try_get("response_xml")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::SharedRow::insi_call).collect()
     }
 
     async fn set_identity_settings(&self, t: &Tenant, s: &IdentitySettings) -> StoreResult<()> {
@@ -1014,17 +1000,9 @@ impl Store for PgStore {
             .bind(usager_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(AnonymityLift {
-                anonymous_id: r.try_get("anonymous_id")?,
-                requested_on: r.try_get("requested_on")?,
-                recorded_by: r.try_get("recorded_by")?,
-                real_id: r.try_get("real_id")?,
-                decided_by: r.try_get("decided_by")?,
-                decided_at: r.try_get("decided_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref()
+            .map(rows::SharedRow::anonymity_lift)
+            .transpose()
     }
 
     async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>> {

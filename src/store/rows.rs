@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use std::str::FromStr;
 
-use super::{AuditEvent, StoreError, StoreResult};
+use super::{AnonymityLift, AuditEvent, InsiCall, StoreError, StoreResult};
 use crate::domain::audit::{AuditRecord, entry_hash};
 use crate::domain::care::Confidentiality;
 use crate::domain::identity::Vigilance;
@@ -252,3 +252,46 @@ pub fn new_audit_record(seq: i64, prev_hash: String, e: &AuditEvent) -> AuditRec
         hash,
     }
 }
+
+/// Row readers written once for both backends: every type they read decodes
+/// on SQLite and PostgreSQL alike.
+pub trait SharedRow: sqlx::Row
+where
+    for<'a> &'a str: sqlx::ColumnIndex<Self>,
+    for<'r> uuid::Uuid: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> Option<uuid::Uuid>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> String: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> i64: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> NaiveDate: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+    for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
+{
+    fn insi_call(&self) -> StoreResult<InsiCall> {
+        Ok(InsiCall {
+            id: self.try_get("id")?,
+            usager_id: self.try_get("usager_id")?,
+            at: self.try_get("at")?,
+            operator: self.try_get("operator")?,
+            step: self.try_get("step")?,
+            outcome: self.try_get("outcome")?,
+            duration_ms: self.try_get("duration_ms")?,
+            request_xml: self.try_get("request_xml")?,
+            response_xml: self.try_get("response_xml")?,
+        })
+    }
+
+    fn anonymity_lift(&self) -> StoreResult<AnonymityLift> {
+        Ok(AnonymityLift {
+            anonymous_id: self.try_get("anonymous_id")?,
+            requested_on: self.try_get("requested_on")?,
+            recorded_by: self.try_get("recorded_by")?,
+            real_id: self.try_get("real_id")?,
+            decided_by: self.try_get("decided_by")?,
+            decided_at: self.try_get("decided_at")?,
+        })
+    }
+}
+
+impl SharedRow for sqlx::sqlite::SqliteRow {}
+impl SharedRow for sqlx::postgres::PgRow {}

@@ -189,14 +189,8 @@ async fn check_token(req: Request, expected: &str, limit: usize) -> Result<Reque
     if !is_form {
         return Err(refuse("ni en-tête X-CSRF-Token ni formulaire"));
     }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(AppError::PayloadTooLarge);
-    }
+    // A declared oversized body was already answered (web::oversized); a
+    // chunked one is cut by the limit below.
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, limit)
         .await

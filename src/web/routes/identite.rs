@@ -19,7 +19,7 @@ use crate::domain::ins::{Ins, InsHistoryEntry, InsOid, KeyCheck, Matricule};
 use crate::domain::lexical;
 use crate::domain::roles::Role;
 use crate::domain::usager::{Identity, Sex, parse_event_date};
-use crate::store::{NewInsiCall, Structure, Usager};
+use crate::store::{NewInsiCall, Usager};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::identite::{Comparison, Found, TraitRow, local_traits};
@@ -36,26 +36,19 @@ const LIFT_ROLES: [Role; 3] = [
     Role::Medecin,
 ];
 
-async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<(Usager, Structure), AppError> {
+async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Usager, AppError> {
     let id = parse_id(raw_id)?;
-    let usager = st
-        .store
+    st.store
         .get_usager(&ctx.tenant, id)
         .await?
-        .ok_or(AppError::NotFound)?;
-    let structure = st
-        .store
-        .get_structure(ctx.tenant.structure_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    Ok((usager, structure))
+        .ok_or(AppError::NotFound)
 }
 
 pub fn may_link(ctx: &Ctx) -> bool {
     LIFT_ROLES.iter().any(|r| ctx.tenant.roles.contains(*r))
 }
 
-fn require_qualifier(ctx: &Ctx, _structure: &Structure) -> Result<(), AppError> {
+fn require_qualifier(ctx: &Ctx) -> Result<(), AppError> {
     if ctx.tenant.may_qualify() {
         Ok(())
     } else {
@@ -138,10 +131,10 @@ pub async fn search(
     ctx: Ctx,
     Path(raw_id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     // Anonymity first: a fictitious identity never reaches INSi, whoever asks.
     usager.vigilance.may_call_insi().map_err(refused)?;
-    require_qualifier(&ctx, &structure)?;
+    require_qualifier(&ctx)?;
     let t = &ctx.tenant;
     let mut view = Comparison {
         usager: &usager,
@@ -157,6 +150,11 @@ pub async fn search(
             return Ok(page(&st, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &view));
         }
     };
+    let structure = st
+        .store
+        .get_structure(t.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let client = match st.insi.client_for(st.store.as_ref(), &structure).await {
         Ok(c) => c,
         Err(e) => {
@@ -286,14 +284,12 @@ fn found(call_id: Uuid, local: &Identity, individu: &Individu) -> Found {
         },
     ];
     let a = &individu.active;
-    let ins_label = match (
-        Matricule::from_insi(&a.number, &a.key),
-        InsOid::from_oid(&a.oid),
-    ) {
+    let parsed = Matricule::from_insi(&a.number, &a.key);
+    let ins_label = match (&parsed, InsOid::from_oid(&a.oid)) {
         (Ok((m, _)), Some(oid)) => format!("{} {}", oid.type_label(), m.formatted()),
         _ => format!("matricule {} {} (OID {})", a.number, a.key, a.oid),
     };
-    let key_warning = match Matricule::from_insi(&a.number, &a.key) {
+    let key_warning = match parsed {
         Ok((_, KeyCheck::Mismatch { expected })) => Some(format!(
             "La clé renvoyée ({}) ne correspond pas au matricule (clé calculée : {expected}). La réponse est conservée telle quelle ; signalez-le au référent en identitovigilance.",
             a.key
@@ -387,9 +383,9 @@ pub async fn confirm(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     usager.vigilance.may_call_insi().map_err(refused)?;
-    require_qualifier(&ctx, &structure)?;
+    require_qualifier(&ctx)?;
     let t = &ctx.tenant;
     let call_id = Uuid::parse_str(form.get("call_id"))
         .map_err(|_| AppError::BadRequest("réponse INSi non désignée".into()))?;
@@ -482,11 +478,11 @@ pub async fn document(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     usager.vigilance.may_call_insi().map_err(refused)?;
-    require_qualifier(&ctx, &structure)?;
+    require_qualifier(&ctx)?;
     let kind = form.get("kind");
-    if !structure.identity_documents.iter().any(|d| d == kind) {
+    if !ctx.tenant.identity_documents.iter().any(|d| d == kind) {
         return Err(AppError::Refused(
             "Cette pièce ne fait pas partie des pièces à haut niveau de confiance retenues par la structure.".into(),
         ));
@@ -524,8 +520,8 @@ pub async fn doubt(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
-    require_qualifier(&ctx, &structure)?;
+    let usager = load(&st, &ctx, &raw_id).await?;
+    require_qualifier(&ctx)?;
     let (v, details) = if form.get("action") == "lever" {
         (usager.vigilance.clear_doubt(), "doute levé")
     } else {
@@ -545,8 +541,8 @@ pub async fn homonym(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, structure) = load(&st, &ctx, &raw_id).await?;
-    require_qualifier(&ctx, &structure)?;
+    let usager = load(&st, &ctx, &raw_id).await?;
+    require_qualifier(&ctx)?;
     let on = form.get("homonyme") == "oui";
     let v = usager.vigilance.set_homonym(on).map_err(refused)?;
     let details = if on {
@@ -565,7 +561,7 @@ pub async fn request_lift(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     if !usager.vigilance.is_fictitious() {
         return Err(AppError::Refused("Ce dossier n'est pas anonyme.".into()));
     }
@@ -593,7 +589,7 @@ pub async fn lift(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     if !may_link(&ctx) {
         return Err(AppError::Forbidden(
             "La levée d'anonymat est décidée par le référent en identitovigilance, la direction ou un médecin.",
@@ -640,7 +636,7 @@ pub async fn datamatrix(
     ctx: Ctx,
     Path(raw_id): Path<String>,
 ) -> Result<Response, AppError> {
-    let (usager, _) = load(&st, &ctx, &raw_id).await?;
+    let usager = load(&st, &ctx, &raw_id).await?;
     let shared = crate::domain::sharing::shareable(&usager.data.identity, &usager.vigilance)
         .map_err(|r| AppError::Refused(r.to_string()))?;
     let payload = crate::domain::datamatrix::payload(&shared);

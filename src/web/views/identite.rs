@@ -20,18 +20,19 @@ pub fn status_banner(u: &Usager) -> Markup {
         IdentityStatus::Prov => "status status-prov",
         _ => "status",
     };
+    let shared = shareable(&u.data.identity, v).ok();
     html! {
         div.identity-status role="status" aria-label="Statut de l'identité" {
             span class=(class) { (status.label()) }
             @for a in v.attributes().labels() { " " span.tag.attribute { (a) } }
-            @if let Ok(shared) = shareable(&u.data.identity, v) {
+            @if let Some(shared) = &shared {
                 " " span.ins {
                     "Matricule INS (" (shared.ins.oid.type_label()) ") : "
                     strong { (shared.ins.matricule.formatted()) }
                 }
             }
         }
-        @if shareable(&u.data.identity, v).is_ok() {
+        @if shared.is_some() {
             figure.datamatrix {
                 img src={ "/usagers/" (u.id) "/ins-datamatrix.svg" } alt="DataMatrix INS de l'identité qualifiée" width="96" height="96";
                 figcaption { "INS à scanner" }
