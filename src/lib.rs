@@ -12,10 +12,12 @@ pub mod connectors;
 pub mod datamatrix_symbol;
 pub mod demo;
 pub mod domain;
+pub mod identity_quality;
 pub mod insi_service;
 pub mod pki;
 pub mod sandbox;
 pub mod store;
+pub mod synthetic;
 pub mod telemetry;
 pub mod web;
 

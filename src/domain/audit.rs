@@ -29,10 +29,20 @@ pub enum AuditAction {
     IdentityAttributeChanged,
     AnonymityLiftRequested,
     AnonymityLifted,
+    DuplicateDecided,
+    FilesMerged,
+    FilesUnmerged,
+    CollisionFlagged,
+    ProcedurePublished,
+    ProcedureAcknowledged,
+    JobStarted,
+    FileExported,
+    IdentitySheetPrinted,
+    TaskClosed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -53,6 +63,16 @@ impl AuditAction {
         AuditAction::IdentityAttributeChanged,
         AuditAction::AnonymityLiftRequested,
         AuditAction::AnonymityLifted,
+        AuditAction::DuplicateDecided,
+        AuditAction::FilesMerged,
+        AuditAction::FilesUnmerged,
+        AuditAction::CollisionFlagged,
+        AuditAction::ProcedurePublished,
+        AuditAction::ProcedureAcknowledged,
+        AuditAction::JobStarted,
+        AuditAction::FileExported,
+        AuditAction::IdentitySheetPrinted,
+        AuditAction::TaskClosed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -77,6 +97,16 @@ impl AuditAction {
             AuditAction::IdentityAttributeChanged => "identite.attribut",
             AuditAction::AnonymityLiftRequested => "anonymat.demande_levee",
             AuditAction::AnonymityLifted => "anonymat.levee",
+            AuditAction::DuplicateDecided => "identite.doublon",
+            AuditAction::FilesMerged => "identite.fusion",
+            AuditAction::FilesUnmerged => "identite.defusion",
+            AuditAction::CollisionFlagged => "identite.collision",
+            AuditAction::ProcedurePublished => "procedure.publication",
+            AuditAction::ProcedureAcknowledged => "procedure.lecture",
+            AuditAction::JobStarted => "traitement.lancement",
+            AuditAction::FileExported => "dossier.export",
+            AuditAction::IdentitySheetPrinted => "identite.fiche",
+            AuditAction::TaskClosed => "identite.tache",
         }
     }
 
@@ -102,6 +132,16 @@ impl AuditAction {
             AuditAction::IdentityAttributeChanged => "Attribut d'identité modifié",
             AuditAction::AnonymityLiftRequested => "Demande de levée d'anonymat",
             AuditAction::AnonymityLifted => "Levée d'anonymat (lien vers une identité réelle)",
+            AuditAction::DuplicateDecided => "Décision sur un doublon potentiel",
+            AuditAction::FilesMerged => "Fusion de deux dossiers",
+            AuditAction::FilesUnmerged => "Annulation d'une fusion",
+            AuditAction::CollisionFlagged => "Signalement de collision",
+            AuditAction::ProcedurePublished => "Publication de la procédure d'identitovigilance",
+            AuditAction::ProcedureAcknowledged => "Lecture de la procédure d'identitovigilance",
+            AuditAction::JobStarted => "Lancement d'un traitement de masse",
+            AuditAction::FileExported => "Export d'un dossier",
+            AuditAction::IdentitySheetPrinted => "Impression de la fiche d'identité",
+            AuditAction::TaskClosed => "Tâche d'identitovigilance traitée",
         }
     }
 

@@ -4,10 +4,13 @@
 pub mod audit;
 pub mod care;
 pub mod datamatrix;
+pub mod duplicates;
 pub mod identifiers;
 pub mod identity;
 pub mod ins;
 pub mod lexical;
+pub mod merge;
+pub mod procedure;
 pub mod roles;
 pub mod search;
 pub mod sharing;

@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::care::{self, Confidentiality};
+use super::procedure::{IdentityAction, IdentityPolicy};
 use super::roles::{Role, RoleSet};
 use super::structure::StructureKind;
 
@@ -22,6 +23,8 @@ pub struct Tenant {
     pub qualifier_roles: Vec<Role>,
     /// The high-trust identity documents this structure accepts.
     pub identity_documents: Vec<String>,
+    /// The director's identity-vigilance policy (roles per action, re-verification).
+    pub policy: IdentityPolicy,
 }
 
 impl Tenant {
@@ -31,6 +34,9 @@ impl Tenant {
     /// The structure's identity-vigilance procedure says who qualifies identities.
     pub fn may_qualify(&self) -> bool {
         self.qualifier_roles.iter().any(|r| self.roles.contains(*r))
+    }
+    pub fn may(&self, action: IdentityAction) -> bool {
+        self.policy.allows(&self.roles, action)
     }
     pub fn may_write(&self, class: Confidentiality) -> bool {
         care::may_write(&self.roles, &self.medical_roles, class)

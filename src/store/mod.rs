@@ -8,6 +8,7 @@
 mod group_commit;
 pub mod models;
 pub mod postgres;
+pub mod quality;
 mod rows;
 pub mod sqlite;
 
@@ -22,6 +23,7 @@ use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Identity, UsagerData};
 pub use models::*;
+pub use quality::{NewProcedure, QualityStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,7 +60,7 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: quality::QualityStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> StoreResult<()>;

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::duplicates::{Collision, PairStatus, Reason};
 use crate::domain::identity::Vigilance;
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::structure::StructureKind;
@@ -159,6 +160,10 @@ pub struct Usager {
     pub structure_id: Uuid,
     pub data: UsagerData,
     pub vigilance: Vigilance,
+    /// Set when this file was merged into another one (it is then hidden from lists).
+    pub merged_into: Option<Uuid>,
+    /// RNIV collision marker (two people in one file).
+    pub collision: Option<Collision>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -282,4 +287,107 @@ pub struct AuditFilter {
     /// Only entries with a smaller sequence number (paging backwards).
     pub before_seq: Option<i64>,
     pub limit: i64,
+}
+
+/// A scored candidate pair, with both files' display names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicatePair {
+    pub first_id: Uuid,
+    pub second_id: Uuid,
+    pub first_name: String,
+    pub second_name: String,
+    pub score: u8,
+    pub reasons: Vec<Reason>,
+    pub status: PairStatus,
+    pub found_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+}
+
+/// What a merge moves, by kind of object (table), with the ids moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MovedObjects {
+    pub by_kind: std::collections::BTreeMap<String, Vec<Uuid>>,
+}
+
+impl MovedObjects {
+    pub fn count(&self) -> usize {
+        self.by_kind.values().map(Vec::len).sum()
+    }
+}
+
+/// A merge log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeRecord {
+    pub id: Uuid,
+    pub survivor_id: Uuid,
+    pub merged_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub by_label: String,
+    pub moved: MovedObjects,
+    pub undone_at: Option<DateTime<Utc>>,
+    pub undone_by: Option<String>,
+}
+
+/// A version of the structure's identity-vigilance procedure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Procedure {
+    pub version: i64,
+    pub body: String,
+    pub guidance_01: String,
+    pub guidance_02: String,
+    pub author: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who read the current version, and who has not yet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcedureReaders {
+    pub acknowledged: Vec<(String, DateTime<Utc>)>,
+    pub pending: Vec<String>,
+}
+
+/// Something the identity-vigilance referent must look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityTask {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    pub usager_name: String,
+    pub kind: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A background job (batch duplicate search, INSi re-verification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: String,
+    pub state: String,
+    pub total: i64,
+    pub done: i64,
+    pub report: String,
+    pub started_by: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Identity-quality counts for the director.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IdentityCounts {
+    /// Non-anonymous, non-merged files by status code.
+    pub by_status: Vec<(String, i64)>,
+    pub anonymous: i64,
+    pub homonyms: i64,
+    pub doubtful: i64,
+    pub collisions: Vec<(String, i64)>,
+    pub pairs: Vec<(String, i64)>,
+    pub open_tasks: i64,
+}
+
+/// INSi calls by month and outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsiMonth {
+    pub month: String,
+    pub outcome: String,
+    pub count: i64,
 }

@@ -13,7 +13,9 @@ use super::group_commit::AuditWriter;
 use super::rows;
 use super::*;
 use crate::domain::audit::{AuditRecord, GENESIS_HASH};
+use crate::domain::duplicates::Collision;
 use crate::domain::identity::Vigilance;
+use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
 
@@ -141,6 +143,11 @@ fn usager_from_row(r: &PgRow) -> StoreResult<Usager> {
             email: r.try_get("email")?,
             address: r.try_get("address")?,
         })?,
+        merged_into: r.try_get("merged_into")?,
+        collision: r
+            .try_get::<Option<String>, _>("collision")?
+            .as_deref()
+            .and_then(Collision::parse),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -281,6 +288,7 @@ impl Store for PgStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
+        self.backfill_identity_keys().await?;
         Ok(())
     }
 
@@ -448,7 +456,7 @@ impl Store for PgStore {
         structure_id: Uuid,
     ) -> StoreResult<Option<Tenant>> {
         let row = sqlx::query(
-            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name, string_agg(m.role, ',') AS roles
+            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, s.identity_policy, p.first_name, p.last_name, string_agg(m.role, ',') AS roles
              FROM memberships m
              JOIN structures s ON s.id = m.structure_id
              JOIN professionals p ON p.id = m.professional_id AND p.active
@@ -471,6 +479,7 @@ impl Store for PgStore {
                 identity_documents: rows::codes_list(
                     &r.try_get::<String, _>("identity_documents")?,
                 ),
+                policy: IdentityPolicy::from_json(&r.try_get::<String, _>("identity_policy")?),
             })
         })
         .transpose()
@@ -498,7 +507,7 @@ impl Store for PgStore {
         token_hash: &str,
     ) -> StoreResult<Option<(SessionRow, Tenant)>> {
         let row = sqlx::query(
-            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name,
+            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, s.identity_policy, p.first_name, p.last_name,
                     string_agg(m.role, ',') AS roles
              FROM sessions se
              JOIN structures s ON s.id = se.structure_id
@@ -533,6 +542,7 @@ impl Store for PgStore {
             medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
             qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
             identity_documents: rows::codes_list(&r.try_get::<String, _>("identity_documents")?),
+            policy: IdentityPolicy::from_json(&r.try_get::<String, _>("identity_policy")?),
         };
         Ok(Some((session, tenant)))
     }
@@ -593,7 +603,10 @@ impl Store for PgStore {
             .bind(Utc::now())
             .fetch_one(&self.pool)
             .await?;
-        usager_from_row(&row)
+        let u = usager_from_row(&row)?;
+        self.q_keys_for(t.structure_id, u.id, &u.data.identity)
+            .await?;
+        Ok(u)
     }
 
     async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager> {
@@ -625,10 +638,14 @@ impl Store for PgStore {
             .bind(t.structure_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref()
+        let u = row
+            .as_ref()
             .map(usager_from_row)
             .transpose()?
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        self.q_keys_for(t.structure_id, u.id, &u.data.identity)
+            .await?;
+        Ok(u)
     }
 
     async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>> {
@@ -652,7 +669,7 @@ impl Store for PgStore {
             .collect();
         let sql = format!(
             "SELECT {USAGER_COLUMNS} FROM usagers
-             WHERE structure_id = $1 AND search_key LIKE ALL($2::text[])
+             WHERE structure_id = $1 AND merged_into IS NULL AND search_key LIKE ALL($2::text[])
                AND ($3::date IS NULL OR birth_date = $3)
              ORDER BY search_key LIMIT $4"
         );
@@ -667,10 +684,12 @@ impl Store for PgStore {
     }
 
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM usagers WHERE structure_id = $1")
-            .bind(t.structure_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM usagers WHERE structure_id = $1 AND merged_into IS NULL",
+        )
+        .bind(t.structure_id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n)
     }
 
@@ -877,11 +896,13 @@ impl Store for PgStore {
             .bind(usager_id)
             .bind(t.structure_id)
             .bind(false)
+            .bind(rows::ins_matricule(vigilance))
             .execute(&self.pool)
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.write_identity_keys(t, usager_id).await?;
         self.get_usager(t, usager_id)
             .await?
             .ok_or(StoreError::NotFound)
@@ -1082,3 +1103,11 @@ impl Store for PgStore {
             .collect())
     }
 }
+
+type ThisStore = PgStore;
+type ThisRow = PgRow;
+/// The Rust type of a 32-bit integer column in this backend.
+type Int4 = i32;
+/// `YYYY-MM` of the column `at`.
+const MONTH_SQL: &str = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM')";
+include!("quality_impl.rs");

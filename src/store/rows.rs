@@ -11,7 +11,7 @@ use crate::domain::roles::{Role, RoleSet};
 use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
 
 /// The `usagers` columns every query returns.
-pub const USAGER_COLUMNS: &str = "id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, address, vigilance, created_at, updated_at";
+pub const USAGER_COLUMNS: &str = "id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, address, vigilance, merged_into, collision, created_at, updated_at";
 
 /// The vigilance state as stored (JSON), and the status derived from it.
 pub fn vigilance_json(v: &Vigilance) -> String {
@@ -53,8 +53,8 @@ pub fn codes_list(csv: &str) -> Vec<String> {
 
 pub const SET_VIGILANCE_SQL: &str =
     "UPDATE usagers SET birth_name = $1, first_names = $2, birth_date = $3, sex = $4,
-    birth_place_code = $5, search_key = $6, identity_status = $7, vigilance = $8, updated_at = $9
-    WHERE id = $10 AND structure_id = $11 AND anonymous = $12";
+    birth_place_code = $5, search_key = $6, identity_status = $7, vigilance = $8, updated_at = $9,
+    ins_matricule = $13 WHERE id = $10 AND structure_id = $11 AND anonymous = $12";
 pub const INSERT_INSI_CALL_SQL: &str = "INSERT INTO insi_calls (id, structure_id, usager_id, at, operator_id, operator,
     step, outcome, duration_ms, request_xml, response_xml)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM usagers WHERE id = $3 AND structure_id = $2";
@@ -179,6 +179,16 @@ pub fn usager_data(c: UsagerColumns) -> StoreResult<UsagerData> {
             address: c.address,
         },
     })
+}
+
+/// A code read with a parser of its own; an unknown code is reported as corrupt.
+pub fn parse_code_with<T>(code: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
+    parse(code).ok_or_else(|| corrupt(code))
+}
+
+/// The INS matricule kept in its own indexed column (same-INS collisions).
+pub fn ins_matricule(v: &Vigilance) -> Option<String> {
+    v.ins().map(|r| r.ins.matricule.as_string())
 }
 
 pub fn parse_code<T: FromStr>(code: &str) -> StoreResult<T> {

@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::rows;
 use super::*;
 use crate::domain::audit::{AuditRecord, GENESIS_HASH};
+use crate::domain::duplicates::Collision;
 use crate::domain::identity::Vigilance;
+use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
 
@@ -123,6 +125,11 @@ fn usager_from_row(r: &SqliteRow) -> StoreResult<Usager> {
             email: r.try_get("email")?,
             address: r.try_get("address")?,
         })?,
+        merged_into: r.try_get("merged_into")?,
+        collision: r
+            .try_get::<Option<String>, _>("collision")?
+            .as_deref()
+            .and_then(Collision::parse),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -191,6 +198,7 @@ impl Store for SqliteStore {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
             .await?;
+        self.backfill_identity_keys().await?;
         Ok(())
     }
 
@@ -355,7 +363,7 @@ impl Store for SqliteStore {
         structure_id: Uuid,
     ) -> StoreResult<Option<Tenant>> {
         let row = sqlx::query(
-            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name, group_concat(m.role) AS roles
+            "SELECT s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, s.identity_policy, p.first_name, p.last_name, group_concat(m.role) AS roles
              FROM memberships m
              JOIN structures s ON s.id = m.structure_id
              JOIN professionals p ON p.id = m.professional_id AND p.active = 1
@@ -382,6 +390,7 @@ impl Store for SqliteStore {
                 identity_documents: rows::codes_list(
                     &r.try_get::<String, _>("identity_documents")?,
                 ),
+                policy: IdentityPolicy::from_json(&r.try_get::<String, _>("identity_policy")?),
             })
         })
         .transpose()
@@ -409,7 +418,7 @@ impl Store for SqliteStore {
         token_hash: &str,
     ) -> StoreResult<Option<(SessionRow, Tenant)>> {
         let row = sqlx::query(
-            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, p.first_name, p.last_name,
+            "SELECT se.*, s.name AS structure_name, s.kind, s.medical_roles, s.qualifier_roles, s.identity_documents, s.identity_policy, p.first_name, p.last_name,
                     group_concat(m.role) AS roles
              FROM sessions se
              JOIN structures s ON s.id = se.structure_id
@@ -448,6 +457,7 @@ impl Store for SqliteStore {
             medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
             qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
             identity_documents: rows::codes_list(&r.try_get::<String, _>("identity_documents")?),
+            policy: IdentityPolicy::from_json(&r.try_get::<String, _>("identity_policy")?),
         };
         Ok(Some((session, tenant)))
     }
@@ -509,6 +519,7 @@ impl Store for SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.write_identity_keys(t, id).await?;
         self.get_usager(t, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -542,6 +553,7 @@ impl Store for SqliteStore {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.write_identity_keys(t, id).await?;
         self.get_usager(t, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -563,7 +575,7 @@ impl Store for SqliteStore {
                 .unwrap_or_else(|| "%".to_string())
         };
         let sql = const_format_usager(
-            "WHERE structure_id = ? AND search_key LIKE ? AND search_key LIKE ? AND search_key LIKE ? AND search_key LIKE ?
+            "WHERE structure_id = ? AND merged_into IS NULL AND search_key LIKE ? AND search_key LIKE ? AND search_key LIKE ? AND search_key LIKE ?
                AND (? IS NULL OR birth_date = ?)
              ORDER BY search_key LIMIT ?",
         );
@@ -582,10 +594,12 @@ impl Store for SqliteStore {
     }
 
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usagers WHERE structure_id = ?")
-            .bind(t.structure_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM usagers WHERE structure_id = ? AND merged_into IS NULL",
+        )
+        .bind(t.structure_id)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n)
     }
 
@@ -839,11 +853,13 @@ impl Store for SqliteStore {
             .bind(usager_id)
             .bind(t.structure_id)
             .bind(false)
+            .bind(rows::ins_matricule(vigilance))
             .execute(&self.pool)
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.write_identity_keys(t, usager_id).await?;
         self.get_usager(t, usager_id)
             .await?
             .ok_or(StoreError::NotFound)
@@ -1082,3 +1098,11 @@ impl SqliteStore {
 fn const_format_usager(tail: &str) -> String {
     format!("SELECT {USAGER_COLUMNS} FROM usagers {tail}")
 }
+
+type ThisStore = SqliteStore;
+type ThisRow = SqliteRow;
+/// The Rust type of a 32-bit integer column in this backend.
+type Int4 = i64;
+/// `YYYY-MM` of the column `at`.
+const MONTH_SQL: &str = "substr(at, 1, 7)";
+include!("quality_impl.rs");

@@ -10,5 +10,6 @@ mod datamatrix;
 mod http;
 mod identite_http;
 mod insi;
+mod quality_store;
 mod store;
 mod vigilance_store;
