@@ -47,7 +47,7 @@ pub struct InsiService {
     timeout: Duration,
     instance: Uuid,
     sandbox: Option<LocalSandbox>,
-    clients: Mutex<HashMap<Uuid, (StructureInsi, Arc<InsiClient>)>>,
+    clients: Mutex<HashMap<(Uuid, Profile), (StructureInsi, Arc<InsiClient>)>>,
 }
 
 impl InsiService {
@@ -112,21 +112,45 @@ impl InsiService {
         self.sandbox.as_ref().map(|s| &s.handle)
     }
 
-    /// The client of this structure, built once per credentials.
+    /// The client of this structure for calls made by a person at the desk
+    /// (`INSI-MANU`), built once per credentials.
     pub async fn client_for(
         &self,
         store: &dyn Store,
         structure: &Structure,
     ) -> Result<Arc<InsiClient>, InsiUnavailable> {
+        self.client(store, structure, Profile::Manu).await
+    }
+
+    /// The client for unattended bulk calls (`INSI-AUTO`, Guide INS: mass
+    /// verification runs under the structure's automatic certificate).
+    /// In the sandbox an `INSI-AUTO` certificate is made by the test PKI; a
+    /// configured structure uses its configured certificate.
+    pub async fn client_auto_for(
+        &self,
+        store: &dyn Store,
+        structure: &Structure,
+    ) -> Result<Arc<InsiClient>, InsiUnavailable> {
+        self.client(store, structure, Profile::Auto).await
+    }
+
+    async fn client(
+        &self,
+        store: &dyn Store,
+        structure: &Structure,
+        profile: Profile,
+    ) -> Result<Arc<InsiClient>, InsiUnavailable> {
         let Some((url, ca)) = &self.endpoint else {
             return Err(InsiUnavailable::NotConfigured);
         };
-        let creds = match (&structure.insi, &self.sandbox) {
-            (Some(c), _) => c.clone(),
-            (None, Some(sb)) => provision(store, sb, structure).await?,
-            (None, None) => return Err(InsiUnavailable::StructureNotConfigured),
+        let creds = match (&structure.insi, &self.sandbox, profile) {
+            (Some(c), _, _) => c.clone(),
+            (None, Some(sb), Profile::Manu) => provision(store, sb, structure).await?,
+            (None, Some(sb), Profile::Auto) => auto_files(sb, structure)?,
+            (None, None, _) => return Err(InsiUnavailable::StructureNotConfigured),
         };
-        if let Some((known, client)) = self.lock().get(&structure.id)
+        let cache_key = (structure.id, profile);
+        if let Some((known, client)) = self.lock().get(&cache_key)
             && *known == creds
         {
             return Ok(client.clone());
@@ -160,13 +184,35 @@ impl InsiService {
         })
         .map_err(InsiUnavailable::Client)?;
         let client = Arc::new(client);
-        self.lock().insert(structure.id, (creds, client.clone()));
+        self.lock().insert(cache_key, (creds, client.clone()));
         Ok(client)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (StructureInsi, Arc<InsiClient>)>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(Uuid, Profile), (StructureInsi, Arc<InsiClient>)>> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Profile {
+    Manu,
+    Auto,
+}
+
+/// Sandbox only: an `INSI-AUTO` certificate of the test PKI (not stored: the
+/// structure's configured credentials stay the desk's).
+fn auto_files(sb: &LocalSandbox, structure: &Structure) -> Result<StructureInsi, InsiUnavailable> {
+    let files = sb
+        .pki
+        .client_files(&sb.dir, "INSI-AUTO", &structure.finess_geo)
+        .map_err(|e| InsiUnavailable::Sandbox(e.to_string()))?;
+    Ok(StructureInsi {
+        certificate: files.cert.display().to_string(),
+        key: Some(files.key.display().to_string()),
+        idam: SANDBOX_IDAM.into(),
+    })
 }
 
 /// Sandbox only: an `INSI-MANU` certificate of the test PKI for the structure.

@@ -230,6 +230,9 @@ pub struct UsagerForm {
     pub email: String,
     #[serde(default)]
     pub address: String,
+    /// Set once the duplicate warning was shown: creating anyway is a choice.
+    #[serde(default)]
+    pub doublons_vus: Option<String>,
 }
 
 /// Field name → French message.

@@ -384,11 +384,28 @@ async fn csrf_is_required_on_every_state_change(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The same person again: the duplicate warning (409) keeps what was
+    // typed; creating anyway is one more click.
     let r = c
         .post(app.url("/usagers"))
         .header("X-CSRF-Token", &csrf)
         .header("HX-Request", "true")
         .form(&form(None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Doublon possible"), "{page}");
+    assert!(page.contains(r#"name="doublons_vus""#));
+    assert!(page.contains(r#"value="CSRF""#));
+    let mut again = form(None);
+    again.push(("doublons_vus", "1".into()));
+    let r = c
+        .post(app.url("/usagers"))
+        .header("X-CSRF-Token", &csrf)
+        .header("HX-Request", "true")
+        .form(&again)
         .send()
         .await
         .unwrap();

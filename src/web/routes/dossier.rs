@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::domain::audit::AuditAction;
+use crate::domain::procedure::IdentityAction;
 use crate::domain::care::{self, ActivityKind, Confidentiality, EpisodeKind};
 use crate::domain::text;
 use crate::domain::usager::parse_event_date;
@@ -42,6 +43,19 @@ async fn render(
         st.store.insi_calls(t, id),
         st.store.anonymity_lift(t, id),
     )?;
+    let (pairs, merges) = tokio::try_join!(
+        st.store.duplicate_pairs(t, None, Some(id), 50),
+        st.store.merges_of(t, id),
+    )?;
+    let markers = crate::identity_quality::markers(&pairs, usager.collision);
+    let today = Utc::now().date_naive();
+    let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
+    let new_episode_since = last_retrieval
+        .is_some_and(|d| episodes.iter().any(|e| e.start_date > d));
+    let due = t
+        .policy
+        .reverification_due(last_retrieval, today, new_episode_since)
+        .map(|r| r.label());
     crate::audit::record(
         st.store.as_ref(),
         t,
@@ -65,6 +79,17 @@ async fn render(
         csrf: &ctx.session.csrf_token,
         today: Utc::now().date_naive().format("%Y-%m-%d").to_string(),
         forms,
+        quality: views::vigilance::FilePanel {
+            usager: &usager,
+            pairs: &pairs,
+            merges: &merges,
+            markers: &markers,
+            due,
+            can_merge: t.may(IdentityAction::Merge),
+            can_flag: t.may(IdentityAction::MarkDoubtful),
+            is_referent: super::vigilance::is_referent(ctx),
+            csrf: &ctx.session.csrf_token,
+        },
         identity: views::identite::Panel {
             usager: &usager,
             can_qualify: t.may_qualify(),

@@ -11,15 +11,17 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::connectors::insi::{
-    CodeCr, Individu, InsiError, LocalTraits, parse_response, rechercher_avec_strategie,
+    CodeCr, Individu, InsiError, parse_response, rechercher_avec_strategie,
 };
 use crate::domain::audit::AuditAction;
-use crate::domain::identity::{DocumentCheck, InsRetrieval, Refusal, Vigilance};
-use crate::domain::ins::{Ins, InsHistoryEntry, InsOid, KeyCheck, Matricule};
-use crate::domain::lexical;
+use crate::domain::identity::{DocumentCheck, Refusal, Vigilance};
 use crate::domain::roles::Role;
-use crate::domain::usager::{Identity, Sex, parse_event_date};
+use crate::domain::ins::{InsOid, KeyCheck, Matricule};
+use crate::domain::usager::{Identity, parse_event_date};
 use crate::store::{NewInsiCall, Usager};
+use crate::domain::procedure::IdentityAction;
+use crate::identity_quality;
+use crate::insi_identity::{integrate, local_traits_for_insi};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::identite::{Comparison, Found, TraitRow, local_traits};
@@ -79,44 +81,6 @@ fn page(st: &AppState, ctx: &Ctx, status: StatusCode, c: &Comparison<'_>) -> Res
         .into_response()
 }
 
-/// The strict traits as INSi must receive them, or why they cannot be sent
-/// (SEL-MP-043 §3.4.1: refused *before* calling, CNDA 2.03 cas 3).
-fn local_traits_for_insi(identity: &Identity) -> Result<LocalTraits, String> {
-    let Identity::Traits {
-        birth_name,
-        first_names,
-        birth_date,
-        sex,
-        birth_place_code,
-        ..
-    } = identity
-    else {
-        return Err(Refusal::Fictitious.to_string());
-    };
-    let names: Vec<String> = first_names.split_whitespace().map(str::to_string).collect();
-    let date = birth_date.format("%Y-%m-%d").to_string();
-    lexical::check_traits_for_insi(
-        birth_name,
-        &names,
-        sex.code(),
-        &date,
-        birth_place_code.as_deref(),
-    )
-    .map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        format!(
-            "Ces traits ne peuvent pas être envoyés au téléservice INSi (aucun appel n'a été fait) : {}. Corrigez l'identité (bouton « Modifier l'identité ») d'après la pièce d'identité, puis relancez la recherche.",
-            list.join(" ; ")
-        )
-    })?;
-    Ok(LocalTraits {
-        birth_name: birth_name.clone(),
-        first_names: names,
-        sex: sex.code().to_string(),
-        birth_date: *birth_date,
-        birth_place: birth_place_code.clone(),
-    })
-}
 
 fn outcome_text(outcome: &Result<crate::connectors::insi::InsiResponse, InsiError>) -> String {
     match outcome {
@@ -305,77 +269,6 @@ fn found(call_id: Uuid, local: &Identity, individu: &Individu) -> Found {
     }
 }
 
-/// The INS and the INS traits from a stored answer, or why they cannot be used.
-fn integrate(
-    individu: &Individu,
-    current: &Identity,
-    operator: &str,
-) -> Result<(InsRetrieval, Identity), String> {
-    let a = &individu.active;
-    let (matricule, check) = Matricule::from_insi(&a.number, &a.key)
-        .map_err(|e| format!("matricule INS inexploitable : {e}"))?;
-    let oid = InsOid::from_oid(&a.oid)
-        .ok_or_else(|| format!("OID « {} » inconnu : rien n'a été intégré", a.oid))?;
-    if check != KeyCheck::Valid {
-        tracing::warn!(
-            "INSi : clé de matricule incohérente dans la réponse (CNDA 2.08), conservée telle quelle"
-        );
-    }
-    let history = individu
-        .history
-        .iter()
-        .filter_map(|h| {
-            Matricule::from_insi(&h.number, &h.key)
-                .ok()
-                .map(|(m, _)| InsHistoryEntry {
-                    matricule: m,
-                    oid: h.oid.clone(),
-                    start: h.start.clone(),
-                    end: h.end.clone(),
-                })
-        })
-        .collect();
-    let r = &individu.traits;
-    let birth_date = NaiveDate::parse_from_str(&r.birth_date, "%Y-%m-%d")
-        .map_err(|_| format!("date de naissance renvoyée illisible « {} »", r.birth_date))?;
-    let sex = match r.sex.as_str() {
-        "M" => Sex::M,
-        "F" => Sex::F,
-        other => return Err(format!("sexe renvoyé inattendu « {other} »")),
-    };
-    let Identity::Traits {
-        used_name,
-        used_first_name,
-        ..
-    } = current
-    else {
-        return Err(Refusal::Fictitious.to_string());
-    };
-    // Strict traits replaced by the INS traits; used name and first name kept
-    // (Guide INS EXI ID 08: the used first name is never filled from INSi).
-    let identity = Identity::Traits {
-        birth_name: r.birth_name.clone(),
-        first_names: r
-            .first_names
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
-        used_name: used_name.clone(),
-        used_first_name: used_first_name.clone(),
-        birth_date,
-        sex,
-        birth_place_code: r.birth_place.clone(),
-    };
-    let retrieval = InsRetrieval {
-        ins: Ins { matricule, oid },
-        history,
-        retrieved_at: Utc::now(),
-        retrieved_by: operator.to_string(),
-        key_mismatch: check != KeyCheck::Valid,
-    };
-    Ok((retrieval, identity))
-}
-
 /// « C'est la même personne » / « Ce n'est pas la même personne ».
 pub async fn confirm(
     State(st): State<AppState>,
@@ -436,8 +329,14 @@ pub async fn confirm(
     let (retrieval, identity) =
         integrate(&individu, &usager.data.identity, &t.actor_label).map_err(AppError::Refused)?;
     let label = format!("{} récupéré", retrieval.ins.oid.type_label());
+    let matricule = retrieval.ins.matricule.as_string();
     let v = usager.vigilance.confirm_insi(retrieval).map_err(refused)?;
-    st.store.set_vigilance(t, usager.id, &identity, &v).await?;
+    let updated = st.store.set_vigilance(t, usager.id, &identity, &v).await?;
+    // RNIV: the same INS on another file is a duplicate or a collision.
+    let others = st.store.usagers_with_ins(t, &matricule).await?;
+    if others.len() > 1 {
+        identity_quality::same_ins_found(st.store.as_ref(), t, &updated, &others).await?;
+    }
     crate::audit::record(
         st.store.as_ref(),
         t,
@@ -521,7 +420,15 @@ pub async fn doubt(
     form: RawForm,
 ) -> Result<Response, AppError> {
     let usager = load(&st, &ctx, &raw_id).await?;
-    require_qualifier(&ctx)?;
+    // Raising a doubt is open to the roles the procedure names; clearing it
+    // means vouching for the identity again: qualifiers only.
+    if form.get("action") == "lever" {
+        require_qualifier(&ctx)?;
+    } else if !ctx.tenant.may(IdentityAction::MarkDoubtful) {
+        return Err(AppError::Forbidden(
+            "La procédure d'identitovigilance de la structure ne permet pas à vos rôles de signaler une identité douteuse : prévenez le référent.",
+        ));
+    }
     let (v, details) = if form.get("action") == "lever" {
         (usager.vigilance.clear_doubt(), "doute levé")
     } else {

@@ -10,8 +10,10 @@ use super::parse_id;
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::IdentityStatus;
 use crate::domain::lexical;
+use crate::domain::procedure::IdentityAction;
 use crate::domain::search;
 use crate::domain::usager::{Identity, Sex, UsagerData, UsagerForm};
+use crate::identity_quality;
 use crate::store::UsagerQuery;
 use crate::web::extract::FormData;
 use crate::web::session::Ctx;
@@ -191,6 +193,11 @@ pub async fn create(
     ctx: Ctx,
     FormData(form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
+    if !ctx.tenant.may(IdentityAction::Create) {
+        return Err(AppError::Forbidden(
+            "La procédure d'identitovigilance de la structure ne permet pas à vos rôles de créer un dossier : demandez à l'accueil ou au référent.",
+        ));
+    }
     let today = Utc::now().date_naive();
     let mut data = match form.validate(today, ctx.tenant.structure_kind.allows_anonymity()) {
         Ok(d) => d,
@@ -207,7 +214,33 @@ pub async fn create(
     };
     // Only what is saved is converted: on error, the form keeps what was typed.
     let converted = normalise_strict_traits(&mut data);
+    // RNIV: search before creating. The warning advises, never blocks.
+    let found =
+        identity_quality::candidates(st.store.as_ref(), &ctx.tenant, &data.identity, None).await?;
+    if !found.is_empty() && form.doublons_vus.is_none() {
+        let mut form = form;
+        form.doublons_vus = Some(found.len().to_string());
+        let body = views::usagers::form(
+            None,
+            &form,
+            &Errors::new(),
+            &ctx.session.csrf_token,
+            ctx.tenant.structure_kind.allows_anonymity(),
+        );
+        let page = maud::html! { (views::usagers::duplicate_warning(&found)) (body) };
+        return Ok((
+            StatusCode::CONFLICT,
+            views::layout::page(&ctx, st.config.is_sandbox(), "Nouveau dossier", page),
+        )
+            .into_response());
+    }
     let u = st.store.create_usager(&ctx.tenant, &data).await?;
+    // Kept for the referent: the pairs the person chose to create anyway.
+    for (other, m) in &found {
+        st.store
+            .upsert_duplicate_pair(&ctx.tenant, u.id, other.id, m)
+            .await?;
+    }
     let details = if data.identity.is_anonymous() {
         "accueil anonyme"
     } else {

@@ -45,16 +45,19 @@ pub struct FileView<'a> {
     pub today: String,
     pub forms: Forms,
     pub identity: super::identite::Panel<'a>,
+    pub quality: super::vigilance::FilePanel<'a>,
 }
 
 pub fn page(v: &FileView<'_>) -> Markup {
     let u = v.usager;
     html! {
+        @if let Some(into) = u.merged_into { (super::vigilance::merged_banner(into)) }
         (super::identite::status_banner(u))
         @if let Some(n) = v.forms.notice { p.notice role="status" { (n) } }
         (banner(u))
         p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
         (super::identite::panel(&v.identity))
+        (super::vigilance::file_panel(&v.quality))
         (episodes(v))
         (activities(v))
         (notes(v))

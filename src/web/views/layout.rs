@@ -48,9 +48,14 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
                         ul {
                             li { a href="/usagers" { "Usagers" } }
                             li { a href="/usagers/nouveau" { "Nouveau dossier" } }
+                            @if t.roles.any(&[crate::domain::roles::Role::ReferentIdentitovigilance, crate::domain::roles::Role::Directeur]) || t.may(crate::domain::procedure::IdentityAction::Merge) {
+                                li { a href="/identitovigilance" { "Identitovigilance" } }
+                            }
+                            li { a href="/identitovigilance/procedure" { "Procédure" } }
                             @if t.roles.can_read_audit() {
                                 li { a href="/journal" { "Journal d'audit" } }
                                 li { a href="/structure/parametres" { "Paramètres" } }
+                                li { a href="/structure/identitovigilance" { "Procédure (paramètres)" } }
                             }
                         }
                     }

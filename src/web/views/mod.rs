@@ -7,8 +7,10 @@ pub mod dossier;
 pub mod identite;
 pub mod journal;
 pub mod layout;
+pub mod markdown;
 pub mod structure;
 pub mod usagers;
+pub mod vigilance;
 
 /// `12/03/1984`
 pub fn date_fr(d: chrono::NaiveDate) -> String {

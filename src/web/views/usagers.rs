@@ -138,6 +138,9 @@ pub fn form(
         (error_summary(errors))
         form.usager method="post" action=(action) novalidate {
             (csrf_field(csrf))
+            @if let Some(seen) = &form.doublons_vus {
+                input type="hidden" name="doublons_vus" value=(seen);
+            }
             @if !editing && anonymity_allowed {
                 fieldset {
                     legend { "Accueil anonyme" }
@@ -183,6 +186,32 @@ pub fn form(
                 " "
                 a href=(id.map(|i| format!("/usagers/{i}")).unwrap_or_else(|| "/usagers".into())) { "Annuler" }
             }
+        }
+    }
+}
+
+/// The advisory duplicate warning at creation: candidates with their score
+/// and reasons; the form below keeps what was typed and can be sent again.
+pub fn duplicate_warning(found: &[(crate::store::Usager, crate::domain::duplicates::Match)]) -> Markup {
+    html! {
+        section.warning #doublons role="alert" aria-labelledby="h-doublons" {
+            h2 #h-doublons { "Doublon possible : " (found.len()) " dossier(s) ressemblant(s)" }
+            p { "Vérifiez avec la personne et sa pièce d'identité. Si c'est elle, ouvrez son dossier au lieu d'en créer un second. Sinon, confirmez la création ci-dessous : rien de ce que vous avez saisi n'est perdu." }
+            table {
+                thead { tr { th scope="col" { "Dossier" } th scope="col" { "Naissance" } th scope="col" { "Statut" } th scope="col" { "Ressemblance" } th scope="col" { "Pourquoi" } } }
+                tbody {
+                    @for (u, m) in found {
+                        tr {
+                            td { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } }
+                            td { (birth_label(&u.data.identity)) }
+                            td { (u.vigilance.status().label()) }
+                            td { (m.score) " / 100 — " (m.level().label()) }
+                            td { (m.reasons.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ")) }
+                        }
+                    }
+                }
+            }
+            p.hint { "Créer quand même : relisez le formulaire puis « Créer le dossier » — le référent identitovigilance verra la paire dans la liste des doublons potentiels." }
         }
     }
 }
