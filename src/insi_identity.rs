@@ -117,4 +117,3 @@ pub fn integrate(
     };
     Ok((retrieval, identity))
 }
-

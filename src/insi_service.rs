@@ -42,12 +42,15 @@ struct LocalSandbox {
     dir: PathBuf,
 }
 
+/// Clients per structure and certificate profile, with the credentials they were built from.
+type Clients = HashMap<(Uuid, Profile), (StructureInsi, Arc<InsiClient>)>;
+
 pub struct InsiService {
     endpoint: Option<(String, PathBuf)>,
     timeout: Duration,
     instance: Uuid,
     sandbox: Option<LocalSandbox>,
-    clients: Mutex<HashMap<(Uuid, Profile), (StructureInsi, Arc<InsiClient>)>>,
+    clients: Mutex<Clients>,
 }
 
 impl InsiService {
@@ -124,8 +127,9 @@ impl InsiService {
 
     /// The client for unattended bulk calls (`INSI-AUTO`, Guide INS: mass
     /// verification runs under the structure's automatic certificate).
-    /// In the sandbox an `INSI-AUTO` certificate is made by the test PKI; a
-    /// configured structure uses its configured certificate.
+    /// In the sandbox an `INSI-AUTO` certificate is made by the test PKI;
+    /// outside it the structure's configured certificate is used (separate
+    /// AUTO credentials are not configurable yet).
     pub async fn client_auto_for(
         &self,
         store: &dyn Store,
@@ -144,9 +148,9 @@ impl InsiService {
             return Err(InsiUnavailable::NotConfigured);
         };
         let creds = match (&structure.insi, &self.sandbox, profile) {
+            (_, Some(sb), Profile::Auto) => auto_files(sb, structure)?,
             (Some(c), _, _) => c.clone(),
             (None, Some(sb), Profile::Manu) => provision(store, sb, structure).await?,
-            (None, Some(sb), Profile::Auto) => auto_files(sb, structure)?,
             (None, None, _) => return Err(InsiUnavailable::StructureNotConfigured),
         };
         let cache_key = (structure.id, profile);
@@ -188,9 +192,7 @@ impl InsiService {
         Ok(client)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(Uuid, Profile), (StructureInsi, Arc<InsiClient>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Clients> {
         self.clients.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -63,8 +63,9 @@ pub async fn run(
                 return Ok(());
             }
         };
-        let mut tick =
-            tokio::time::interval(Duration::from_millis(1000 / u64::from(rate_per_second.max(1))));
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            1000 / u64::from(rate_per_second.max(1)),
+        ));
         for id in ids {
             let Some(u) = store.get_usager(&t, id).await? else {
                 continue;
@@ -161,21 +162,32 @@ async fn verify_one(
     let name = u.data.identity.display_name();
     let response = match outcome.final_response() {
         Ok(r) => r,
-        Err(e) => return Ok(Outcome::Failed(format!("{name} : INSi n'a pas répondu ({e}) — rien n'a changé"))),
+        Err(e) => {
+            return Ok(Outcome::Failed(format!(
+                "{name} : INSi n'a pas répondu ({e}) — rien n'a changé"
+            )));
+        }
     };
     let downgrade = |why: String| {
         let name = name.clone();
         async move {
-        let v = match u.vigilance.insi_inconsistent() {
-            Ok(v) => v,
-            Err(e) => return Ok::<_, crate::store::StoreError>(Outcome::Failed(e.to_string())),
-        };
-        store.set_vigilance(t, u.id, &u.data.identity, &v).await?;
-        store
-            .add_identity_task(t, u.id, "reverification", &why)
+            let v = match u.vigilance.insi_inconsistent() {
+                Ok(v) => v,
+                Err(e) => return Ok::<_, crate::store::StoreError>(Outcome::Failed(e.to_string())),
+            };
+            store.set_vigilance(t, u.id, &u.data.identity, &v).await?;
+            store
+                .add_identity_task(t, u.id, "reverification", &why)
+                .await?;
+            crate::audit::record(
+                store,
+                t,
+                AuditAction::IdentityAttributeChanged,
+                Some(u.id),
+                format!("revérification : {why}"),
+            )
             .await?;
-        crate::audit::record(store, t, AuditAction::IdentityAttributeChanged, Some(u.id), format!("revérification : {why}")).await?;
-        Ok(Outcome::Downgraded(format!("{name} : {why}")))
+            Ok(Outcome::Downgraded(format!("{name} : {why}")))
         }
     };
     let individu = match (&response.code, &response.individu) {
@@ -188,7 +200,8 @@ async fn verify_one(
             .await;
         }
     };
-    let (retrieval, identity) = match integrate(individu, &u.data.identity, "revérification INSi") {
+    let (retrieval, identity) = match integrate(individu, &u.data.identity, "revérification INSi")
+    {
         Ok(x) => x,
         Err(m) => return Ok(Outcome::Failed(format!("{name} : {m}"))),
     };
@@ -210,7 +223,14 @@ async fn verify_one(
     };
     store.set_vigilance(t, u.id, &identity, &v).await?;
     if changed {
-        crate::audit::record(store, t, AuditAction::IdentityConfirmed, Some(u.id), "revérification : INS modifié").await?;
+        crate::audit::record(
+            store,
+            t,
+            AuditAction::IdentityConfirmed,
+            Some(u.id),
+            "revérification : INS modifié",
+        )
+        .await?;
         Ok(Outcome::InsChanged(message))
     } else {
         Ok(Outcome::Unchanged)

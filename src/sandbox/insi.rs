@@ -94,6 +94,8 @@ struct State {
     known_idams: Vec<String>,
     behaviour: Mutex<Behaviour>,
     requests: AtomicUsize,
+    /// Client certificate CN of each request, in order (INSI-MANU / INSI-AUTO).
+    client_cns: Mutex<Vec<String>>,
 }
 
 impl State {
@@ -121,6 +123,15 @@ impl SandboxHandle {
             .behaviour
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = behaviour;
+    }
+
+    /// The client certificate CN of every request so far.
+    pub fn client_cns(&self) -> Vec<String> {
+        self.state
+            .client_cns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// HTTP requests received so far (after the TLS handshake).
@@ -163,6 +174,7 @@ impl InsiSandbox {
             known_idams: options.known_idams,
             behaviour: Mutex::new(options.behaviour),
             requests: AtomicUsize::new(0),
+            client_cns: Mutex::default(),
         });
         let task = tokio::spawn(accept_loop(listener, acceptor, state.clone()));
         tracing::info!(%url, "bac à sable INSi démarré");
@@ -316,6 +328,11 @@ async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
     state.requests.fetch_add(1, Ordering::SeqCst);
+    state
+        .client_cns
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(cn.unwrap_or("").to_string());
     let behaviour = state.behaviour();
     if let Behaviour::Slow(delay) = behaviour {
         tokio::time::sleep(delay).await;

@@ -10,6 +10,7 @@ mod datamatrix;
 mod http;
 mod identite_http;
 mod insi;
+mod quality_http;
 mod quality_store;
 mod store;
 mod vigilance_store;

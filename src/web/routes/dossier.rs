@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::domain::audit::AuditAction;
-use crate::domain::procedure::IdentityAction;
 use crate::domain::care::{self, ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::procedure::IdentityAction;
 use crate::domain::text;
 use crate::domain::usager::parse_event_date;
 use crate::store::{NewActivity, NewEpisode, NewNote};
@@ -50,8 +50,8 @@ async fn render(
     let markers = crate::identity_quality::markers(&pairs, usager.collision);
     let today = Utc::now().date_naive();
     let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
-    let new_episode_since = last_retrieval
-        .is_some_and(|d| episodes.iter().any(|e| e.start_date > d));
+    let new_episode_since =
+        last_retrieval.is_some_and(|d| episodes.iter().any(|e| e.start_date > d));
     let due = t
         .policy
         .reverification_due(last_retrieval, today, new_episode_since)

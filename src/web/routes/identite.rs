@@ -15,13 +15,13 @@ use crate::connectors::insi::{
 };
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::{DocumentCheck, Refusal, Vigilance};
-use crate::domain::roles::Role;
 use crate::domain::ins::{InsOid, KeyCheck, Matricule};
-use crate::domain::usager::{Identity, parse_event_date};
-use crate::store::{NewInsiCall, Usager};
 use crate::domain::procedure::IdentityAction;
+use crate::domain::roles::Role;
+use crate::domain::usager::{Identity, parse_event_date};
 use crate::identity_quality;
 use crate::insi_identity::{integrate, local_traits_for_insi};
+use crate::store::{NewInsiCall, Usager};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::identite::{Comparison, Found, TraitRow, local_traits};
@@ -80,7 +80,6 @@ fn page(st: &AppState, ctx: &Ctx, status: StatusCode, c: &Comparison<'_>) -> Res
     )
         .into_response()
 }
-
 
 fn outcome_text(outcome: &Result<crate::connectors::insi::InsiResponse, InsiError>) -> String {
     match outcome {

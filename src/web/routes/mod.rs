@@ -50,18 +50,36 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/export.json", get(vigilance::export))
         .route("/identitovigilance", get(vigilance::desk))
         .route("/identitovigilance/doublons", get(vigilance::pairs))
-        .route("/identitovigilance/doublons/decision", post(vigilance::decide_pair))
-        .route("/identitovigilance/doublons/recherche", post(vigilance::start_batch))
-        .route("/identitovigilance/reverification", post(vigilance::start_reverification))
+        .route(
+            "/identitovigilance/doublons/decision",
+            post(vigilance::decide_pair),
+        )
+        .route(
+            "/identitovigilance/doublons/recherche",
+            post(vigilance::start_batch),
+        )
+        .route(
+            "/identitovigilance/reverification",
+            post(vigilance::start_reverification),
+        )
         .route("/identitovigilance/traitements/{id}", get(vigilance::job))
         .route(
             "/identitovigilance/fusion",
             get(vigilance::merge_preview).post(vigilance::merge),
         )
-        .route("/identitovigilance/fusions/{id}/annulation", post(vigilance::unmerge))
-        .route("/identitovigilance/taches/{id}/fait", post(vigilance::close_task))
+        .route(
+            "/identitovigilance/fusions/{id}/annulation",
+            post(vigilance::unmerge),
+        )
+        .route(
+            "/identitovigilance/taches/{id}/fait",
+            post(vigilance::close_task),
+        )
         .route("/identitovigilance/procedure", get(vigilance::procedure))
-        .route("/identitovigilance/procedure/lecture", post(vigilance::acknowledge))
+        .route(
+            "/identitovigilance/procedure/lecture",
+            post(vigilance::acknowledge),
+        )
         .route(
             "/structure/identitovigilance",
             get(vigilance::settings).post(vigilance::save_settings),

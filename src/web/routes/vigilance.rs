@@ -64,7 +64,8 @@ pub async fn desk(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppE
         st.store.identity_counts(t),
         st.store.insi_months(t, 12),
         st.store.open_identity_tasks(t),
-        st.store.duplicate_pairs(t, Some(PairStatus::Ouvert), None, 100),
+        st.store
+            .duplicate_pairs(t, Some(PairStatus::Ouvert), None, 100),
         st.store.recent_jobs(t, BATCH_KIND, 5),
         st.store.recent_jobs(t, reverification::JOB_KIND, 5),
         st.store.current_procedure(t),
@@ -135,9 +136,7 @@ pub async fn decide_pair(
     let status = PairStatus::parse(form.get("status"))
         .filter(|s| identity_quality::decidable(*s))
         .ok_or_else(|| AppError::BadRequest("décision inconnue".into()))?;
-    st.store
-        .set_pair_status(&ctx.tenant, a, b, status)
-        .await?;
+    st.store.set_pair_status(&ctx.tenant, a, b, status).await?;
     for id in [a, b] {
         crate::audit::record(
             st.store.as_ref(),
@@ -256,7 +255,12 @@ pub async fn job(
         (status)
         p { a href="/identitovigilance" { "Retour à l'identitovigilance" } }
     };
-    Ok(page(&st, &ctx, views::vigilance::job_label(&job.kind), body))
+    Ok(page(
+        &st,
+        &ctx,
+        views::vigilance::job_label(&job.kind),
+        body,
+    ))
 }
 
 fn job_report(job: &crate::store::Job) -> maud::Markup {
@@ -271,7 +275,8 @@ fn job_report(job: &crate::store::Job) -> maud::Markup {
             }
         }
     } else {
-        let r: identity_quality::BatchReport = serde_json::from_str(&job.report).unwrap_or_default();
+        let r: identity_quality::BatchReport =
+            serde_json::from_str(&job.report).unwrap_or_default();
         maud::html! {
             @if let Some(e) = &r.error { p.error-text { "Interrompue : " (e) } }
             p { (r.files) " dossier(s) examiné(s), " (r.pairs) " rapprochement(s) enregistré(s), " (r.same_ins) " INS porté(s) par plusieurs dossiers." }
@@ -296,7 +301,8 @@ pub async fn merge_preview(
     require(&ctx, IdentityAction::Merge, MERGE_FORBIDDEN)?;
     let t = &ctx.tenant;
     let (s_id, m_id) = (parse_id(&q.survivant)?, parse_id(&q.fusionne)?);
-    let (survivor, merged) = tokio::try_join!(st.store.get_usager(t, s_id), st.store.get_usager(t, m_id))?;
+    let (survivor, merged) =
+        tokio::try_join!(st.store.get_usager(t, s_id), st.store.get_usager(t, m_id))?;
     let (survivor, merged) = (
         survivor.ok_or(AppError::NotFound)?,
         merged.ok_or(AppError::NotFound)?,
@@ -385,7 +391,10 @@ pub async fn unmerge(
             &ctx.tenant,
             AuditAction::FilesUnmerged,
             Some(uid),
-            format!("fusion {} annulée : les deux dossiers sont rétablis", record.id),
+            format!(
+                "fusion {} annulée : les deux dossiers sont rétablis",
+                record.id
+            ),
         )
         .await?;
     }
@@ -436,7 +445,12 @@ pub async fn flag_collision(
         .await?;
     if collision == Some(Collision::Potentielle) {
         st.store
-            .add_identity_task(&ctx.tenant, id, "collision", &format!("Collision signalée : {note}"))
+            .add_identity_task(
+                &ctx.tenant,
+                id,
+                "collision",
+                &format!("Collision signalée : {note}"),
+            )
             .await?;
     }
     crate::audit::record(
@@ -571,7 +585,12 @@ pub async fn settings(
         csrf: &ctx.session.csrf_token,
         saved: q.ok.is_some(),
     });
-    Ok(page(&st, &ctx, "Procédure d'identitovigilance — paramètres", body))
+    Ok(page(
+        &st,
+        &ctx,
+        "Procédure d'identitovigilance — paramètres",
+        body,
+    ))
 }
 
 pub async fn save_settings(
@@ -639,7 +658,11 @@ pub async fn save_settings(
             labels(&policy.create_roles),
             labels(&policy.doubt_roles),
             labels(&policy.merge_roles),
-            if policy.reverify_on_new_episode { "oui" } else { "non" },
+            if policy.reverify_on_new_episode {
+                "oui"
+            } else {
+                "non"
+            },
             policy
                 .reverify_after_months
                 .map(|m| m.to_string())

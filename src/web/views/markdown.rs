@@ -24,11 +24,21 @@ fn tree(source: &str) -> Vec<Node> {
                     parent.1.push(Node::Element(tag, children));
                 }
             }
-            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => {
-                stack.last_mut().expect("root").1.push(Node::Text(t.into_string()))
-            }
-            Event::Code(c) => stack.last_mut().expect("root").1.push(Node::Code(c.into_string())),
-            Event::SoftBreak => stack.last_mut().expect("root").1.push(Node::Text(" ".into())),
+            Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => stack
+                .last_mut()
+                .expect("root")
+                .1
+                .push(Node::Text(t.into_string())),
+            Event::Code(c) => stack
+                .last_mut()
+                .expect("root")
+                .1
+                .push(Node::Code(c.into_string())),
+            Event::SoftBreak => stack
+                .last_mut()
+                .expect("root")
+                .1
+                .push(Node::Text(" ".into())),
             Event::HardBreak => stack.last_mut().expect("root").1.push(Node::Break),
             Event::Rule => stack.last_mut().expect("root").1.push(Node::Rule),
             _ => {}

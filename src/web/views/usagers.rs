@@ -192,7 +192,9 @@ pub fn form(
 
 /// The advisory duplicate warning at creation: candidates with their score
 /// and reasons; the form below keeps what was typed and can be sent again.
-pub fn duplicate_warning(found: &[(crate::store::Usager, crate::domain::duplicates::Match)]) -> Markup {
+pub fn duplicate_warning(
+    found: &[(crate::store::Usager, crate::domain::duplicates::Match)],
+) -> Markup {
     html! {
         section.warning #doublons role="alert" aria-labelledby="h-doublons" {
             h2 #h-doublons { "Doublon possible : " (found.len()) " dossier(s) ressemblant(s)" }

@@ -116,7 +116,12 @@ pub fn file_panel(p: &FilePanel<'_>) -> Markup {
 }
 
 /// Pairs with their score and reasons, and the referent's decisions.
-pub fn pairs_table(pairs: &[DuplicatePair], from: Option<Uuid>, can_decide: bool, csrf: &str) -> Markup {
+pub fn pairs_table(
+    pairs: &[DuplicatePair],
+    from: Option<Uuid>,
+    can_decide: bool,
+    csrf: &str,
+) -> Markup {
     html! {
         table.pairs {
             thead { tr {
@@ -299,12 +304,21 @@ pub fn insi_chart(months: &[InsiMonth]) -> Markup {
     if labels.is_empty() {
         return html! { p.muted { "Aucun appel INSi sur la période." } };
     }
-    let total = |month: &str| -> i64 { months.iter().filter(|m| m.month == month).map(|m| m.count).sum() };
+    let total = |month: &str| -> i64 {
+        months
+            .iter()
+            .filter(|m| m.month == month)
+            .map(|m| m.count)
+            .sum()
+    };
     let max = labels.iter().map(|m| total(m)).max().unwrap_or(1).max(1);
-    let colours = ["#2b6cb0", "#c05621", "#2f855a", "#9b2c2c", "#6b46c1", "#4a5568"];
+    let colours = [
+        "#2b6cb0", "#c05621", "#2f855a", "#9b2c2c", "#6b46c1", "#4a5568",
+    ];
     let (bar, gap, height) = (36, 14, 160);
     let width = labels.len() * (bar + gap) + 60;
-    let colour = |o: &str| colours[outcomes.iter().position(|x| *x == o).unwrap_or(0) % colours.len()];
+    let colour =
+        |o: &str| colours[outcomes.iter().position(|x| *x == o).unwrap_or(0) % colours.len()];
     // (x, top, height, colour, tooltip) of each stacked segment.
     let mut segments = Vec::new();
     let mut columns = Vec::new();
@@ -314,7 +328,13 @@ pub fn insi_chart(months: &[InsiMonth]) -> Markup {
         for m in months.iter().filter(|m| m.month == *month) {
             let h = (m.count * height as i64 / max) as usize;
             y -= h;
-            segments.push((x, y, h, colour(&m.outcome), format!("{month} — {} : {}", outcome_label(&m.outcome), m.count)));
+            segments.push((
+                x,
+                y,
+                h,
+                colour(&m.outcome),
+                format!("{month} — {} : {}", outcome_label(&m.outcome), m.count),
+            ));
         }
         columns.push((x, y, *month, total(month)));
     }
@@ -416,7 +436,11 @@ pub struct Settings<'a> {
 
 pub fn settings(s: &Settings<'_>) -> Markup {
     let (body, g01, g02) = match s.procedure {
-        Some(p) => (p.body.as_str(), p.guidance_01.as_str(), p.guidance_02.as_str()),
+        Some(p) => (
+            p.body.as_str(),
+            p.guidance_01.as_str(),
+            p.guidance_02.as_str(),
+        ),
         None => (
             "",
             crate::domain::procedure::DEFAULT_GUIDANCE_01,

@@ -1,0 +1,521 @@
+//! Identity vigilance II through HTTP, on both databases: the duplicate
+//! desk and merges (roles from the director's procedure), the procedure and
+//! its acknowledgements, the batch finder and the INSi re-verification jobs.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use escale::domain::identity::IdentityStatus;
+use escale::domain::usager::Identity;
+
+use crate::common::app::{TestApp, login, spawn_app};
+use crate::common::db::{Fixture, TestDb, seed_two_structures};
+
+async fn setup(db: TestDb) -> (TestApp, Fixture) {
+    let f = seed_two_structures(&db.store).await;
+    (spawn_app(db).await, f)
+}
+
+async fn post(
+    app: &TestApp,
+    c: &reqwest::Client,
+    path: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String, Option<String>) {
+    let mut form = vec![("_csrf", csrf)];
+    form.extend_from_slice(fields);
+    let r = c.post(app.url(path)).form(&form).send().await.unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    (r.status(), r.text().await.unwrap(), location)
+}
+
+async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let r = c.get(app.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+fn id_from(location: &str) -> Uuid {
+    location
+        .trim_start_matches("/usagers/")
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Creates a file, confirming through the duplicate warning if it shows.
+async fn create(app: &TestApp, c: &reqwest::Client, csrf: &str, fields: &[(&str, &str)]) -> Uuid {
+    let (status, page, location) = post(app, c, "/usagers", csrf, fields).await;
+    if status == StatusCode::SEE_OTHER {
+        return id_from(&location.unwrap());
+    }
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("Doublon possible"));
+    let mut again = fields.to_vec();
+    again.push(("doublons_vus", "1"));
+    let (status, _, location) = post(app, c, "/usagers", csrf, &again).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    id_from(&location.unwrap())
+}
+
+const POLICY_DIRECTOR_MERGES: &[(&str, &str)] = &[
+    ("part", "policy"),
+    ("create", "accueil"),
+    ("create", "directeur"),
+    ("create", "medecin"),
+    ("doubt", "accueil"),
+    ("doubt", "directeur"),
+    ("merge", "directeur"),
+];
+
+async fn merges_follow_the_procedure_and_are_reversible(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let dir = app.client();
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    let desk = app.client();
+    let csrf_acc = login(&app, &desk, f.accueil.professional.id, f.csapa.id).await;
+
+    let a = create(
+        &app,
+        &desk,
+        &csrf_acc,
+        &[
+            ("birth_name", "Lefebvre"),
+            ("first_names", "Anne Marie"),
+            ("birth_date", "07/04/1980"),
+            ("sex", "F"),
+            ("phone", "0601020304"),
+        ],
+    )
+    .await;
+    // Same person typed differently: warned, created anyway, the pair kept.
+    let fields = [
+        ("birth_name", "LEFEVRE"),
+        ("first_names", "Marie"),
+        ("birth_date", "04/07/1980"),
+        ("sex", "F"),
+    ];
+    let (status, page, _) = post(&app, &desk, "/usagers", &csrf_acc, &fields).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        page.contains("jour et mois de naissance inversés"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/usagers/{a}")));
+    assert!(
+        page.contains(r#"value="LEFEVRE""#),
+        "what was typed is kept"
+    );
+    let b = create(&app, &desk, &csrf_acc, &fields).await;
+    let (_, page) = get(&app, &desk, &format!("/usagers/{b}")).await;
+    assert!(page.contains("DPOT"), "{page}");
+
+    // Reception neither sees the desk nor merges.
+    assert_eq!(
+        get(&app, &desk, "/identitovigilance").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let ids = [("survivant", a.to_string()), ("fusionne", b.to_string())];
+    let ids: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        post(&app, &desk, "/identitovigilance/fusion", &csrf_acc, &ids)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // By default only the referent merges; the director gives it to directors.
+    assert_eq!(
+        post(&app, &dir, "/identitovigilance/fusion", &csrf, &ids)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        POLICY_DIRECTOR_MERGES,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A policy without anyone to create is refused.
+    let (status, page, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "policy"),
+            ("merge", "directeur"),
+            ("doubt", "accueil"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+
+    let (status, page) = get(&app, &dir, "/identitovigilance").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Doublons potentiels ouverts") && page.contains("LEFEVRE"),
+        "{page}"
+    );
+    assert!(page.contains("Appels INSi par mois"), "indicators");
+    let before_a = get(&app, &dir, &format!("/usagers/{a}/export.json"))
+        .await
+        .1;
+    let before_b = get(&app, &dir, &format!("/usagers/{b}/export.json"))
+        .await
+        .1;
+    let (status, page) = get(
+        &app,
+        &dir,
+        &format!("/identitovigilance/fusion?survivant={a}&fusionne={b}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Ce qui sera déplacé"), "{page}");
+    let (status, _, location) = post(&app, &dir, "/identitovigilance/fusion", &csrf, &ids).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(id_from(&location.unwrap()), a);
+    let (_, page) = get(&app, &dir, &format!("/usagers/{b}")).await;
+    assert!(page.contains("Dossier fusionné"), "{page}");
+    let (_, page) = get(&app, &dir, &format!("/usagers/{a}")).await;
+    assert!(page.contains("Annuler cette fusion"), "{page}");
+    let (_, list) = get(&app, &dir, "/usagers?q=lefe").await;
+    assert!(
+        !list.contains(&b.to_string()),
+        "merged file hidden from lists"
+    );
+    // Another structure cannot undo it.
+    let t = &f.directeur.tenant;
+    let merge_id = app.db.store.merges_of(t, a).await.unwrap()[0].id;
+    let other = app.client();
+    let csrf_other = login(&app, &other, f.other.professional.id, f.caarud.id).await;
+    let path = format!("/identitovigilance/fusions/{merge_id}/annulation");
+    let (status, _, _) = post(&app, &other, &path, &csrf_other, &[]).await;
+    assert!(
+        status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+        "{status}"
+    );
+    let (status, _, _) = post(&app, &dir, &path, &csrf, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        get(&app, &dir, &format!("/usagers/{a}/export.json"))
+            .await
+            .1,
+        before_a
+    );
+    assert_eq!(
+        get(&app, &dir, &format!("/usagers/{b}/export.json"))
+            .await
+            .1,
+        before_b
+    );
+    let (status, page, _) = post(&app, &dir, &path, &csrf, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    // The journal holds the merge and its undoing.
+    let journal = get(&app, &dir, "/journal").await.1;
+    assert!(
+        journal.contains("Fusion de deux dossiers") && journal.contains("Annulation d'une fusion")
+    );
+}
+both_backends!(merges_follow_the_procedure_and_are_reversible);
+
+async fn an_anonymous_file_is_never_merged_by_hand(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let dir = app.client();
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        POLICY_DIRECTOR_MERGES,
+    )
+    .await;
+    let anon = create(
+        &app,
+        &dir,
+        &csrf,
+        &[("anonymous", "on"), ("alias", "Zorro")],
+    )
+    .await;
+    let real = create(
+        &app,
+        &dir,
+        &csrf,
+        &[
+            ("birth_name", "MARTIN"),
+            ("first_names", "Paul"),
+            ("birth_date", "01/02/1970"),
+            ("sex", "M"),
+        ],
+    )
+    .await;
+    for (s, m) in [(real, anon), (anon, real)] {
+        let (s, m) = (s.to_string(), m.to_string());
+        let (status, page, _) = post(
+            &app,
+            &dir,
+            "/identitovigilance/fusion",
+            &csrf,
+            &[("survivant", &s), ("fusionne", &m)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(
+            page.contains("levée d&#39;anonymat")
+                || page.contains("levée d'anonymat")
+                || page.contains("anonymes"),
+            "{page}"
+        );
+    }
+    let (_, page) = get(&app, &dir, &format!("/usagers/{anon}")).await;
+    assert!(
+        !page.contains("fiche-identite.pdf"),
+        "no identity sheet for an alias"
+    );
+}
+both_backends!(an_anonymous_file_is_never_merged_by_hand);
+
+async fn the_procedure_is_published_read_and_acknowledged(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let dir = app.client();
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    let acc = app.client();
+    let csrf_acc = login(&app, &acc, f.accueil.professional.id, f.csapa.id).await;
+    let (_, page) = get(&app, &acc, "/identitovigilance/procedure").await;
+    assert!(page.contains("pas encore publié"));
+    // Reception cannot publish.
+    let (status, _, _) = post(
+        &app,
+        &acc,
+        "/structure/identitovigilance",
+        &csrf_acc,
+        &[("part", "procedure"), ("body", "x")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let body = "# Accueil\n\nDemander **une pièce d'identité**.\n\n<script>alert(1)</script>";
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "procedure"),
+            ("body", body),
+            ("guidance_01", "Relire la pièce"),
+            ("guidance_02", "Ajouter le lieu de naissance"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &acc, "/identitovigilance/procedure").await;
+    assert!(
+        page.contains("<strong>une pièce d&#39;identité</strong>")
+            || page.contains("<strong>une pièce d'identité</strong>"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;script&gt;") && !page.contains("<script>alert"));
+    assert!(page.contains("Relire la pièce") && page.contains("Version 1"));
+    let (status, _, _) = post(
+        &app,
+        &acc,
+        "/identitovigilance/procedure/lecture",
+        &csrf_acc,
+        &[("version", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &acc, "/identitovigilance/procedure").await;
+    assert!(page.contains("Vous avez pris connaissance"));
+    let (_, page) = get(&app, &dir, "/structure/identitovigilance").await;
+    assert!(page.contains("1 lecture(s), 3 en attente"), "{page}");
+    // A new version must be read again; confirming the old one is refused.
+    post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "procedure"),
+            ("body", "v2"),
+            ("guidance_01", "a"),
+            ("guidance_02", "b"),
+        ],
+    )
+    .await;
+    let (status, _, _) = post(
+        &app,
+        &acc,
+        "/identitovigilance/procedure/lecture",
+        &csrf_acc,
+        &[("version", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, page) = get(&app, &acc, "/identitovigilance/procedure").await;
+    assert!(page.contains("J&#39;ai lu") || page.contains("J'ai lu"));
+    let journal = get(&app, &dir, "/journal").await.1;
+    assert!(journal.contains("Publication de la procédure"));
+}
+both_backends!(the_procedure_is_published_read_and_acknowledged);
+
+async fn wait_for_job(app: &TestApp, c: &reqwest::Client, location: &str) -> String {
+    for _ in 0..200 {
+        let (status, page) = get(app, c, &format!("{location}?fragment=1")).await;
+        assert_eq!(status, StatusCode::OK);
+        if !page.contains("en cours") {
+            return page;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job still running");
+}
+
+async fn batch_finder_and_insi_reverification(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let acc = app.client();
+    let csrf_acc = login(&app, &acc, f.accueil.professional.id, f.csapa.id).await;
+    let dir = app.client();
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    // Two near-duplicates created without the desk (e.g. imported).
+    let t = &f.accueil.tenant;
+    let gen_a = app
+        .db
+        .store
+        .create_usager(t, &escale::synthetic::Generator::new(3).identity())
+        .await
+        .unwrap();
+    let mut g = escale::synthetic::Generator::new(3);
+    let base = g.identity();
+    let variant = g
+        .variant(&base, escale::synthetic::Variation::Typo)
+        .unwrap();
+    app.db.store.create_usager(t, &variant).await.unwrap();
+    let (status, _, location) = post(
+        &app,
+        &dir,
+        "/identitovigilance/doublons/recherche",
+        &csrf,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let page = wait_for_job(&app, &dir, &location.unwrap()).await;
+    assert!(page.contains("2 dossier(s) examiné(s)"), "{page}");
+    let (_, desk) = get(&app, &dir, "/identitovigilance").await;
+    assert!(desk.contains(&format!("/usagers/{}", gen_a.id)), "{desk}");
+
+    // A CNDA test person, recovered through INSi at the desk.
+    let id = create(
+        &app,
+        &acc,
+        &csrf_acc,
+        &[
+            ("birth_name", "Adrun"),
+            ("first_names", "Zoé"),
+            ("birth_date", "31/12/1975"),
+            ("sex", "F"),
+        ],
+    )
+    .await;
+    let (_, page, _) = post(&app, &acc, &format!("/usagers/{id}/insi"), &csrf_acc, &[]).await;
+    let marker = "name=\"call_id\" value=\"";
+    let start = page.find(marker).expect("an answer") + marker.len();
+    let call = page[start..start + 36].to_string();
+    post(
+        &app,
+        &acc,
+        &format!("/usagers/{id}/insi/confirmation"),
+        &csrf_acc,
+        &[("call_id", &call), ("decision", "meme")],
+    )
+    .await;
+    assert_eq!(
+        app.db
+            .store
+            .get_usager(t, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .vigilance
+            .status(),
+        IdentityStatus::Recup
+    );
+
+    // Reception does not start bulk jobs.
+    let (status, _, _) = post(
+        &app,
+        &acc,
+        "/identitovigilance/reverification",
+        &csrf_acc,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let sandbox = app.insi.sandbox().unwrap();
+    let before = sandbox.request_count();
+    let (_, _, location) = post(&app, &dir, "/identitovigilance/reverification", &csrf, &[]).await;
+    let location = location.unwrap();
+    let page = wait_for_job(&app, &dir, &location).await;
+    assert!(page.contains("1 vérifiée(s) : 1 inchangée(s)"), "{page}");
+    assert!(sandbox.request_count() > before);
+    assert!(
+        sandbox.client_cns()[before..]
+            .iter()
+            .all(|cn| cn == "INSI-AUTO"),
+        "{:?}",
+        sandbox.client_cns()
+    );
+
+    // The stored traits drift from the INS traits: downgraded, task for the referent.
+    let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
+    let Identity::Traits {
+        birth_name,
+        used_name,
+        used_first_name,
+        birth_date,
+        sex,
+        birth_place_code,
+        ..
+    } = u.data.identity.clone()
+    else {
+        panic!()
+    };
+    let drifted = Identity::Traits {
+        birth_name,
+        first_names: "ZOEY".into(),
+        used_name,
+        used_first_name,
+        birth_date,
+        sex,
+        birth_place_code,
+    };
+    app.db
+        .store
+        .set_vigilance(t, id, &drifted, &u.vigilance)
+        .await
+        .unwrap();
+    let (_, _, location) = post(&app, &dir, "/identitovigilance/reverification", &csrf, &[]).await;
+    let page = wait_for_job(&app, &dir, &location.unwrap()).await;
+    assert!(page.contains("1 repassée(s) provisoire(s)"), "{page}");
+    let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
+    assert_eq!(u.vigilance.status(), IdentityStatus::Prov);
+    let (_, desk) = get(&app, &dir, "/identitovigilance").await;
+    assert!(
+        desk.contains("Tâches du référent") && desk.contains("identité repassée provisoire")
+            || desk.contains("repassée provisoire"),
+        "{desk}"
+    );
+}
+both_backends!(batch_finder_and_insi_reverification);
