@@ -398,6 +398,7 @@ pub async fn audit(config: Config, cmd: AuditCommand) -> anyhow::Result<ExitCode
 pub const SAMPLE_INSI_TRAITS: &str = "insi-rechercher-traits.xml";
 pub const SAMPLE_DATAMATRIX_TXT: &str = "ins-datamatrix.txt";
 pub const SAMPLE_DATAMATRIX_PNG: &str = "ins-datamatrix.png";
+pub const SAMPLE_IDENTITY_SHEET: &str = "fiche-identite.pdf";
 
 /// Writes one example of each artefact Escale emits, from the sandbox demo
 /// data, with fixed identifiers and dates so that two runs give the same bytes.
@@ -435,6 +436,16 @@ pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
     // 6 pixels per module, quiet zone included (ANS: at least 4 for printing).
     let png = crate::datamatrix_symbol::png(&payload, 6)?;
     write_sample(out, SAMPLE_DATAMATRIX_PNG, &png)?;
+    let (identity, vigilance) = qualified_sample(at);
+    let sheet = crate::identity_sheet::for_file(
+        &identity,
+        &vigilance,
+        crate::demo::CSAPA_NAME,
+        CLI_ACTOR,
+        at,
+    )
+    .expect("an identity with traits");
+    write_sample(out, SAMPLE_IDENTITY_SHEET, &crate::identity_sheet::render(&sheet)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,6 +461,18 @@ fn write_sample(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
 /// DOMINIQUE, qualified through the domain's own transitions: the payload
 /// can only be built from a shareable identity.
 fn datamatrix_sample(at: chrono::DateTime<chrono::Utc>) -> String {
+    let (identity, vigilance) = qualified_sample(at);
+    let shared = crate::domain::sharing::shareable(&identity, &vigilance)
+        .expect("a qualified identity is shareable");
+    crate::domain::datamatrix::payload(&shared)
+}
+
+fn qualified_sample(
+    at: chrono::DateTime<chrono::Utc>,
+) -> (
+    crate::domain::usager::Identity,
+    crate::domain::identity::Vigilance,
+) {
     use crate::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
     use crate::domain::ins::{Ins, InsOid, Matricule};
     use crate::domain::usager::{Identity, Sex};
@@ -482,7 +505,5 @@ fn datamatrix_sample(at: chrono::DateTime<chrono::Utc>) -> String {
             })
         })
         .expect("a qualified sample identity");
-    let shared = crate::domain::sharing::shareable(&identity, &vigilance)
-        .expect("a qualified identity is shareable");
-    crate::domain::datamatrix::payload(&shared)
+    (identity, vigilance)
 }

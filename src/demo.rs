@@ -13,6 +13,7 @@ use crate::store::{
 };
 
 pub const CSAPA_FINESS: &str = "640000014";
+pub const CSAPA_NAME: &str = "CSAPA Le Phare (démo)";
 pub const CAARUD_FINESS: &str = "640000022";
 
 struct DemoPro {
@@ -132,7 +133,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
     }
     let csapa = store
         .create_structure(&NewStructure {
-            name: "CSAPA Le Phare (démo)".into(),
+            name: CSAPA_NAME.into(),
             kind: StructureKind::Csapa,
             finess_geo: CSAPA_FINESS.into(),
             finess_juridique: "640000121".into(),

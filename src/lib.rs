@@ -13,6 +13,7 @@ pub mod datamatrix_symbol;
 pub mod demo;
 pub mod domain;
 pub mod identity_quality;
+pub mod identity_sheet;
 pub mod insi_identity;
 pub mod insi_service;
 pub mod pki;

@@ -68,3 +68,51 @@ fn every_test_identity_symbol_decodes_to_its_payload_with_a_c40_header() {
     }
     assert!(checked >= 6);
 }
+
+/// A tool of poppler-utils, or `None` (said plainly; a failure under CI).
+fn poppler(tool: &'static str) -> Option<&'static str> {
+    if Command::new(tool).arg("-v").output().is_ok() {
+        return Some(tool);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{tool} not found (Debian package poppler-utils)");
+    }
+    eprintln!("{tool} not found (apt-get install poppler-utils) — this check did not run");
+    None
+}
+
+/// The identity sheet sample: rendered by poppler, its DataMatrix read back
+/// by libdmtx to the exact payload of `ins-datamatrix.txt`, its text holding
+/// the INS traits, the matricule with its type and the caption.
+#[test]
+fn identity_sheet_renders_and_its_datamatrix_decodes() {
+    let (Some(bin), Some(ppm), Some(text)) = (dmtxread(), poppler("pdftoppm"), poppler("pdftotext"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    escale::cli::samples(dir.path()).unwrap();
+    let pdf = dir.path().join(escale::cli::SAMPLE_IDENTITY_SHEET);
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-1.7"));
+    let out = Command::new(ppm)
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(dir.path().join("page"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (decoded, c40) = decode(bin, &dir.path().join("page.png"));
+    let expected = std::fs::read(dir.path().join(escale::cli::SAMPLE_DATAMATRIX_TXT)).unwrap();
+    assert_eq!(decoded, expected);
+    assert!(c40);
+    let out = Command::new(text).arg(&pdf).arg("-").output().unwrap();
+    let t = String::from_utf8(out.stdout).unwrap();
+    for needle in ["Fiche d'identité", "ADRTROIS", "DOMINIQUE", "26/02/1997", "INS-NIR", "INS à scanner", "Identité qualifiée", "2A020"] {
+        assert!(t.contains(needle), "« {needle} » missing from:\n{t}");
+    }
+    // The font is embedded (PDF/A): pdffonts says so.
+    let fonts = Command::new("pdffonts").arg(&pdf).output().unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("DejaVuSans") && fonts.contains("yes"), "{fonts}");
+}

@@ -48,6 +48,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/anonymat/levee", post(identite::lift))
         .route("/usagers/{id}/collision", post(vigilance::flag_collision))
         .route("/usagers/{id}/export.json", get(vigilance::export))
+        .route("/usagers/{id}/fiche-identite.pdf", get(vigilance::identity_sheet))
         .route("/identitovigilance", get(vigilance::desk))
         .route("/identitovigilance/doublons", get(vigilance::pairs))
         .route(

@@ -679,3 +679,57 @@ pub async fn save_settings(
     .await?;
     Ok(Redirect::to("/structure/identitovigilance?ok=1").into_response())
 }
+
+/// The identity sheet (PDF/A): traits, status, and for a qualified identity
+/// the matricule INS and its DataMatrix. Printing is traced.
+pub async fn identity_sheet(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw): Path<String>,
+) -> Result<Response, AppError> {
+    let id = parse_id(&raw)?;
+    let u = st
+        .store
+        .get_usager(&ctx.tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let sheet = crate::identity_sheet::for_file(
+        &u.data.identity,
+        &u.vigilance,
+        &ctx.session.structure_name,
+        &ctx.tenant.actor_label,
+        chrono::Utc::now(),
+    )
+    .ok_or_else(|| {
+        AppError::Refused(
+            "Un dossier anonyme n'a pas de fiche d'identité : seul le pseudonyme est enregistré."
+                .into(),
+        )
+    })?;
+    let pdf = crate::identity_sheet::render(&sheet).map_err(|e| AppError::Internal(e.into()))?;
+    crate::audit::record(
+        st.store.as_ref(),
+        &ctx.tenant,
+        AuditAction::IdentitySheetPrinted,
+        Some(id),
+        if sheet.datamatrix.is_some() {
+            "avec INS et DataMatrix"
+        } else {
+            "sans INS (identité non qualifiée)"
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"fiche-identite.pdf\"",
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
+}
