@@ -445,7 +445,11 @@ pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
         at,
     )
     .expect("an identity with traits");
-    write_sample(out, SAMPLE_IDENTITY_SHEET, &crate::identity_sheet::render(&sheet)?)?;
+    write_sample(
+        out,
+        SAMPLE_IDENTITY_SHEET,
+        &crate::identity_sheet::render(&sheet)?,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -176,7 +176,10 @@ pub fn for_file(
     let mut lines = vec![
         line("Nom de naissance", birth_name.clone()),
         line("Prénom(s) de naissance", first_names.clone()),
-        line("Date de naissance", birth_date.format("%d/%m/%Y").to_string()),
+        line(
+            "Date de naissance",
+            birth_date.format("%d/%m/%Y").to_string(),
+        ),
         line("Sexe", sex.label().into()),
         line(
             "Lieu de naissance (INSEE)",
@@ -195,10 +198,7 @@ pub fn for_file(
             lines.push(line("OID", shared.ins.oid.oid().into()));
             (Some(datamatrix::payload(&shared)), None)
         }
-        Err(why) => (
-            None,
-            Some(format!("Pas d'INS sur cette fiche : {why}.")),
-        ),
+        Err(why) => (None, Some(format!("Pas d'INS sur cette fiche : {why}."))),
     };
     Some(Sheet {
         structure: structure.into(),
@@ -251,7 +251,9 @@ pub fn render(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
             .pair(Name(b"LastChar"), 255)
             .pair(Name(b"FontDescriptor"), descriptor)
             .pair(Name(b"Encoding"), Name(b"WinAnsiEncoding"));
-        f.insert(Name(b"Widths")).array().items(m.widths.iter().copied());
+        f.insert(Name(b"Widths"))
+            .array()
+            .items(m.widths.iter().copied());
         f.finish();
     }
     pdf.font_descriptor(descriptor)
@@ -273,7 +275,8 @@ pub fn render(sheet: &Sheet) -> Result<Vec<u8>, SheetError> {
 
     let content = page_content(sheet)?;
     let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&content, 6);
-    pdf.stream(content_id, &compressed).filter(Filter::FlateDecode);
+    pdf.stream(content_id, &compressed)
+        .filter(Filter::FlateDecode);
     Ok(pdf.finish())
 }
 

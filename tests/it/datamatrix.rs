@@ -86,7 +86,8 @@ fn poppler(tool: &'static str) -> Option<&'static str> {
 /// the INS traits, the matricule with its type and the caption.
 #[test]
 fn identity_sheet_renders_and_its_datamatrix_decodes() {
-    let (Some(bin), Some(ppm), Some(text)) = (dmtxread(), poppler("pdftoppm"), poppler("pdftotext"))
+    let (Some(bin), Some(ppm), Some(text)) =
+        (dmtxread(), poppler("pdftoppm"), poppler("pdftotext"))
     else {
         return;
     };
@@ -101,18 +102,34 @@ fn identity_sheet_renders_and_its_datamatrix_decodes() {
         .arg(dir.path().join("page"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (decoded, c40) = decode(bin, &dir.path().join("page.png"));
     let expected = std::fs::read(dir.path().join(escale::cli::SAMPLE_DATAMATRIX_TXT)).unwrap();
     assert_eq!(decoded, expected);
     assert!(c40);
     let out = Command::new(text).arg(&pdf).arg("-").output().unwrap();
     let t = String::from_utf8(out.stdout).unwrap();
-    for needle in ["Fiche d'identité", "ADRTROIS", "DOMINIQUE", "26/02/1997", "INS-NIR", "INS à scanner", "Identité qualifiée", "2A020"] {
+    for needle in [
+        "Fiche d'identité",
+        "ADRTROIS",
+        "DOMINIQUE",
+        "26/02/1997",
+        "INS-NIR",
+        "INS à scanner",
+        "Identité qualifiée",
+        "2A020",
+    ] {
         assert!(t.contains(needle), "« {needle} » missing from:\n{t}");
     }
     // The font is embedded (PDF/A): pdffonts says so.
     let fonts = Command::new("pdffonts").arg(&pdf).output().unwrap();
     let fonts = String::from_utf8_lossy(&fonts.stdout);
-    assert!(fonts.contains("DejaVuSans") && fonts.contains("yes"), "{fonts}");
+    assert!(
+        fonts.contains("DejaVuSans") && fonts.contains("yes"),
+        "{fonts}"
+    );
 }

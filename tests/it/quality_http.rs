@@ -519,3 +519,54 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     );
 }
 both_backends!(batch_finder_and_insi_reverification);
+
+async fn a_scanned_ins_prefills_the_form_without_qualifying(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.accueil.professional.id, f.csapa.id).await;
+    let (_, page) = get(&app, &c, "/usagers/nouveau").await;
+    assert!(page.contains("scanner le DataMatrix INS"));
+    let dir = tempfile::tempdir().unwrap();
+    escale::cli::samples(dir.path()).unwrap();
+    let payload =
+        std::fs::read_to_string(dir.path().join(escale::cli::SAMPLE_DATAMATRIX_TXT)).unwrap();
+    // Keyboard-wedge scanners often drop the GS separator.
+    for typed in [payload.clone(), payload.replace('\u{1d}', "")] {
+        let (status, page, _) = post(
+            &app,
+            &c,
+            "/usagers/nouveau/scan",
+            &csrf,
+            &[("scan", &typed)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("DataMatrix lu : INS-NIR 2 97 02 2A 020 778 78"),
+            "{page}"
+        );
+        assert!(page.contains(r#"value="ADRTROIS""#) && page.contains(r#"value="1997-02-26""#));
+        assert!(page.contains("ne qualifie pas"));
+    }
+    let t = &f.accueil.tenant;
+    assert_eq!(
+        app.db.store.count_usagers(t).await.unwrap(),
+        0,
+        "nothing created by a scan"
+    );
+    let (status, page, _) = post(
+        &app,
+        &c,
+        "/usagers/nouveau/scan",
+        &csrf,
+        &[("scan", "<script>IS01")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("&lt;script&gt;IS01") && !page.contains("<script>IS01"),
+        "kept and escaped"
+    );
+    assert!(page.contains("Rescannez le code"));
+}
+both_backends!(a_scanned_ins_prefills_the_form_without_qualifying);

@@ -23,6 +23,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/deconnexion", post(auth::logout))
         .route("/usagers", get(usagers::list).post(usagers::create))
         .route("/usagers/nouveau", get(usagers::new_form))
+        .route("/usagers/nouveau/scan", post(usagers::scan))
         .route("/usagers/{id}", get(dossier::show).post(usagers::update))
         .route("/usagers/{id}/modifier", get(usagers::edit_form))
         .route("/usagers/{id}/prises-en-charge", post(dossier::add_episode))
@@ -48,7 +49,10 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/anonymat/levee", post(identite::lift))
         .route("/usagers/{id}/collision", post(vigilance::flag_collision))
         .route("/usagers/{id}/export.json", get(vigilance::export))
-        .route("/usagers/{id}/fiche-identite.pdf", get(vigilance::identity_sheet))
+        .route(
+            "/usagers/{id}/fiche-identite.pdf",
+            get(vigilance::identity_sheet),
+        )
         .route("/identitovigilance", get(vigilance::desk))
         .route("/identitovigilance/doublons", get(vigilance::pairs))
         .route(

@@ -143,21 +143,125 @@ pub async fn new_form(
         first_name: &q.ant_prenom,
         error,
         results: results.as_deref(),
+        csrf: &ctx.session.csrf_token,
+        scan: "",
+        scan_error: None,
     });
+    Ok(new_page(&st, &ctx, StatusCode::OK, search, None, &form))
+}
+
+fn new_page(
+    st: &AppState,
+    ctx: &Ctx,
+    status: StatusCode,
+    search: maud::Markup,
+    above_form: Option<maud::Markup>,
+    form: &UsagerForm,
+) -> Response {
     let body = views::usagers::form(
         None,
-        &form,
+        form,
         &Errors::new(),
         &ctx.session.csrf_token,
         ctx.tenant.structure_kind.allows_anonymity(),
     );
-    Ok(views::layout::page(
-        &ctx,
-        st.config.is_sandbox(),
-        "Nouveau dossier",
-        maud::html! { (search) (body) },
+    (
+        status,
+        views::layout::page(
+            ctx,
+            st.config.is_sandbox(),
+            "Nouveau dossier",
+            maud::html! { (search) @if let Some(a) = above_form { (a) } (body) },
+        ),
     )
-    .into_response())
+        .into_response()
+}
+
+/// A scanned INS DataMatrix prefills the traits (a capture channel: the
+/// identity stays provisional until INSi and a document vouch for it). Files
+/// already holding that INS, and look-alikes, are shown first.
+pub async fn scan(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    form: crate::web::extract::RawForm,
+) -> Result<Response, AppError> {
+    let typed = form.get("scan").to_string();
+    let anteriority = |scan_error: Option<&str>| {
+        views::usagers::anteriority(&views::usagers::Anteriority {
+            date: "",
+            name: "",
+            first_name: "",
+            error: None,
+            results: None,
+            csrf: &ctx.session.csrf_token,
+            scan: &typed,
+            scan_error,
+        })
+    };
+    let scanned = match crate::domain::datamatrix::parse(&typed) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!(
+                "{e}. Rescannez le code (curseur dans la zone, douchette en mode clavier), ou saisissez les traits à la main ci-dessous."
+            );
+            let search = anteriority(Some(&message));
+            return Ok(new_page(
+                &st,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                search,
+                None,
+                &UsagerForm::default(),
+            ));
+        }
+    };
+    let prefilled = UsagerForm {
+        birth_name: scanned.birth_name.clone(),
+        first_names: scanned.first_names.clone(),
+        birth_date: scanned.birth_date.format("%Y-%m-%d").to_string(),
+        sex: scanned.sex.code().to_string(),
+        birth_place_code: scanned.birth_place.clone().unwrap_or_default(),
+        ..UsagerForm::default()
+    };
+    let t = &ctx.tenant;
+    let holders = st
+        .store
+        .usagers_with_ins(t, &scanned.matricule.as_string())
+        .await?;
+    let identity = Identity::Traits {
+        birth_name: scanned.birth_name.clone(),
+        first_names: scanned.first_names.clone(),
+        used_name: None,
+        used_first_name: None,
+        birth_date: scanned.birth_date,
+        sex: scanned.sex,
+        birth_place_code: scanned.birth_place.clone(),
+    };
+    let found = identity_quality::candidates(st.store.as_ref(), t, &identity, None).await?;
+    let above = maud::html! {
+        p.notice role="status" {
+            "DataMatrix lu : " (scanned.oid.type_label()) " " (scanned.matricule.formatted())
+            ". Les traits ci-dessous viennent du code ; vérifiez-les sur la pièce d'identité. "
+            "Le code ne qualifie pas l'identité : après la création, lancez « Rechercher l'INS »."
+        }
+        @if !holders.is_empty() {
+            section.warning role="alert" {
+                h2 { "Cet INS est déjà dans un dossier" }
+                ul { @for u in &holders { li { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } " — " (u.vigilance.status().label()) } } }
+                p { "Ouvrez ce dossier au lieu d'en créer un nouveau." }
+            }
+        } @else if !found.is_empty() {
+            (views::usagers::duplicate_warning(&found))
+        }
+    };
+    Ok(new_page(
+        &st,
+        &ctx,
+        StatusCode::OK,
+        anteriority(None),
+        Some(above),
+        &prefilled,
+    ))
 }
 
 /// Strict traits are kept in the INSi format (SEL-MP-043 §3.4.1): upper case,

@@ -61,6 +61,9 @@ pub struct Anteriority<'a> {
     pub error: Option<&'a str>,
     /// `None` when no search was made yet.
     pub results: Option<&'a [Usager]>,
+    pub csrf: &'a str,
+    pub scan: &'a str,
+    pub scan_error: Option<&'a str>,
 }
 
 pub fn anteriority(a: &Anteriority<'_>) -> Markup {
@@ -91,7 +94,28 @@ pub fn anteriority(a: &Anteriority<'_>) -> Markup {
                 }
             }
         }
+        (scan_form(a.csrf, a.scan, a.scan_error))
         h2 { "2. Nouveau dossier" }
+    }
+}
+
+/// What a keyboard-wedge 2D scanner types, read by `domain::datamatrix::parse`.
+pub fn scan_form(csrf: &str, value: &str, error: Option<&str>) -> Markup {
+    html! {
+        details #scan open[error.is_some() || !value.is_empty()] {
+            summary { "Ou scanner le DataMatrix INS d'un document" }
+            form method="post" action="/usagers/nouveau/scan" {
+                (csrf_field(csrf))
+                div.field.has-error[error.is_some()] {
+                    label for="f-scan" { "Code lu par la douchette (placez le curseur ici puis scannez)" }
+                    textarea #f-scan name="scan" rows="2" maxlength="400" autocomplete="off" spellcheck="false"
+                        aria-describedby=[error.map(|_| "f-scan-erreur")] { (value) }
+                    @if let Some(e) = error { span.error #f-scan-erreur { (e) } }
+                }
+                p.hint { "Le DataMatrix pré-remplit les traits ; il ne qualifie pas l'identité : après la création, vérifiez-la auprès d'INSi." }
+                button type="submit" { "Lire le code" }
+            }
+        }
     }
 }
 
