@@ -4,6 +4,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "carte-vitale")]
+pub mod agent;
 pub mod app;
 pub mod audit;
 pub mod cli;

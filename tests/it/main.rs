@@ -4,6 +4,8 @@
 // `#[macro_use]`: `both_backends!` is in scope in every module declared below.
 #[macro_use]
 mod common;
+#[cfg(feature = "carte-vitale")]
+mod agent;
 mod browser;
 mod cli;
 mod datamatrix;
