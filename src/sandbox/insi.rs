@@ -395,7 +395,11 @@ async fn handle(
         tracing::debug!(message_id = %request.message_id, "bac à sable INSi : IDAM inconnu, desir_550");
         return idam_unknown(Some(&request.message_id));
     }
-    let (code, xml) = match identities::lookup(&request.traits) {
+    let found = match &request.query {
+        checks::SentQuery::Traits(t) => identities::lookup(t),
+        checks::SentQuery::Vitale(b) => identities::lookup_vitale(b),
+    };
+    let (code, xml) = match found {
         Lookup::One(identity) => ("00", answers::resultat_found(identity)),
         Lookup::None => (
             "01",

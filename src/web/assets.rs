@@ -9,6 +9,8 @@ use std::sync::Once;
 use super::AppState;
 
 const CSS: &str = include_str!("../../static/escale.css");
+/// Our script reading the Carte Vitale through the workstation agent.
+const VITALE_JS: &str = include_str!("../../static/vitale.js");
 const HTMX: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/htmx.min.js"));
 pub const HTMX_VERSION: &str = env!("BUNDLED_HTMX_VERSION");
 
@@ -43,6 +45,10 @@ pub fn routes() -> Router<AppState> {
     let mut r = Router::new().route(
         "/static/escale.css",
         get(|| async { asset("text/css; charset=utf-8", CSS.as_bytes()) }),
+    );
+    r = r.route(
+        "/static/vitale.js",
+        get(|| async { asset("text/javascript; charset=utf-8", VITALE_JS.as_bytes()) }),
     );
     if htmx_available() {
         r = r.route(

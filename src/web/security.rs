@@ -8,8 +8,10 @@ use tower_http::trace::TraceLayer;
 
 /// No inline script or style anywhere: htmx is served from our origin and its
 /// indicator styles are switched off (see the layout's htmx-config).
+/// `connect-src` also lets the page reach `escale agent` on the reception PC's
+/// loopback (the agent itself only answers Escale's origin).
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+connect-src 'self' http://127.0.0.1:8765; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 fn headers() -> [(HeaderName, &'static str); 6] {
     [

@@ -707,3 +707,58 @@ async fn anteriority_search_and_bad_input(db: TestDb) {
     );
 }
 both_backends!(anteriority_search_and_bad_input);
+
+/// The beneficiary chosen on the Carte Vitale queries INSi by card
+/// (`rechercherInsAvecCarteVitale`): same comparison and confirmation as a
+/// traits search; an anonymous file never reaches INSi this way either.
+async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.accueil.professional.id, f.csapa.id).await;
+    let id = create(
+        &app,
+        &c,
+        &csrf,
+        &[("birth_name", "Adrun"), ("first_names", "Zoé"), ("birth_date", "31/12/1975"), ("sex", "F")],
+    )
+    .await;
+    let page = get(&app, &c, &format!("/usagers/{id}")).await;
+    assert!(page.contains("data-vitale-read") && page.contains("/static/vitale.js"));
+    let before = insi_requests(&app);
+    let path = format!("/usagers/{id}/insi/vitale");
+    let (status, page) = post(
+        &app,
+        &c,
+        &path,
+        &csrf,
+        &[("nir", "275126322074974"), ("nom", "ADRUN"), ("date_naissance", "1975-12-31"), ("rang", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("INS-NIR 2 75 12 63 220 749 74"), "{page}");
+    assert_eq!(insi_requests(&app), before + 1);
+    let t = &f.accueil.tenant;
+    let calls = app.db.store.insi_calls(t, id).await.unwrap();
+    let last = calls.last().unwrap();
+    assert_eq!(last.step, "carte Vitale");
+    assert!(last.request_xml.contains("rechercherInsAvecCarteVitale"));
+    crate::insi::assert_insi_request_valid(&last.request_xml);
+    let (status, _) = post(&app, &c, &format!("/usagers/{id}/insi/confirmation"), &csrf, &[("call_id", &call_id(&page)), ("decision", "meme")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
+    assert_eq!(u.vigilance.status(), IdentityStatus::Recup, "the card is a key, not a proof: RECUP, not QUAL");
+    // Unknown beneficiary: 01, nothing integrated. Unreadable number: 400, no call.
+    let (status, page) = post(&app, &c, &path, &csrf, &[("nir", "1800175123456"), ("date_naissance", "1980-01-01")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("pas trouvé une identité unique"), "{page}");
+    let n = insi_requests(&app);
+    let (status, page) = post(&app, &c, &path, &csrf, &[("nir", "<script>")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert_eq!(insi_requests(&app), n);
+    // Anonymity is absolute: a crafted card search on an anonymous file is refused before any call.
+    let anon = create(&app, &c, &csrf, &[("anonymous", "on"), ("alias", "Zorro")]).await;
+    let (status, page) = post(&app, &c, &format!("/usagers/{anon}/insi/vitale"), &csrf, &[("nir", "275126322074974"), ("date_naissance", "1975-12-31")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert_eq!(insi_requests(&app), n);
+}
+both_backends!(carte_vitale_search_through_the_sandbox);

@@ -812,12 +812,22 @@ pub fn assert_insi_request_valid(xml: &str) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (qname, ns, schema) in [
+    // The body of whichever operation this request is.
+    let body = if xml.contains("RECVITALE") {
+        (
+            "ins:RECVITALE",
+            "http://www.cnamts.fr/INSiRecVit",
+            "ServiceIdentiteCertifiee/INSi_RECVITALE_INS.xsd",
+        )
+    } else {
         (
             "ins:RECSANSVITALE",
             "http://www.cnamts.fr/INSiRecSans",
             "ServiceIdentiteCertifiee/INSi_RECSANS_INS.xsd",
-        ),
+        )
+    };
+    for (qname, ns, schema) in [
+        body,
         (
             "ctxbam:ContexteBAM",
             "urn:siram:bam:ctxbam",

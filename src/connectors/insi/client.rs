@@ -14,10 +14,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
 use super::certificate::{is_allowed_cn, subject_from_pem};
-use super::envelope::{LpsContext, TraitsQuery, rechercher_traits};
+use super::envelope::{
+    LpsContext, TraitsQuery, VitaleQuery, rechercher_carte_vitale, rechercher_traits,
+};
 use super::error::InsiError;
 use super::response::{InsiResponse, parse_response};
-use super::{ACTION_TRAITS, ALLOWED_CNS};
+use super::{ACTION_TRAITS, ACTION_VITALE, ALLOWED_CNS};
 
 /// Configuration of the connector (paths, not contents: the key never
 /// travels through logs or configuration dumps).
@@ -60,7 +62,11 @@ pub struct InsiClient {
 /// `Content-Type` of a SOAP 1.2 request, with the `action` parameter (SOAP 1.2
 /// HTTP binding; padoa tests send `application/soap+xml;charset=utf-8`).
 pub fn content_type() -> String {
-    format!("application/soap+xml;charset=utf-8;action=\"{ACTION_TRAITS}\"")
+    content_type_for(ACTION_TRAITS)
+}
+
+pub fn content_type_for(action: &str) -> String {
+    format!("application/soap+xml;charset=utf-8;action=\"{action}\"")
 }
 
 impl InsiClient {
@@ -149,8 +155,29 @@ impl InsiClient {
         let message_id = Uuid::new_v4();
         let started_at = Utc::now();
         let request_xml = rechercher_traits(&self.lps, q, message_id, started_at);
+        self.call(ACTION_TRAITS, "rechercherInsAvecTraitsIdentite", message_id, started_at, request_xml)
+            .await
+    }
+
+    /// One `rechercherInsAvecCarteVitale` call (beneficiary read on the card).
+    pub async fn rechercher_vitale(&self, q: &VitaleQuery) -> Exchange {
+        let message_id = Uuid::new_v4();
+        let started_at = Utc::now();
+        let request_xml = rechercher_carte_vitale(&self.lps, q, message_id, started_at);
+        self.call(ACTION_VITALE, "rechercherInsAvecCarteVitale", message_id, started_at, request_xml)
+            .await
+    }
+
+    async fn call(
+        &self,
+        action: &str,
+        operation: &'static str,
+        message_id: Uuid,
+        started_at: chrono::DateTime<Utc>,
+        request_xml: String,
+    ) -> Exchange {
         let clock = Instant::now();
-        let (http_status, response_xml, outcome) = self.post(request_xml.clone()).await;
+        let (http_status, response_xml, outcome) = self.post(action, request_xml.clone()).await;
         let duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
         // Trace without personal data nor secrets: the XML goes to the caller's
         // audit store, not to the logs.
@@ -158,11 +185,12 @@ impl InsiClient {
             %message_id,
             http_status,
             duration_ms,
+            operation,
             outcome = match &outcome {
                 Ok(r) => r.code.as_code().to_owned(),
                 Err(e) => e.to_string(),
             },
-            "appel INSi rechercherInsAvecTraitsIdentite"
+            "appel INSi"
         );
         Exchange {
             request_xml,
@@ -176,12 +204,13 @@ impl InsiClient {
 
     async fn post(
         &self,
+        action: &str,
         body: String,
     ) -> (Option<u16>, Option<String>, Result<InsiResponse, InsiError>) {
         let sent = self
             .http
             .post(&self.endpoint)
-            .header(reqwest::header::CONTENT_TYPE, content_type())
+            .header(reqwest::header::CONTENT_TYPE, content_type_for(action))
             .body(body)
             .send()
             .await;

@@ -10,8 +10,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use uuid::Uuid;
 
 use super::{
-    ACTION_TRAITS, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS, NS_RECSANS, NS_SOAP12,
-    NS_WSA,
+    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS,
+    NS_RECSANS, NS_RECVIT, NS_SOAP12, NS_WSA,
 };
 
 /// What the software says about itself in `ContexteLPS` / `ContexteBAM`.
@@ -59,6 +59,77 @@ pub fn rechercher_traits(
     message_id: Uuid,
     now: DateTime<Utc>,
 ) -> String {
+    envelope(ctx, ACTION_TRAITS, ("xmlns:ins", NS_RECSANS), message_id, now, |w| {
+        // Body RECSANSVITALE, in XSD sequence order: NomNaissance, Prenom,
+        // Sexe, DateNaissance, LieuNaissance (XSD `INSi_RECSANS_INS.xsd`).
+        start(w, "ins:RECSANSVITALE")?;
+        leaf(w, "ins:NomNaissance", &q.birth_name)?;
+        leaf(w, "ins:Prenom", &q.first_name)?;
+        leaf(w, "ins:Sexe", &q.sex)?;
+        leaf(w, "ins:DateNaissance", &q.birth_date.format("%Y-%m-%d").to_string())?;
+        if let Some(place) = &q.birth_place {
+            leaf(w, "ins:LieuNaissance", place)?;
+        }
+        end(w, "ins:RECSANSVITALE")
+    })
+}
+
+/// One Carte Vitale search (`RECVITALE`, XSD `INSi_RECVITALE_INS.xsd`, type
+/// `Beneficiaire`): the beneficiary read on the card. The card is a key to
+/// query INSi, never a proof of identity (RNIV).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VitaleQuery {
+    /// NIR of the beneficiary (13 characters) when the card carries one.
+    pub nir: Option<String>,
+    /// NIR of the « ouvrant droit » (the insured person).
+    pub nir_ouvrant_droit: Option<String>,
+    pub birth_name: Option<String>,
+    /// `AAAA-MM-JJ`, or a lunar date as read (`DateLunaire`).
+    pub birth_date: Option<String>,
+    pub rank: Option<u8>,
+}
+
+/// The `rechercherInsAvecCarteVitale` envelope: same headers as the traits search.
+pub fn rechercher_carte_vitale(
+    ctx: &LpsContext,
+    q: &VitaleQuery,
+    message_id: Uuid,
+    now: DateTime<Utc>,
+) -> String {
+    envelope(ctx, ACTION_VITALE, ("xmlns:ins", NS_RECVIT), message_id, now, |w| {
+        // XSD sequence: MatriculeIndividu, MatriculeOD, NomNaissance, DateNaissance, RangNaissance.
+        start(w, "ins:RECVITALE")?;
+        for (element, nir) in [
+            ("ins:MatriculeIndividu", &q.nir),
+            ("ins:MatriculeOD", &q.nir_ouvrant_droit),
+        ] {
+            if let Some(nir) = nir {
+                start(w, element)?;
+                leaf(w, "ins:NumIdentifiant", &nir.chars().take(13).collect::<String>())?;
+                end(w, element)?;
+            }
+        }
+        if let Some(name) = &q.birth_name {
+            leaf(w, "ins:NomNaissance", name)?;
+        }
+        if let Some(date) = &q.birth_date {
+            leaf(w, "ins:DateNaissance", date)?;
+        }
+        if let Some(rank) = q.rank {
+            leaf(w, "ins:RangNaissance", &rank.to_string())?;
+        }
+        end(w, "ins:RECVITALE")
+    })
+}
+
+fn envelope(
+    ctx: &LpsContext,
+    action: &str,
+    body_ns: (&str, &str),
+    message_id: Uuid,
+    now: DateTime<Utc>,
+    body: impl FnOnce(&mut Writer<Vec<u8>>) -> std::io::Result<()>,
+) -> String {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     let time = format_time(now);
     let id = message_id.to_string();
@@ -69,7 +140,7 @@ pub fn rechercher_traits(
             ("xmlns:wsa", NS_WSA),
             ("xmlns:ctxbam", NS_CTXBAM),
             ("xmlns:ctxlps", NS_CTXLPS),
-            ("xmlns:ins", NS_RECSANS),
+            body_ns,
         ]);
         w.write_event(Event::Start(envelope))?;
         start(&mut w, "soap:Header")?;
@@ -111,26 +182,12 @@ pub fn rechercher_traits(
         end(&mut w, "ctxlps:ContexteLPS")?;
 
         // WS-Addressing (WSDL `wsaw:Action`, part `NO1_MessageID`).
-        leaf(&mut w, "wsa:Action", ACTION_TRAITS)?;
+        leaf(&mut w, "wsa:Action", action)?;
         leaf(&mut w, "wsa:MessageID", &format!("uuid:{message_id}"))?;
         end(&mut w, "soap:Header")?;
 
-        // Body RECSANSVITALE, in XSD sequence order: NomNaissance, Prenom,
-        // Sexe, DateNaissance, LieuNaissance (XSD `INSi_RECSANS_INS.xsd`).
         start(&mut w, "soap:Body")?;
-        start(&mut w, "ins:RECSANSVITALE")?;
-        leaf(&mut w, "ins:NomNaissance", &q.birth_name)?;
-        leaf(&mut w, "ins:Prenom", &q.first_name)?;
-        leaf(&mut w, "ins:Sexe", &q.sex)?;
-        leaf(
-            &mut w,
-            "ins:DateNaissance",
-            &q.birth_date.format("%Y-%m-%d").to_string(),
-        )?;
-        if let Some(place) = &q.birth_place {
-            leaf(&mut w, "ins:LieuNaissance", place)?;
-        }
-        end(&mut w, "ins:RECSANSVITALE")?;
+        body(&mut w)?;
         end(&mut w, "soap:Body")?;
         end(&mut w, "soap:Envelope")?;
         Ok(())

@@ -18,7 +18,7 @@ pub mod response;
 pub mod strategy;
 
 pub use client::{Exchange, InsiClient, InsiClientConfig};
-pub use envelope::{LpsContext, TraitsQuery, rechercher_traits};
+pub use envelope::{LpsContext, TraitsQuery, VitaleQuery, rechercher_carte_vitale, rechercher_traits};
 pub use error::InsiError;
 pub use response::{CodeCr, Individu, InsEntry, InsiResponse, ReturnedTraits, parse_response};
 pub use strategy::{LocalTraits, StrategyOutcome, StrategyStep, rechercher_avec_strategie};
@@ -43,6 +43,10 @@ pub const NS_SIRAM: &str = "urn:siram";
 /// `wsa:Action` / soapAction of the traits search (WSDL `wsaw:Action`).
 pub const ACTION_TRAITS: &str =
     "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentite";
+/// `wsa:Action` / soapAction of the Carte Vitale search (WSDL `wsaw:Action`).
+pub const ACTION_VITALE: &str = "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale";
+/// Body namespace of `RECVITALE` (XSD `INSi_RECVITALE_INS.xsd`).
+pub const NS_RECVIT: &str = "http://www.cnamts.fr/INSiRecVit";
 /// `wsa:Action` of its response (WSDL `wsdl:output wsaw:Action`).
 pub const ACTION_TRAITS_RESPONSE: &str =
     "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecTraitsIdentiteResponse";

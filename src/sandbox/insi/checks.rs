@@ -7,10 +7,10 @@
 
 use chrono::{DateTime, NaiveDateTime};
 
-use super::identities::SentTraits;
+use super::identities::{SentBeneficiary, SentTraits};
 use crate::connectors::insi::{
-    ACTION_TRAITS, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS, NS_RECSANS, NS_SOAP11,
-    NS_SOAP12, NS_WSA,
+    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS,
+    NS_RECSANS, NS_RECVIT, NS_SOAP11, NS_SOAP12, NS_WSA,
 };
 use crate::connectors::xml::{self, Element};
 
@@ -30,7 +30,14 @@ pub enum Violation {
 pub struct ValidRequest {
     pub message_id: String,
     pub idam: String,
-    pub traits: SentTraits,
+    pub query: SentQuery,
+}
+
+/// The body of either operation, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SentQuery {
+    Traits(SentTraits),
+    Vitale(SentBeneficiary),
 }
 
 fn sender(msg: impl Into<String>) -> Violation {
@@ -57,9 +64,9 @@ pub fn check_content_type(value: Option<&str>) -> Result<(), Violation> {
             "charset" if !v.eq_ignore_ascii_case("utf-8") => {
                 return Err(sender(format!("charset « {v} » refusé : utf-8 attendu")));
             }
-            "action" if v != ACTION_TRAITS => {
+            "action" if v != ACTION_TRAITS && v != ACTION_VITALE => {
                 return Err(sender(format!(
-                    "paramètre action « {v} » du Content-Type différent de {ACTION_TRAITS}"
+                    "paramètre action « {v} » du Content-Type inconnu : {ACTION_TRAITS} ou {ACTION_VITALE} attendu"
                 )));
             }
             _ => {}
@@ -97,16 +104,20 @@ pub fn check_envelope(body: &str) -> Result<ValidRequest, Violation> {
     }
     let header = &root.children[0];
     let body = &root.children[1];
-    let (message_id, idam) = check_headers(header)?;
-    let traits = check_body(body)?;
+    let (message_id, idam, action) = check_headers(header)?;
+    let query = if action == ACTION_VITALE {
+        SentQuery::Vitale(check_vitale_body(body)?)
+    } else {
+        SentQuery::Traits(check_body(body)?)
+    };
     Ok(ValidRequest {
         message_id,
         idam,
-        traits,
+        query,
     })
 }
 
-fn check_headers(header: &Element) -> Result<(String, String), Violation> {
+fn check_headers(header: &Element) -> Result<(String, String, &'static str), Violation> {
     let mut bam = None;
     let mut lps = None;
     let mut action = None;
@@ -134,19 +145,15 @@ fn check_headers(header: &Element) -> Result<(String, String), Violation> {
         }
     }
     let action = action.ok_or_else(|| sender("en-tête wsa:Action absent"))?;
-    match action.trimmed_text() {
-        ACTION_TRAITS => {}
-        "urn:ServiceIdentiteCertifiee:1.0.0:rechercherInsAvecCarteVitale" => {
-            return Err(sender(
-                "opération rechercherInsAvecCarteVitale non simulée par le bac à sable",
-            ));
-        }
+    let action_name = match action.trimmed_text() {
+        ACTION_TRAITS => ACTION_TRAITS,
+        ACTION_VITALE => ACTION_VITALE,
         other => {
             return Err(sender(format!(
-                "wsa:Action « {other} » inconnu : {ACTION_TRAITS} attendu (WSDL)"
+                "wsa:Action « {other} » inconnu : {ACTION_TRAITS} ou {ACTION_VITALE} attendu (WSDL)"
             )));
         }
-    }
+    };
     let message_id = message_id.ok_or_else(|| sender("en-tête wsa:MessageID absent"))?;
     let mid = message_id.trimmed_text();
     // `uuid:<uuid>` (padoa) or a bare UUID (DMP LPS package example).
@@ -161,7 +168,7 @@ fn check_headers(header: &Element) -> Result<(String, String), Violation> {
     }
     check_bam(bam.ok_or_else(|| sender("en-tête ctxbam:ContexteBAM absent"))?)?;
     let idam = check_lps(lps.ok_or_else(|| sender("en-tête ctxlps:ContexteLPS absent"))?)?;
-    Ok((mid.to_owned(), idam))
+    Ok((mid.to_owned(), idam, action_name))
 }
 
 /// One child of an XSD `xsd:sequence`: name, minOccurs, maxOccurs.
@@ -425,6 +432,72 @@ pub fn check_name(field: &str, value: &str, first_name: bool) -> Result<(), Viol
 /// `AAAA-MM-JJ` ("DateLunaire", XSD `\d{4}-\d{2}-\d{2}`). Lunar dates (day or
 /// month 00, persons born abroad) are admitted; month > 12 or day > 31 are not
 /// (lexical_cases.csv: 1981-13-01 refused).
+/// `RECVITALE` (XSD `INSi_RECVITALE_INS.xsd`, type `Beneficiaire`): every
+/// element optional, in sequence; a NIR is 13 characters (digits, 2A/2B);
+/// the beneficiary must be designated by their NIR, or by the ouvrant
+/// droit's NIR with the birth date.
+fn check_vitale_body(body: &Element) -> Result<SentBeneficiary, Violation> {
+    let [request] = body.children.as_slice() else {
+        return Err(sender("soap:Body doit contenir un seul élément RECVITALE"));
+    };
+    if !request.is(NS_RECVIT, "RECVITALE") {
+        return Err(sender(format!(
+            "élément {} inattendu dans soap:Body : RECVITALE ({NS_RECVIT}) attendu",
+            request.name
+        )));
+    }
+    check_sequence(
+        request,
+        NS_RECVIT,
+        &[
+            ("MatriculeIndividu", 0, 1),
+            ("MatriculeOD", 0, 1),
+            ("NomNaissance", 0, 1),
+            ("DateNaissance", 0, 1),
+            ("RangNaissance", 0, 1),
+        ],
+    )?;
+    let nir = |name: &str| -> Result<Option<String>, Violation> {
+        let Some(m) = request.child(name) else {
+            return Ok(None);
+        };
+        check_sequence(m, NS_RECVIT, &[("NumIdentifiant", 1, 1), ("Cle", 0, 1), ("TypeMatricule", 0, 1)])?;
+        let n = m.child("NumIdentifiant").map(|e| e.text.clone()).unwrap_or_default();
+        let b = n.as_bytes();
+        let ok = b.len() == 13
+            && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
+        if !ok {
+            return Err(sender(format!("{name}/NumIdentifiant « {n} » invalide : 13 caractères attendus")));
+        }
+        Ok(Some(n))
+    };
+    let text = |name: &str| request.child(name).map(|e| e.text.clone());
+    let sent = SentBeneficiary {
+        nir: nir("MatriculeIndividu")?,
+        nir_ouvrant_droit: nir("MatriculeOD")?,
+        birth_name: text("NomNaissance"),
+        birth_date: text("DateNaissance"),
+        rank: text("RangNaissance"),
+    };
+    if let Some(d) = &sent.birth_date {
+        check_lunar_date(d)?;
+    }
+    if let Some(name) = &sent.birth_name {
+        check_name("NomNaissance", name, false)?;
+    }
+    if let Some(r) = &sent.rank
+        && !(r.len() == 1 && r.as_bytes()[0].is_ascii_digit() && r != "0")
+    {
+        return Err(sender(format!("RangNaissance « {r} » invalide : 1 à 9 attendu")));
+    }
+    if sent.nir.is_none() && (sent.nir_ouvrant_droit.is_none() || sent.birth_date.is_none()) {
+        return Err(sender(
+            "bénéficiaire non désigné : MatriculeIndividu, ou MatriculeOD avec DateNaissance, attendu",
+        ));
+    }
+    Ok(sent)
+}
+
 fn check_lunar_date(value: &str) -> Result<(), Violation> {
     let b = value.as_bytes();
     let shape = b.len() == 10

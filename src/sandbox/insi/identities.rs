@@ -250,6 +250,40 @@ pub struct SentTraits {
     pub birth_place: Option<String>,
 }
 
+/// A `RECVITALE` request, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentBeneficiary {
+    pub nir: Option<String>,
+    pub nir_ouvrant_droit: Option<String>,
+    pub birth_name: Option<String>,
+    pub birth_date: Option<String>,
+    pub rank: Option<String>,
+}
+
+/// The beneficiary's own NIR designates the identity (date and name, when
+/// sent, must agree); without it, the birth name and date among the test
+/// identities (a child on a parent's card).
+pub fn lookup_vitale(sent: &SentBeneficiary) -> Lookup {
+    let agrees = |i: &&TestIdentity| {
+        sent.birth_date.as_deref().is_none_or(|d| d == i.birth_date)
+            && sent.birth_name.as_deref().is_none_or(|n| n == i.birth_name)
+    };
+    let mut found: Box<dyn Iterator<Item = &'static TestIdentity>> = match &sent.nir {
+        Some(nir) => Box::new(IDENTITIES.iter().filter(move |i| i.number == nir).filter(agrees)),
+        None => Box::new(
+            IDENTITIES
+                .iter()
+                .filter(|i| sent.birth_name.as_deref() == Some(i.birth_name))
+                .filter(agrees),
+        ),
+    };
+    match (found.next(), found.next()) {
+        (None, _) => Lookup::None,
+        (Some(one), None) => Lookup::One(one),
+        (Some(_), Some(_)) => Lookup::Several,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     None,

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::connectors::insi::{
-    CodeCr, Individu, InsiError, parse_response, rechercher_avec_strategie,
+    CodeCr, Individu, InsiError, VitaleQuery, parse_response, rechercher_avec_strategie,
 };
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::{DocumentCheck, Refusal, Vigilance};
@@ -191,6 +191,114 @@ pub async fn search(
         Ok(r) => {
             view.message = Some(format!(
                 "Réponse INSi inattendue (code {} « {} ») : rien n'a été intégré.",
+                r.code.as_code(),
+                r.label
+            ));
+        }
+        Err(e) => view.message = Some(e.french_message()),
+    }
+    Ok(page(&st, &ctx, StatusCode::OK, &view))
+}
+
+/// « Rechercher avec la carte Vitale »: the beneficiary chosen on the card
+/// read by `escale agent` is sent to INSi (`rechercherInsAvecCarteVitale`).
+/// The card is a key to query INSi, not a proof of identity: the answer goes
+/// through the same comparison and confirmation as a traits search.
+pub async fn search_vitale(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(raw_id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let usager = load(&st, &ctx, &raw_id).await?;
+    // Anonymity first: a fictitious identity never reaches INSi, whoever asks.
+    usager.vigilance.may_call_insi().map_err(refused)?;
+    require_qualifier(&ctx)?;
+    let t = &ctx.tenant;
+    let nir = |name: &str| -> Result<Option<String>, AppError> {
+        let v = form.get(name).trim().to_ascii_uppercase();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        let b = v.as_bytes();
+        let ok = (b.len() == 13 || b.len() == 15)
+            && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
+        if ok {
+            Ok(Some(v[..13].to_string()))
+        } else {
+            Err(AppError::BadRequest(format!(
+                "numéro lu sur la carte illisible ({name}) : relisez la carte ou recherchez par les traits"
+            )))
+        }
+    };
+    let query = VitaleQuery {
+        nir: nir("nir")?,
+        nir_ouvrant_droit: nir("nir_ouvrant_droit")?,
+        birth_name: Some(form.get("nom").trim().to_string()).filter(|n| !n.is_empty()),
+        birth_date: NaiveDate::parse_from_str(form.get("date_naissance").trim(), "%Y-%m-%d")
+            .ok()
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        rank: form.get("rang").trim().parse().ok().filter(|r| (1..=9).contains(r)),
+    };
+    if query.nir.is_none() && (query.nir_ouvrant_droit.is_none() || query.birth_date.is_none()) {
+        return Err(AppError::BadRequest(
+            "la carte ne désigne pas le bénéficiaire (ni son NIR, ni celui de l'ouvrant droit avec sa date de naissance) : recherchez par les traits".into(),
+        ));
+    }
+    let mut view = Comparison {
+        usager: &usager,
+        steps: vec![],
+        found: None,
+        message: None,
+        csrf: &ctx.session.csrf_token,
+    };
+    let structure = st
+        .store
+        .get_structure(t.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let client = match st.insi.client_for(st.store.as_ref(), &structure).await {
+        Ok(c) => c,
+        Err(e) => {
+            view.message = Some(e.to_string());
+            return Ok(page(&st, &ctx, StatusCode::SERVICE_UNAVAILABLE, &view));
+        }
+    };
+    let x = client.rechercher_vitale(&query).await;
+    let text = outcome_text(&x.outcome);
+    st.store
+        .record_insi_call(
+            t,
+            &NewInsiCall {
+                usager_id: usager.id,
+                at: x.started_at,
+                step: "carte Vitale".into(),
+                outcome: text.clone(),
+                duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
+                request_xml: x.request_xml.clone(),
+                response_xml: x.response_xml.clone(),
+            },
+        )
+        .await?;
+    crate::audit::record(
+        st.store.as_ref(),
+        t,
+        AuditAction::InsiQueried,
+        Some(usager.id),
+        format!("carte Vitale : {text}"),
+    )
+    .await?;
+    view.steps.push(("carte Vitale".into(), text));
+    match &x.outcome {
+        Ok(r) if r.code == CodeCr::Found && r.individu.is_some() => {
+            let individu = r.individu.as_ref().expect("checked");
+            let calls = st.store.insi_calls(t, usager.id).await?;
+            let call_id = calls.last().map(|c| c.id).ok_or(AppError::NotFound)?;
+            view.found = Some(found(call_id, &usager.data.identity, individu));
+        }
+        Ok(r) => {
+            view.message = Some(format!(
+                "INSi n'a pas trouvé une identité unique pour ce bénéficiaire (code {} « {} ») : recherchez par les traits de la pièce d'identité.",
                 r.code.as_code(),
                 r.label
             ));

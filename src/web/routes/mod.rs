@@ -35,6 +35,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/notes", post(dossier::add_note))
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
+        .route("/usagers/{id}/insi/vitale", post(identite::search_vitale))
         .route("/usagers/{id}/piece", post(identite::document))
         .route(
             "/usagers/{id}/ins-datamatrix.svg",

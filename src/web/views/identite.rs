@@ -122,6 +122,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
                         @if v.ins().is_some() { "Interroger à nouveau INSi" } @else { "Rechercher l'INS" }
                     }
                 }
+                (vitale_widget(&format!("{base}/insi/vitale"), p.csrf))
                 @if v.document().is_none() && !docs.is_empty() {
                     form.inline method="post" action={ (base) "/piece" } {
                         (csrf_field(p.csrf))
@@ -297,5 +298,23 @@ pub fn local_traits(identity: &Identity) -> [String; 5] {
             birth_place_code.clone().unwrap_or_else(|| "—".into()),
         ],
         Identity::Anonymous { .. } => Default::default(),
+    }
+}
+
+/// Where `escale agent` listens on the reception workstation (loopback only).
+pub const VITALE_AGENT: &str = "http://127.0.0.1:8765";
+
+/// Reads the Carte Vitale through the workstation agent (static/vitale.js);
+/// the chosen beneficiary is posted to `action` (INSi search by card) or, on
+/// the creation page (`action` empty), only prefills the form. Hidden until
+/// the script runs: without it, nothing dead is shown.
+pub fn vitale_widget(action: &str, csrf: &str) -> Markup {
+    html! {
+        div #vitale data-agent=(VITALE_AGENT) data-action=(action) data-csrf=(csrf) {
+            button.secondary type="button" data-vitale-read hidden { "Lire la carte Vitale" }
+            p data-vitale-status role="status" {}
+            ul data-vitale-list {}
+        }
+        script src="/static/vitale.js" defer {}
     }
 }

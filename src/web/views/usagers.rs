@@ -95,6 +95,7 @@ pub fn anteriority(a: &Anteriority<'_>) -> Markup {
             }
         }
         (scan_form(a.csrf, a.scan, a.scan_error))
+        (super::identite::vitale_widget("", a.csrf))
         h2 { "2. Nouveau dossier" }
     }
 }
