@@ -1,14 +1,16 @@
 // Escale — reads the Carte Vitale through `escale agent` on this workstation.
-// Text only (textContent), never markup: what the card holds is not trusted.
-// The card is a key to query INSi, never a proof of identity.
+// Loaded once in the page head; works on pages swapped in by htmx too (event
+// delegation). Text only (textContent), never markup: what the card holds is
+// not trusted. The card is a key to query INSi, never a proof of identity.
 (function () {
   "use strict";
-  var root = document.getElementById("vitale");
-  if (!root || !window.fetch) { return; }
-  var button = root.querySelector("[data-vitale-read]");
-  var status = root.querySelector("[data-vitale-status]");
-  var list = root.querySelector("[data-vitale-list]");
-  button.hidden = false;
+  if (!window.fetch) { return; }
+
+  function reveal() {
+    document.querySelectorAll("#vitale [data-vitale-read]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("DOMContentLoaded", reveal);
+  document.addEventListener("htmx:afterSettle", reveal);
 
   function dateFr(iso) {
     var p = (iso || "").split("-");
@@ -20,7 +22,7 @@
     if (field && value) { field.value = value; }
   }
 
-  function post(b) {
+  function post(root, b) {
     var form = document.createElement("form");
     form.method = "post";
     form.action = root.dataset.action;
@@ -43,10 +45,10 @@
     form.submit();
   }
 
-  function choose(b) {
+  function choose(root, status, b) {
     if (root.dataset.action) {
       status.textContent = "Interrogation d'INSi avec la carte…";
-      post(b);
+      post(root, b);
       return;
     }
     set("birth_name", b.nom);
@@ -55,7 +57,9 @@
     status.textContent = "Traits pré-remplis depuis la carte : vérifiez-les sur une pièce d'identité (la carte ne prouve pas l'identité).";
   }
 
-  button.addEventListener("click", function () {
+  function read(root) {
+    var status = root.querySelector("[data-vitale-status]");
+    var list = root.querySelector("[data-vitale-list]");
     status.textContent = "Lecture de la carte…";
     list.replaceChildren();
     fetch(root.dataset.agent + "/vitale/beneficiaires", { cache: "no-store" })
@@ -74,7 +78,7 @@
           pick.type = "button";
           pick.textContent = b.nom + " " + b.prenom + " — né(e) le " + dateFr(b.date_naissance_iso) +
             (b.rang ? " — rang " + b.rang : "");
-          pick.addEventListener("click", function () { choose(b); });
+          pick.addEventListener("click", function () { choose(root, status, b); });
           item.appendChild(pick);
           list.appendChild(item);
         });
@@ -82,5 +86,10 @@
       .catch(function () {
         status.textContent = "L'agent carte Vitale ne répond pas sur ce poste : lancez-le (escale agent) ou saisissez les traits à la main.";
       });
+  }
+
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-vitale-read]");
+    if (button) { read(button.closest("#vitale")); }
   });
 })();

@@ -89,6 +89,13 @@ async fn agent_reads_a_virtual_vitale() {
         ])
     );
 
+    // The reception page in Chromium lists the beneficiaries and prefills the form.
+    let browser = if crate::browser::reception_page_gets_the_beneficiaries().await {
+        "the reception page listed both beneficiaries in Chromium"
+    } else {
+        "Chromium absent: the reception page part did NOT run"
+    };
+
     // Another site: 403 and no CORS header; its preflight too.
     let reply = get(addr, "/vitale/beneficiaires", Some("https://evil.example")).await;
     assert_eq!(reply.status, 403, "{reply:?}");
@@ -116,7 +123,7 @@ async fn agent_reads_a_virtual_vitale() {
     stop.send(()).unwrap();
     agent.await.unwrap().unwrap();
     report(&format!(
-        "card agent test ran against the virtual card in « {READER} » ({pcscd_note}; {vicc_transport})"
+        "card agent test ran against the virtual card in « {READER} » ({pcscd_note}; {vicc_transport}; {browser})"
     ));
 }
 

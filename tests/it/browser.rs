@@ -705,3 +705,65 @@ async fn browser_identity_qualification() {
     })
     .await;
 }
+
+/// The reception page reads the card through `escale agent` (started here on
+/// its default loopback port, allowing only this app's origin): the
+/// beneficiaries are listed and the chosen one prefills the form. Called by
+/// the card agent test once the virtual card is in the reader. `false` when
+/// Chromium is absent (outside CI).
+#[cfg(feature = "carte-vitale")]
+pub(crate) async fn reception_page_gets_the_beneficiaries() -> bool {
+    let Some((app, driver)) = setup().await else {
+        return false;
+    };
+    let listener = tokio::net::TcpListener::bind(escale::agent::DEFAULT_LISTEN)
+        .await
+        .expect("port 8765 of the loopback free for the card agent");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(escale::agent::serve(
+        listener,
+        escale::agent::AgentConfig::new(app.url("")),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let base = app.url("");
+    in_browser(&driver, true, move |c| async move {
+        log_in(&c, &base).await;
+        open_new_form(&c).await;
+        click(&c, "[data-vitale-read]").await;
+        let first = eventually(&c, "the card's beneficiaries", async || {
+            let b = c
+                .find(Locator::Css("[data-vitale-list] li button"))
+                .await
+                .ok()?;
+            let t = b.text().await.ok()?;
+            t.contains("AMINATA").then_some(b)
+        })
+        .await;
+        let all = c
+            .find_all(Locator::Css("[data-vitale-list] li"))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2, "{}", where_are_we(&c).await);
+        first.click().await.unwrap();
+        let name = element(&c, "#f-birth_name").await;
+        assert_eq!(
+            name.prop("value").await.unwrap().as_deref(),
+            Some("N'DIAYE")
+        );
+        let firsts = element(&c, "#f-first_names").await;
+        assert_eq!(
+            firsts.prop("value").await.unwrap().as_deref(),
+            Some("AMINATA")
+        );
+        let status = text_of(&c, "[data-vitale-status]")
+            .await
+            .unwrap_or_default();
+        assert!(status.contains("ne prouve pas"), "{status}");
+    })
+    .await;
+    stop.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+    true
+}

@@ -719,7 +719,12 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
         &app,
         &c,
         &csrf,
-        &[("birth_name", "Adrun"), ("first_names", "Zoé"), ("birth_date", "31/12/1975"), ("sex", "F")],
+        &[
+            ("birth_name", "Adrun"),
+            ("first_names", "Zoé"),
+            ("birth_date", "31/12/1975"),
+            ("sex", "F"),
+        ],
     )
     .await;
     let page = get(&app, &c, &format!("/usagers/{id}")).await;
@@ -731,7 +736,12 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
         &c,
         &path,
         &csrf,
-        &[("nir", "275126322074974"), ("nom", "ADRUN"), ("date_naissance", "1975-12-31"), ("rang", "1")],
+        &[
+            ("nir", "275126322074974"),
+            ("nom", "ADRUN"),
+            ("date_naissance", "1975-12-31"),
+            ("rang", "1"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -743,12 +753,30 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
     assert_eq!(last.step, "carte Vitale");
     assert!(last.request_xml.contains("rechercherInsAvecCarteVitale"));
     crate::insi::assert_insi_request_valid(&last.request_xml);
-    let (status, _) = post(&app, &c, &format!("/usagers/{id}/insi/confirmation"), &csrf, &[("call_id", &call_id(&page)), ("decision", "meme")]).await;
+    let (status, _) = post(
+        &app,
+        &c,
+        &format!("/usagers/{id}/insi/confirmation"),
+        &csrf,
+        &[("call_id", &call_id(&page)), ("decision", "meme")],
+    )
+    .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
-    assert_eq!(u.vigilance.status(), IdentityStatus::Recup, "the card is a key, not a proof: RECUP, not QUAL");
+    assert_eq!(
+        u.vigilance.status(),
+        IdentityStatus::Recup,
+        "the card is a key, not a proof: RECUP, not QUAL"
+    );
     // Unknown beneficiary: 01, nothing integrated. Unreadable number: 400, no call.
-    let (status, page) = post(&app, &c, &path, &csrf, &[("nir", "1800175123456"), ("date_naissance", "1980-01-01")]).await;
+    let (status, page) = post(
+        &app,
+        &c,
+        &path,
+        &csrf,
+        &[("nir", "1800175123456"), ("date_naissance", "1980-01-01")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("pas trouvé une identité unique"), "{page}");
     let n = insi_requests(&app);
@@ -757,7 +785,14 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
     assert_eq!(insi_requests(&app), n);
     // Anonymity is absolute: a crafted card search on an anonymous file is refused before any call.
     let anon = create(&app, &c, &csrf, &[("anonymous", "on"), ("alias", "Zorro")]).await;
-    let (status, page) = post(&app, &c, &format!("/usagers/{anon}/insi/vitale"), &csrf, &[("nir", "275126322074974"), ("date_naissance", "1975-12-31")]).await;
+    let (status, page) = post(
+        &app,
+        &c,
+        &format!("/usagers/{anon}/insi/vitale"),
+        &csrf,
+        &[("nir", "275126322074974"), ("date_naissance", "1975-12-31")],
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert_eq!(insi_requests(&app), n);
 }

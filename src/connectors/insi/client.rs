@@ -155,8 +155,14 @@ impl InsiClient {
         let message_id = Uuid::new_v4();
         let started_at = Utc::now();
         let request_xml = rechercher_traits(&self.lps, q, message_id, started_at);
-        self.call(ACTION_TRAITS, "rechercherInsAvecTraitsIdentite", message_id, started_at, request_xml)
-            .await
+        self.call(
+            ACTION_TRAITS,
+            "rechercherInsAvecTraitsIdentite",
+            message_id,
+            started_at,
+            request_xml,
+        )
+        .await
     }
 
     /// One `rechercherInsAvecCarteVitale` call (beneficiary read on the card).
@@ -164,8 +170,14 @@ impl InsiClient {
         let message_id = Uuid::new_v4();
         let started_at = Utc::now();
         let request_xml = rechercher_carte_vitale(&self.lps, q, message_id, started_at);
-        self.call(ACTION_VITALE, "rechercherInsAvecCarteVitale", message_id, started_at, request_xml)
-            .await
+        self.call(
+            ACTION_VITALE,
+            "rechercherInsAvecCarteVitale",
+            message_id,
+            started_at,
+            request_xml,
+        )
+        .await
     }
 
     async fn call(

@@ -10,8 +10,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use uuid::Uuid;
 
 use super::{
-    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS,
-    NS_RECSANS, NS_RECVIT, NS_SOAP12, NS_WSA,
+    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS, NS_RECSANS,
+    NS_RECVIT, NS_SOAP12, NS_WSA,
 };
 
 /// What the software says about itself in `ContexteLPS` / `ContexteBAM`.
@@ -59,19 +59,30 @@ pub fn rechercher_traits(
     message_id: Uuid,
     now: DateTime<Utc>,
 ) -> String {
-    envelope(ctx, ACTION_TRAITS, ("xmlns:ins", NS_RECSANS), message_id, now, |w| {
-        // Body RECSANSVITALE, in XSD sequence order: NomNaissance, Prenom,
-        // Sexe, DateNaissance, LieuNaissance (XSD `INSi_RECSANS_INS.xsd`).
-        start(w, "ins:RECSANSVITALE")?;
-        leaf(w, "ins:NomNaissance", &q.birth_name)?;
-        leaf(w, "ins:Prenom", &q.first_name)?;
-        leaf(w, "ins:Sexe", &q.sex)?;
-        leaf(w, "ins:DateNaissance", &q.birth_date.format("%Y-%m-%d").to_string())?;
-        if let Some(place) = &q.birth_place {
-            leaf(w, "ins:LieuNaissance", place)?;
-        }
-        end(w, "ins:RECSANSVITALE")
-    })
+    envelope(
+        ctx,
+        ACTION_TRAITS,
+        ("xmlns:ins", NS_RECSANS),
+        message_id,
+        now,
+        |w| {
+            // Body RECSANSVITALE, in XSD sequence order: NomNaissance, Prenom,
+            // Sexe, DateNaissance, LieuNaissance (XSD `INSi_RECSANS_INS.xsd`).
+            start(w, "ins:RECSANSVITALE")?;
+            leaf(w, "ins:NomNaissance", &q.birth_name)?;
+            leaf(w, "ins:Prenom", &q.first_name)?;
+            leaf(w, "ins:Sexe", &q.sex)?;
+            leaf(
+                w,
+                "ins:DateNaissance",
+                &q.birth_date.format("%Y-%m-%d").to_string(),
+            )?;
+            if let Some(place) = &q.birth_place {
+                leaf(w, "ins:LieuNaissance", place)?;
+            }
+            end(w, "ins:RECSANSVITALE")
+        },
+    )
 }
 
 /// One Carte Vitale search (`RECVITALE`, XSD `INSi_RECVITALE_INS.xsd`, type
@@ -96,30 +107,41 @@ pub fn rechercher_carte_vitale(
     message_id: Uuid,
     now: DateTime<Utc>,
 ) -> String {
-    envelope(ctx, ACTION_VITALE, ("xmlns:ins", NS_RECVIT), message_id, now, |w| {
-        // XSD sequence: MatriculeIndividu, MatriculeOD, NomNaissance, DateNaissance, RangNaissance.
-        start(w, "ins:RECVITALE")?;
-        for (element, nir) in [
-            ("ins:MatriculeIndividu", &q.nir),
-            ("ins:MatriculeOD", &q.nir_ouvrant_droit),
-        ] {
-            if let Some(nir) = nir {
-                start(w, element)?;
-                leaf(w, "ins:NumIdentifiant", &nir.chars().take(13).collect::<String>())?;
-                end(w, element)?;
+    envelope(
+        ctx,
+        ACTION_VITALE,
+        ("xmlns:ins", NS_RECVIT),
+        message_id,
+        now,
+        |w| {
+            // XSD sequence: MatriculeIndividu, MatriculeOD, NomNaissance, DateNaissance, RangNaissance.
+            start(w, "ins:RECVITALE")?;
+            for (element, nir) in [
+                ("ins:MatriculeIndividu", &q.nir),
+                ("ins:MatriculeOD", &q.nir_ouvrant_droit),
+            ] {
+                if let Some(nir) = nir {
+                    start(w, element)?;
+                    leaf(
+                        w,
+                        "ins:NumIdentifiant",
+                        &nir.chars().take(13).collect::<String>(),
+                    )?;
+                    end(w, element)?;
+                }
             }
-        }
-        if let Some(name) = &q.birth_name {
-            leaf(w, "ins:NomNaissance", name)?;
-        }
-        if let Some(date) = &q.birth_date {
-            leaf(w, "ins:DateNaissance", date)?;
-        }
-        if let Some(rank) = q.rank {
-            leaf(w, "ins:RangNaissance", &rank.to_string())?;
-        }
-        end(w, "ins:RECVITALE")
-    })
+            if let Some(name) = &q.birth_name {
+                leaf(w, "ins:NomNaissance", name)?;
+            }
+            if let Some(date) = &q.birth_date {
+                leaf(w, "ins:DateNaissance", date)?;
+            }
+            if let Some(rank) = q.rank {
+                leaf(w, "ins:RangNaissance", &rank.to_string())?;
+            }
+            end(w, "ins:RECVITALE")
+        },
+    )
 }
 
 fn envelope(

@@ -18,7 +18,9 @@ pub mod response;
 pub mod strategy;
 
 pub use client::{Exchange, InsiClient, InsiClientConfig};
-pub use envelope::{LpsContext, TraitsQuery, VitaleQuery, rechercher_carte_vitale, rechercher_traits};
+pub use envelope::{
+    LpsContext, TraitsQuery, VitaleQuery, rechercher_carte_vitale, rechercher_traits,
+};
 pub use error::InsiError;
 pub use response::{CodeCr, Individu, InsEntry, InsiResponse, ReturnedTraits, parse_response};
 pub use strategy::{LocalTraits, StrategyOutcome, StrategyStep, rechercher_avec_strategie};

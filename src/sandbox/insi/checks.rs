@@ -9,8 +9,8 @@ use chrono::{DateTime, NaiveDateTime};
 
 use super::identities::{SentBeneficiary, SentTraits};
 use crate::connectors::insi::{
-    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS,
-    NS_RECSANS, NS_RECVIT, NS_SOAP11, NS_SOAP12, NS_WSA,
+    ACTION_TRAITS, ACTION_VITALE, CTXBAM_VERSION, CTXLPS_VERSION, NS_CTXBAM, NS_CTXLPS, NS_RECSANS,
+    NS_RECVIT, NS_SOAP11, NS_SOAP12, NS_WSA,
 };
 use crate::connectors::xml::{self, Element};
 
@@ -461,13 +461,28 @@ fn check_vitale_body(body: &Element) -> Result<SentBeneficiary, Violation> {
         let Some(m) = request.child(name) else {
             return Ok(None);
         };
-        check_sequence(m, NS_RECVIT, &[("NumIdentifiant", 1, 1), ("Cle", 0, 1), ("TypeMatricule", 0, 1)])?;
-        let n = m.child("NumIdentifiant").map(|e| e.text.clone()).unwrap_or_default();
+        check_sequence(
+            m,
+            NS_RECVIT,
+            &[
+                ("NumIdentifiant", 1, 1),
+                ("Cle", 0, 1),
+                ("TypeMatricule", 0, 1),
+            ],
+        )?;
+        let n = m
+            .child("NumIdentifiant")
+            .map(|e| e.text.clone())
+            .unwrap_or_default();
         let b = n.as_bytes();
         let ok = b.len() == 13
-            && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
         if !ok {
-            return Err(sender(format!("{name}/NumIdentifiant « {n} » invalide : 13 caractères attendus")));
+            return Err(sender(format!(
+                "{name}/NumIdentifiant « {n} » invalide : 13 caractères attendus"
+            )));
         }
         Ok(Some(n))
     };
@@ -488,7 +503,9 @@ fn check_vitale_body(body: &Element) -> Result<SentBeneficiary, Violation> {
     if let Some(r) = &sent.rank
         && !(r.len() == 1 && r.as_bytes()[0].is_ascii_digit() && r != "0")
     {
-        return Err(sender(format!("RangNaissance « {r} » invalide : 1 à 9 attendu")));
+        return Err(sender(format!(
+            "RangNaissance « {r} » invalide : 1 à 9 attendu"
+        )));
     }
     if sent.nir.is_none() && (sent.nir_ouvrant_droit.is_none() || sent.birth_date.is_none()) {
         return Err(sender(

@@ -269,7 +269,12 @@ pub fn lookup_vitale(sent: &SentBeneficiary) -> Lookup {
             && sent.birth_name.as_deref().is_none_or(|n| n == i.birth_name)
     };
     let mut found: Box<dyn Iterator<Item = &'static TestIdentity>> = match &sent.nir {
-        Some(nir) => Box::new(IDENTITIES.iter().filter(move |i| i.number == nir).filter(agrees)),
+        Some(nir) => Box::new(
+            IDENTITIES
+                .iter()
+                .filter(move |i| i.number == nir)
+                .filter(agrees),
+        ),
         None => Box::new(
             IDENTITIES
                 .iter()

@@ -222,7 +222,9 @@ pub async fn search_vitale(
         }
         let b = v.as_bytes();
         let ok = (b.len() == 13 || b.len() == 15)
-            && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 6 && (*c == b'A' || *c == b'B')));
         if ok {
             Ok(Some(v[..13].to_string()))
         } else {
@@ -238,7 +240,12 @@ pub async fn search_vitale(
         birth_date: NaiveDate::parse_from_str(form.get("date_naissance").trim(), "%Y-%m-%d")
             .ok()
             .map(|d| d.format("%Y-%m-%d").to_string()),
-        rank: form.get("rang").trim().parse().ok().filter(|r| (1..=9).contains(r)),
+        rank: form
+            .get("rang")
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r| (1..=9).contains(r)),
     };
     if query.nir.is_none() && (query.nir_ouvrant_droit.is_none() || query.birth_date.is_none()) {
         return Err(AppError::BadRequest(

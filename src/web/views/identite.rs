@@ -304,7 +304,8 @@ pub fn local_traits(identity: &Identity) -> [String; 5] {
 /// Where `escale agent` listens on the reception workstation (loopback only).
 pub const VITALE_AGENT: &str = "http://127.0.0.1:8765";
 
-/// Reads the Carte Vitale through the workstation agent (static/vitale.js);
+/// Reads the Carte Vitale through the workstation agent (static/vitale.js,
+/// loaded by the layout);
 /// the chosen beneficiary is posted to `action` (INSi search by card) or, on
 /// the creation page (`action` empty), only prefills the form. Hidden until
 /// the script runs: without it, nothing dead is shown.
@@ -315,6 +316,5 @@ pub fn vitale_widget(action: &str, csrf: &str) -> Markup {
             p data-vitale-status role="status" {}
             ul data-vitale-list {}
         }
-        script src="/static/vitale.js" defer {}
     }
 }

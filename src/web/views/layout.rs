@@ -16,6 +16,7 @@ fn head(title: &str) -> Markup {
         meta name="viewport" content="width=device-width, initial-scale=1";
         title { (title) " — Escale" }
         link rel="stylesheet" href="/static/escale.css";
+        script src="/static/vitale.js" defer {}
         @if htmx_available() {
             meta name="htmx-config" content=(HTMX_CONFIG);
             script src={ "/static/htmx.min.js?v=" (HTMX_VERSION) } defer {}
