@@ -338,6 +338,31 @@ async fn the_procedure_is_published_read_and_acknowledged(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, page) = get(&app, &acc, "/identitovigilance/procedure").await;
     assert!(page.contains("Vous avez pris connaissance"));
+    // At reception, INSi's 01 comes with the structure's guidance.
+    let unknown = create(
+        &app,
+        &acc,
+        &csrf_acc,
+        &[
+            ("birth_name", "INCONNU"),
+            ("first_names", "Personne"),
+            ("birth_date", "02/03/1990"),
+            ("sex", "M"),
+        ],
+    )
+    .await;
+    let (_, page, _) = post(
+        &app,
+        &acc,
+        &format!("/usagers/{unknown}/insi"),
+        &csrf_acc,
+        &[],
+    )
+    .await;
+    assert!(
+        page.contains("Procédure de la structure : Relire la pièce"),
+        "{page}"
+    );
     let (_, page) = get(&app, &dir, "/structure/identitovigilance").await;
     assert!(page.contains("1 lecture(s), 3 en attente"), "{page}");
     // A new version must be read again; confirming the old one is refused.

@@ -81,6 +81,22 @@ fn page(st: &AppState, ctx: &Ctx, status: StatusCode, c: &Comparison<'_>) -> Res
         .into_response()
 }
 
+/// What the structure's procedure says to do on this INSi answer (director's text).
+async fn structure_guidance(
+    st: &AppState,
+    t: &crate::domain::tenant::Tenant,
+    pick: impl Fn(&crate::store::Procedure) -> &String,
+) -> Result<String, AppError> {
+    Ok(st
+        .store
+        .current_procedure(t)
+        .await?
+        .map(|p| pick(&p).trim().to_string())
+        .filter(|g| !g.is_empty())
+        .map(|g| format!(" Procédure de la structure : {g}"))
+        .unwrap_or_default())
+}
+
 fn outcome_text(outcome: &Result<crate::connectors::insi::InsiResponse, InsiError>) -> String {
     match outcome {
         Ok(r) => format!("{} {}", r.code.as_code(), r.label),
@@ -179,14 +195,16 @@ pub async fn search(
             );
         }
         Ok(r) if r.code == CodeCr::NotFound => {
-            view.message = Some(
-                "Aucune identité trouvée (01), même en essayant chaque prénom, la liste des prénoms et le lieu de naissance. Vérifiez les traits sur la pièce d'identité ; l'identité reste provisoire.".into(),
-            );
+            let guidance = structure_guidance(&st, t, |p| &p.guidance_01).await?;
+            view.message = Some(format!(
+                "Aucune identité trouvée (01), même en essayant chaque prénom, la liste des prénoms et le lieu de naissance. Vérifiez les traits sur la pièce d'identité ; l'identité reste provisoire.{guidance}"
+            ));
         }
         Ok(r) if r.code == CodeCr::Several => {
-            view.message = Some(
-                "Plusieurs identités correspondent (02), même avec les autres prénoms et le lieu de naissance. Saisissez le lieu de naissance (code INSEE) ou tous les prénoms de la pièce d'identité, puis relancez ; l'identité reste provisoire.".into(),
-            );
+            let guidance = structure_guidance(&st, t, |p| &p.guidance_02).await?;
+            view.message = Some(format!(
+                "Plusieurs identités correspondent (02), même avec les autres prénoms et le lieu de naissance. Saisissez le lieu de naissance (code INSEE) ou tous les prénoms de la pièce d'identité, puis relancez ; l'identité reste provisoire.{guidance}"
+            ));
         }
         Ok(r) => {
             view.message = Some(format!(
