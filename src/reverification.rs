@@ -28,6 +28,9 @@ pub struct Report {
     pub ins_changed: i64,
     pub downgraded: i64,
     pub failed: i64,
+    /// Not due yet under the structure's policy (job limited to due files).
+    #[serde(default)]
+    pub skipped: i64,
     /// One line per changed file: (file id, what happened).
     pub changes: Vec<(Uuid, String)>,
     pub error: Option<String>,
@@ -41,6 +44,8 @@ enum Outcome {
     Failed(String),
 }
 
+/// Runs the job. With `only_due`, files the structure's policy does not
+/// mark as due yet are skipped (the job started « by the policy »).
 pub async fn run(
     store: DynStore,
     insi: Arc<InsiService>,
@@ -48,6 +53,7 @@ pub async fn run(
     job_id: Uuid,
     ids: Vec<Uuid>,
     rate_per_second: u32,
+    only_due: bool,
 ) {
     let mut report = Report::default();
     let result: StoreResult<()> = async {
@@ -70,6 +76,12 @@ pub async fn run(
             let Some(u) = store.get_usager(&t, id).await? else {
                 continue;
             };
+            let last = u.vigilance.ins().map(|r| r.retrieved_at.date_naive());
+            let today = chrono::Utc::now().date_naive();
+            if only_due && t.policy.reverification_due(last, today, false).is_none() {
+                report.skipped += 1;
+                continue;
+            }
             tick.tick().await;
             let outcome = verify_one(store.as_ref(), &t, &client, &u).await?;
             report.checked += 1;

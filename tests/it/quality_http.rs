@@ -503,6 +503,47 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
         sandbox.client_cns()
     );
 
+    // Limited to the files due under the policy: none is due yet (retrieved today).
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/identitovigilance/reverification",
+        &csrf,
+        &[("dues", "on")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no delay set in the procedure yet"
+    );
+    post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "policy"),
+            ("create", "accueil"),
+            ("doubt", "accueil"),
+            ("merge", "referent_identitovigilance"),
+            ("reverify_after_months", "12"),
+        ],
+    )
+    .await;
+    let n = sandbox.request_count();
+    let (_, _, location) = post(
+        &app,
+        &dir,
+        "/identitovigilance/reverification",
+        &csrf,
+        &[("dues", "on")],
+    )
+    .await;
+    let page = wait_for_job(&app, &dir, &location.unwrap()).await;
+    assert!(page.contains("1 pas encore due(s)"), "{page}");
+    assert_eq!(sandbox.request_count(), n);
+
     // The stored traits drift from the INS traits: downgraded, task for the referent.
     let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
     let Identity::Traits {

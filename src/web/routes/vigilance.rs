@@ -174,7 +174,14 @@ pub async fn start_batch(State(st): State<AppState>, ctx: Ctx) -> Result<Respons
 pub async fn start_reverification(
     State(st): State<AppState>,
     ctx: Ctx,
+    form: RawForm,
 ) -> Result<Response, AppError> {
+    let only_due = form.get("dues") == "on";
+    if only_due && ctx.tenant.policy.reverify_after_months.is_none() {
+        return Err(AppError::Refused(
+            "La procédure de la structure ne fixe pas de délai de revérification : choisissez-en un (paramètres de la procédure) ou revérifiez toutes les identités.".into(),
+        ));
+    }
     if !ctx
         .tenant
         .roles
@@ -208,8 +215,13 @@ pub async fn start_reverification(
         AuditAction::JobStarted,
         None,
         format!(
-            "revérification INSi de {} identité(s) (certificat INSI-AUTO)",
-            ids.len()
+            "revérification INSi de {} identité(s) (certificat INSI-AUTO){}",
+            ids.len(),
+            if only_due {
+                ", seulement celles dues selon la procédure"
+            } else {
+                ""
+            }
         ),
     )
     .await?;
@@ -220,6 +232,7 @@ pub async fn start_reverification(
         job.id,
         ids,
         reverification::DEFAULT_RATE_PER_SECOND,
+        only_due,
     ));
     Ok(Redirect::to(&format!("/identitovigilance/traitements/{}", job.id)).into_response())
 }
@@ -269,7 +282,8 @@ fn job_report(job: &crate::store::Job) -> maud::Markup {
         maud::html! {
             @if let Some(e) = &r.error { p.error-text { "Interrompue : " (e) } }
             p { (r.checked) " vérifiée(s) : " (r.unchanged) " inchangée(s), " (r.ins_changed) " INS modifié(s), "
-                (r.downgraded) " repassée(s) provisoire(s) (tâche pour le référent), " (r.failed) " en échec." }
+                (r.downgraded) " repassée(s) provisoire(s) (tâche pour le référent), " (r.failed) " en échec."
+                @if r.skipped > 0 { " " (r.skipped) " pas encore due(s) selon la procédure." } }
             @if !r.changes.is_empty() {
                 ul { @for (id, what) in &r.changes { li { a href={ "/usagers/" (id) } { (what) } } } }
             }

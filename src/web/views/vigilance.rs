@@ -252,6 +252,11 @@ pub fn hub(h: &Hub<'_>) -> Markup {
                     (csrf_field(h.csrf))
                     button type="submit" { "Revérifier auprès d'INSi les identités récupérées et qualifiées" }
                 }
+                form.inline method="post" action="/identitovigilance/reverification" {
+                    (csrf_field(h.csrf))
+                    input type="hidden" name="dues" value="on";
+                    button.secondary type="submit" { "Seulement celles dues selon la procédure" }
+                }
                 ul {
                     @for j in h.jobs {
                         li { a href={ "/identitovigilance/traitements/" (j.id) } { (job_label(&j.kind)) " — " (fr_time(&j.started_at)) " — " (state_label(&j.state)) } }
