@@ -161,8 +161,10 @@ pub enum Refusal {
     NoIns,
 }
 
-/// The identity-vigilance state of a file.
+/// The identity-vigilance state of a file. Missing fields read as absent:
+/// files written before identity vigilance existed hold `{}` (provisional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Vigilance {
     attributes: Attributes,
     ins: Option<InsRetrieval>,
@@ -391,6 +393,12 @@ mod tests {
             checked_by: "Lucie Bernard".into(),
             checked_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn files_from_before_identity_vigilance_read_as_provisional() {
+        let v: Vigilance = serde_json::from_str("{}").unwrap();
+        assert_eq!(v, Vigilance::provisional());
     }
 
     #[test]
