@@ -454,6 +454,8 @@ pub fn settings(s: &Settings<'_>) -> Markup {
     };
     html! {
         @if s.saved { p.notice role="status" { "Enregistré et tracé dans le journal." } }
+        p.hint { "Les pièces d'identité acceptées et les rôles qui qualifient les identités (INSi, pièces) se règlent dans "
+            a href="/structure/parametres" { "les paramètres de la structure" } "." }
         form method="post" action="/structure/identitovigilance" {
             (csrf_field(s.csrf))
             @for action in IdentityAction::ALL {
