@@ -127,6 +127,9 @@ pub async fn same_ins_found(
                 "Le même INS est porté par le dossier {} : doublon potentiel signalé au référent.",
                 other.data.identity.display_name()
             ));
+        } else if u.collision.is_some() || other.collision.is_some() {
+            // Already flagged (and perhaps verified or decided by the referent).
+            continue;
         } else {
             let note = "même INS que le dossier d'une autre personne";
             for id in [u.id, other.id] {
@@ -192,6 +195,7 @@ pub async fn merge_files(
         merged.data.identity.is_anonymous(),
         lift_links_them,
     )?;
+    merge::same_person_by_ins(&survivor.vigilance, &merged.vigilance)?;
     let state = merge::survivor_state(
         &Side {
             data: &survivor.data,

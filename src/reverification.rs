@@ -204,12 +204,21 @@ async fn verify_one(
     };
     let individu = match (&response.code, &response.individu) {
         (CodeCr::Found, Some(i)) => i,
-        _ => {
+        // Only « no identity » contradicts the INS held; 02 or a technical
+        // code says nothing about it: reported, nothing changed.
+        (CodeCr::NotFound, _) => {
             return downgrade(format!(
                 "INSi ne retrouve plus cette identité (réponse {}) : identité repassée provisoire, INS invalidé — à vérifier avec la pièce d'identité",
                 response.code.as_code()
             ))
             .await;
+        }
+        _ => {
+            return Ok(Outcome::Failed(format!(
+                "{name} : réponse INSi {} « {} » — rien n'a changé",
+                response.code.as_code(),
+                response.label
+            )));
         }
     };
     let (retrieval, identity) = match integrate(individu, &u.data.identity, "revérification INSi")

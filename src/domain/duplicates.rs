@@ -247,6 +247,12 @@ pub fn rank<T>(probe: &Probe, candidates: impl IntoIterator<Item = (T, Probe)>) 
     scored
 }
 
+/// Name particles: too common to relate two names on their own.
+const PARTICLES: &[&str] = &[
+    "DE", "DU", "DES", "LA", "LE", "LES", "DI", "DA", "DOS", "DAS", "VAN", "VON", "EL", "AL",
+    "BEN", "BIN", "MC", "MAC", "ST", "STE",
+];
+
 /// The comparable, folded form of an identity with traits.
 #[derive(Debug, Clone)]
 pub struct Probe {
@@ -290,7 +296,7 @@ impl Probe {
                     .unwrap_or_default()
                     .split(' '),
             )
-            .filter(|t| t.len() >= 2)
+            .filter(|t| t.len() >= 2 && !PARTICLES.contains(t))
             .map(str::to_string)
             .collect();
         name_tokens.sort();
@@ -299,10 +305,11 @@ impl Probe {
             birth_name: birth,
             used_name: used,
             name_tokens,
-            first_names: fold(first_names)
-                .split(' ')
+            // A hyphenated first name is one name: MARIE-CLAIRE is not MARIE.
+            first_names: first_names
+                .split_whitespace()
+                .map(|unit| fold(unit).replace(' ', ""))
                 .filter(|t| !t.is_empty())
-                .map(str::to_string)
                 .collect(),
             used_first_name: used_first_name
                 .as_deref()
@@ -389,8 +396,25 @@ pub fn score(a: &Probe, b: &Probe) -> Option<Match> {
             total -= 5;
         }
     }
-    // Twins share name and date: without first-name evidence, never « probable ».
-    if first == 0 {
+    // Twins share name and date: unless the first names are the same ones
+    // (possibly reordered), never « probable ».
+    let same_first_names = match first_reason {
+        Some(Reason::FirstNamesInverted) => true,
+        Some(Reason::SameFirstName) => {
+            a.first_names.concat() == b.first_names.concat()
+                || a.first_names.len() == 1
+                || b.first_names.len() == 1
+        }
+        // Some of the first names only: the same person if one list holds
+        // the other (PIERRE ⊂ JEAN PIERRE); twins each have their own
+        // (PAUL JEAN / PIERRE JEAN).
+        Some(Reason::FirstNamesPartial) => {
+            let within = |x: &[String], y: &[String]| x.iter().all(|n| y.contains(n));
+            within(&a.first_names, &b.first_names) || within(&b.first_names, &a.first_names)
+        }
+        _ => false,
+    };
+    if first == 0 || (date == 35 && name >= 28 && !same_first_names) {
         total = total.min(i32::from(PROBABLE) - 5);
     }
     if name >= 28 && first >= 15 && date <= 6 {
@@ -433,7 +457,7 @@ fn first_names_score(a: &Probe, b: &Probe) -> (u8, Option<Reason>) {
     if fa.is_empty() || fb.is_empty() {
         return (0, None);
     }
-    if fa[0] == fb[0] {
+    if fa[0] == fb[0] || fa.concat() == fb.concat() {
         return (20, Some(Reason::SameFirstName));
     }
     let mut sa = fa.clone();
@@ -522,8 +546,8 @@ pub fn phonetic(word: &str) -> String {
         ("PH", "F"),
         ("QU", "K"),
         ("CK", "K"),
-        ("CH", "X"),
         ("SCH", "X"),
+        ("CH", "X"),
         ("GU", "G"),
         ("GN", "N"),
         ("AI", "E"),
@@ -654,6 +678,32 @@ mod tests {
         let t1 = traits("ROUX", None, "ANNA", "2001-02-03", Sex::F);
         let t2 = traits("ROUX", None, "ELSA", "2001-02-03", Sex::F);
         assert!(s(&t1, &t2).is_none_or(|m| m.level() == Level::ToCheck));
+    }
+
+    #[test]
+    fn twins_with_compound_or_shared_first_names_stay_to_check() {
+        let a = traits("ROUX", None, "MARIE-CLAIRE", "2001-02-03", Sex::F);
+        let b = traits("ROUX", None, "MARIE-HÉLÈNE", "2001-02-03", Sex::F);
+        assert!(s(&a, &b).is_none_or(|m| m.level() == Level::ToCheck));
+        let c = traits("PETIT", None, "PAUL JEAN", "2001-02-03", Sex::M);
+        let d = traits("PETIT", None, "PIERRE JEAN", "2001-02-03", Sex::M);
+        assert!(s(&c, &d).is_none_or(|m| m.level() == Level::ToCheck));
+        // The same first names written with a hyphen are the same person.
+        let e = traits("PETIT", None, "ANNE MARIE", "2001-02-03", Sex::F);
+        let f = traits("petit", None, "Anne-Marie", "2001-02-03", Sex::F);
+        assert_eq!(s(&e, &f).unwrap().level(), Level::Probable);
+    }
+
+    #[test]
+    fn particles_alone_do_not_relate_names() {
+        let a = traits("DE SOUSA", None, "ANA", "1970-01-01", Sex::F);
+        let b = traits("DE OLIVEIRA", None, "ANA", "1970-01-01", Sex::F);
+        let m = s(&a, &b);
+        assert!(
+            m.as_ref()
+                .is_none_or(|m| !m.reasons.contains(&Reason::CompoundName)),
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -65,6 +65,18 @@ pub enum MergeRefusal {
     BothAnonymous,
     #[error("ce dossier a déjà été fusionné dans un autre")]
     AlreadyMerged,
+    #[error(
+        "ces deux dossiers portent deux INS différents : ce sont deux personnes (collision), pas un doublon — signalez-le au référent au lieu de fusionner"
+    )]
+    DifferentIns,
+}
+
+/// Two different INS are two people (RNIV): never merged.
+pub fn same_person_by_ins(a: &Vigilance, b: &Vigilance) -> Result<(), MergeRefusal> {
+    match (a.ins(), b.ins()) {
+        (Some(x), Some(y)) if x.ins.matricule != y.ins.matricule => Err(MergeRefusal::DifferentIns),
+        _ => Ok(()),
+    }
 }
 
 /// Anonymity (CSP L.3414-1): an anonymous file joins a real one only along a

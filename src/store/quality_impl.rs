@@ -200,13 +200,14 @@ impl ThisStore {
         identity: &crate::domain::usager::Identity,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM identity_keys WHERE usager_id = $1")
+        sqlx::query("DELETE FROM identity_keys WHERE usager_id = $1 AND structure_id = $2")
             .bind(usager_id)
+            .bind(structure_id)
             .execute(&mut *tx)
             .await?;
         for key in dup::blocking_keys(identity) {
             sqlx::query(
-                "INSERT INTO identity_keys (structure_id, key, usager_id) VALUES ($1, $2, $3)",
+                "INSERT INTO identity_keys (structure_id, key, usager_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(structure_id)
             .bind(key)
@@ -258,6 +259,24 @@ impl QualityStore for ThisStore {
     }
 
     async fn backfill_identity_keys(&self) -> StoreResult<u64> {
+        // Identities qualified before the INS had its own column.
+        let rows = sqlx::query(
+            "SELECT id, vigilance FROM usagers WHERE ins_matricule IS NULL AND anonymous = $1 AND vigilance LIKE '%matricule%'",
+        )
+        .bind(false)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let id: Uuid = r.try_get("id")?;
+            let v = rows::vigilance_from(&r.try_get::<String, _>("vigilance")?, false)?;
+            if let Some(m) = rows::ins_matricule(&v) {
+                sqlx::query("UPDATE usagers SET ins_matricule = $1 WHERE id = $2")
+                    .bind(m)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         let sql = q_usager_sql(
             "WHERE anonymous = $1 AND merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM identity_keys k WHERE k.usager_id = usagers.id) LIMIT 500",
         );
@@ -593,8 +612,9 @@ impl QualityStore for ThisStore {
         hidden.merged_into = Some(survivor_id);
         hidden.updated_at = now;
         q_restore(&mut *tx, t, merged_id, &hidden).await?;
-        sqlx::query("DELETE FROM identity_keys WHERE usager_id = $1")
+        sqlx::query("DELETE FROM identity_keys WHERE usager_id = $1 AND structure_id = $2")
             .bind(merged_id)
+            .bind(t.structure_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -717,12 +737,18 @@ impl QualityStore for ThisStore {
             }
         }
         let now = Utc::now();
-        sqlx::query("UPDATE merges SET undone_at = $1, undone_by = $2 WHERE id = $3")
-            .bind(now)
-            .bind(&t.actor_label)
-            .bind(merge_id)
-            .execute(&mut *tx)
-            .await?;
+        let undone = sqlx::query(
+            "UPDATE merges SET undone_at = $1, undone_by = $2 WHERE id = $3 AND structure_id = $4 AND undone_at IS NULL",
+        )
+        .bind(now)
+        .bind(&t.actor_label)
+        .bind(merge_id)
+        .bind(t.structure_id)
+        .execute(&mut *tx)
+        .await?;
+        if undone.rows_affected() != 1 {
+            return Err(StoreError::Conflict("cette fusion a déjà été annulée".into()));
+        }
         tx.commit().await?;
         for id in [record.survivor_id, record.merged_id] {
             self.write_identity_keys(t, id).await?;
@@ -1059,8 +1085,8 @@ impl QualityStore for ThisStore {
     async fn insi_months(&self, t: &Tenant, months: i64) -> StoreResult<Vec<InsiMonth>> {
         let since = Utc::now() - chrono::Duration::days(31 * months.clamp(1, 36));
         let sql = format!(
-            "SELECT {MONTH_SQL} AS month, outcome, COUNT(*) AS n FROM insi_calls
-             WHERE structure_id = $1 AND at >= $2 GROUP BY {MONTH_SQL}, outcome ORDER BY 1, 2"
+            "SELECT {MONTH_SQL} AS month, substr(outcome, 1, 2) AS outcome, COUNT(*) AS n FROM insi_calls
+             WHERE structure_id = $1 AND at >= $2 GROUP BY {MONTH_SQL}, substr(outcome, 1, 2) ORDER BY 1, 2"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(t.structure_id)

@@ -189,6 +189,19 @@ async fn merges_follow_the_procedure_and_are_reversible(db: TestDb) {
     assert!(page.contains("Dossier fusionné"), "{page}");
     let (_, page) = get(&app, &dir, &format!("/usagers/{a}")).await;
     assert!(page.contains("Annuler cette fusion"), "{page}");
+    // The merged file is read-only: nothing lands in a hidden file.
+    let (status, page, _) = post(
+        &app,
+        &dir,
+        &format!("/usagers/{b}/notes"),
+        &csrf,
+        &[("confidentiality", "partagee"), ("body", "perdue ?")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("a été fusionné"));
+    let (status, _, _) = post(&app, &desk, &format!("/usagers/{b}/insi"), &csrf_acc, &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
     let (_, list) = get(&app, &dir, "/usagers?q=lefe").await;
     assert!(
         !list.contains(&b.to_string()),

@@ -160,6 +160,7 @@ pub async fn add_episode(
     form: RawForm,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let today = Utc::now().date_naive();
     let mut kept = keep(&form, "");
     let kind = form
@@ -231,6 +232,7 @@ pub async fn close_episode(
     form: RawForm,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let episode = parse_id(&episode)?;
     let today = Utc::now().date_naive();
     let end = match parse_event_date(form.get("end_date"), today) {
@@ -303,6 +305,7 @@ pub async fn add_activity(
     form: RawForm,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let today = Utc::now().date_naive();
     let mut kept = keep(&form, "participants");
     let kind = form
@@ -370,6 +373,7 @@ pub async fn add_note(
     form: RawForm,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let mut kept = keep(&form, "");
     let class = form
         .get("confidentiality")

@@ -40,10 +40,7 @@ const LIFT_ROLES: [Role; 3] = [
 
 async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Usager, AppError> {
     let id = parse_id(raw_id)?;
-    st.store
-        .get_usager(&ctx.tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)
+    super::require_live(st, ctx, id).await
 }
 
 pub fn may_link(ctx: &Ctx) -> bool {

@@ -111,3 +111,23 @@ pub async fn not_found() -> Response {
 pub fn parse_id(raw: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
 }
+
+/// A merged file is read-only: work continues in the file that was kept
+/// (its link is at the top of the merged file).
+pub async fn require_live(
+    st: &AppState,
+    ctx: &crate::web::session::Ctx,
+    id: uuid::Uuid,
+) -> Result<crate::store::Usager, AppError> {
+    let u = st
+        .store
+        .get_usager(&ctx.tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if u.merged_into.is_some() {
+        return Err(AppError::Refused(
+            "Ce dossier a été fusionné dans un autre : il ne se modifie plus. Ouvrez le dossier conservé (lien en haut de ce dossier) pour continuer.".into(),
+        ));
+    }
+    Ok(u)
+}

@@ -367,6 +367,7 @@ pub async fn edit_form(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let u = st
         .store
         .get_usager(&ctx.tenant, id)
@@ -397,6 +398,7 @@ pub async fn update(
     FormData(mut form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    super::require_live(&st, &ctx, id).await?;
     let existing = st
         .store
         .get_usager(&ctx.tenant, id)

@@ -446,6 +446,7 @@ pub async fn flag_collision(
         "La procédure d'identitovigilance de la structure ne permet pas à vos rôles de signaler une collision.",
     )?;
     let id = parse_id(&raw)?;
+    super::require_live(&st, &ctx, id).await?;
     let note = text::single_line(form.get("note"), 300)
         .map_err(|e| AppError::BadRequest(format!("motif : {e}")))?;
     let referent = is_referent(&ctx);

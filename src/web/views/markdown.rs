@@ -13,15 +13,23 @@ enum Node {
     Rule,
 }
 
+/// Deeper nesting is flattened, so rendering (recursive) stays shallow
+/// whatever the text holds (`>>>>…` thousands deep).
+const MAX_DEPTH: usize = 24;
+
 fn tree(source: &str) -> Vec<Node> {
     let mut stack: Vec<(Option<Tag<'static>>, Vec<Node>)> = vec![(None, Vec::new())];
     for event in Parser::new(source) {
         match event {
+            Event::Start(_) if stack.len() > MAX_DEPTH => stack.push((None, Vec::new())),
             Event::Start(tag) => stack.push((Some(tag.into_static()), Vec::new())),
             Event::End(_) => {
                 let (tag, children) = stack.pop().expect("balanced events");
-                if let (Some(tag), Some(parent)) = (tag, stack.last_mut()) {
-                    parent.1.push(Node::Element(tag, children));
+                if let Some(parent) = stack.last_mut() {
+                    match tag {
+                        Some(tag) => parent.1.push(Node::Element(tag, children)),
+                        None => parent.1.extend(children),
+                    }
                 }
             }
             Event::Text(t) | Event::Html(t) | Event::InlineHtml(t) => stack
@@ -98,6 +106,14 @@ pub fn render(source: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_flattened() {
+        let deep = format!("{}texte", ">".repeat(20_000));
+        let html = render(&deep).into_string();
+        assert!(html.contains("texte"));
+        assert!(html.matches("<blockquote>").count() <= MAX_DEPTH);
+    }
 
     #[test]
     fn renders_structure_and_escapes_everything() {

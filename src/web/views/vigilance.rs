@@ -370,6 +370,7 @@ fn outcome_label(code: &str) -> String {
         "00" => "00 — une identité".into(),
         "01" => "01 — aucune".into(),
         "02" => "02 — plusieurs".into(),
+        "éc" => "échec (service, délai, certificat)".into(),
         other => other.to_string(),
     }
 }
