@@ -31,7 +31,8 @@
       nir: b.nir || "",
       nir_ouvrant_droit: b.nir_ouvrant_droit || "",
       nom: b.nom || "",
-      date_naissance: b.date_naissance_iso || "",
+      // A lunar date (00 for an unknown day or month) is sent as read on the card.
+      date_naissance: b.date_naissance_iso || b.date_naissance || "",
       rang: b.rang ? String(b.rang) : ""
     };
     Object.keys(fields).forEach(function (k) {

@@ -344,6 +344,18 @@ pub fn blocking_keys(identity: &Identity) -> Vec<String> {
     keys
 }
 
+/// What the duplicate warning was shown for: creating « anyway » holds only
+/// for these traits; changed traits are checked again.
+pub fn fingerprint(identity: &Identity) -> String {
+    use sha2::{Digest, Sha256};
+    let mut keys = lookup_keys(identity);
+    if let Some(p) = Probe::of(identity) {
+        keys.push(p.first_names.join(" "));
+        keys.push(p.sex.code().to_string());
+    }
+    hex::encode(&Sha256::digest(keys.join("|").as_bytes())[..8])
+}
+
 /// Keys to look up for a probe: its own keys plus the day/month-swapped date.
 pub fn lookup_keys(identity: &Identity) -> Vec<String> {
     let mut keys = blocking_keys(identity);
@@ -730,6 +742,15 @@ mod tests {
         assert!(edit_distance_at_most_one("MARTIN", "MATRIN"));
         assert!(edit_distance_at_most_one("MARTIN", "MARTINE"));
         assert!(!edit_distance_at_most_one("MARTIN", "MORTON"));
+    }
+
+    #[test]
+    fn fingerprint_follows_the_traits() {
+        let a = traits("PETIT", None, "LUC", "1990-04-07", Sex::M);
+        let b = traits("petit", None, "Luc", "1990-04-07", Sex::M);
+        let c = traits("PETIT", None, "LUCIEN", "1990-04-07", Sex::M);
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
     }
 
     #[test]

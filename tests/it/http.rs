@@ -400,7 +400,10 @@ async fn csrf_is_required_on_every_state_change(db: TestDb) {
     assert!(page.contains(r#"name="doublons_vus""#));
     assert!(page.contains(r#"value="CSRF""#));
     let mut again = form(None);
-    again.push(("doublons_vus", "1".into()));
+    again.push((
+        "doublons_vus",
+        crate::common::app::hidden_value(&page, "doublons_vus"),
+    ));
     let r = c
         .post(app.url("/usagers"))
         .header("X-CSRF-Token", &csrf)

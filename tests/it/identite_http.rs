@@ -768,6 +768,19 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
         IdentityStatus::Recup,
         "the card is a key, not a proof: RECUP, not QUAL"
     );
+    // A lunar date read on a card reaches INSi as such (DateLunaire).
+    let (status, _) = post(
+        &app,
+        &c,
+        &path,
+        &csrf,
+        &[("nir", "1800175123456"), ("date_naissance", "19800000")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let calls = app.db.store.insi_calls(t, id).await.unwrap();
+    assert!(calls.last().unwrap().request_xml.contains("1980-00-00"));
+    crate::insi::assert_insi_request_valid(&calls.last().unwrap().request_xml);
     // Unknown beneficiary: 01, nothing integrated. Unreadable number: 400, no call.
     let (status, page) = post(
         &app,

@@ -58,8 +58,9 @@ async fn create(app: &TestApp, c: &reqwest::Client, csrf: &str, fields: &[(&str,
     }
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("Doublon possible"));
+    let seen = crate::common::app::hidden_value(&page, "doublons_vus");
     let mut again = fields.to_vec();
-    again.push(("doublons_vus", "1"));
+    again.push(("doublons_vus", &seen));
     let (status, _, location) = post(app, c, "/usagers", csrf, &again).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     id_from(&location.unwrap())
@@ -112,6 +113,21 @@ async fn merges_follow_the_procedure_and_are_reversible(db: TestDb) {
     assert!(
         page.contains(r#"value="LEFEVRE""#),
         "what was typed is kept"
+    );
+    // Confirming for other traits than those checked shows the warning again.
+    let seen = crate::common::app::hidden_value(&page, "doublons_vus");
+    let other = [
+        ("birth_name", "LEFEVRE"),
+        ("first_names", "Anne"),
+        ("birth_date", "04/07/1980"),
+        ("sex", "F"),
+        ("doublons_vus", seen.as_str()),
+    ];
+    let (status, _, _) = post(&app, &desk, "/usagers", &csrf_acc, &other).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "changed traits are checked again"
     );
     let b = create(&app, &desk, &csrf_acc, &fields).await;
     let (_, page) = get(&app, &desk, &format!("/usagers/{b}")).await;

@@ -78,6 +78,24 @@ fn page(st: &AppState, ctx: &Ctx, status: StatusCode, c: &Comparison<'_>) -> Res
         .into_response()
 }
 
+/// The birth date read on the card, for INSi's `DateLunaire`: a calendar
+/// date (`AAAA-MM-JJ`), or the card's raw `AAAAMMJJ` where a lunar date
+/// (00 for an unknown day or month) is kept as it is.
+fn card_date(raw: &str) -> Option<String> {
+    let v = raw.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Some(d.format("%Y-%m-%d").to_string());
+    }
+    let b = v.as_bytes();
+    if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
+        let (month, day): (u32, u32) = (v[4..6].parse().ok()?, v[6..8].parse().ok()?);
+        if month <= 12 && day <= 31 {
+            return Some(format!("{}-{}-{}", &v[..4], &v[4..6], &v[6..8]));
+        }
+    }
+    None
+}
+
 /// What the structure's procedure says to do on this INSi answer (director's text).
 async fn structure_guidance(
     st: &AppState,
@@ -252,9 +270,7 @@ pub async fn search_vitale(
         nir: nir("nir")?,
         nir_ouvrant_droit: nir("nir_ouvrant_droit")?,
         birth_name: Some(form.get("nom").trim().to_string()).filter(|n| !n.is_empty()),
-        birth_date: NaiveDate::parse_from_str(form.get("date_naissance").trim(), "%Y-%m-%d")
-            .ok()
-            .map(|d| d.format("%Y-%m-%d").to_string()),
+        birth_date: card_date(form.get("date_naissance")),
         rank: form
             .get("rang")
             .trim()

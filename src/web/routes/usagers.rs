@@ -321,9 +321,10 @@ pub async fn create(
     // RNIV: search before creating. The warning advises, never blocks.
     let found =
         identity_quality::candidates(st.store.as_ref(), &ctx.tenant, &data.identity, None).await?;
-    if !found.is_empty() && form.doublons_vus.is_none() {
+    let seen = crate::domain::duplicates::fingerprint(&data.identity);
+    if !found.is_empty() && form.doublons_vus.as_deref() != Some(seen.as_str()) {
         let mut form = form;
-        form.doublons_vus = Some(found.len().to_string());
+        form.doublons_vus = Some(seen);
         let body = views::usagers::form(
             None,
             &form,

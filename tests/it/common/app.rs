@@ -143,3 +143,17 @@ pub async fn login(
         .expect("text");
     csrf_in(&home)
 }
+
+/// The value of a hidden form field in a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
