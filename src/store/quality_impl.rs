@@ -112,6 +112,23 @@ fn q_column(r: &ThisRow, name: &str, kind: ColumnKind) -> StoreResult<serde_json
     })
 }
 
+async fn q_lock_pair(
+    tx: &mut sqlx::Transaction<'_, <ThisRow as sqlx::Row>::Database>,
+    t: &Tenant,
+    a: Uuid,
+    b: Uuid,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE usagers SET updated_at = updated_at WHERE structure_id = $1 AND id IN ($2, $3)",
+    )
+    .bind(t.structure_id)
+    .bind(a)
+    .bind(b)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn q_pair_ids(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
     if a < b { (a, b) } else { (b, a) }
 }
@@ -555,6 +572,10 @@ impl QualityStore for ThisStore {
             ));
         }
         let mut tx = self.pool.begin().await?;
+        // Write-lock both rows first (row locks on PostgreSQL, the write lock
+        // on SQLite), so that two merges touching these files run one after
+        // the other and each reads what the other wrote.
+        q_lock_pair(&mut tx, t, survivor_id, merged_id).await?;
         let mut snaps = Vec::new();
         for id in [survivor_id, merged_id] {
             let row = sqlx::query(Q_SNAPSHOT_SQL)
@@ -673,6 +694,7 @@ impl QualityStore for ThisStore {
             .await?
             .ok_or(StoreError::NotFound)?;
         let record = q_merge(&row)?;
+        q_lock_pair(&mut tx, t, record.survivor_id, record.merged_id).await?;
         if record.undone_at.is_some() {
             return Err(StoreError::Conflict(
                 "cette fusion a déjà été annulée".into(),
@@ -747,7 +769,9 @@ impl QualityStore for ThisStore {
         .execute(&mut *tx)
         .await?;
         if undone.rows_affected() != 1 {
-            return Err(StoreError::Conflict("cette fusion a déjà été annulée".into()));
+            return Err(StoreError::Conflict(
+                "cette fusion a déjà été annulée".into(),
+            ));
         }
         tx.commit().await?;
         for id in [record.survivor_id, record.merged_id] {

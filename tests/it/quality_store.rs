@@ -621,3 +621,38 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     assert_eq!((months[0].outcome.as_str(), months[0].count), ("00", 1));
 }
 both_backends!(procedure_policy_tasks_and_jobs);
+
+/// Two merges touching the same file at the same moment: they run one after
+/// the other; a hidden file never keeps rows, none is lost.
+async fn concurrent_merges_stay_consistent(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = &f.medecin.tenant;
+    let mut ids = Vec::new();
+    for (i, first) in ["ZOE", "ZOE LEA", "ZOE MARIE"].into_iter().enumerate() {
+        let u = db
+            .store
+            .create_usager(t, &person("DUPONT", None, first, (1985, 3, 12)))
+            .await
+            .unwrap();
+        attach_everything(&db, t, u.id, i as u32 + 1).await;
+        ids.push(u.id);
+    }
+    let (x, y, z) = (ids[0], ids[1], ids[2]);
+    let store = db.store.clone();
+    let (r1, r2) = tokio::join!(
+        identity_quality::merge_files(store.as_ref(), t, x, y),
+        identity_quality::merge_files(store.as_ref(), t, y, z),
+    );
+    assert!(r1.is_ok() || r2.is_ok(), "{r1:?} {r2:?}");
+    let mut episodes = 0;
+    for id in [x, y, z] {
+        let u = db.store.get_usager(t, id).await.unwrap().unwrap();
+        let n = db.store.episodes(t, id).await.unwrap().len();
+        if u.merged_into.is_some() {
+            assert_eq!(n, 0, "a hidden file keeps no episode");
+        }
+        episodes += n;
+    }
+    assert_eq!(episodes, 3, "no episode lost");
+}
+both_backends!(concurrent_merges_stay_consistent);
