@@ -1,13 +1,63 @@
 //! What Escale does with INSi answers, shared by the reception pages and the
-//! bulk re-verification: the traits sent, and integrating a returned identity.
+//! bulk re-verification: the traits sent, every exchange kept and audited,
+//! and integrating a returned identity.
 
 use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
 
-use crate::connectors::insi::{Individu, LocalTraits};
+use crate::connectors::insi::{Exchange, Individu, InsiError, InsiResponse, LocalTraits};
+use crate::domain::audit::AuditAction;
 use crate::domain::identity::{InsRetrieval, Refusal};
 use crate::domain::ins::{Ins, InsHistoryEntry, InsOid, KeyCheck, Matricule};
 use crate::domain::lexical;
+use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Identity, Sex};
+use crate::store::{NewInsiCall, Store, StoreResult};
+
+/// The outcome of one call as kept and shown: `00 Identite trouvee`, `échec : …`.
+pub fn outcome_text(outcome: &Result<InsiResponse, InsiError>) -> String {
+    match outcome {
+        Ok(r) => format!("{} {}", r.code.as_code(), r.label),
+        Err(e) => format!("échec : {e}"),
+    }
+}
+
+/// Keeps one exchange with the file (Guide INS EXI REC 07: raw XML, operator,
+/// outcome) and journals it as « {audit_label} : {outcome} », naming no
+/// trait (the call log has them). Returns the outcome text.
+pub async fn record_exchange(
+    store: &dyn Store,
+    t: &Tenant,
+    usager_id: Uuid,
+    step: &str,
+    audit_label: &str,
+    x: &Exchange,
+) -> StoreResult<String> {
+    let text = outcome_text(&x.outcome);
+    store
+        .record_insi_call(
+            t,
+            &NewInsiCall {
+                usager_id,
+                at: x.started_at,
+                step: step.to_string(),
+                outcome: text.clone(),
+                duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
+                request_xml: x.request_xml.clone(),
+                response_xml: x.response_xml.clone(),
+            },
+        )
+        .await?;
+    crate::audit::record(
+        store,
+        t,
+        AuditAction::InsiQueried,
+        Some(usager_id),
+        format!("{audit_label} : {text}"),
+    )
+    .await?;
+    Ok(text)
+}
 
 /// The strict traits as INSi must receive them, or why they cannot be sent
 /// (SEL-MP-043 §3.4.1: refused *before* calling, CNDA 2.03 cas 3).

@@ -11,9 +11,9 @@ use uuid::Uuid;
 use crate::connectors::insi::{CodeCr, rechercher_avec_strategie};
 use crate::domain::audit::AuditAction;
 use crate::domain::tenant::Tenant;
-use crate::insi_identity::{integrate, local_traits_for_insi};
+use crate::insi_identity::{integrate, local_traits_for_insi, record_exchange};
 use crate::insi_service::InsiService;
-use crate::store::{DynStore, NewInsiCall, StoreResult, Usager};
+use crate::store::{DynStore, StoreResult, Usager};
 
 pub const JOB_KIND: &str = "reverification-insi";
 /// Calls per second: the téléservice is shared; bulk work must not crowd the desk.
@@ -143,31 +143,13 @@ async fn verify_one(
     };
     let outcome = rechercher_avec_strategie(client, &local).await;
     for step in &outcome.steps {
-        let x = &step.exchange;
-        let text = match &x.outcome {
-            Ok(r) => format!("{} {}", r.code.as_code(), r.label),
-            Err(e) => format!("échec : {e}"),
-        };
-        store
-            .record_insi_call(
-                t,
-                &NewInsiCall {
-                    usager_id: u.id,
-                    at: x.started_at,
-                    step: format!("revérification (INSI-AUTO) : {}", step.label),
-                    outcome: text.clone(),
-                    duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
-                    request_xml: x.request_xml.clone(),
-                    response_xml: x.response_xml.clone(),
-                },
-            )
-            .await?;
-        crate::audit::record(
+        record_exchange(
             store,
             t,
-            AuditAction::InsiQueried,
-            Some(u.id),
-            format!("revérification de masse : {text}"),
+            u.id,
+            &format!("revérification (INSI-AUTO) : {}", step.label),
+            "revérification de masse",
+            &step.exchange,
         )
         .await?;
     }

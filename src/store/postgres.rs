@@ -902,7 +902,7 @@ impl Store for PgStore {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.write_identity_keys(t, usager_id).await?;
+        self.q_keys_for(t.structure_id, usager_id, identity).await?;
         self.get_usager(t, usager_id)
             .await?
             .ok_or(StoreError::NotFound)

@@ -519,7 +519,7 @@ impl Store for SqliteStore {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.write_identity_keys(t, id).await?;
+        self.q_keys_for(t.structure_id, id, &data.identity).await?;
         self.get_usager(t, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -553,7 +553,7 @@ impl Store for SqliteStore {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.write_identity_keys(t, id).await?;
+        self.q_keys_for(t.structure_id, id, &data.identity).await?;
         self.get_usager(t, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -859,7 +859,7 @@ impl Store for SqliteStore {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        self.write_identity_keys(t, usager_id).await?;
+        self.q_keys_for(t.structure_id, usager_id, identity).await?;
         self.get_usager(t, usager_id)
             .await?
             .ok_or(StoreError::NotFound)

@@ -61,9 +61,7 @@ async fn get(app: &TestApp, c: &reqwest::Client, path: &str) -> String {
 
 /// The `call_id` hidden field of the comparison page.
 fn call_id(page: &str) -> String {
-    let marker = "name=\"call_id\" value=\"";
-    let start = page.find(marker).expect("a call to confirm") + marker.len();
-    page[start..start + 36].to_string()
+    crate::common::app::hidden_value(page, "call_id")
 }
 
 fn insi_requests(app: &TestApp) -> usize {

@@ -333,6 +333,26 @@ async fn the_procedure_is_published_read_and_acknowledged(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // An empty text is refused; the guidance typed with it is kept.
+    let (status, page, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "procedure"),
+            ("body", "  "),
+            ("guidance_01", "Garder ce conseil"),
+            ("guidance_02", "Et celui-ci"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("texte de la procédure : ce champ est obligatoire")
+            && page.contains("Garder ce conseil"),
+        "{page}"
+    );
     let body = "# Accueil\n\nDemander **une pièce d'identité**.\n\n<script>alert(1)</script>";
     let (status, _, _) = post(
         &app,
@@ -484,9 +504,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     )
     .await;
     let (_, page, _) = post(&app, &acc, &format!("/usagers/{id}/insi"), &csrf_acc, &[]).await;
-    let marker = "name=\"call_id\" value=\"";
-    let start = page.find(marker).expect("an answer") + marker.len();
-    let call = page[start..start + 36].to_string();
+    let call = crate::common::app::hidden_value(&page, "call_id");
     post(
         &app,
         &acc,

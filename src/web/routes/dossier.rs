@@ -35,15 +35,13 @@ async fn render(
         .get_usager(t, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (episodes, activities, notes, team, calls, lift) = tokio::try_join!(
+    let (episodes, activities, notes, team, calls, lift, pairs, merges) = tokio::try_join!(
         st.store.episodes(t, id),
         st.store.activities(t, id),
         st.store.notes(t, id),
         st.store.team(t),
         st.store.insi_calls(t, id),
         st.store.anonymity_lift(t, id),
-    )?;
-    let (pairs, merges) = tokio::try_join!(
         st.store.duplicate_pairs(t, None, Some(id), 50),
         st.store.merges_of(t, id),
     )?;

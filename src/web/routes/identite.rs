@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::parse_id;
 use crate::connectors::insi::{
-    CodeCr, Individu, InsiError, VitaleQuery, parse_response, rechercher_avec_strategie,
+    CodeCr, Individu, VitaleQuery, parse_response, rechercher_avec_strategie,
 };
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::{DocumentCheck, Refusal, Vigilance};
@@ -20,8 +20,8 @@ use crate::domain::procedure::IdentityAction;
 use crate::domain::roles::Role;
 use crate::domain::usager::{Identity, parse_event_date};
 use crate::identity_quality;
-use crate::insi_identity::{integrate, local_traits_for_insi};
-use crate::store::{NewInsiCall, Usager};
+use crate::insi_identity::{integrate, local_traits_for_insi, record_exchange};
+use crate::store::Usager;
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::identite::{Comparison, Found, TraitRow, local_traits};
@@ -112,13 +112,6 @@ async fn structure_guidance(
         .unwrap_or_default())
 }
 
-fn outcome_text(outcome: &Result<crate::connectors::insi::InsiResponse, InsiError>) -> String {
-    match outcome {
-        Ok(r) => format!("{} {}", r.code.as_code(), r.label),
-        Err(e) => format!("échec : {e}"),
-    }
-}
-
 /// « Rechercher l'INS »: the search strategy, every call kept and audited.
 pub async fn search(
     State(st): State<AppState>,
@@ -158,29 +151,13 @@ pub async fn search(
     };
     let outcome = rechercher_avec_strategie(&client, &local).await;
     for (n, step) in outcome.steps.iter().enumerate() {
-        let x = &step.exchange;
-        let text = outcome_text(&x.outcome);
-        st.store
-            .record_insi_call(
-                t,
-                &NewInsiCall {
-                    usager_id: usager.id,
-                    at: x.started_at,
-                    step: step.label.clone(),
-                    outcome: text.clone(),
-                    duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
-                    request_xml: x.request_xml.clone(),
-                    response_xml: x.response_xml.clone(),
-                },
-            )
-            .await?;
-        crate::audit::record(
+        let text = record_exchange(
             st.store.as_ref(),
             t,
-            AuditAction::InsiQueried,
-            Some(usager.id),
-            // The journal names no trait (the call log, kept with the file, has them).
-            format!("étape {} : {text}", n + 1),
+            usager.id,
+            &step.label,
+            &format!("étape {}", n + 1),
+            &step.exchange,
         )
         .await?;
         view.steps.push((step.label.clone(), text));
@@ -248,7 +225,7 @@ pub async fn search_vitale(
     usager.vigilance.may_call_insi().map_err(refused)?;
     require_qualifier(&ctx)?;
     let t = &ctx.tenant;
-    let nir = |name: &str| -> Result<Option<String>, AppError> {
+    let nir = |name: &str, label: &str| -> Result<Option<String>, AppError> {
         let v = form.get(name).trim().to_ascii_uppercase();
         if v.is_empty() {
             return Ok(None);
@@ -262,13 +239,13 @@ pub async fn search_vitale(
             Ok(Some(v[..13].to_string()))
         } else {
             Err(AppError::BadRequest(format!(
-                "numéro lu sur la carte illisible ({name}) : relisez la carte ou recherchez par les traits"
+                "{label} lu sur la carte illisible : relisez la carte ou recherchez par les traits"
             )))
         }
     };
     let query = VitaleQuery {
-        nir: nir("nir")?,
-        nir_ouvrant_droit: nir("nir_ouvrant_droit")?,
+        nir: nir("nir", "NIR du bénéficiaire")?,
+        nir_ouvrant_droit: nir("nir_ouvrant_droit", "NIR de l'ouvrant droit")?,
         birth_name: Some(form.get("nom").trim().to_string()).filter(|n| !n.is_empty()),
         birth_date: card_date(form.get("date_naissance")),
         rank: form
@@ -303,27 +280,13 @@ pub async fn search_vitale(
         }
     };
     let x = client.rechercher_vitale(&query).await;
-    let text = outcome_text(&x.outcome);
-    st.store
-        .record_insi_call(
-            t,
-            &NewInsiCall {
-                usager_id: usager.id,
-                at: x.started_at,
-                step: "carte Vitale".into(),
-                outcome: text.clone(),
-                duration_ms: i64::try_from(x.duration_ms).unwrap_or(i64::MAX),
-                request_xml: x.request_xml.clone(),
-                response_xml: x.response_xml.clone(),
-            },
-        )
-        .await?;
-    crate::audit::record(
+    let text = record_exchange(
         st.store.as_ref(),
         t,
-        AuditAction::InsiQueried,
-        Some(usager.id),
-        format!("carte Vitale : {text}"),
+        usager.id,
+        "carte Vitale",
+        "carte Vitale",
+        &x,
     )
     .await?;
     view.steps.push(("carte Vitale".into(), text));

@@ -14,7 +14,7 @@ use crate::web::session::Ctx;
 use crate::web::views;
 use crate::web::{AppError, AppState};
 
-fn require_director(ctx: &Ctx) -> Result<(), AppError> {
+pub fn require_director(ctx: &Ctx) -> Result<(), AppError> {
     if ctx.tenant.roles.contains(Role::Directeur) {
         Ok(())
     } else {

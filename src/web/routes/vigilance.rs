@@ -9,6 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::parse_id;
+use super::structure::require_director;
 use crate::domain::audit::AuditAction;
 use crate::domain::care::Confidentiality;
 use crate::domain::duplicates::{Collision, PairStatus};
@@ -122,8 +123,11 @@ pub async fn pairs(
 }
 
 fn form_id(form: &RawForm, name: &str) -> Result<Uuid, AppError> {
-    Uuid::parse_str(form.get(name))
-        .map_err(|_| AppError::BadRequest(format!("dossier « {name} » non désigné")))
+    Uuid::parse_str(form.get(name)).map_err(|_| {
+        AppError::BadRequest(
+            "dossier non désigné : revenez à la liste des doublons et recommencez".into(),
+        )
+    })
 }
 
 pub async fn decide_pair(
@@ -566,16 +570,6 @@ pub async fn acknowledge(
     Ok(Redirect::to("/identitovigilance/procedure").into_response())
 }
 
-fn require_director(ctx: &Ctx) -> Result<(), AppError> {
-    if ctx.tenant.roles.contains(Role::Directeur) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "La procédure d'identitovigilance est configurée par la direction.",
-        ))
-    }
-}
-
 #[derive(Deserialize)]
 pub struct SavedQuery {
     #[serde(default)]
@@ -588,6 +582,18 @@ pub async fn settings(
     Query(q): Query<SavedQuery>,
 ) -> Result<Response, AppError> {
     require_director(&ctx)?;
+    settings_page(&st, &ctx, q.ok.is_some(), None, StatusCode::OK).await
+}
+
+/// The settings page; with a draft and its error when publishing failed
+/// (nothing typed is lost).
+async fn settings_page(
+    st: &AppState,
+    ctx: &Ctx,
+    saved: bool,
+    failed: Option<(&NewProcedure, &str)>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let p = st.store.current_procedure(&ctx.tenant).await?;
     let readers = match &p {
         Some(p) => Some(st.store.procedure_readers(&ctx.tenant, p.version).await?),
@@ -598,14 +604,15 @@ pub async fn settings(
         procedure: p.as_ref(),
         readers: readers.as_ref(),
         csrf: &ctx.session.csrf_token,
-        saved: q.ok.is_some(),
+        saved,
+        draft: failed.map(|(d, _)| d),
+        error: failed.map(|(_, e)| e),
     });
-    Ok(page(
-        &st,
-        &ctx,
-        "Procédure d'identitovigilance — paramètres",
-        body,
-    ))
+    Ok((
+        status,
+        page(st, ctx, "Procédure d'identitovigilance — paramètres", body),
+    )
+        .into_response())
 }
 
 pub async fn save_settings(
@@ -616,20 +623,34 @@ pub async fn save_settings(
     require_director(&ctx)?;
     let t = &ctx.tenant;
     let details = if form.get("part") == "procedure" {
-        let field = |name: &str, max: usize| {
-            text::multi_line(form.get(name), max)
-                .map_err(|e| AppError::BadRequest(format!("{name} : {e}")))
+        let draft = NewProcedure {
+            body: form.get("body").to_string(),
+            guidance_01: form.get("guidance_01").to_string(),
+            guidance_02: form.get("guidance_02").to_string(),
         };
-        let p = NewProcedure {
-            body: field("body", 20_000)?,
-            guidance_01: field("guidance_01", 2_000)?,
-            guidance_02: field("guidance_02", 2_000)?,
+        let checked = (|| {
+            let field = |label: &str, value: &str, max: usize| {
+                text::multi_line(value, max).map_err(|e| format!("{label} : {e}"))
+            };
+            Ok::<_, String>(NewProcedure {
+                body: field("texte de la procédure", &draft.body, 20_000)?,
+                guidance_01: field("conduite à tenir sur 01", &draft.guidance_01, 2_000)?,
+                guidance_02: field("conduite à tenir sur 02", &draft.guidance_02, 2_000)?,
+            })
+        })();
+        let p: NewProcedure = match checked {
+            Ok(p) => p,
+            Err(e) => {
+                return settings_page(
+                    &st,
+                    &ctx,
+                    false,
+                    Some((&draft, &e)),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
         };
-        if p.body.trim().is_empty() {
-            return Err(AppError::Refused(
-                "Le texte de la procédure est vide : rédigez-le avant de le publier.".into(),
-            ));
-        }
         let published = st.store.publish_procedure(t, &p).await?;
         crate::audit::record(
             st.store.as_ref(),

@@ -438,16 +438,24 @@ pub struct Settings<'a> {
     pub readers: Option<&'a ProcedureReaders>,
     pub csrf: &'a str,
     pub saved: bool,
+    /// What was typed, shown again with `error` when publishing failed.
+    pub draft: Option<&'a crate::store::NewProcedure>,
+    pub error: Option<&'a str>,
 }
 
 pub fn settings(s: &Settings<'_>) -> Markup {
-    let (body, g01, g02) = match s.procedure {
-        Some(p) => (
+    let (body, g01, g02) = match (s.draft, s.procedure) {
+        (Some(d), _) => (
+            d.body.as_str(),
+            d.guidance_01.as_str(),
+            d.guidance_02.as_str(),
+        ),
+        (None, Some(p)) => (
             p.body.as_str(),
             p.guidance_01.as_str(),
             p.guidance_02.as_str(),
         ),
-        None => (
+        (None, None) => (
             "",
             crate::domain::procedure::DEFAULT_GUIDANCE_01,
             crate::domain::procedure::DEFAULT_GUIDANCE_02,
@@ -455,6 +463,7 @@ pub fn settings(s: &Settings<'_>) -> Markup {
     };
     html! {
         @if s.saved { p.notice role="status" { "Enregistré et tracé dans le journal." } }
+        @if let Some(e) = s.error { p.error-text role="alert" { (e) } }
         p.hint { "Les pièces d'identité acceptées et les rôles qui qualifient les identités (INSi, pièces) se règlent dans "
             a href="/structure/parametres" { "les paramètres de la structure" } "." }
         form method="post" action="/structure/identitovigilance" {
