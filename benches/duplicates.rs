@@ -28,6 +28,9 @@ use escale::identity_quality::candidates;
 use escale::store::{DynStore, NewProfessional, NewStructure};
 use escale::synthetic::{Generator, Variation};
 
+#[path = "support/mod.rs"]
+mod support;
+
 const SQLITE_ROWS: usize = 20_000;
 const PROBES: usize = 2_000;
 
@@ -76,19 +79,6 @@ fn probes(bases: &[UsagerData]) -> Vec<UsagerData> {
     out
 }
 
-fn percentiles(label: &str, mut ms: Vec<f64>) {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q) as usize];
-    println!(
-        "{label}: {} probes, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms.len(),
-        at(0.50),
-        at(0.95),
-        at(0.99),
-        at(1.0)
-    );
-}
-
 async fn measure(store: &DynStore, t: &Tenant, probes: &[UsagerData], label: &str) {
     let mut ms = Vec::with_capacity(probes.len());
     let mut longest = 0;
@@ -100,7 +90,7 @@ async fn measure(store: &DynStore, t: &Tenant, probes: &[UsagerData], label: &st
         ms.push(start.elapsed().as_secs_f64() * 1000.0);
         longest = longest.max(found.len());
     }
-    percentiles(label, ms);
+    support::percentiles(label, "probes", ms);
     println!("{label}: longest candidate list {longest}");
 }
 

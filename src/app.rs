@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::directory_service::DirectoryService;
 use crate::insi_service::InsiService;
+use crate::psc_service::PscService;
 use crate::store::{self, DynStore};
 use crate::web;
 
@@ -14,6 +16,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub insi: Arc<InsiService>,
+    pub psc: Arc<PscService>,
+    pub directory: Arc<DirectoryService>,
 }
 
 /// Connects the store named by the configuration, applies migrations and, in
@@ -39,10 +43,14 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         tracing::info!("données de démonstration créées");
     }
     let insi = Arc::new(InsiService::start(&config).await?);
+    let psc = Arc::new(PscService::start(&config).await?);
+    let directory = Arc::new(DirectoryService::start(&config).await?);
     Ok(App {
         config: Arc::new(config),
         store,
         insi,
+        psc,
+        directory,
     })
 }
 
@@ -57,8 +65,16 @@ pub async fn serve(
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            if let Err(e) = purge_store.purge_expired_sessions(chrono::Utc::now()).await {
+            let now = chrono::Utc::now();
+            if let Err(e) = purge_store.purge_expired_sessions(now).await {
                 tracing::warn!(error = %e, "purge des sessions expirées impossible");
+            }
+            // A login must come back from PSC within minutes; older ones are dead.
+            if let Err(e) = purge_store
+                .purge_pending_logins(now - chrono::Duration::hours(1))
+                .await
+            {
+                tracing::warn!(error = %e, "purge des connexions PSC inachevées impossible");
             }
         }
     });
@@ -66,6 +82,8 @@ pub async fn serve(
         config: app.config.clone(),
         store: app.store.clone(),
         insi: app.insi.clone(),
+        psc: app.psc.clone(),
+        directory: app.directory.clone(),
     });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

@@ -99,6 +99,78 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "UUID de l'installation envoyé dans ContexteLPS",
     ),
     (
+        "psc_issuer",
+        "ESCALE_PSC_ISSUER",
+        "(bac à sable local)",
+        "émetteur Pro Santé Connect, ex. https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet",
+    ),
+    (
+        "psc_discovery_url",
+        "ESCALE_PSC_DISCOVERY_URL",
+        "<émetteur>/.well-known/wallet-openid-configuration",
+        "document de découverte OpenID Connect (sinon le chemin PSC, puis /.well-known/openid-configuration)",
+    ),
+    (
+        "psc_client_id",
+        "ESCALE_PSC_CLIENT_ID",
+        "(aucun)",
+        "identifiant client attribué par Pro Santé Connect",
+    ),
+    (
+        "psc_client_secret",
+        "ESCALE_PSC_CLIENT_SECRET",
+        "(aucun)",
+        "secret client (client_secret_basic) ; sans secret, le certificat psc_client_certificate authentifie (mTLS)",
+    ),
+    (
+        "psc_redirect_url",
+        "ESCALE_PSC_REDIRECT_URL",
+        "<public_url>/auth/psc/callback",
+        "adresse de retour enregistrée auprès de Pro Santé Connect",
+    ),
+    (
+        "psc_post_logout_url",
+        "ESCALE_PSC_POST_LOGOUT_URL",
+        "<public_url>/connexion?deconnecte=1",
+        "adresse où Pro Santé Connect renvoie après la déconnexion (enregistrée auprès de PSC)",
+    ),
+    (
+        "psc_client_certificate",
+        "ESCALE_PSC_CLIENT_CERTIFICATE",
+        "(aucun)",
+        "fichier PEM : certificat IGC-Santé de la structure et sa clé, pour le TLS mutuel avec PSC",
+    ),
+    (
+        "psc_ca",
+        "ESCALE_PSC_CA",
+        "(magasin du système)",
+        "fichier PEM d'autorités supplémentaires pour les serveurs PSC",
+    ),
+    (
+        "psc_userinfo_jwt",
+        "ESCALE_PSC_USERINFO_JWT",
+        "false",
+        "demander les informations du professionnel en JWT signé (si configuré ainsi chez PSC)",
+    ),
+    (
+        "annuaire_url",
+        "ESCALE_ANNUAIRE_URL",
+        "(bac à sable local)",
+        "API FHIR de l'Annuaire Santé, ex. https://gateway.api.esante.gouv.fr/fhir/v2",
+    ),
+    (
+        "annuaire_api_key",
+        "ESCALE_ANNUAIRE_API_KEY",
+        "(aucune)",
+        "clé ESANTE-API-KEY de l'Annuaire Santé (portail Gravitee de l'ANS)",
+    ),
+    (
+        "annuaire_cache_minutes",
+        "ESCALE_ANNUAIRE_CACHE_MINUTES",
+        "60",
+        "durée de conservation en mémoire des réponses de l'Annuaire Santé",
+    ),
+    (
         "log",
         "ESCALE_LOG",
         "info",
@@ -122,6 +194,18 @@ pub struct Config {
     pub insi_ca: Option<PathBuf>,
     pub insi_timeout_seconds: u64,
     pub insi_instance_id: Option<uuid::Uuid>,
+    pub psc_issuer: Option<String>,
+    pub psc_discovery_url: Option<String>,
+    pub psc_client_id: Option<String>,
+    pub psc_client_secret: Option<String>,
+    pub psc_redirect_url: Option<String>,
+    pub psc_post_logout_url: Option<String>,
+    pub psc_client_certificate: Option<PathBuf>,
+    pub psc_ca: Option<PathBuf>,
+    pub psc_userinfo_jwt: bool,
+    pub annuaire_url: Option<String>,
+    pub annuaire_api_key: Option<String>,
+    pub annuaire_cache_minutes: u32,
     pub log: String,
 }
 
@@ -141,6 +225,18 @@ impl Default for Config {
             insi_ca: None,
             insi_timeout_seconds: 10,
             insi_instance_id: None,
+            psc_issuer: None,
+            psc_discovery_url: None,
+            psc_client_id: None,
+            psc_client_secret: None,
+            psc_redirect_url: None,
+            psc_post_logout_url: None,
+            psc_client_certificate: None,
+            psc_ca: None,
+            psc_userinfo_jwt: false,
+            annuaire_url: None,
+            annuaire_api_key: None,
+            annuaire_cache_minutes: 60,
             log: "info".to_string(),
         }
     }
@@ -165,6 +261,20 @@ impl fmt::Debug for Config {
             .field("insi_url", &self.insi_url)
             .field("insi_ca", &self.insi_ca)
             .field("insi_timeout_seconds", &self.insi_timeout_seconds)
+            .field("psc_issuer", &self.psc_issuer)
+            .field("psc_discovery_url", &self.psc_discovery_url)
+            .field("psc_client_id", &self.psc_client_id)
+            .field(
+                "psc_client_secret",
+                &self.psc_client_secret.as_ref().map(|_| "***"),
+            )
+            .field("psc_redirect_url", &self.psc_redirect_url)
+            .field("psc_client_certificate", &self.psc_client_certificate)
+            .field("annuaire_url", &self.annuaire_url)
+            .field(
+                "annuaire_api_key",
+                &self.annuaire_api_key.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -272,6 +382,7 @@ impl Config {
                 "clé `insi_timeout_seconds` (ESCALE_INSI_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 120".into(),
             ));
         }
+        self.validate_psc()?;
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
             return Err(ConfigError::Invalid(
                 "clés `session_idle_minutes` et `session_max_hours` : attendu un nombre supérieur à 0".into(),
@@ -295,6 +406,86 @@ impl Config {
             self.demo_data = false;
         }
         Ok(())
+    }
+
+    /// The PSC keys go together: an issuer needs a client id, and a secret or a certificate.
+    fn validate_psc(&self) -> Result<(), ConfigError> {
+        for (key, env, v) in [
+            ("psc_issuer", "ESCALE_PSC_ISSUER", &self.psc_issuer),
+            (
+                "psc_discovery_url",
+                "ESCALE_PSC_DISCOVERY_URL",
+                &self.psc_discovery_url,
+            ),
+            (
+                "psc_redirect_url",
+                "ESCALE_PSC_REDIRECT_URL",
+                &self.psc_redirect_url,
+            ),
+            (
+                "psc_post_logout_url",
+                "ESCALE_PSC_POST_LOGOUT_URL",
+                &self.psc_post_logout_url,
+            ),
+            ("annuaire_url", "ESCALE_ANNUAIRE_URL", &self.annuaire_url),
+        ] {
+            if let Some(u) = v
+                && !(u.starts_with("https://") || u.starts_with("http://"))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "clé `{key}` ({env}) : attendu une URL https://…, reçu « {u} »"
+                )));
+            }
+        }
+        if self.psc_issuer.is_some() {
+            if self.psc_client_id.is_none() {
+                return Err(ConfigError::Invalid(
+                    "clé `psc_client_id` (ESCALE_PSC_CLIENT_ID) : obligatoire avec ESCALE_PSC_ISSUER".into(),
+                ));
+            }
+            if self.psc_client_secret.is_none() && self.psc_client_certificate.is_none() {
+                return Err(ConfigError::Invalid(
+                    "Pro Santé Connect : indiquez ESCALE_PSC_CLIENT_SECRET ou ESCALE_PSC_CLIENT_CERTIFICATE (TLS mutuel)".into(),
+                ));
+            }
+        } else if self.psc_client_id.is_some() || self.psc_client_secret.is_some() {
+            return Err(ConfigError::Invalid(
+                "clé `psc_issuer` (ESCALE_PSC_ISSUER) : obligatoire avec ESCALE_PSC_CLIENT_ID / ESCALE_PSC_CLIENT_SECRET".into(),
+            ));
+        }
+        if self.annuaire_url.is_some() && self.annuaire_api_key.is_none() {
+            return Err(ConfigError::Invalid(
+                "clé `annuaire_api_key` (ESCALE_ANNUAIRE_API_KEY) : obligatoire avec ESCALE_ANNUAIRE_URL".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address browsers use to reach this instance.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.clone(),
+            None => {
+                let host = if self.listen.ip().is_unspecified() {
+                    std::net::SocketAddr::from(([127, 0, 0, 1], self.listen.port()))
+                } else {
+                    self.listen
+                };
+                format!("http://{host}")
+            }
+        }
+    }
+
+    pub fn psc_redirect(&self) -> String {
+        self.psc_redirect_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/auth/psc/callback", self.base_url()))
+    }
+
+    pub fn psc_post_logout(&self) -> String {
+        self.psc_post_logout_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/connexion?deconnecte=1", self.base_url()))
     }
 
     pub fn database_url(&self) -> String {
@@ -424,5 +615,43 @@ mod tests {
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("s3cret"), "{dbg}");
         assert!(dbg.contains("escale:***@db"));
+        let c = with(&[
+            ("psc_issuer", "\"https://auth.example/realms/x\""),
+            ("psc_client_id", "\"escale\""),
+            ("psc_client_secret", "\"tres-secret\""),
+            ("annuaire_url", "\"https://gateway.example/fhir/v2\""),
+            ("annuaire_api_key", "\"cle-api-secrete\""),
+        ])
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("tres-secret") && !dbg.contains("cle-api-secrete"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn psc_keys_go_together() {
+        let err = with(&[("psc_issuer", "\"https://auth.example/realms/x\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_PSC_CLIENT_ID"), "{err}");
+        let err = with(&[
+            ("psc_issuer", "\"https://auth.example/realms/x\""),
+            ("psc_client_id", "\"escale\""),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ESCALE_PSC_CLIENT_SECRET"), "{err}");
+        let err = with(&[("psc_client_id", "\"escale\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_PSC_ISSUER"), "{err}");
+        let err = with(&[("annuaire_url", "\"ftp://x\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_ANNUAIRE_URL"), "{err}");
+        let c = with(&[("listen", "\"0.0.0.0:9000\"")]).unwrap();
+        assert_eq!(c.psc_redirect(), "http://127.0.0.1:9000/auth/psc/callback");
     }
 }

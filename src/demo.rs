@@ -61,7 +61,7 @@ const TEAM: &[DemoPro] = &[
     DemoPro {
         first: "Lucie",
         last: "Bernard",
-        rpps: None,
+        rpps: Some("99900000078"),
         profession: "Secrétaire d'accueil",
         csapa: &[Role::Accueil, Role::ReferentIdentitovigilance],
         caarud: &[],

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "carte-vitale")]
 pub mod agent;
+pub mod annuaire_import;
 pub mod app;
 pub mod audit;
 pub mod cli;
@@ -13,12 +14,14 @@ pub mod config;
 pub mod connectors;
 pub mod datamatrix_symbol;
 pub mod demo;
+pub mod directory_service;
 pub mod domain;
 pub mod identity_quality;
 pub mod identity_sheet;
 pub mod insi_identity;
 pub mod insi_service;
 pub mod pki;
+pub mod psc_service;
 pub mod reverification;
 pub mod sandbox;
 pub mod store;

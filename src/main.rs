@@ -36,6 +36,9 @@ enum Command {
     /// Administration de l'instance : structures, professionnels, rôles.
     #[command(subcommand)]
     Admin(cli::AdminCommand),
+    /// Copie locale de l'Annuaire Santé (fichiers en libre accès) : import, état.
+    #[command(subcommand)]
+    Annuaire(cli::AnnuaireCommand),
     /// Journal d'audit.
     #[command(subcommand)]
     Audit(cli::AuditCommand),
@@ -115,6 +118,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(_) => cli::serve(config).await,
         Command::Migrate => cli::migrate(config).await,
         Command::Admin(cmd) => cli::admin(config, cmd).await,
+        Command::Annuaire(cmd) => cli::annuaire(config, cmd).await,
         Command::Audit(cmd) => cli::audit(config, cmd).await,
         Command::Samples { out } => cli::samples(&out),
         Command::Agent(a) => agent(a).await,

@@ -1,5 +1,7 @@
 //! Connectors to external services (real protocols only; the local
 //! simulators live in `crate::sandbox`).
 
+pub mod annuaire;
 pub mod insi;
+pub mod psc;
 pub mod xml;

@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod care;
 pub mod datamatrix;
+pub mod directory;
 pub mod duplicates;
 pub mod identifiers;
 pub mod identity;
 pub mod ins;
+pub mod invitation;
 pub mod lexical;
 pub mod merge;
 pub mod procedure;

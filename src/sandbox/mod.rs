@@ -2,7 +2,10 @@
 //! real sockets, as strict as the real service, and able to be slow, down or
 //! faulty on demand. Used by the tests and by the demo/sandbox mode.
 
+pub mod annuaire;
 pub mod insi;
+pub mod professionals;
+pub mod psc;
 
 pub use insi::{
     Behaviour, FaultKind, InsiSandbox, SANDBOX_IDAM, SandboxError, SandboxHandle, SandboxOptions,

@@ -5,6 +5,8 @@
 //! Every method that reads or writes a structure's data takes the caller's
 //! [`Tenant`]: its `structure_id` is in every `WHERE` clause.
 
+pub mod access;
+pub mod directory;
 mod group_commit;
 pub mod models;
 pub mod postgres;
@@ -22,6 +24,8 @@ use crate::domain::identity::Vigilance;
 use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Identity, UsagerData};
+pub use access::AccessStore;
+pub use directory::DirectoryStore;
 pub use models::*;
 pub use quality::{NewProcedure, QualityStore};
 
@@ -60,7 +64,9 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: quality::QualityStore + Send + Sync + 'static {
+pub trait Store:
+    quality::QualityStore + access::AccessStore + directory::DirectoryStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> StoreResult<()>;

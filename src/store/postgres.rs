@@ -1111,3 +1111,5 @@ type Int4 = i32;
 /// `YYYY-MM` of the column `at`.
 const MONTH_SQL: &str = "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM')";
 include!("quality_impl.rs");
+include!("access_impl.rs");
+include!("directory_impl.rs");

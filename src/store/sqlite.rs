@@ -1106,3 +1106,5 @@ type Int4 = i64;
 /// `YYYY-MM` of the column `at`.
 const MONTH_SQL: &str = "substr(at, 1, 7)";
 include!("quality_impl.rs");
+include!("access_impl.rs");
+include!("directory_impl.rs");

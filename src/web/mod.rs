@@ -20,11 +20,23 @@ use crate::store::DynStore;
 pub use error::AppError;
 pub use session::{Ctx, SESSION_COOKIE, SESSION_COOKIE_SECURE};
 
+/// SHA-256 (hex) of a token: what the database keeps.
+pub fn hash_token(token: &str) -> String {
+    session::hash_token(token)
+}
+
+/// A random URL-safe token (32 bytes).
+pub fn random_token() -> String {
+    session::random_token()
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub insi: Arc<crate::insi_service::InsiService>,
+    pub psc: Arc<crate::psc_service::PscService>,
+    pub directory: Arc<crate::directory_service::DirectoryService>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -54,7 +54,7 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -74,7 +74,18 @@ fn session_cookie_name(config: &Config) -> &'static str {
 }
 
 fn cookie(config: &Config, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    scoped_cookie(config, name, value, "/", max_age)
+}
+
+/// An HttpOnly, SameSite=Lax cookie limited to `path` (`Secure` over HTTPS).
+pub(crate) fn scoped_cookie(
+    config: &Config,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
     if config.secure_cookies() {
         c.push_str("; Secure");
     }
@@ -240,18 +251,19 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionState {
     }
 }
 
-/// Opens a session and returns the `Set-Cookie` value for it.
+/// Opens a session; returns the `Set-Cookie` value for it and the token's hash.
 pub async fn open_session(
     st: &AppState,
     professional_id: uuid::Uuid,
     structure_id: uuid::Uuid,
     auth_method: &str,
-) -> Result<HeaderValue, AppError> {
+) -> Result<(HeaderValue, String), AppError> {
     let token = random_token();
     let now = Utc::now();
+    let token_hash = hash_token(&token);
     st.store
         .create_session(&NewSession {
-            token_hash: hash_token(&token),
+            token_hash: token_hash.clone(),
             professional_id,
             structure_id,
             csrf_token: random_token(),
@@ -260,11 +272,9 @@ pub async fn open_session(
             expires_at: now + Duration::hours(i64::from(st.config.session_max_hours)),
         })
         .await?;
-    Ok(cookie(
-        &st.config,
-        session_cookie_name(&st.config),
-        &token,
-        None,
+    Ok((
+        cookie(&st.config, session_cookie_name(&st.config), &token, None),
+        token_hash,
     ))
 }
 
@@ -281,14 +291,7 @@ pub async fn close_session(st: &AppState, headers: &HeaderMap) -> Result<HeaderV
     ))
 }
 
-/// The pre-login CSRF token, and a `Set-Cookie` when a new one had to be made.
-pub fn pre_login_token(st: &AppState, state: &SessionState) -> (String, Option<HeaderValue>) {
-    match &state.pre_csrf {
-        Some(t) if t.len() >= 32 => (t.clone(), None),
-        _ => {
-            let t = random_token();
-            let c = cookie(&st.config, PRE_CSRF_COOKIE, &t, None);
-            (t, Some(c))
-        }
-    }
+/// The `Set-Cookie` of a pre-login CSRF token (forms shown before a session exists).
+pub fn pre_login_cookie(st: &AppState, token: &str) -> HeaderValue {
+    cookie(&st.config, PRE_CSRF_COOKIE, token, None)
 }

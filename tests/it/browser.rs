@@ -25,6 +25,7 @@ const SCENARIO_LIMIT: Duration = Duration::from_secs(180);
 
 const CSAPA: &str = "CSAPA Le Phare (démo)";
 const DOCTOR: &str = "Claire Martin";
+const DOCTOR_ID_NAT: &str = "899900000011";
 
 // ---------------------------------------------------------------------------
 // chromedriver and Chromium
@@ -343,22 +344,32 @@ fn is_file_path(path: &str) -> bool {
 // Steps shared by both scenarios
 // ---------------------------------------------------------------------------
 
-/// From the login page, as Claire Martin in the CSAPA; ends on the list.
+/// From the login page, as Claire Martin (CPS card) in the CSAPA; ends on the list.
 async fn log_in(c: &Client, base: &str) {
+    log_in_as(c, base, DOCTOR_ID_NAT, "carte").await;
+    let who = text_of(c, "header .who").await.unwrap_or_default();
+    assert!(who.contains(DOCTOR) && who.contains(CSAPA), "{who}");
+}
+
+/// Through Pro Santé Connect (the PSC sandbox's page), as `id_nat` with
+/// « carte » or « ecps »; ends on the structure's list.
+async fn log_in_as(c: &Client, base: &str, id_nat: &str, mode: &str) {
     c.goto(&format!("{base}/connexion"))
         .await
         .expect("open /connexion");
     wait_page(c, "Connexion", |p| p == "/connexion").await;
-    click_login_button(c).await;
+    click_login_as(c, id_nat, mode).await;
     wait_page(c, "Usagers", |p| p == "/usagers").await;
 }
 
 async fn click_login_button(c: &Client) {
-    click_x(
-        c,
-        &format!("//section[h2[normalize-space()='{CSAPA}']]//button[contains(normalize-space(.), 'Se connecter comme {DOCTOR}')]"),
-    )
-    .await;
+    click_login_as(c, DOCTOR_ID_NAT, "carte").await;
+}
+
+async fn click_login_as(c: &Client, id_nat: &str, mode: &str) {
+    click(c, "main a[href='/auth/psc/login']").await;
+    wait_page(c, "Choisissez un professionnel de test", |p| p == "/auth").await;
+    click(c, &format!("button[data-pro='{id_nat}'][value='{mode}']")).await;
 }
 
 /// From the list, opens the creation form.
@@ -645,6 +656,30 @@ async fn browser_journey_without_javascript() {
         "browser journey without JavaScript: {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// An RPPS+ social worker (éducateur spécialisé, role 326, e-CPS only) logs
+/// in through the PSC sandbox and lands on their structure's home page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_rpps_plus_social_worker_logs_in_with_pro_sante_connect() {
+    let Some((app, driver)) = setup().await else {
+        return;
+    };
+    let base = app.url("");
+    in_browser(&driver, true, move |c| async move {
+        log_in_as(&c, &base, "899900000060", "ecps").await;
+        let who = text_of(&c, "header .who").await.unwrap_or_default();
+        assert!(
+            who.contains("Thomas Girard") && who.contains("CAARUD") && who.contains("e-CPS"),
+            "{who}"
+        );
+        click(&c, "header .who a[href='/profil']").await;
+        wait_page(&c, "Mon profil", |p| p == "/profil").await;
+        let profile = text_of(&c, "main").await.unwrap_or_default();
+        assert!(profile.contains("Éducateur spécialisé (326)"), "{profile}");
+        log_out(&c).await;
+    })
+    .await;
 }
 
 /// Reception qualifies a CNDA test person: creates the identity, finds the

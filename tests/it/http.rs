@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use uuid::Uuid;
 
 use crate::common::app::{
-    TestApp, csrf_in, login, spawn_app, spawn_app_with, spawn_with_config, test_config,
+    TestApp, login, spawn_app, spawn_app_with, spawn_with_config, test_config,
 };
 use crate::common::db::TestDb;
 
@@ -413,12 +413,12 @@ async fn csrf_is_required_on_every_state_change(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    // The login form needs its pre-session token too.
+    // The forms shown before login need their pre-session token too.
     let fresh = app.client();
     let r = fresh
-        .post(app.url("/connexion/demo"))
+        .post(app.url("/auth/psc/structure"))
         .form(&[
-            ("professional_id", d.doctor.to_string()),
+            ("choix", "x".to_string()),
             ("structure_id", d.csapa.to_string()),
         ])
         .send()
@@ -440,6 +440,11 @@ async fn sandbox_login_does_not_exist_in_production(db: TestDb) {
         "no demo professionals listed"
     );
     assert!(!page.contains("Bac à sable"));
+    // Without PSC settings, production has no login provider at all (no sandbox).
+    assert!(page.contains("pas encore configuré"), "{page}");
+    let (status, page) = body(c.get(app.url("/auth/psc/login")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.contains("administrateur"), "{page}");
     let r = c
         .post(app.url("/connexion/demo"))
         .header(
@@ -642,8 +647,8 @@ async fn bad_input_gets_french_messages_and_loses_nothing(db: TestDb) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // A form with a missing or wrong-typed field is a 4xx, not a 500.
     let r = c
-        .post(app.url("/connexion/demo"))
-        .form(&[("_csrf", csrf.as_str()), ("professional_id", "x")])
+        .post(app.url("/auth/psc/structure"))
+        .form(&[("_csrf", csrf.as_str()), ("choix", "x")])
         .send()
         .await
         .unwrap();
@@ -893,26 +898,23 @@ async fn sessions_expire_and_logout_ends_them(db: TestDb) {
         .unwrap();
     assert_eq!(r.headers()["hx-redirect"], "/connexion");
     // The login sets a HttpOnly, SameSite cookie.
-    let page = c
-        .get(app.url("/connexion"))
-        .send()
+    let doctor = app
+        .db
+        .store
+        .get_professional(d.doctor)
         .await
         .unwrap()
-        .text()
-        .await
         .unwrap();
-    let pre = csrf_in(&page);
-    let r = c
-        .post(app.url("/connexion/demo"))
-        .form(&[
-            ("_csrf", pre.as_str()),
-            ("professional_id", &d.doctor.to_string()),
-            ("structure_id", &d.csapa.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let id_nat = crate::common::app::register_with_psc(&app, &doctor);
+    let r = crate::common::app::psc_callback(&app, &c, &id_nat, "carte").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let set_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("escale_session="))
+        .expect("a session cookie");
     assert!(
         set_cookie.starts_with("escale_session=")
             && set_cookie.contains("HttpOnly")
@@ -920,7 +922,7 @@ async fn sessions_expire_and_logout_ends_them(db: TestDb) {
         "{set_cookie}"
     );
     assert!(!set_cookie.contains("Secure"), "plain HTTP in tests");
-    // A login of someone into a structure where they hold no role is refused.
+    // A structure choice that was never offered to this browser is refused.
     let other = app.client();
     let page = other
         .get(app.url("/connexion"))
@@ -930,12 +932,16 @@ async fn sessions_expire_and_logout_ends_them(db: TestDb) {
         .text()
         .await
         .unwrap();
-    let pre2 = csrf_in(&page);
+    assert!(page.contains("/auth/psc/login"));
     let r = other
-        .post(app.url("/connexion/demo"))
+        .post(app.url("/auth/psc/structure"))
+        .header(
+            "Cookie",
+            "escale_csrf=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        )
         .form(&[
-            ("_csrf", pre2.as_str()),
-            ("professional_id", &d.doctor.to_string()),
+            ("_csrf", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            ("choix", "invente"),
             ("structure_id", &d.caarud.to_string()),
         ])
         .send()
@@ -988,7 +994,14 @@ async fn sessions_expire_and_logout_ends_them(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["location"], "/connexion");
+    // Logged out of Escale; the page sends the browser on to PSC's end-session.
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["refresh"]
+            .to_str()
+            .unwrap()
+            .contains("id_token_hint=")
+    );
     let r = c.get(app.url("/usagers")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
@@ -1000,10 +1013,11 @@ async fn secure_cookie_and_security_headers_over_https(db: TestDb) {
     let app = spawn_with_config(db, config).await;
     let r = app
         .client()
-        .get(app.url("/connexion"))
+        .get(app.url("/auth/psc/login"))
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(
         set_cookie.contains("Secure") && set_cookie.contains("HttpOnly"),
@@ -1057,6 +1071,8 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         config: std::sync::Arc::new(config),
         store: std::sync::Arc::new(store),
         insi: std::sync::Arc::new(escale::insi_service::InsiService::disabled()),
+        psc: std::sync::Arc::new(escale::psc_service::PscService::disabled()),
+        directory: std::sync::Arc::new(escale::directory_service::DirectoryService::disabled()),
     };
     tokio::spawn(escale::app::serve(app, listener, std::future::pending()));
     let r = reqwest::get(format!("http://{addr}/healthz"))

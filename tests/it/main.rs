@@ -6,12 +6,16 @@
 mod common;
 #[cfg(feature = "carte-vitale")]
 mod agent;
+mod annuaire;
+mod annuaire_import;
 mod browser;
 mod cli;
 mod datamatrix;
+mod equipe;
 mod http;
 mod identite_http;
 mod insi;
+mod psc;
 mod quality_http;
 mod quality_store;
 mod store;

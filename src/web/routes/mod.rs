@@ -1,10 +1,13 @@
 //! Routes, one module per area. Handlers extract, call domain/store, render.
 
 pub mod auth;
+pub mod correspondants;
 pub mod dossier;
+pub mod equipe;
 pub mod health;
 pub mod identite;
 pub mod journal;
+pub mod profil;
 pub mod structure;
 pub mod usagers;
 pub mod vigilance;
@@ -16,10 +19,14 @@ use axum::routing::{get, post};
 use super::{AppError, AppState};
 use crate::config::Config;
 
-pub fn routes(config: &Config) -> Router<AppState> {
-    let mut r = Router::new()
+pub fn routes(_config: &Config) -> Router<AppState> {
+    Router::new()
         .route("/", get(|| async { Redirect::to("/usagers") }))
         .route("/connexion", get(auth::login_page))
+        .route("/auth/psc/login", get(auth::psc_login))
+        .route("/auth/psc/callback", get(auth::psc_callback))
+        .route("/auth/psc/structure", post(auth::choose_structure))
+        .route("/auth/psc/invitation", post(auth::redeem_invitation))
         .route("/deconnexion", post(auth::logout))
         .route("/usagers", get(usagers::list).post(usagers::create))
         .route("/usagers/nouveau", get(usagers::new_form))
@@ -90,17 +97,26 @@ pub fn routes(config: &Config) -> Router<AppState> {
             "/structure/identitovigilance",
             get(vigilance::settings).post(vigilance::save_settings),
         )
+        .route("/profil", get(profil::show))
+        .route("/structure/equipe", get(equipe::show))
+        .route("/structure/equipe/ajout", post(equipe::add))
+        .route(
+            "/structure/equipe/preinscription",
+            post(equipe::preregister),
+        )
+        .route("/structure/equipe/{id}/roles", post(equipe::set_roles))
+        .route("/correspondants", get(correspondants::list))
+        .route("/correspondants/ajout", post(correspondants::add))
+        .route(
+            "/correspondants/{id}/suppression",
+            post(correspondants::remove),
+        )
         .route("/journal", get(journal::list))
         .route("/journal/verification", get(journal::verify))
         .route(
             "/structure/parametres",
             get(structure::show).post(structure::save),
-        );
-    // The demo login exists only in the sandbox: in production the route is not there at all.
-    if config.is_sandbox() {
-        r = r.route("/connexion/demo", post(auth::demo_login));
-    }
-    r
+        )
 }
 
 pub async fn not_found() -> Response {

@@ -53,6 +53,10 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
                                 li { a href="/identitovigilance" { "Identitovigilance" } }
                             }
                             li { a href="/identitovigilance/procedure" { "Procédure" } }
+                            li { a href="/correspondants" { "Correspondants" } }
+                            @if t.roles.contains(crate::domain::roles::Role::Directeur) {
+                                li { a href="/structure/equipe" { "Équipe" } }
+                            }
                             @if t.roles.can_read_audit() {
                                 li { a href="/journal" { "Journal d'audit" } }
                                 li { a href="/structure/parametres" { "Paramètres" } }
@@ -61,7 +65,9 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
                         }
                     }
                     div.who {
-                        span { (ctx.session.professional_name) }
+                        a href="/profil" { (ctx.session.professional_name) }
+                        " "
+                        span.muted title="Moyen de connexion" { "(" (ctx.session.auth_method) ")" }
                         " · "
                         span { (ctx.session.structure_name) }
                         " · "

@@ -3,11 +3,14 @@
 
 pub mod auth;
 pub mod components;
+pub mod correspondants;
 pub mod dossier;
+pub mod equipe;
 pub mod identite;
 pub mod journal;
 pub mod layout;
 pub mod markdown;
+pub mod profil;
 pub mod structure;
 pub mod usagers;
 pub mod vigilance;

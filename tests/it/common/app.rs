@@ -13,6 +13,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
     pub insi: Arc<escale::insi_service::InsiService>,
+    pub psc: Arc<escale::psc_service::PscService>,
+    pub directory: Arc<escale::directory_service::DirectoryService>,
     _data_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -73,15 +75,29 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     let data_dir = tempfile::tempdir().expect("data dir");
     let mut config = config;
     config.data_dir = data_dir.path().to_path_buf();
+    // The PSC redirect URL is derived from the address actually served.
+    config.listen = addr;
     let insi = Arc::new(
         escale::insi_service::InsiService::start(&config)
             .await
             .expect("INSi service"),
     );
+    let psc = Arc::new(
+        escale::psc_service::PscService::start(&config)
+            .await
+            .expect("PSC service"),
+    );
+    let directory = Arc::new(
+        escale::directory_service::DirectoryService::start(&config)
+            .await
+            .expect("directory service"),
+    );
     let app = escale::app::App {
         config: Arc::new(config),
         store: db.store.clone(),
         insi: insi.clone(),
+        psc: psc.clone(),
+        directory: directory.clone(),
     };
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -94,6 +110,8 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         addr,
         db,
         insi,
+        psc,
+        directory,
         _data_dir: data_dir,
         shutdown: Some(tx),
     }
@@ -106,33 +124,132 @@ pub fn csrf_in(html: &str) -> String {
     html[start..start + html[start..].find('"').expect("end quote")].to_string()
 }
 
-/// Logs `client` in through the sandbox login page; returns the session's CSRF token.
+/// Starts a login and answers the PSC sandbox's page as `id_nat` with
+/// `mode` « carte » or « ecps »; returns the callback URL PSC sends back.
+pub async fn psc_authorize(
+    app: &TestApp,
+    client: &reqwest::Client,
+    id_nat: &str,
+    mode: &str,
+) -> String {
+    let r = client
+        .get(app.url("/auth/psc/login"))
+        .send()
+        .await
+        .expect("PSC login start");
+    assert_eq!(r.status(), 303, "/auth/psc/login redirects to PSC");
+    let authorize = reqwest::Url::parse(location(&r)).expect("authorization URL");
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("professional".into(), id_nat.into()));
+    form.push(("mode".into(), mode.into()));
+    let mut choose = authorize.clone();
+    choose.set_path("/auth/choix");
+    choose.set_query(None);
+    let r = client
+        .post(choose)
+        .form(&form)
+        .send()
+        .await
+        .expect("PSC chooser");
+    assert_eq!(r.status(), 303, "the PSC sandbox sends the browser back");
+    location(&r).to_string()
+}
+
+/// Goes through Pro Santé Connect (the PSC sandbox) and returns Escale's
+/// answer to the callback.
+pub async fn psc_callback(
+    app: &TestApp,
+    client: &reqwest::Client,
+    id_nat: &str,
+    mode: &str,
+) -> reqwest::Response {
+    let back = psc_authorize(app, client, id_nat, mode).await;
+    client.get(back).send().await.expect("callback")
+}
+
+/// One query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> String {
+    reqwest::Url::parse(url)
+        .expect("URL")
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+pub fn location(r: &reqwest::Response) -> &str {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header")
+}
+
+/// Logs in through the PSC sandbox (e-CPS) as a professional of one structure.
+pub async fn login_as(app: &TestApp, client: &reqwest::Client, id_nat: &str) {
+    let r = psc_callback(app, client, id_nat, "ecps").await;
+    assert_eq!(r.status(), 303, "login of {id_nat}");
+}
+
+/// Makes a test professional known to the PSC sandbox (as a test card would be).
+pub fn register_with_psc(app: &TestApp, p: &escale::store::Professional) -> String {
+    let id_nat = p
+        .national_id
+        .clone()
+        .expect("a PSC login needs the professional's national id");
+    let sandbox = app.psc.sandbox().expect("PSC sandbox");
+    sandbox.register(escale::sandbox::professionals::SandboxProfessional {
+        person: escale::domain::directory::DirectoryPerson {
+            rpps: id_nat.strip_prefix('8').map(str::to_string),
+            id_nat_ps: id_nat.clone(),
+            first_name: p.first_name.clone(),
+            last_name: p.last_name.clone(),
+            ..Default::default()
+        },
+        has_card: true,
+        civility: "M",
+        blurb: "professionnel d'un test",
+    });
+    id_nat
+}
+
+/// Logs `client` in through Pro Santé Connect (sandbox) in `structure`;
+/// returns the session's CSRF token.
 pub async fn login(
     app: &TestApp,
     client: &reqwest::Client,
     professional: Uuid,
     structure: Uuid,
 ) -> String {
-    let page = client
-        .get(app.url("/connexion"))
-        .send()
+    let p = app
+        .db
+        .store
+        .get_professional(professional)
         .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("text");
-    let pre = csrf_in(&page);
-    let resp = client
-        .post(app.url("/connexion/demo"))
-        .form(&[
-            ("_csrf", pre.as_str()),
-            ("professional_id", &professional.to_string()),
-            ("structure_id", &structure.to_string()),
-        ])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), 303, "login should redirect");
+        .expect("read professional")
+        .expect("professional exists");
+    let id_nat = register_with_psc(app, &p);
+    let r = psc_callback(app, client, &id_nat, "ecps").await;
+    let r = if r.status() == 200 {
+        // Several structures: pick the one asked for.
+        let page = r.text().await.expect("text");
+        let marker = format!(r#"name="structure_id" value="{structure}""#);
+        let at = page.find(&marker).expect("the structure is offered");
+        let form_start = page[..at].rfind("<form").expect("form");
+        let form = &page[form_start..];
+        client
+            .post(app.url("/auth/psc/structure"))
+            .form(&[
+                ("_csrf", csrf_in(form)),
+                ("choix", hidden_value(form, "choix")),
+                ("structure_id", structure.to_string()),
+            ])
+            .send()
+            .await
+            .expect("structure choice")
+    } else {
+        r
+    };
+    assert_eq!(r.status(), 303, "login should redirect");
     let home = client
         .get(app.url("/usagers"))
         .send()

@@ -287,21 +287,31 @@ pub async fn seed_two_structures(store: &DynStore) -> Fixture {
     let social = seed_member(
         store,
         &csapa,
-        ("Karim", "Durand", None, "Assistant de service social"),
+        (
+            "Karim",
+            "Durand",
+            Some("810000000033"),
+            "Assistant de service social",
+        ),
         &[Role::TravailleurSocial],
     )
     .await;
     let accueil = seed_member(
         store,
         &csapa,
-        ("Léa", "Martin", None, "Secrétaire d'accueil"),
+        (
+            "Léa",
+            "Martin",
+            Some("810000000041"),
+            "Secrétaire d'accueil",
+        ),
         &[Role::Accueil],
     )
     .await;
     let directeur = seed_member(
         store,
         &csapa,
-        ("Paul", "Petit", None, "Directeur"),
+        ("Paul", "Petit", Some("810000000058"), "Directeur"),
         &[Role::Directeur],
     )
     .await;

@@ -1,0 +1,148 @@
+//! Who gets in: Pro Santé Connect logins in progress, the structure choice
+//! after login, what PSC said of a professional, directors' team management
+//! (roles, pre-registration invitations) and the instance administrator's
+//! local credential. SQL written once (`access_impl.rs`, included by each backend).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Membership, StoreResult};
+use crate::domain::directory::{DirectoryPerson, Mailbox};
+use crate::domain::roles::{Role, RoleSet};
+use crate::domain::tenant::Tenant;
+
+/// Kept between the redirect to PSC and the callback (single use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPscLogin {
+    pub state_hash: String,
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An authenticated professional choosing their structure (single use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChoice {
+    pub token_hash: String,
+    pub browser_hash: String,
+    pub professional_id: Uuid,
+    pub auth_label: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What PSC said at the last login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfessionalProfile {
+    pub person: DirectoryPerson,
+    pub auth_mode: String,
+    pub acr: Option<String>,
+    pub last_login_at: DateTime<Utc>,
+}
+
+/// A member of the structure's team, for the director.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamEntry {
+    pub id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub national_id: Option<String>,
+    pub profession: String,
+    pub roles: RoleSet,
+    /// An invitation not yet used (pre-registered, RPPS pending).
+    pub invited_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvitation {
+    pub code_hash: String,
+    pub professional_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminCredential {
+    pub professional_id: Uuid,
+    pub login: String,
+    pub password_hash: String,
+    pub totp_secret: String,
+    pub last_totp_step: i64,
+    pub failures: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub professional_id: Uuid,
+    pub display_name: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An entry of the structure's address book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correspondent {
+    pub id: Uuid,
+    /// `professionnel` (idNat_PS) or `structure` (FINESS).
+    pub kind: String,
+    pub identifier: String,
+    pub name: String,
+    /// Profession or category, and place.
+    pub detail: String,
+    pub mailboxes: Vec<Mailbox>,
+    pub note: String,
+    pub added_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    async fn save_psc_login(&self, l: &PendingPscLogin) -> StoreResult<()>;
+    /// Removes and returns the login.
+    async fn take_psc_login(&self, state_hash: &str) -> StoreResult<Option<PendingPscLogin>>;
+    async fn save_login_choice(&self, c: &PendingChoice) -> StoreResult<()>;
+    async fn take_login_choice(&self, token_hash: &str) -> StoreResult<Option<PendingChoice>>;
+    /// Forgets logins and structure choices begun before `before` (background purge).
+    async fn purge_pending_logins(&self, before: DateTime<Utc>) -> StoreResult<()>;
+    /// The structures where an active professional holds roles.
+    async fn memberships_of(&self, professional_id: Uuid) -> StoreResult<Vec<Membership>>;
+    async fn save_profile(&self, professional_id: Uuid, p: &ProfessionalProfile)
+    -> StoreResult<()>;
+    async fn profile_of(&self, professional_id: Uuid) -> StoreResult<Option<ProfessionalProfile>>;
+
+    /// Everyone holding a role in the tenant's structure or invited to it.
+    async fn team_entries(&self, t: &Tenant) -> StoreResult<Vec<TeamEntry>>;
+    /// Replaces the professional's roles in the tenant's structure (none:
+    /// their access to this structure ends; the person stays on record).
+    async fn set_roles(&self, t: &Tenant, professional_id: Uuid, roles: &[Role])
+    -> StoreResult<()>;
+    async fn create_invitation(&self, t: &Tenant, inv: &NewInvitation) -> StoreResult<()>;
+    /// Ties `id_nat_ps` to the invited professional (once, before expiry).
+    /// `Conflict` when the national id already belongs to someone else.
+    async fn redeem_invitation(
+        &self,
+        code_hash: &str,
+        id_nat_ps: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
+
+    /// Adds (or refreshes, same kind and identifier) an address-book entry.
+    async fn save_correspondent(&self, t: &Tenant, c: &Correspondent) -> StoreResult<()>;
+    async fn correspondents(&self, t: &Tenant) -> StoreResult<Vec<Correspondent>>;
+    async fn remove_correspondent(&self, t: &Tenant, id: Uuid) -> StoreResult<()>;
+
+    async fn admin_credentials_count(&self) -> StoreResult<i64>;
+    async fn create_admin_credential(&self, c: &AdminCredential) -> StoreResult<()>;
+    async fn admin_credential(&self, login: &str) -> StoreResult<Option<AdminCredential>>;
+    /// After a login attempt: failures, lockout and the TOTP step used (no replay).
+    async fn update_admin_attempt(&self, c: &AdminCredential) -> StoreResult<()>;
+    async fn create_admin_session(
+        &self,
+        token_hash: &str,
+        professional_id: Uuid,
+        csrf_token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
+    async fn delete_admin_session(&self, token_hash: &str) -> StoreResult<()>;
+}
