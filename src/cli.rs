@@ -8,12 +8,16 @@ use crate::config::Config;
 use crate::domain::audit::AuditAction;
 use crate::domain::identifiers::NationalId;
 use crate::domain::roles::Role;
-use crate::domain::structure::{Finess, StructureKind};
+use crate::domain::structure::Finess;
 use crate::domain::text;
-use crate::store::{self, AuditChain, DynStore, NewProfessional, NewStructure};
+use crate::store::{self, AuditChain, DynStore, NewProfessional};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
+    /// Crée le premier administrateur de l'instance (une seule fois) : affiche
+    /// son mot de passe et son secret TOTP pour la connexion de secours
+    /// (/admin/connexion), réservée à l'administration de l'instance.
+    Bootstrap(Bootstrap),
     /// Crée une structure (CSAPA, CAARUD, ACT, LHSS, LAM).
     CreateStructure(CreateStructure),
     /// Crée un professionnel, avec ses rôles éventuels dans une structure.
@@ -24,6 +28,17 @@ pub enum AdminCommand {
     ListStructures,
     /// Enregistre le certificat logiciel INSi et le numéro d'autorisation d'une structure.
     SetInsi(SetInsi),
+}
+
+#[derive(Args)]
+pub struct Bootstrap {
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// Identifiant de connexion (lettres, chiffres, . - _ @).
+    #[arg(long, default_value = "admin")]
+    pub login: String,
 }
 
 #[derive(Args)]
@@ -171,44 +186,58 @@ pub async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
 pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode> {
     let store = open(&config).await?;
     match cmd {
+        AdminCommand::Bootstrap(a) => {
+            let issuer = match config.public_url.as_deref().and_then(host_of) {
+                Some(host) => format!("Escale ({host})"),
+                None => "Escale".to_string(),
+            };
+            let done = crate::instance_admin::bootstrap(
+                store.as_ref(),
+                &crate::instance_admin::BootstrapRequest {
+                    first_name: a.first_name,
+                    last_name: a.last_name,
+                    login: a.login,
+                    issuer,
+                },
+            )
+            .await?;
+            let base = config.base_url();
+            println!(
+                "Administrateur de l'instance créé : {}\n\
+                 \n  Identifiant             : {}\n  Mot de passe            : {}\n  Secret TOTP (base32)    : {}\n  URI pour l'application  : {}\n\n\
+                 Le mot de passe et le secret ne seront plus jamais affichés : notez-les hors ligne, \
+                 enregistrez le secret dans une application d'authentification (TOTP, 6 chiffres, 30 s).\n\
+                 Connexion de secours : {base}/admin/connexion — réservée à l'administration de l'instance \
+                 (structures, directeurs), jamais aux dossiers des usagers.",
+                done.display_name, done.login, done.password, done.totp_secret, done.otpauth_uri
+            );
+        }
         AdminCommand::CreateStructure(a) => {
-            let kind: StructureKind = a.kind.parse()?;
-            let name = text::single_line(&a.name, 200).map_err(|e| anyhow::anyhow!("nom : {e}"))?;
-            let geo = Finess::parse(&a.finess_geo)
-                .map_err(|e| anyhow::anyhow!("FINESS géographique : {e}"))?;
-            let jur = Finess::parse(&a.finess_juridique)
-                .map_err(|e| anyhow::anyhow!("FINESS juridique : {e}"))?;
-            for (what, f) in [("géographique", &geo), ("juridique", &jur)] {
-                if f.key_matches() == Some(false) {
-                    eprintln!(
-                        "attention : la clé du FINESS {what} {f} ne correspond pas ; vérifiez le numéro"
-                    );
-                }
+            let created = crate::instance_admin::create_structure(
+                store.as_ref(),
+                &crate::instance_admin::StructureRequest {
+                    name: a.name,
+                    kind: a.kind,
+                    finess_geo: a.finess_geo,
+                    finess_juridique: a.finess_juridique,
+                },
+                CLI_ACTOR,
+            )
+            .await
+            .map_err(|errors| {
+                anyhow::anyhow!(
+                    "{}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ; ")
+                )
+            })?;
+            for w in &created.warnings {
+                eprintln!("attention : {w}");
             }
-            let s = store
-                .create_structure(&NewStructure {
-                    name,
-                    kind,
-                    finess_geo: geo.to_string(),
-                    finess_juridique: jur.to_string(),
-                })
-                .await?;
-            crate::audit::record_instance(
-                store.as_ref(),
-                AuditChain::Instance,
-                CLI_ACTOR,
-                AuditAction::StructureCreated,
-                format!("{} ({})", s.name, s.finess_geo),
-            )
-            .await?;
-            crate::audit::record_instance(
-                store.as_ref(),
-                AuditChain::Structure(s.id),
-                CLI_ACTOR,
-                AuditAction::StructureCreated,
-                s.name.clone(),
-            )
-            .await?;
+            let s = created.structure;
             println!(
                 "Structure créée : {} — {} — FINESS {} — id {}",
                 s.name,
@@ -334,6 +363,12 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then_some(host)
 }
 
 fn parse_roles(codes: &[String]) -> anyhow::Result<Vec<Role>> {

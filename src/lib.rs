@@ -20,6 +20,7 @@ pub mod identity_quality;
 pub mod identity_sheet;
 pub mod insi_identity;
 pub mod insi_service;
+pub mod instance_admin;
 pub mod pki;
 pub mod psc_service;
 pub mod reverification;

@@ -39,10 +39,13 @@ pub enum AuditAction {
     FileExported,
     IdentitySheetPrinted,
     TaskClosed,
+    AdminCreated,
+    AdminLogin,
+    AdminLoginRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -73,6 +76,9 @@ impl AuditAction {
         AuditAction::FileExported,
         AuditAction::IdentitySheetPrinted,
         AuditAction::TaskClosed,
+        AuditAction::AdminCreated,
+        AuditAction::AdminLogin,
+        AuditAction::AdminLoginRefused,
     ];
 
     pub fn code(self) -> &'static str {
@@ -107,6 +113,9 @@ impl AuditAction {
             AuditAction::FileExported => "dossier.export",
             AuditAction::IdentitySheetPrinted => "identite.fiche",
             AuditAction::TaskClosed => "identite.tache",
+            AuditAction::AdminCreated => "administration.creation",
+            AuditAction::AdminLogin => "administration.connexion",
+            AuditAction::AdminLoginRefused => "administration.connexion_refusee",
         }
     }
 
@@ -142,6 +151,9 @@ impl AuditAction {
             AuditAction::FileExported => "Export d'un dossier",
             AuditAction::IdentitySheetPrinted => "Impression de la fiche d'identité",
             AuditAction::TaskClosed => "Tâche d'identitovigilance traitée",
+            AuditAction::AdminCreated => "Création de l'administrateur de l'instance",
+            AuditAction::AdminLogin => "Connexion de secours de l'administrateur",
+            AuditAction::AdminLoginRefused => "Connexion de secours refusée",
         }
     }
 

@@ -29,17 +29,39 @@ pub enum NationalIdError {
     #[error("un numéro ADELI comporte 9 chiffres ou lettres")]
     Adeli,
     #[error(
-        "identifiant national non reconnu : saisissez un RPPS (11 chiffres), un ADELI (9 caractères) ou un idNat_PS (8+RPPS, 0+ADELI)"
+        "un idNat_PS de personnel d'établissement s'écrit 3 + FINESS (9 caractères) + / + identifiant interne"
+    )]
+    Establishment,
+    #[error(
+        "un idNat_PS de personnel d'entreprise s'écrit 5 + SIRET (14 chiffres) + / + identifiant interne"
+    )]
+    Siret,
+    #[error(
+        "identifiant national non reconnu : saisissez un RPPS (11 chiffres), un ADELI (9 caractères) ou un idNat_PS (8+RPPS, 0+ADELI, 3+FINESS/…, 5+SIRET/…)"
     )]
     Unknown,
 }
 
 /// A professional's national identifier, normalised to its idNat_PS form
-/// (TRE_G08: `8` + RPPS, `0` + ADELI).
+/// (TRE_G08: `8` + RPPS, `0` + ADELI, `3` + FINESS / internal id for staff
+/// registered by an establishment — CPE holders —, `5` + SIRET / internal id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NationalId {
     Rpps(String),
     Adeli(String),
+    Establishment { finess: String, internal: String },
+    Siret { siret: String, internal: String },
+}
+
+/// `<id>/<internal>` after the type digit; the internal id is the
+/// establishment's own (letters, digits, at most 30).
+fn split_internal(rest: &str, id_len: usize) -> Option<(String, String)> {
+    let (id, internal) = rest.split_once('/')?;
+    let ok = id.len() == id_len
+        && !internal.is_empty()
+        && internal.len() <= 30
+        && internal.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| (id.to_string(), internal.to_string()))
 }
 
 impl NationalId {
@@ -48,6 +70,18 @@ impl NationalId {
         let v: String = input.trim().to_ascii_uppercase();
         let all_digits = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
         let alnum = !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric());
+        if let Some(rest) = v.strip_prefix('3').filter(|r| r.contains('/')) {
+            return split_internal(rest, 9)
+                .filter(|(f, _)| crate::domain::structure::Finess::parse(f).is_ok())
+                .map(|(finess, internal)| NationalId::Establishment { finess, internal })
+                .ok_or(NationalIdError::Establishment);
+        }
+        if let Some(rest) = v.strip_prefix('5').filter(|r| r.contains('/')) {
+            return split_internal(rest, 14)
+                .filter(|(s, _)| s.bytes().all(|b| b.is_ascii_digit()))
+                .map(|(siret, internal)| NationalId::Siret { siret, internal })
+                .ok_or(NationalIdError::Siret);
+        }
         match v.len() {
             11 if all_digits => Ok(NationalId::Rpps(v)),
             12 if v.starts_with('8') && all_digits => Ok(NationalId::Rpps(v[1..].to_string())),
@@ -63,6 +97,8 @@ impl NationalId {
         match self {
             NationalId::Rpps(n) => format!("8{n}"),
             NationalId::Adeli(n) => format!("0{n}"),
+            NationalId::Establishment { finess, internal } => format!("3{finess}/{internal}"),
+            NationalId::Siret { siret, internal } => format!("5{siret}/{internal}"),
         }
     }
 
@@ -80,6 +116,12 @@ impl NationalId {
         match self {
             NationalId::Rpps(n) => format!("RPPS {n}"),
             NationalId::Adeli(n) => format!("ADELI {n}"),
+            NationalId::Establishment { finess, internal } => {
+                format!("personnel de l'établissement FINESS {finess} (n° {internal})")
+            }
+            NationalId::Siret { siret, internal } => {
+                format!("personnel de l'entreprise SIRET {siret} (n° {internal})")
+            }
         }
     }
 }
@@ -117,6 +159,33 @@ mod tests {
         assert_eq!(
             NationalId::parse("0B0193488").unwrap().id_nat_ps(),
             "00B0193488"
+        );
+        let cpe = NationalId::parse(" 3640000014/ab12 ").unwrap();
+        assert_eq!(
+            cpe,
+            NationalId::Establishment {
+                finess: "640000014".into(),
+                internal: "AB12".into()
+            }
+        );
+        assert_eq!(cpe.id_nat_ps(), "3640000014/AB12");
+        assert_eq!(NationalId::parse(&cpe.id_nat_ps()).unwrap(), cpe);
+        assert_eq!(
+            NationalId::parse("512345678900012/7").unwrap().id_nat_ps(),
+            "512345678900012/7"
+        );
+        assert_eq!(
+            NationalId::parse("3640000014/"),
+            Err(NationalIdError::Establishment)
+        );
+        assert_eq!(
+            NationalId::parse("364000001/12"),
+            Err(NationalIdError::Establishment)
+        );
+        assert_eq!(NationalId::parse("5123/12"), Err(NationalIdError::Siret));
+        assert_eq!(
+            NationalId::parse("3640000014/a-b"),
+            Err(NationalIdError::Establishment)
         );
         assert!(NationalId::parse("123").is_err());
         assert!(NationalId::parse("8ABCDEFGHIJK").is_err());

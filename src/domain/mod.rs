@@ -21,4 +21,5 @@ mod spec_table;
 pub mod structure;
 pub mod tenant;
 pub mod text;
+pub mod totp;
 pub mod usager;

@@ -56,6 +56,15 @@ fn check_len_and_controls(value: &str, max: usize, multiline: bool) -> Result<()
     Ok(())
 }
 
+/// Compares secrets (tokens, codes) without stopping at the first difference.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

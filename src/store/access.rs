@@ -80,6 +80,13 @@ pub struct AdminSession {
     pub expires_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructureDirector {
+    pub structure_id: Uuid,
+    pub display_name: String,
+    pub national_id: Option<String>,
+}
+
 /// An entry of the structure's address book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Correspondent {
@@ -145,4 +152,6 @@ pub trait AccessStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
     async fn delete_admin_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Every structure's directors, for the instance administrator.
+    async fn structure_directors(&self) -> StoreResult<Vec<StructureDirector>>;
 }

@@ -4,7 +4,7 @@
 use crate::domain::roles::{Role, RoleSet};
 use crate::store::access::{
     AccessStore, AdminCredential, AdminSession, Correspondent, NewInvitation, PendingChoice,
-    PendingPscLogin, ProfessionalProfile, TeamEntry,
+    PendingPscLogin, ProfessionalProfile, StructureDirector, TeamEntry,
 };
 
 fn a_role_rows(rows: &[ThisRow]) -> StoreResult<Vec<(Uuid, String, Role)>> {
@@ -90,6 +90,7 @@ impl AccessStore for ThisStore {
         for sql in [
             "DELETE FROM psc_logins WHERE created_at < $1",
             "DELETE FROM login_choices WHERE created_at < $1",
+            "DELETE FROM admin_sessions WHERE expires_at < $1",
         ] {
             sqlx::query(sql).bind(before).execute(&self.pool).await?;
         }
@@ -484,5 +485,29 @@ impl AccessStore for ThisStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn structure_directors(&self) -> StoreResult<Vec<StructureDirector>> {
+        let rows = sqlx::query(
+            "SELECT m.structure_id, p.first_name, p.last_name, p.national_id FROM memberships m
+             JOIN professionals p ON p.id = m.professional_id AND p.active
+             WHERE m.role = $1 ORDER BY p.last_name, p.first_name",
+        )
+        .bind(Role::Directeur.code())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StructureDirector {
+                    structure_id: r.try_get("structure_id")?,
+                    display_name: format!(
+                        "{} {}",
+                        r.try_get::<String, _>("first_name")?,
+                        r.try_get::<String, _>("last_name")?
+                    ),
+                    national_id: r.try_get("national_id")?,
+                })
+            })
+            .collect()
     }
 }

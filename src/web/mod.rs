@@ -1,6 +1,7 @@
 //! HTTP: axum routes, session and CSRF middleware, maud views. French for
 //! everything a person reads.
 
+mod admin_session;
 mod assets;
 mod error;
 mod extract;
@@ -47,6 +48,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             session::session_layer,
         ))
+        .merge(
+            routes::admin::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                admin_session::admin_layer,
+            )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             oversized::refuse_oversized,

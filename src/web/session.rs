@@ -16,12 +16,13 @@ use sha2::{Digest, Sha256};
 use super::{AppError, AppState};
 use crate::config::Config;
 use crate::domain::tenant::Tenant;
+use crate::domain::text::constant_time_eq;
 use crate::store::{NewSession, SessionRow};
 
 pub const SESSION_COOKIE: &str = "escale_session";
 /// With `Secure`, the `__Host-` prefix also pins the cookie to this host and path `/`.
 pub const SESSION_COOKIE_SECURE: &str = "__Host-escale_session";
-const PRE_CSRF_COOKIE: &str = "escale_csrf";
+pub(super) const PRE_CSRF_COOKIE: &str = "escale_csrf";
 pub const CSRF_FIELD: &str = "_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// last_seen_at is written at most this often (a read-mostly hot path).
@@ -152,7 +153,7 @@ async fn load_and_check(st: &AppState, mut req: Request) -> Result<Request, AppE
 }
 
 /// A cross-site request is refused before any token is looked at.
-fn check_origin(headers: &HeaderMap, config: &Config) -> Result<(), AppError> {
+pub(super) fn check_origin(headers: &HeaderMap, config: &Config) -> Result<(), AppError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -176,15 +177,11 @@ fn check_origin(headers: &HeaderMap, config: &Config) -> Result<(), AppError> {
     Ok(())
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-async fn check_token(req: Request, expected: &str, limit: usize) -> Result<Request, AppError> {
+pub(super) async fn check_token(
+    req: Request,
+    expected: &str,
+    limit: usize,
+) -> Result<Request, AppError> {
     if let Some(h) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return if constant_time_eq(h, expected) {
             Ok(req)

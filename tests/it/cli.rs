@@ -33,6 +33,7 @@ fn help_is_clear_for_every_command() {
         &["admin", "--help"],
         &["admin", "create-structure", "--help"],
         &["admin", "create-professional", "--help"],
+        &["admin", "bootstrap", "--help"],
         &["audit", "verify", "--help"],
     ] {
         let o = escale(None, args);
@@ -206,6 +207,85 @@ async fn administration_from_the_command_line(db: TestDb) {
     );
 }
 both_backends!(administration_from_the_command_line);
+
+async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
+    let url = db.url.as_str();
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "bootstrap",
+            "--first-name",
+            "Paule",
+            "--last-name",
+            "Durand",
+            "--login",
+            "a b",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("identifiant"), "{}", text(&o));
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "bootstrap",
+            "--first-name",
+            "Paule",
+            "--last-name",
+            "Durand",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let line = |label: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_else(|| panic!("{label} in {out}"))
+    };
+    let password = line("Mot de passe");
+    let secret = line("Secret TOTP");
+    assert_eq!(line("Identifiant"), "admin");
+    assert_eq!(password.len(), 23, "{out}");
+    assert!(
+        out.contains("otpauth://totp/Escale%3Aadmin?secret="),
+        "{out}"
+    );
+    assert!(out.contains("/admin/connexion") && out.contains("jamais aux dossiers"));
+    // What was printed logs in.
+    let code = escale::domain::totp::TotpSecret::from_base32(&secret)
+        .unwrap()
+        .code_at_step(chrono::Utc::now().timestamp() / 30, 6);
+    escale::instance_admin::check_login(
+        db.store.as_ref(),
+        escale::instance_admin::LoginAttempt {
+            login: "admin".into(),
+            password: password.clone(),
+            code,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("the printed password and secret log in");
+    // Once only.
+    let o = escale(
+        Some(url),
+        &[
+            "admin",
+            "bootstrap",
+            "--first-name",
+            "Autre",
+            "--last-name",
+            "Personne",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("existe déjà"), "{}", text(&o));
+    assert!(!text(&o).contains(&password));
+}
+both_backends!(bootstrap_from_the_command_line_only_once);
 
 async fn audit_verify_finds_the_first_broken_link(db: TestDb) {
     escale::demo::seed(db.store.as_ref()).await.unwrap();

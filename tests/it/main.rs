@@ -4,6 +4,7 @@
 // `#[macro_use]`: `both_backends!` is in scope in every module declared below.
 #[macro_use]
 mod common;
+mod admin;
 #[cfg(feature = "carte-vitale")]
 mod agent;
 mod annuaire;

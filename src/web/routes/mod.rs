@@ -1,5 +1,6 @@
 //! Routes, one module per area. Handlers extract, call domain/store, render.
 
+pub mod admin;
 pub mod auth;
 pub mod correspondants;
 pub mod dossier;

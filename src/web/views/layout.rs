@@ -89,6 +89,17 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
 
 /// A page without a session (login, errors).
 pub fn bare(title: &str, sandbox: bool, content: Markup) -> Markup {
+    plain(
+        title,
+        sandbox,
+        html! { a.brand href="/" { "Escale" } },
+        content,
+    )
+}
+
+/// A page without htmx boosting, with its own header (no session, or the
+/// instance administration).
+pub fn plain(title: &str, sandbox: bool, header: Markup, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="fr" {
@@ -96,7 +107,7 @@ pub fn bare(title: &str, sandbox: bool, content: Markup) -> Markup {
             body {
                 a.skip href="#contenu" { "Aller au contenu" }
                 (sandbox_banner(sandbox))
-                header.top { a.brand href="/" { "Escale" } }
+                header.top { (header) }
                 main #contenu tabindex="-1" {
                     h1 { (title) }
                     (content)

@@ -1,6 +1,7 @@
 //! maud views: one layout, small components, one module per screen.
 //! Everything is escaped by maud; there is no `PreEscaped` on user data.
 
+pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod correspondants;

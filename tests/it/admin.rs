@@ -1,0 +1,633 @@
+//! The instance administrator: one-time bootstrap, break-glass login
+//! (password + TOTP, lockout, no code replay) in production mode, instance
+//! administration (structures, directors), and no way from there to a user file.
+
+use chrono::{Duration, Utc};
+use escale::config::Mode;
+use escale::domain::totp::TotpSecret;
+use escale::instance_admin::{self, AdminError, BootstrapRequest, LoginAttempt};
+use escale::store::AuditChain;
+use reqwest::StatusCode;
+
+use crate::common::app::{TestApp, csrf_in, location, login_as, spawn_app, spawn_app_with};
+use crate::common::db::TestDb;
+
+const INES: &str = "899900000086"; // in the Annuaire and PSC sandboxes, no structure yet
+
+async fn bootstrap(db: &TestDb) -> instance_admin::Bootstrapped {
+    instance_admin::bootstrap(
+        db.store.as_ref(),
+        &BootstrapRequest {
+            first_name: "Paule".into(),
+            last_name: "Admin <b>GRADeS</b>".into(),
+            login: "Admin.Grades".into(),
+            issuer: "Escale (escale.test)".into(),
+        },
+    )
+    .await
+    .expect("bootstrap")
+}
+
+fn code_now(secret: &str) -> String {
+    TotpSecret::from_base32(secret)
+        .unwrap()
+        .code_at_step(Utc::now().timestamp() / 30, 6)
+}
+
+/// A browser over HTTPS keeps `Secure` cookies; this one is driven by hand
+/// (the test server speaks plain HTTP behind its https:// public URL).
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn keep(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (name, value) = v.split(';').next().unwrap().split_once('=').unwrap();
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() && !v.contains("Max-Age=0") {
+                self.0.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+    fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+async fn send(jar: &mut Jar, req: reqwest::RequestBuilder) -> (StatusCode, String, String) {
+    let r = req.header("cookie", jar.header()).send().await.unwrap();
+    jar.keep(&r);
+    let status = r.status();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, loc, r.text().await.unwrap())
+}
+
+async fn get(app: &TestApp, jar: &mut Jar, path: &str) -> (StatusCode, String, String) {
+    send(jar, app.client().get(app.url(path))).await
+}
+
+async fn post(
+    app: &TestApp,
+    jar: &mut Jar,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    send(jar, app.client().post(app.url(path)).form(form)).await
+}
+
+/// `POST /admin/structures` with the fields of a new structure.
+async fn new_structure(
+    app: &TestApp,
+    jar: &mut Jar,
+    csrf: &str,
+    [name, kind, finess_geo]: [&str; 3],
+) -> (StatusCode, String, String) {
+    post(
+        app,
+        jar,
+        "/admin/structures",
+        &[
+            ("_csrf", csrf),
+            ("name", name),
+            ("kind", kind),
+            ("finess_geo", finess_geo),
+            ("finess_juridique", "640000121"),
+        ],
+    )
+    .await
+}
+
+async fn instance_journal(db: &TestDb) -> Vec<(String, String)> {
+    db.store
+        .audit_chain(AuditChain::Instance, 0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.action, r.details))
+        .collect()
+}
+
+async fn bootstrap_is_once_and_the_secret_is_never_stored_in_clear(db: TestDb) {
+    let done = bootstrap(&db).await;
+    assert_eq!(done.login, "admin.grades", "logins are case-insensitive");
+    assert_eq!(done.password.len(), 23);
+    assert!(
+        done.otpauth_uri
+            .starts_with("otpauth://totp/Escale%20%28escale.test%29%3Aadmin.grades?secret=")
+            && done.otpauth_uri.contains(&done.totp_secret),
+        "{}",
+        done.otpauth_uri
+    );
+    assert!(
+        !format!("{done:?}").contains(&done.password),
+        "Debug hides the password"
+    );
+    let c = db
+        .store
+        .admin_credential("admin.grades")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c.password_hash.starts_with("$argon2id$"));
+    assert!(!c.password_hash.contains(&done.password));
+    let again = instance_admin::bootstrap(
+        db.store.as_ref(),
+        &BootstrapRequest {
+            first_name: "Autre".into(),
+            last_name: "Admin".into(),
+            login: "autre".into(),
+            issuer: "Escale".into(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(again, Err(AdminError::AlreadyBootstrapped)),
+        "{again:?}"
+    );
+    let p = db
+        .store
+        .get_professional(done.professional_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p.instance_admin && p.national_id.is_none());
+    assert!(
+        db.store.memberships_of(p.id).await.unwrap().is_empty(),
+        "the administrator belongs to no structure"
+    );
+    let journal = instance_journal(&db).await;
+    assert!(
+        journal.iter().any(|(a, d)| a == "administration.creation"
+            && d.contains("admin.grades")
+            && !d.contains(&done.password)),
+        "{journal:?}"
+    );
+}
+both_backends!(bootstrap_is_once_and_the_secret_is_never_stored_in_clear);
+
+async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
+    let done = bootstrap(&db).await;
+    let secret = TotpSecret::from_base32(&done.totp_secret).unwrap();
+    let now = Utc::now();
+    let code_at = |t: chrono::DateTime<Utc>| secret.code_at_step(t.timestamp() / 30, 6);
+    let attempt = |password: &str, code: String| LoginAttempt {
+        login: "ADMIN.grades ".into(),
+        password: password.into(),
+        code,
+    };
+    let store = db.store.as_ref();
+    // A good login, then the same code again: refused (RFC 6238 §5.2).
+    let id = instance_admin::check_login(store, attempt(&done.password, code_at(now)), now)
+        .await
+        .expect("password and current code");
+    assert_eq!(id, done.professional_id);
+    let replay =
+        instance_admin::check_login(store, attempt(&done.password, code_at(now)), now).await;
+    assert!(
+        matches!(replay, Err(AdminError::BadCredentials)),
+        "{replay:?}"
+    );
+    // Four more failures (wrong password, unknown login does not count for it).
+    let later = now + Duration::minutes(2);
+    for _ in 0..3 {
+        let r = instance_admin::check_login(store, attempt("mauvais", code_at(later)), later).await;
+        assert!(matches!(r, Err(AdminError::BadCredentials)), "{r:?}");
+    }
+    let unknown = instance_admin::check_login(
+        store,
+        LoginAttempt {
+            login: "personne".into(),
+            password: done.password.clone(),
+            code: code_at(later),
+        },
+        later,
+    )
+    .await;
+    assert!(matches!(unknown, Err(AdminError::BadCredentials)));
+    let fifth =
+        instance_admin::check_login(store, attempt(&done.password, "000000".into()), later).await;
+    let Err(AdminError::Locked { until }) = fifth else {
+        panic!("fifth failure locks: {fifth:?}");
+    };
+    assert_eq!(until, later + Duration::minutes(15));
+    // Locked: even the right password and code are refused…
+    let locked =
+        instance_admin::check_login(store, attempt(&done.password, code_at(later)), later).await;
+    assert!(
+        matches!(locked, Err(AdminError::Locked { .. })),
+        "{locked:?}"
+    );
+    // …until the lock ends.
+    let after = later + Duration::minutes(16);
+    instance_admin::check_login(store, attempt(&done.password, code_at(after)), after)
+        .await
+        .expect("lock over");
+    let journal = instance_journal(&db).await;
+    let refused = journal
+        .iter()
+        .filter(|(a, _)| a == "administration.connexion_refusee")
+        .count();
+    assert_eq!(refused, 7, "{journal:?}");
+    assert!(
+        journal
+            .iter()
+            .any(|(_, d)| d.contains("compte bloqué 15 minutes"))
+    );
+    assert!(
+        journal
+            .iter()
+            .all(|(_, d)| !d.contains(&done.password) && !d.contains("mauvais")),
+        "no password in the journal"
+    );
+}
+both_backends!(failures_lock_the_login_and_codes_are_good_once);
+
+async fn break_glass_administration_in_production(db: TestDb) {
+    let done = bootstrap(&db).await;
+    // A structure with a file in it, which the administrator must never reach.
+    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    let csapa = db
+        .store
+        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .await
+        .unwrap()
+        .unwrap();
+    let app = spawn_app_with(db, Mode::Production).await;
+    let mut jar = Jar::default();
+
+    let (status, loc, _) = get(&app, &mut jar, "/admin").await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/connexion")
+    );
+    let (status, _, page) = get(&app, &mut jar, "/admin/connexion").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("aucun dossier d'usager"), "{page}");
+    let csrf = csrf_in(&page);
+
+    // Wrong code: 401, French, the login kept, never the password.
+    let (status, _, page) = post(
+        &app,
+        &mut jar,
+        "/admin/connexion",
+        &[
+            ("_csrf", &csrf),
+            ("login", "admin.grades"),
+            ("password", &done.password),
+            ("code", "123456"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("Identifiant, mot de passe ou code à usage unique incorrect"));
+    assert!(page.contains(r#"value="admin.grades""#) && !page.contains(&done.password));
+    // Without the form's token: refused before anything is checked.
+    let (status, _, _) = post(
+        &app,
+        &mut jar,
+        "/admin/connexion",
+        &[
+            ("login", "admin.grades"),
+            ("password", &done.password),
+            ("code", &code_now(&done.totp_secret)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let code = code_now(&done.totp_secret);
+    let r = app
+        .client()
+        .post(app.url("/admin/connexion"))
+        .header("cookie", jar.header())
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("login", "admin.grades"),
+            ("password", &done.password),
+            ("code", &code),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("__Secure-escale_admin="))
+        .expect("the admin cookie");
+    for attr in [
+        "Path=/admin",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Secure",
+        "Max-Age=1800",
+    ] {
+        assert!(set.contains(attr), "{attr} in {set}");
+    }
+    jar.keep(&r);
+    let admin_token = jar.get("__Secure-escale_admin").unwrap().to_string();
+
+    let (status, _, page) = get(&app, &mut jar, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("CSAPA Le Phare") && page.contains("Anne Roussel"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Paule Admin &lt;b&gt;GRADeS&lt;/b&gt;"),
+        "escaped name"
+    );
+    assert!(!page.contains("/usagers"), "no link to user files");
+    let csrf = csrf_in(&page);
+
+    // The administration cookie opens no user file, whatever it is sent as.
+    let file = format!("/usagers/{}", uuid::Uuid::new_v4());
+    for cookie in [
+        format!("__Secure-escale_admin={admin_token}"),
+        format!("escale_admin={admin_token}"),
+        format!("__Host-escale_session={admin_token}"),
+        format!("escale_session={admin_token}"),
+    ] {
+        for path in ["/usagers", file.as_str(), "/journal", "/structure/equipe"] {
+            let r = app
+                .client()
+                .get(app.url(path))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{cookie} {path}");
+            assert!(location(&r).starts_with("/connexion"), "{cookie} {path}");
+        }
+    }
+
+    // A structure with bad fields: 422, every error, what was typed kept.
+    let (status, _, page) = post(
+        &app,
+        &mut jar,
+        "/admin/structures",
+        &[
+            ("_csrf", &csrf),
+            ("name", "CAARUD <script>alert(1)</script>"),
+            ("kind", "bar"),
+            ("finess_geo", "12345"),
+            ("finess_juridique", "640000121"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("FINESS géographique") && page.contains("type de structure inconnu"));
+    assert!(
+        page.contains("CAARUD &lt;script&gt;alert(1)&lt;/script&gt;") && page.contains("12345")
+    );
+    assert!(!page.contains("<script>alert"));
+    // Already used FINESS.
+    let (status, _, page) = new_structure(
+        &app,
+        &mut jar,
+        &csrf,
+        ["Doublon", "csapa", escale::demo::CSAPA_FINESS],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("a déjà le FINESS"), "{page}");
+    let (status, loc, _) = new_structure(
+        &app,
+        &mut jar,
+        &csrf,
+        ["CAARUD Nouvelle Aube", "caarud", "640000030"],
+    )
+    .await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/admin?fait=structure")
+    );
+    let created = app
+        .db
+        .store
+        .find_structure_by_finess("640000030")
+        .await
+        .unwrap()
+        .expect("created");
+
+    // A director: production has no Annuaire configured here, so the name is asked for.
+    let path = format!("/admin/structures/{}/directeur", created.id);
+    let (status, _, page) = post(
+        &app,
+        &mut jar,
+        &path,
+        &[
+            ("_csrf", &csrf),
+            ("national_id", "10101010101"),
+            ("first_name", ""),
+            ("last_name", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("saisissez le prénom et le nom"), "{page}");
+    assert!(page.contains(r#"value="10101010101""#), "typed number kept");
+    let (status, _, page) = post(
+        &app,
+        &mut jar,
+        &path,
+        &[
+            ("_csrf", &csrf),
+            ("national_id", "12AB"),
+            ("first_name", "Léa"),
+            ("last_name", "Nouveau"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("identifiant national"), "{page}");
+    let (status, loc, _) = post(
+        &app,
+        &mut jar,
+        &path,
+        &[
+            ("_csrf", &csrf),
+            ("national_id", "10101010101"),
+            ("first_name", "Léa"),
+            ("last_name", "Nouveau"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/admin?fait=directeur")
+    );
+    let (_, _, page) = get(&app, &mut jar, "/admin?fait=directeur").await;
+    assert!(page.contains("Léa Nouveau (810101010101)"), "{page}");
+    let lea = app
+        .db
+        .store
+        .find_professional_by_national_id("810101010101")
+        .await
+        .unwrap()
+        .unwrap();
+    let roles = app
+        .db
+        .store
+        .tenant_for(lea.id, created.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .roles;
+    assert!(roles.contains(escale::domain::roles::Role::Directeur));
+    // Unknown structure id: not found.
+    let (status, _, _) = post(
+        &app,
+        &mut jar,
+        &format!("/admin/structures/{}/directeur", uuid::Uuid::new_v4()),
+        &[("_csrf", &csrf), ("national_id", "10101010101")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A state change without the session's token is refused.
+    let (status, _, _) = post(
+        &app,
+        &mut jar,
+        "/admin/structures",
+        &[
+            ("_csrf", "faux"),
+            ("name", "X"),
+            ("kind", "csapa"),
+            ("finess_geo", "640000048"),
+            ("finess_juridique", "640000121"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Every action is on the instance chain and the structure's own.
+    let journal = instance_journal(&app.db).await;
+    for action in [
+        "administration.connexion",
+        "administration.connexion_refusee",
+        "structure.creation",
+        "role.attribution",
+    ] {
+        assert!(
+            journal.iter().any(|(a, _)| a == action),
+            "{action}: {journal:?}"
+        );
+    }
+    let chain = app
+        .db
+        .store
+        .audit_chain(AuditChain::Structure(created.id), 0, 100)
+        .await
+        .unwrap();
+    assert!(
+        chain
+            .iter()
+            .any(|r| r.action == "role.attribution" && r.details.contains("Léa Nouveau"))
+    );
+    let csapa_chain = app
+        .db
+        .store
+        .audit_chain(AuditChain::Structure(csapa.id), 0, 1000)
+        .await
+        .unwrap();
+    assert!(
+        csapa_chain
+            .iter()
+            .all(|r| !r.actor_label.contains("administrateur de l'instance")),
+        "the administrator did nothing in the CSAPA"
+    );
+
+    // Logout ends the session for good.
+    let (status, loc, _) = post(&app, &mut jar, "/admin/deconnexion", &[("_csrf", &csrf)]).await;
+    assert_eq!(
+        (status, loc.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/connexion?fin=1")
+    );
+    assert!(jar.get("__Secure-escale_admin").is_none());
+    let r = app
+        .client()
+        .get(app.url("/admin"))
+        .header("cookie", format!("__Secure-escale_admin={admin_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old token is dead");
+}
+both_backends!(break_glass_administration_in_production);
+
+async fn a_director_named_from_the_annuaire_logs_in_with_psc(db: TestDb) {
+    let done = bootstrap(&db).await;
+    let app = spawn_app(db).await;
+    let mut jar = Jar::default();
+    let (_, _, page) = get(&app, &mut jar, "/admin/connexion").await;
+    let login = [
+        ("_csrf", csrf_in(&page)),
+        ("login", "admin.grades".into()),
+        ("password", done.password.clone()),
+        ("code", code_now(&done.totp_secret)),
+    ];
+    let login: Vec<(&str, &str)> = login.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = post(&app, &mut jar, "/admin/connexion", &login).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = get(&app, &mut jar, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Aucune structure"), "a fresh instance");
+    let csrf = csrf_in(&page);
+    let (status, _, _) = new_structure(
+        &app,
+        &mut jar,
+        &csrf,
+        ["CSAPA des Gaves", "csapa", "640000014"],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let s = app
+        .db
+        .store
+        .find_structure_by_finess("640000014")
+        .await
+        .unwrap()
+        .unwrap();
+    // Only the number: the name comes from the Annuaire Santé (sandbox).
+    let (status, _, _) = post(
+        &app,
+        &mut jar,
+        &format!("/admin/structures/{}/directeur", s.id),
+        &[("_csrf", &csrf), ("national_id", INES)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = get(&app, &mut jar, "/admin").await;
+    assert!(page.contains("MOREAU") && page.contains(INES), "{page}");
+
+    // The director logs in with Pro Santé Connect and manages the team.
+    let c = app.client();
+    login_as(&app, &c, INES).await;
+    let r = c.get(app.url("/structure/equipe")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("CSAPA des Gaves"), "{page}");
+    // Her user session does not open the administration.
+    let r = c.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/connexion");
+}
+both_backends!(a_director_named_from_the_annuaire_logs_in_with_psc);
