@@ -18,6 +18,9 @@ pub enum AdminCommand {
     /// son mot de passe et son secret TOTP pour la connexion de secours
     /// (/admin/connexion), réservée à l'administration de l'instance.
     Bootstrap(Bootstrap),
+    /// Nouveau mot de passe et nouveau secret TOTP pour un administrateur de
+    /// l'instance (téléphone ou mot de passe perdu) ; lève le blocage.
+    ResetCredential(ResetCredential),
     /// Crée une structure (CSAPA, CAARUD, ACT, LHSS, LAM).
     CreateStructure(CreateStructure),
     /// Crée un professionnel, avec ses rôles éventuels dans une structure.
@@ -38,6 +41,13 @@ pub struct Bootstrap {
     pub last_name: String,
     /// Identifiant de connexion (lettres, chiffres, . - _ @).
     #[arg(long, default_value = "admin")]
+    pub login: String,
+}
+
+#[derive(Args)]
+pub struct ResetCredential {
+    /// Identifiant de connexion de l'administrateur.
+    #[arg(long)]
     pub login: String,
 }
 
@@ -187,29 +197,29 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
     let store = open(&config).await?;
     match cmd {
         AdminCommand::Bootstrap(a) => {
-            let issuer = match config.public_url.as_deref().and_then(host_of) {
-                Some(host) => format!("Escale ({host})"),
-                None => "Escale".to_string(),
-            };
             let done = crate::instance_admin::bootstrap(
                 store.as_ref(),
                 &crate::instance_admin::BootstrapRequest {
                     first_name: a.first_name,
                     last_name: a.last_name,
                     login: a.login,
-                    issuer,
+                    issuer: crate::instance_admin::totp_issuer(config.public_url.as_deref()),
                 },
             )
             .await?;
-            let base = config.base_url();
-            println!(
-                "Administrateur de l'instance créé : {}\n\
-                 \n  Identifiant             : {}\n  Mot de passe            : {}\n  Secret TOTP (base32)    : {}\n  URI pour l'application  : {}\n\n\
-                 Le mot de passe et le secret ne seront plus jamais affichés : notez-les hors ligne, \
-                 enregistrez le secret dans une application d'authentification (TOTP, 6 chiffres, 30 s).\n\
-                 Connexion de secours : {base}/admin/connexion — réservée à l'administration de l'instance \
-                 (structures, directeurs), jamais aux dossiers des usagers.",
-                done.display_name, done.login, done.password, done.totp_secret, done.otpauth_uri
+            print_credential(&config, "Administrateur de l'instance créé", &done);
+        }
+        AdminCommand::ResetCredential(a) => {
+            let done = crate::instance_admin::reset_credential(
+                store.as_ref(),
+                &a.login,
+                &crate::instance_admin::totp_issuer(config.public_url.as_deref()),
+            )
+            .await?;
+            print_credential(
+                &config,
+                "Nouveaux secrets de l'administrateur de l'instance (l'ancien mot de passe et l'ancien secret ne valent plus)",
+                &done,
             );
         }
         AdminCommand::CreateStructure(a) => {
@@ -365,10 +375,21 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn host_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let host = rest.split(['/', '?', '#']).next()?;
-    (!host.is_empty()).then_some(host)
+fn print_credential(config: &Config, title: &str, c: &crate::instance_admin::Bootstrapped) {
+    println!(
+        "{title} : {}\n\
+         \n  Identifiant             : {}\n  Mot de passe            : {}\n  Secret TOTP (base32)    : {}\n  URI pour l'application  : {}\n\n\
+         Le mot de passe et le secret ne seront plus jamais affichés : notez-les hors ligne, \
+         enregistrez le secret dans une application d'authentification (TOTP, 6 chiffres, 30 s).\n\
+         Connexion de secours : {}/admin/connexion — réservée à l'administration de l'instance \
+         (structures, directeurs), jamais aux dossiers des usagers.",
+        c.display_name,
+        c.login,
+        c.password,
+        c.totp_secret,
+        c.otpauth_uri,
+        config.base_url()
+    );
 }
 
 fn parse_roles(codes: &[String]) -> anyhow::Result<Vec<Role>> {

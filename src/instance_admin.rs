@@ -32,6 +32,8 @@ pub enum AdminError {
         "un administrateur de l'instance existe déjà : « escale admin bootstrap » ne sert qu'une fois. Un administrateur existant gère la suite."
     )]
     AlreadyBootstrapped,
+    #[error("aucun administrateur de l'instance n'a l'identifiant « {0} »")]
+    UnknownLogin(String),
     #[error("{field} : {message}")]
     Invalid {
         field: &'static str,
@@ -58,7 +60,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
 }
 
 /// What `escale admin bootstrap` asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BootstrapRequest {
     pub first_name: String,
     pub last_name: String,
@@ -94,6 +96,24 @@ pub async fn bootstrap(
     if store.admin_credentials_count().await? > 0 {
         return Err(AdminError::AlreadyBootstrapped);
     }
+    create_administrator(store, req, "ligne de commande").await
+}
+
+/// Another instance administrator, added by one already there (a second
+/// person for the break-glass login); the secrets are shown once to hand over.
+pub async fn add_administrator(
+    store: &dyn Store,
+    req: &BootstrapRequest,
+    actor: &str,
+) -> Result<Bootstrapped, AdminError> {
+    create_administrator(store, req, actor).await
+}
+
+async fn create_administrator(
+    store: &dyn Store,
+    req: &BootstrapRequest,
+    actor: &str,
+) -> Result<Bootstrapped, AdminError> {
     let first =
         text::single_line(&req.first_name, 100).map_err(|e| invalid("prénom", e.to_string()))?;
     let last = text::single_line(&req.last_name, 100).map_err(|e| invalid("nom", e.to_string()))?;
@@ -109,11 +129,10 @@ pub async fn bootstrap(
             "de 3 à 64 caractères : lettres, chiffres, . - _ @",
         ));
     }
-    let password = generate_password();
-    let password_hash = hash_password(&password)?;
-    let mut secret = [0u8; 20];
-    rand::rng().fill_bytes(&mut secret);
-    let totp = TotpSecret::from_bytes(&secret).expect("20 bytes");
+    if store.admin_credential(&login).await?.is_some() {
+        return Err(invalid("identifiant", format!("« {login} » est déjà pris")));
+    }
+    let fresh = Fresh::generate()?;
     let p = store
         .create_professional(&NewProfessional {
             first_name: first,
@@ -127,8 +146,8 @@ pub async fn bootstrap(
         .create_admin_credential(&AdminCredential {
             professional_id: p.id,
             login: login.clone(),
-            password_hash,
-            totp_secret: totp.to_base32(),
+            password_hash: fresh.password_hash.clone(),
+            totp_secret: fresh.totp.to_base32(),
             last_totp_step: 0,
             failures: 0,
             locked_until: None,
@@ -137,7 +156,7 @@ pub async fn bootstrap(
     crate::audit::record_instance(
         store,
         AuditChain::Instance,
-        "ligne de commande",
+        actor,
         AuditAction::AdminCreated,
         format!(
             "administrateur de l'instance {} (identifiant {login}), connexion de secours mot de passe + TOTP",
@@ -145,14 +164,95 @@ pub async fn bootstrap(
         ),
     )
     .await?;
-    Ok(Bootstrapped {
-        professional_id: p.id,
-        display_name: p.display_name(),
-        otpauth_uri: totp.otpauth_uri(&req.issuer, &login),
-        login,
-        password,
-        totp_secret: totp.to_base32(),
-    })
+    Ok(fresh.shown(p.id, p.display_name(), login, &req.issuer))
+}
+
+/// The name an authenticator app shows: « Escale (host of the public URL) ».
+pub fn totp_issuer(public_url: Option<&str>) -> String {
+    let host = public_url
+        .and_then(|u| u.split_once("://"))
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .filter(|h| !h.is_empty());
+    match host {
+        Some(host) => format!("Escale ({host})"),
+        None => "Escale".to_string(),
+    }
+}
+
+/// A new password and TOTP secret.
+struct Fresh {
+    password: String,
+    password_hash: String,
+    totp: TotpSecret,
+}
+
+impl Fresh {
+    fn generate() -> Result<Fresh, AdminError> {
+        let password = generate_password();
+        let password_hash = hash_password(&password)?;
+        let mut secret = [0u8; 20];
+        rand::rng().fill_bytes(&mut secret);
+        Ok(Fresh {
+            password,
+            password_hash,
+            totp: TotpSecret::from_bytes(&secret).expect("20 bytes"),
+        })
+    }
+
+    fn shown(
+        self,
+        professional_id: Uuid,
+        display_name: String,
+        login: String,
+        issuer: &str,
+    ) -> Bootstrapped {
+        Bootstrapped {
+            professional_id,
+            display_name,
+            otpauth_uri: self.totp.otpauth_uri(issuer, &login),
+            login,
+            password: self.password,
+            totp_secret: self.totp.to_base32(),
+        }
+    }
+}
+
+/// A lost phone or password: new password and TOTP secret for an existing
+/// administrator (from the server's command line, like the bootstrap); the
+/// lock is lifted and their open administration sessions end.
+pub async fn reset_credential(
+    store: &dyn Store,
+    login: &str,
+    issuer: &str,
+) -> Result<Bootstrapped, AdminError> {
+    let login = login.trim().to_lowercase();
+    let c = store
+        .admin_credential(&login)
+        .await?
+        .ok_or_else(|| AdminError::UnknownLogin(login.clone()))?;
+    let p = store
+        .get_professional(c.professional_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let fresh = Fresh::generate()?;
+    if !store
+        .reset_admin_credential(&login, &fresh.password_hash, &fresh.totp.to_base32())
+        .await?
+    {
+        return Err(AdminError::UnknownLogin(login));
+    }
+    crate::audit::record_instance(
+        store,
+        AuditChain::Instance,
+        "ligne de commande",
+        AuditAction::AdminReset,
+        format!(
+            "nouveau mot de passe et nouveau secret TOTP pour {} (identifiant {login}) ; ses sessions d'administration sont fermées",
+            p.display_name()
+        ),
+    )
+    .await?;
+    Ok(fresh.shown(p.id, p.display_name(), login, issuer))
 }
 
 /// 20 characters without look-alikes (no 0/o, 1/l/i), in groups of five:
@@ -472,6 +572,20 @@ pub async fn designate_director(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_names_the_instance() {
+        assert_eq!(
+            totp_issuer(Some("https://escale.grades.fr/")),
+            "Escale (escale.grades.fr)"
+        );
+        assert_eq!(
+            totp_issuer(Some("https://escale.grades.fr")),
+            "Escale (escale.grades.fr)"
+        );
+        assert_eq!(totp_issuer(None), "Escale");
+        assert_eq!(totp_issuer(Some("pas une url")), "Escale");
+    }
 
     #[test]
     fn passwords_are_long_unambiguous_and_verify() {

@@ -42,10 +42,11 @@ pub enum AuditAction {
     AdminCreated,
     AdminLogin,
     AdminLoginRefused,
+    AdminReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -79,6 +80,7 @@ impl AuditAction {
         AuditAction::AdminCreated,
         AuditAction::AdminLogin,
         AuditAction::AdminLoginRefused,
+        AuditAction::AdminReset,
     ];
 
     pub fn code(self) -> &'static str {
@@ -116,6 +118,7 @@ impl AuditAction {
             AuditAction::AdminCreated => "administration.creation",
             AuditAction::AdminLogin => "administration.connexion",
             AuditAction::AdminLoginRefused => "administration.connexion_refusee",
+            AuditAction::AdminReset => "administration.reinitialisation",
         }
     }
 
@@ -154,6 +157,7 @@ impl AuditAction {
             AuditAction::AdminCreated => "Création de l'administrateur de l'instance",
             AuditAction::AdminLogin => "Connexion de secours de l'administrateur",
             AuditAction::AdminLoginRefused => "Connexion de secours refusée",
+            AuditAction::AdminReset => "Nouveaux secrets de l'administrateur de l'instance",
         }
     }
 

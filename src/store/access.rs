@@ -152,6 +152,17 @@ pub trait AccessStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn admin_session(&self, token_hash: &str) -> StoreResult<Option<AdminSession>>;
     async fn delete_admin_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// New password hash and TOTP secret for `login` (lost phone, lost
+    /// password): the lock and the used step are reset and that
+    /// administrator's sessions end. `false` when no such login.
+    async fn reset_admin_credential(
+        &self,
+        login: &str,
+        password_hash: &str,
+        totp_secret: &str,
+    ) -> StoreResult<bool>;
+    /// Instance administrators with a break-glass credential: (name, login).
+    async fn administrators(&self) -> StoreResult<Vec<(String, String)>>;
     /// Every structure's directors, for the instance administrator.
     async fn structure_directors(&self) -> StoreResult<Vec<StructureDirector>>;
 }

@@ -487,6 +487,55 @@ impl AccessStore for ThisStore {
         Ok(())
     }
 
+    async fn reset_admin_credential(
+        &self,
+        login: &str,
+        password_hash: &str,
+        totp_secret: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE admin_credentials SET password_hash = $2, totp_secret = $3, last_totp_step = 0, failures = 0, locked_until = NULL
+             WHERE login = $1 RETURNING professional_id",
+        )
+        .bind(login)
+        .bind(password_hash)
+        .bind(totp_secret)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM admin_sessions WHERE professional_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn administrators(&self) -> StoreResult<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT p.first_name, p.last_name, c.login FROM admin_credentials c
+             JOIN professionals p ON p.id = c.professional_id AND p.active AND p.instance_admin
+             ORDER BY c.login",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    format!(
+                        "{} {}",
+                        r.try_get::<String, _>("first_name")?,
+                        r.try_get::<String, _>("last_name")?
+                    ),
+                    r.try_get("login")?,
+                ))
+            })
+            .collect()
+    }
+
     async fn structure_directors(&self) -> StoreResult<Vec<StructureDirector>> {
         let rows = sqlx::query(
             "SELECT m.structure_id, p.first_name, p.last_name, p.national_id FROM memberships m

@@ -521,6 +521,7 @@ async fn break_glass_administration_in_production(db: TestDb) {
     // Every action is on the instance chain and the structure's own.
     let journal = instance_journal(&app.db).await;
     for action in [
+        "administration.creation",
         "administration.connexion",
         "administration.connexion_refusee",
         "structure.creation",
@@ -554,6 +555,70 @@ async fn break_glass_administration_in_production(db: TestDb) {
             .all(|r| !r.actor_label.contains("administrateur de l'instance")),
         "the administrator did nothing in the CSAPA"
     );
+
+    // A second administrator: secrets shown once, never cached.
+    for (login, expected) in [
+        ("a b", "de 3 à 64 caractères"),
+        ("ADMIN.grades", "déjà pris"),
+    ] {
+        let (status, _, page) = post(
+            &app,
+            &mut jar,
+            "/admin/administrateurs",
+            &[
+                ("_csrf", &csrf),
+                ("first_name", "Jean <i>"),
+                ("last_name", "Second"),
+                ("login", login),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{login}");
+        assert!(page.contains(expected), "{login}: {page}");
+        assert!(
+            page.contains(r#"value="Jean &lt;i&gt;""#),
+            "typed name kept"
+        );
+    }
+    let r = app
+        .client()
+        .post(app.url("/admin/administrateurs"))
+        .header("cookie", jar.header())
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("first_name", "Jean"),
+            ("last_name", "Second"),
+            ("login", "jean.second"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    let page = r.text().await.unwrap();
+    let shown = |label: &str| {
+        let at = page.find(label).unwrap_or_else(|| panic!("{label}"));
+        let start = at + page[at..].find("<code>").unwrap() + 6;
+        page[start..start + page[start..].find("</code>").unwrap()].to_string()
+    };
+    let (password, secret) = (shown("Mot de passe"), shown("Secret TOTP"));
+    assert_eq!(password.len(), 23, "{page}");
+    let later = Utc::now() + Duration::minutes(1);
+    instance_admin::check_login(
+        app.db.store.as_ref(),
+        LoginAttempt {
+            login: "jean.second".into(),
+            password,
+            code: TotpSecret::from_base32(&secret)
+                .unwrap()
+                .code_at_step(later.timestamp() / 30, 6),
+        },
+        later,
+    )
+    .await
+    .expect("the second administrator logs in with what was shown");
+    let (_, _, page) = get(&app, &mut jar, "/admin").await;
+    assert!(page.contains("jean.second") && page.contains("admin.grades"));
 
     // Logout ends the session for good.
     let (status, loc, _) = post(&app, &mut jar, "/admin/deconnexion", &[("_csrf", &csrf)]).await;

@@ -208,6 +208,15 @@ async fn administration_from_the_command_line(db: TestDb) {
 }
 both_backends!(administration_from_the_command_line);
 
+/// The value printed after `label :` on a line of `out`.
+fn printed(out: &str, label: &str) -> String {
+    out.lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_else(|| panic!("{label} in {out}"))
+}
+
 async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     let url = db.url.as_str();
     let o = escale(
@@ -238,16 +247,9 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
-    let line = |label: &str| {
-        out.lines()
-            .find(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_else(|| panic!("{label} in {out}"))
-    };
-    let password = line("Mot de passe");
-    let secret = line("Secret TOTP");
-    assert_eq!(line("Identifiant"), "admin");
+    let password = printed(&out, "Mot de passe");
+    let secret = printed(&out, "Secret TOTP");
+    assert_eq!(printed(&out, "Identifiant"), "admin");
     assert_eq!(password.len(), 23, "{out}");
     assert!(
         out.contains("otpauth://totp/Escale%3Aadmin?secret="),
@@ -284,6 +286,42 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     assert!(!o.status.success());
     assert!(text(&o).contains("existe déjà"), "{}", text(&o));
     assert!(!text(&o).contains(&password));
+    // A lost phone: new secrets from the server's command line; the old ones
+    // no longer work, the new ones do.
+    let o = escale(
+        Some(url),
+        &["admin", "reset-credential", "--login", "personne"],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("aucun administrateur"), "{}", text(&o));
+    let o = escale(
+        Some(url),
+        &["admin", "reset-credential", "--login", "ADMIN"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let (new_password, new_secret) = (printed(&out, "Mot de passe"), printed(&out, "Secret TOTP"));
+    assert_ne!(new_password, password);
+    assert_ne!(new_secret, secret);
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let attempt = |password: &str, secret: &str| escale::instance_admin::LoginAttempt {
+        login: "admin".into(),
+        password: password.into(),
+        code: escale::domain::totp::TotpSecret::from_base32(secret)
+            .unwrap()
+            .code_at_step(later.timestamp() / 30, 6),
+    };
+    let old =
+        escale::instance_admin::check_login(db.store.as_ref(), attempt(&password, &secret), later)
+            .await;
+    assert!(old.is_err(), "the old secrets are void");
+    escale::instance_admin::check_login(
+        db.store.as_ref(),
+        attempt(&new_password, &new_secret),
+        later,
+    )
+    .await
+    .expect("the new secrets log in");
 }
 both_backends!(bootstrap_from_the_command_line_only_once);
 

@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::instance_admin::{self, AdminError, DirectorRequest, LoginAttempt, StructureRequest};
+use crate::instance_admin::{
+    self, AdminError, BootstrapRequest, DirectorRequest, LoginAttempt, StructureRequest,
+};
 use crate::web::admin_session::{self, AdminCtx, AdminState};
 use crate::web::extract::RawForm;
 use crate::web::routes::parse_id;
@@ -24,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/connexion", get(login_page).post(login))
         .route("/admin/deconnexion", post(logout))
         .route("/admin/structures", post(create_structure))
+        .route("/admin/administrateurs", post(add_administrator))
         .route("/admin/structures/{id}/directeur", post(designate_director))
 }
 
@@ -121,6 +124,8 @@ struct Kept<'a> {
     new_structure: StructureRequest,
     structure_errors: Errors,
     director_failed: Option<(uuid::Uuid, DirectorRequest, String)>,
+    new_admin: BootstrapRequest,
+    admin_errors: Errors,
     notice: Option<&'a str>,
 }
 
@@ -133,6 +138,8 @@ impl Default for Kept<'_> {
             },
             structure_errors: Errors::new(),
             director_failed: None,
+            new_admin: BootstrapRequest::default(),
+            admin_errors: Errors::new(),
             notice: None,
         }
     }
@@ -146,7 +153,11 @@ async fn render(
 ) -> Result<Response, AppError> {
     let structures = st.store.list_structures().await?;
     let directors = st.store.structure_directors().await?;
+    let administrators = st.store.administrators().await?;
     let page = AdminPage {
+        administrators: &administrators,
+        new_admin: &kept.new_admin,
+        admin_errors: &kept.admin_errors,
         structures: &structures,
         directors: &directors,
         new_structure: &kept.new_structure,
@@ -290,5 +301,53 @@ pub async fn designate_director(
             )
             .await
         }
+    }
+}
+
+/// `POST /admin/administrateurs`: another administrator; their password and
+/// TOTP secret are shown once, on this answer only (never stored in clear).
+pub async fn add_administrator(
+    State(st): State<AppState>,
+    admin: AdminCtx,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let req = BootstrapRequest {
+        first_name: form.get("first_name").to_string(),
+        last_name: form.get("last_name").to_string(),
+        login: form.get("login").to_string(),
+        issuer: instance_admin::totp_issuer(st.config.public_url.as_deref()),
+    };
+    match instance_admin::add_administrator(st.store.as_ref(), &req, &actor(&admin)).await {
+        Ok(done) => {
+            let mut resp =
+                views::admin::credentials(&admin, st.config.is_sandbox(), &done).into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(resp)
+        }
+        Err(AdminError::Invalid { field, message }) => {
+            let name = match field {
+                "prénom" => "first_name",
+                "nom" => "last_name",
+                _ => "login",
+            };
+            let mut admin_errors = Errors::new();
+            admin_errors.insert(name, format!("{field} : {message}"));
+            render(
+                &st,
+                &admin,
+                Kept {
+                    new_admin: req,
+                    admin_errors,
+                    ..Default::default()
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(AdminError::Store(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.into())),
     }
 }

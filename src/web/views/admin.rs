@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::components::{Errors, Field, error_summary, field, select};
 use super::layout::{bare, csrf_field, plain};
 use crate::domain::structure::StructureKind;
-use crate::instance_admin::{DirectorRequest, StructureRequest};
+use crate::instance_admin::{BootstrapRequest, Bootstrapped, DirectorRequest, StructureRequest};
 use crate::store::Structure;
 use crate::store::access::StructureDirector;
 use crate::web::admin_session::AdminCtx;
@@ -45,6 +45,10 @@ pub fn login(sandbox: bool, csrf: &str, login: &str, error: Option<&str>, ended:
 
 /// What the administration page shows, with what a failed form kept.
 pub struct AdminPage<'a> {
+    /// (name, login) of each administrator.
+    pub administrators: &'a [(String, String)],
+    pub new_admin: &'a BootstrapRequest,
+    pub admin_errors: &'a Errors,
     pub structures: &'a [Structure],
     pub directors: &'a [StructureDirector],
     pub new_structure: &'a StructureRequest,
@@ -120,6 +124,46 @@ pub fn home(admin: &AdminCtx, sandbox: bool, page: &AdminPage<'_>) -> Markup {
                 (field(Field::text("finess_juridique", "FINESS juridique", &page.new_structure.finess_juridique).required().maxlength(9).hint("9 caractères, celui de l'entité juridique (EJ)"), page.structure_errors))
                 button type="submit" { "Créer la structure" }
             }
+            h2 { "Administrateurs de l'instance" }
+            ul {
+                @for (name, login) in page.administrators {
+                    li { (name) " · identifiant " code { (login) } }
+                }
+            }
+            details open[!page.admin_errors.is_empty()] {
+                summary { "Ajouter un administrateur (connexion de secours)" }
+                p.muted { "Son mot de passe et son secret TOTP s'afficheront une seule fois, pour les lui remettre en main propre." }
+                (error_summary(page.admin_errors))
+                form method="post" action="/admin/administrateurs" {
+                    (csrf_field(csrf))
+                    (field(Field::text("first_name", "Prénom", &page.new_admin.first_name).required(), page.admin_errors))
+                    (field(Field::text("last_name", "Nom", &page.new_admin.last_name).required(), page.admin_errors))
+                    (field(Field::text("login", "Identifiant", &page.new_admin.login).required().maxlength(64).hint("lettres, chiffres, . - _ @"), page.admin_errors))
+                    button type="submit" { "Ajouter l'administrateur" }
+                }
+            }
+        },
+    )
+}
+
+/// The new administrator's secrets, shown this once.
+pub fn credentials(admin: &AdminCtx, sandbox: bool, c: &Bootstrapped) -> Markup {
+    shell(
+        admin,
+        sandbox,
+        "Administrateur ajouté",
+        html! {
+            p.notice role="status" {
+                "Remettez ces éléments à " strong { (c.display_name) } " en main propre. Ils ne seront plus jamais affichés ; en cas de perte : "
+                code { "escale admin reset-credential --login " (c.login) } "."
+            }
+            dl {
+                dt { "Identifiant" } dd { code { (c.login) } }
+                dt { "Mot de passe" } dd { code { (c.password) } }
+                dt { "Secret TOTP (base32)" } dd { code { (c.totp_secret) } }
+                dt { "URI pour l'application d'authentification" } dd { code { (c.otpauth_uri) } }
+            }
+            p { a href="/admin" { "Revenir à l'administration de l'instance" } }
         },
     )
 }
