@@ -39,8 +39,9 @@ pub struct Bootstrap {
     pub first_name: String,
     #[arg(long)]
     pub last_name: String,
-    /// Identifiant de connexion (lettres, chiffres, . - _ @).
-    #[arg(long, default_value = "admin")]
+    /// Identifiant de connexion (lettres, chiffres, . - _ @) ; évitez « admin » :
+    /// un identifiant deviné permet de bloquer le compte par des essais répétés.
+    #[arg(long)]
     pub login: String,
 }
 
@@ -388,7 +389,7 @@ fn print_credential(config: &Config, title: &str, c: &crate::instance_admin::Boo
         c.password,
         c.totp_secret,
         c.otpauth_uri,
-        config.base_url()
+        config.base_url().trim_end_matches('/')
     );
 }
 

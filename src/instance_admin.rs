@@ -20,7 +20,7 @@ use crate::domain::totp::TotpSecret;
 use crate::store::access::AdminCredential;
 use crate::store::{AuditChain, NewProfessional, NewStructure, Store, StoreError, Structure};
 
-/// Failed attempts before the account is locked, and for how long.
+/// Failed attempts within `LOCK_MINUTES` before the account is locked, and for how long.
 pub const MAX_FAILURES: i64 = 5;
 pub const LOCK_MINUTES: i64 = 15;
 /// An administration session ends after this long, whatever happens.
@@ -129,49 +129,50 @@ async fn create_administrator(
             "de 3 à 64 caractères : lettres, chiffres, . - _ @",
         ));
     }
-    if store.admin_credential(&login).await?.is_some() {
-        return Err(invalid("identifiant", format!("« {login} » est déjà pris")));
+    let taken = || invalid("identifiant", format!("« {login} » est déjà pris"));
+    if store.admin_login_taken(&login).await? {
+        return Err(taken());
     }
     let fresh = Fresh::generate()?;
-    let p = store
-        .create_professional(&NewProfessional {
-            first_name: first,
-            last_name: last,
-            national_id: None,
-            profession: "Administrateur de l'instance".into(),
-            instance_admin: true,
-        })
-        .await?;
-    store
-        .create_admin_credential(&AdminCredential {
-            professional_id: p.id,
-            login: login.clone(),
-            password_hash: fresh.password_hash.clone(),
-            totp_secret: fresh.totp.to_base32(),
-            last_totp_step: 0,
-            failures: 0,
-            locked_until: None,
-        })
-        .await?;
+    let professional = NewProfessional {
+        first_name: first,
+        last_name: last,
+        national_id: None,
+        profession: "Administrateur de l'instance".into(),
+        instance_admin: true,
+    };
+    let credential = AdminCredential {
+        professional_id: Uuid::nil(),
+        login: login.clone(),
+        password_hash: fresh.password_hash.clone(),
+        totp_secret: fresh.totp.to_base32(),
+        last_totp_step: 0,
+        failures: 0,
+        locked_until: None,
+    };
+    let id = match store.create_administrator(&professional, &credential).await {
+        Err(StoreError::Conflict(_)) => return Err(taken()),
+        r => r?,
+    };
+    let display_name = format!("{} {}", professional.first_name, professional.last_name);
     crate::audit::record_instance(
         store,
         AuditChain::Instance,
         actor,
         AuditAction::AdminCreated,
         format!(
-            "administrateur de l'instance {} (identifiant {login}), connexion de secours mot de passe + TOTP",
-            p.display_name()
+            "administrateur de l'instance {display_name} (identifiant {login}), connexion de secours mot de passe + TOTP"
         ),
     )
     .await?;
-    Ok(fresh.shown(p.id, p.display_name(), login, &req.issuer))
+    Ok(fresh.shown(id, display_name, login, &req.issuer))
 }
 
 /// The name an authenticator app shows: « Escale (host of the public URL) ».
 pub fn totp_issuer(public_url: Option<&str>) -> String {
     let host = public_url
         .and_then(|u| u.split_once("://"))
-        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .and_then(|(_, rest)| rest.split(['/', '?', '#', ':']).next())
         .filter(|h| !h.is_empty());
     match host {
         Some(host) => format!("Escale ({host})"),
@@ -295,11 +296,19 @@ fn decoy_hash() -> &'static str {
 }
 
 /// A break-glass login attempt.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoginAttempt {
     pub login: String,
     pub password: String,
     pub code: String,
+}
+
+impl std::fmt::Debug for LoginAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("login", &self.login)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks a login attempt; counts failures, locks after `MAX_FAILURES`
@@ -312,13 +321,19 @@ pub async fn check_login(
 ) -> Result<Uuid, AdminError> {
     let login = attempt.login.trim().to_lowercase();
     let credential = store.admin_credential(&login).await?;
-    let Some(mut c) = credential else {
+    let Some(c) = credential else {
         let password = attempt.password;
         let _ =
             tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash())).await;
         journal(store, "connexion de secours refusée : identifiant inconnu").await?;
         return Err(AdminError::BadCredentials);
     };
+    // The hash is checked even when locked, so that the answer takes as long.
+    let hash = c.password_hash.clone();
+    let password_ok =
+        tokio::task::spawn_blocking(move || password_matches(&attempt.password, &hash))
+            .await
+            .unwrap_or(false);
     if let Some(until) = c.locked_until.filter(|u| *u > now) {
         journal(
             store,
@@ -327,52 +342,45 @@ pub async fn check_login(
         .await?;
         return Err(AdminError::Locked { until });
     }
-    let hash = c.password_hash.clone();
-    let password_ok =
-        tokio::task::spawn_blocking(move || password_matches(&attempt.password, &hash))
-            .await
-            .unwrap_or(false);
     let step = TotpSecret::from_base32(&c.totp_secret)
         .ok()
         .and_then(|s| s.verify(&attempt.code, now.timestamp(), c.last_totp_step));
-    match (password_ok, step) {
-        (true, Some(step)) => {
-            c.last_totp_step = step;
-            c.failures = 0;
-            c.locked_until = None;
-            store.update_admin_attempt(&c).await?;
-            crate::audit::record_instance(
-                store,
-                AuditChain::Instance,
-                &login,
-                AuditAction::AdminLogin,
-                "connexion de secours (mot de passe + TOTP)",
-            )
-            .await?;
-            Ok(c.professional_id)
-        }
-        _ => {
-            c.failures += 1;
-            let locked = c.failures >= MAX_FAILURES;
-            if locked {
-                c.failures = 0;
-                c.locked_until = Some(now + Duration::minutes(LOCK_MINUTES));
-            }
-            store.update_admin_attempt(&c).await?;
-            let details = if locked {
-                format!(
-                    "connexion de secours refusée ({login}) : {MAX_FAILURES} échecs, compte bloqué {LOCK_MINUTES} minutes"
-                )
-            } else {
-                format!("connexion de secours refusée ({login}) : mot de passe ou code incorrect")
-            };
-            journal(store, &details).await?;
-            match c.locked_until {
-                Some(until) if locked => Err(AdminError::Locked { until }),
-                _ => Err(AdminError::BadCredentials),
-            }
-        }
+    if let (true, Some(step)) = (password_ok, step)
+        && store
+            .admin_login_succeeded(c.professional_id, step, now)
+            .await?
+    {
+        crate::audit::record_instance(
+            store,
+            AuditChain::Instance,
+            &login,
+            AuditAction::AdminLogin,
+            "connexion de secours (mot de passe + TOTP)",
+        )
+        .await?;
+        return Ok(c.professional_id);
     }
+    let locked = store
+        .admin_login_failed(
+            c.professional_id,
+            now,
+            now - Duration::minutes(LOCK_MINUTES),
+            MAX_FAILURES,
+            now + Duration::minutes(LOCK_MINUTES),
+        )
+        .await?
+        .filter(|u| *u > now);
+    let details = match locked {
+        Some(_) => format!(
+            "connexion de secours refusée ({login}) : {MAX_FAILURES} échecs en {LOCK_MINUTES} minutes, compte bloqué {LOCK_MINUTES} minutes"
+        ),
+        None => format!("connexion de secours refusée ({login}) : mot de passe ou code incorrect"),
+    };
+    journal(store, &details).await?;
+    Err(match locked {
+        Some(until) => AdminError::Locked { until },
+        None => AdminError::BadCredentials,
+    })
 }
 
 async fn journal(store: &dyn Store, details: &str) -> Result<(), AdminError> {
@@ -584,6 +592,11 @@ mod tests {
             "Escale (escale.grades.fr)"
         );
         assert_eq!(totp_issuer(None), "Escale");
+        // No colon: apps split the label « issuer:account » at the first one.
+        assert_eq!(
+            totp_issuer(Some("https://escale.test:8443/")),
+            "Escale (escale.test)"
+        );
         assert_eq!(totp_issuer(Some("pas une url")), "Escale");
     }
 

@@ -50,6 +50,7 @@ CREATE TABLE admin_credentials (
     totp_secret     text NOT NULL,
     last_totp_step  bigint NOT NULL DEFAULT 0,
     failures        bigint NOT NULL DEFAULT 0,
+    failures_since  timestamptz,
     locked_until    timestamptz,
     created_at      timestamptz NOT NULL
 );

@@ -50,6 +50,7 @@ CREATE TABLE admin_credentials (
     totp_secret     TEXT NOT NULL,
     last_totp_step  INTEGER NOT NULL DEFAULT 0,
     failures        INTEGER NOT NULL DEFAULT 0,
+    failures_since  TEXT,
     locked_until    TEXT,
     created_at      TEXT NOT NULL
 );

@@ -43,10 +43,11 @@ pub enum AuditAction {
     AdminLogin,
     AdminLoginRefused,
     AdminReset,
+    AdminLogout,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -81,6 +82,7 @@ impl AuditAction {
         AuditAction::AdminLogin,
         AuditAction::AdminLoginRefused,
         AuditAction::AdminReset,
+        AuditAction::AdminLogout,
     ];
 
     pub fn code(self) -> &'static str {
@@ -119,6 +121,7 @@ impl AuditAction {
             AuditAction::AdminLogin => "administration.connexion",
             AuditAction::AdminLoginRefused => "administration.connexion_refusee",
             AuditAction::AdminReset => "administration.reinitialisation",
+            AuditAction::AdminLogout => "administration.deconnexion",
         }
     }
 
@@ -158,6 +161,7 @@ impl AuditAction {
             AuditAction::AdminLogin => "Connexion de secours de l'administrateur",
             AuditAction::AdminLoginRefused => "Connexion de secours refusée",
             AuditAction::AdminReset => "Nouveaux secrets de l'administrateur de l'instance",
+            AuditAction::AdminLogout => "Fin de session de l'administrateur de l'instance",
         }
     }
 

@@ -61,7 +61,7 @@ pub struct NewInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminCredential {
     pub professional_id: Uuid,
     pub login: String,
@@ -70,6 +70,17 @@ pub struct AdminCredential {
     pub last_totp_step: i64,
     pub failures: i64,
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for AdminCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCredential")
+            .field("professional_id", &self.professional_id)
+            .field("login", &self.login)
+            .field("failures", &self.failures)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,10 +150,34 @@ pub trait AccessStore: Send + Sync {
     async fn remove_correspondent(&self, t: &Tenant, id: Uuid) -> StoreResult<()>;
 
     async fn admin_credentials_count(&self) -> StoreResult<i64>;
-    async fn create_admin_credential(&self, c: &AdminCredential) -> StoreResult<()>;
+    /// The administrator and their credential, together (`Conflict` when the login is taken).
+    async fn create_administrator(
+        &self,
+        p: &crate::store::NewProfessional,
+        c: &AdminCredential,
+    ) -> StoreResult<Uuid>;
+    /// Whether any credential, even a deactivated administrator's, has this login.
+    async fn admin_login_taken(&self, login: &str) -> StoreResult<bool>;
     async fn admin_credential(&self, login: &str) -> StoreResult<Option<AdminCredential>>;
-    /// After a login attempt: failures, lockout and the TOTP step used (no replay).
-    async fn update_admin_attempt(&self, c: &AdminCredential) -> StoreResult<()>;
+    /// Counts a failed attempt (failures older than `window_start` are
+    /// forgotten); the one reaching `max_failures` locks until `lock_until`.
+    /// Returns the lock's end, if any.
+    async fn admin_login_failed(
+        &self,
+        professional_id: Uuid,
+        now: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+        max_failures: i64,
+        lock_until: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Records a good login with the TOTP step used; `false` when that step
+    /// (or a later one) was already used or a lock holds.
+    async fn admin_login_succeeded(
+        &self,
+        professional_id: Uuid,
+        step: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn create_admin_session(
         &self,
         token_hash: &str,

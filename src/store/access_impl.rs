@@ -2,6 +2,7 @@
 // define `ThisStore` and `ThisRow`. The SQL below is accepted by both dialects.
 
 use crate::domain::roles::{Role, RoleSet};
+use crate::store::NewProfessional;
 use crate::store::access::{
     AccessStore, AdminCredential, AdminSession, Correspondent, NewInvitation, PendingChoice,
     PendingPscLogin, ProfessionalProfile, StructureDirector, TeamEntry,
@@ -380,22 +381,55 @@ impl AccessStore for ThisStore {
         Ok(r.try_get("n")?)
     }
 
-    async fn create_admin_credential(&self, c: &AdminCredential) -> StoreResult<()> {
+    async fn create_administrator(
+        &self,
+        p: &NewProfessional,
+        c: &AdminCredential,
+    ) -> StoreResult<Uuid> {
+        let id = Uuid::new_v4();
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO admin_credentials (professional_id, login, password_hash, totp_secret, last_totp_step, failures, locked_until, created_at)
+            "INSERT INTO professionals (id, first_name, last_name, national_id, profession, instance_admin, active, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(c.professional_id)
+        .bind(id)
+        .bind(&p.first_name)
+        .bind(&p.last_name)
+        .bind(&p.national_id)
+        .bind(&p.profession)
+        .bind(p.instance_admin)
+        .bind(true)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO admin_credentials (professional_id, login, password_hash, totp_secret, last_totp_step, failures, locked_until, created_at)
+             VALUES ($1, $2, $3, $4, 0, 0, NULL, $5)",
+        )
+        .bind(id)
         .bind(&c.login)
         .bind(&c.password_hash)
         .bind(&c.totp_secret)
-        .bind(c.last_totp_step)
-        .bind(c.failures)
-        .bind(c.locked_until)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("identifiant {}", c.login)));
+            }
+            r => r?,
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn admin_login_taken(&self, login: &str) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_credentials WHERE login = $1")
+            .bind(login)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
     }
 
     async fn admin_credential(&self, login: &str) -> StoreResult<Option<AdminCredential>> {
@@ -421,17 +455,55 @@ impl AccessStore for ThisStore {
         .transpose()
     }
 
-    async fn update_admin_attempt(&self, c: &AdminCredential) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE admin_credentials SET last_totp_step = $2, failures = $3, locked_until = $4 WHERE professional_id = $1",
+    async fn admin_login_failed(
+        &self,
+        professional_id: Uuid,
+        now: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+        max_failures: i64,
+        lock_until: DateTime<Utc>,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        // One statement, so that parallel attempts all count. Failures older
+        // than the window are forgotten; the one that reaches the limit locks.
+        let row = sqlx::query(
+            "UPDATE admin_credentials SET
+                failures = CASE WHEN failures_since IS NULL OR failures_since < $3 THEN 1 ELSE failures + 1 END,
+                failures_since = CASE WHEN failures_since IS NULL OR failures_since < $3 THEN $2 ELSE failures_since END,
+                locked_until = CASE WHEN failures_since IS NOT NULL AND failures_since >= $3 AND failures + 1 >= $4
+                                    THEN $5 ELSE locked_until END
+             WHERE professional_id = $1 RETURNING locked_until",
         )
-        .bind(c.professional_id)
-        .bind(c.last_totp_step)
-        .bind(c.failures)
-        .bind(c.locked_until)
+        .bind(professional_id)
+        .bind(now)
+        .bind(window_start)
+        .bind(max_failures)
+        .bind(lock_until)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get("locked_until")?,
+            None => None,
+        })
+    }
+
+    async fn admin_login_succeeded(
+        &self,
+        professional_id: Uuid,
+        step: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // Only if this code's step is later than the last one used and no
+        // lock holds: a code replayed in parallel passes once (RFC 6238 §5.2).
+        let done = sqlx::query(
+            "UPDATE admin_credentials SET last_totp_step = $2, failures = 0, failures_since = NULL, locked_until = NULL
+             WHERE professional_id = $1 AND last_totp_step < $2 AND (locked_until IS NULL OR locked_until <= $3)",
+        )
+        .bind(professional_id)
+        .bind(step)
+        .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     async fn create_admin_session(
@@ -495,7 +567,7 @@ impl AccessStore for ThisStore {
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let id: Option<Uuid> = sqlx::query_scalar(
-            "UPDATE admin_credentials SET password_hash = $2, totp_secret = $3, last_totp_step = 0, failures = 0, locked_until = NULL
+            "UPDATE admin_credentials SET password_hash = $2, totp_secret = $3, last_totp_step = 0, failures = 0, failures_since = NULL, locked_until = NULL
              WHERE login = $1 RETURNING professional_id",
         )
         .bind(login)

@@ -243,16 +243,18 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
             "Paule",
             "--last-name",
             "Durand",
+            "--login",
+            "Grades.Pau",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     let password = printed(&out, "Mot de passe");
     let secret = printed(&out, "Secret TOTP");
-    assert_eq!(printed(&out, "Identifiant"), "admin");
+    assert_eq!(printed(&out, "Identifiant"), "grades.pau");
     assert_eq!(password.len(), 23, "{out}");
     assert!(
-        out.contains("otpauth://totp/Escale%3Aadmin?secret="),
+        out.contains("otpauth://totp/Escale%3Agrades.pau?secret="),
         "{out}"
     );
     assert!(out.contains("/admin/connexion") && out.contains("jamais aux dossiers"));
@@ -263,7 +265,7 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     escale::instance_admin::check_login(
         db.store.as_ref(),
         escale::instance_admin::LoginAttempt {
-            login: "admin".into(),
+            login: "grades.pau".into(),
             password: password.clone(),
             code,
         },
@@ -281,6 +283,8 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
             "Autre",
             "--last-name",
             "Personne",
+            "--login",
+            "autre",
         ],
     );
     assert!(!o.status.success());
@@ -296,7 +300,7 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     assert!(text(&o).contains("aucun administrateur"), "{}", text(&o));
     let o = escale(
         Some(url),
-        &["admin", "reset-credential", "--login", "ADMIN"],
+        &["admin", "reset-credential", "--login", "GRADES.pau"],
     );
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
@@ -305,7 +309,7 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     assert_ne!(new_secret, secret);
     let later = chrono::Utc::now() + chrono::Duration::minutes(1);
     let attempt = |password: &str, secret: &str| escale::instance_admin::LoginAttempt {
-        login: "admin".into(),
+        login: "grades.pau".into(),
         password: password.into(),
         code: escale::domain::totp::TotpSecret::from_base32(secret)
             .unwrap()

@@ -69,6 +69,7 @@ pub async fn login_page(
 pub async fn login(
     State(st): State<AppState>,
     state: AdminState,
+    headers: HeaderMap,
     form: RawForm,
 ) -> Result<Response, AppError> {
     let attempt = LoginAttempt {
@@ -79,6 +80,8 @@ pub async fn login(
     let typed = attempt.login.clone();
     match instance_admin::check_login(st.store.as_ref(), attempt, Utc::now()).await {
         Ok(professional_id) => {
+            // A session this browser still held ends: one session per login.
+            admin_session::close(&st, &headers).await?;
             let cookie = admin_session::open(&st, professional_id).await?;
             let mut resp = Redirect::to("/admin").into_response();
             resp.headers_mut().append(header::SET_COOKIE, cookie);
@@ -108,11 +111,22 @@ pub async fn login(
     }
 }
 
+/// `POST /admin/deconnexion`: ends the session (or clears a stale cookie).
 pub async fn logout(
     State(st): State<AppState>,
-    _admin: AdminCtx,
+    state: AdminState,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    if let Some(admin) = &state.admin {
+        crate::audit::record_instance(
+            st.store.as_ref(),
+            crate::store::AuditChain::Instance,
+            &actor(admin),
+            crate::domain::audit::AuditAction::AdminLogout,
+            "fin de la session d'administration",
+        )
+        .await?;
+    }
     let cookie = admin_session::close(&st, &headers).await?;
     let mut resp = Redirect::to("/admin/connexion?fin=1").into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
