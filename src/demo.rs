@@ -165,15 +165,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
         )
         .await?;
     }
-    store
-        .create_professional(&NewProfessional {
-            first_name: "Admin".into(),
-            last_name: "GRADeS".into(),
-            national_id: None,
-            profession: "Administrateur de l'instance".into(),
-            instance_admin: true,
-        })
-        .await?;
+    crate::instance_admin::create_sandbox_administrator(store).await?;
     let mut ids = Vec::new();
     for p in TEAM {
         let pro = store

@@ -180,6 +180,49 @@ pub fn totp_issuer(public_url: Option<&str>) -> String {
     }
 }
 
+/// The demo instance administrator (sandbox only: demo data never exists in
+/// production), so that the break-glass login can be tried. Its secrets are
+/// public, shown on the sandbox login page.
+pub const SANDBOX_LOGIN: &str = "admin.demo";
+pub const SANDBOX_PASSWORD: &str = "bac-a-sable-admin";
+pub const SANDBOX_TOTP_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
+
+pub async fn create_sandbox_administrator(store: &dyn Store) -> Result<Uuid, StoreError> {
+    let hash = hash_password(SANDBOX_PASSWORD)
+        .map_err(|e| StoreError::Conflict(format!("mot de passe de démonstration : {e}")))?;
+    store
+        .create_administrator(
+            &NewProfessional {
+                first_name: "Admin".into(),
+                last_name: "GRADeS".into(),
+                national_id: None,
+                profession: "Administrateur de l'instance".into(),
+                instance_admin: true,
+            },
+            &AdminCredential {
+                professional_id: Uuid::nil(),
+                login: SANDBOX_LOGIN.into(),
+                password_hash: hash,
+                totp_secret: SANDBOX_TOTP_SECRET.into(),
+                last_totp_step: 0,
+                failures: 0,
+                locked_until: None,
+            },
+        )
+        .await
+}
+
+/// The sandbox administrator's current code, shown on the sandbox login page.
+pub fn sandbox_code_now(now: DateTime<Utc>) -> String {
+    TotpSecret::from_base32(SANDBOX_TOTP_SECRET)
+        .expect("valid demo secret")
+        .code_at_step(
+            now.timestamp()
+                .div_euclid(crate::domain::totp::STEP_SECONDS),
+            crate::domain::totp::DIGITS,
+        )
+}
+
 /// A new password and TOTP secret.
 struct Fresh {
     password: String,

@@ -801,3 +801,35 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
     );
 }
 both_backends!(parallel_attempts_all_count_and_a_code_passes_once);
+
+async fn the_sandbox_administrator_can_be_tried(db: TestDb) {
+    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    let app = spawn_app(db).await;
+    let mut jar = Jar::default();
+    let (_, _, page) = get(&app, &mut jar, "/admin/connexion").await;
+    assert!(
+        page.contains(instance_admin::SANDBOX_LOGIN)
+            && page.contains(instance_admin::SANDBOX_PASSWORD)
+    );
+    let code = instance_admin::sandbox_code_now(Utc::now());
+    let (status, loc, _) = post(
+        &app,
+        &mut jar,
+        "/admin/connexion",
+        &[
+            ("_csrf", &csrf_in(&page)),
+            ("login", instance_admin::SANDBOX_LOGIN),
+            ("password", instance_admin::SANDBOX_PASSWORD),
+            ("code", &code),
+        ],
+    )
+    .await;
+    assert_eq!((status, loc.as_str()), (StatusCode::SEE_OTHER, "/admin"));
+    let (status, _, page) = get(&app, &mut jar, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("CSAPA Le Phare") && page.contains("Admin GRADeS"),
+        "{page}"
+    );
+}
+both_backends!(the_sandbox_administrator_can_be_tried);

@@ -25,6 +25,14 @@ pub fn login(sandbox: bool, csrf: &str, login: &str, error: Option<&str>, ended:
             @if let Some(e) = error {
                 p.error-text role="alert" { (e) }
             }
+            @if sandbox {
+                p.muted {
+                    "Bac à sable : administrateur de démonstration, identifiant " code { (crate::instance_admin::SANDBOX_LOGIN) }
+                    ", mot de passe " code { (crate::instance_admin::SANDBOX_PASSWORD) }
+                    ", code du moment " code { (crate::instance_admin::sandbox_code_now(chrono::Utc::now())) }
+                    " (secret TOTP " code { (crate::instance_admin::SANDBOX_TOTP_SECRET) } ")."
+                }
+            }
             p { "Réservée à l'administrateur de l'instance (GRADeS) : gestion des structures et de leurs directeurs. Elle ne donne accès à aucun dossier d'usager. Les professionnels se connectent par " a href="/connexion" { "Pro Santé Connect" } "." }
             form method="post" action="/admin/connexion" {
                 (csrf_field(csrf))
