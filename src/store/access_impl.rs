@@ -1,5 +1,5 @@
 // Included by `sqlite.rs` and `postgres.rs` (see `access.rs`) after they
-// define `ThisStore` and `ThisRow`. The SQL below is accepted by both dialects.
+// define `ThisStore`, `ThisRow` and `full_name`. The SQL below is accepted by both dialects.
 
 use crate::domain::roles::{Role, RoleSet};
 use crate::store::NewProfessional;
@@ -539,11 +539,7 @@ impl AccessStore for ThisStore {
         row.map(|r| {
             Ok(AdminSession {
                 professional_id: r.try_get("professional_id")?,
-                display_name: format!(
-                    "{} {}",
-                    r.try_get::<String, _>("first_name")?,
-                    r.try_get::<String, _>("last_name")?
-                ),
+                display_name: full_name(&r)?,
                 csrf_token: r.try_get("csrf_token")?,
                 expires_at: r.try_get("expires_at")?,
             })
@@ -595,16 +591,7 @@ impl AccessStore for ThisStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    format!(
-                        "{} {}",
-                        r.try_get::<String, _>("first_name")?,
-                        r.try_get::<String, _>("last_name")?
-                    ),
-                    r.try_get("login")?,
-                ))
-            })
+            .map(|r| Ok((full_name(r)?, r.try_get("login")?)))
             .collect()
     }
 
@@ -621,11 +608,7 @@ impl AccessStore for ThisStore {
             .map(|r| {
                 Ok(StructureDirector {
                     structure_id: r.try_get("structure_id")?,
-                    display_name: format!(
-                        "{} {}",
-                        r.try_get::<String, _>("first_name")?,
-                        r.try_get::<String, _>("last_name")?
-                    ),
+                    display_name: full_name(r)?,
                     national_id: r.try_get("national_id")?,
                 })
             })

@@ -104,6 +104,14 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+fn full_name(r: &SqliteRow) -> StoreResult<String> {
+    Ok(format!(
+        "{} {}",
+        r.try_get::<String, _>("first_name")?,
+        r.try_get::<String, _>("last_name")?
+    ))
+}
+
 fn usager_from_row(r: &SqliteRow) -> StoreResult<Usager> {
     let anonymous: bool = r.try_get("anonymous")?;
     Ok(Usager {
@@ -379,11 +387,7 @@ impl Store for SqliteStore {
                 structure_id,
                 structure_kind: rows::parse_code(&r.try_get::<String, _>("kind")?)?,
                 professional_id,
-                actor_label: format!(
-                    "{} {}",
-                    r.try_get::<String, _>("first_name")?,
-                    r.try_get::<String, _>("last_name")?
-                ),
+                actor_label: full_name(&r)?,
                 roles: rows::role_set(&r.try_get::<String, _>("roles")?),
                 medical_roles: rows::roles_list(&r.try_get::<String, _>("medical_roles")?),
                 qualifier_roles: rows::roles_list(&r.try_get::<String, _>("qualifier_roles")?),
@@ -431,11 +435,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let name = format!(
-            "{} {}",
-            r.try_get::<String, _>("first_name")?,
-            r.try_get::<String, _>("last_name")?
-        );
+        let name = full_name(&r)?;
         let session = SessionRow {
             token_hash: r.try_get("token_hash")?,
             professional_id: r.try_get("professional_id")?,
@@ -811,11 +811,7 @@ impl Store for SqliteStore {
                     confidentiality: rows::parse_code(&r.try_get::<String, _>("confidentiality")?)?,
                     body: r.try_get("body")?,
                     author_id: r.try_get("author_id")?,
-                    author_name: format!(
-                        "{} {}",
-                        r.try_get::<String, _>("first_name")?,
-                        r.try_get::<String, _>("last_name")?
-                    ),
+                    author_name: full_name(r)?,
                     created_at: r.try_get("created_at")?,
                 })
             })
@@ -996,11 +992,7 @@ impl Store for SqliteStore {
             .map(|r| {
                 Ok(TeamMember {
                     id: r.try_get("id")?,
-                    display_name: format!(
-                        "{} {}",
-                        r.try_get::<String, _>("first_name")?,
-                        r.try_get::<String, _>("last_name")?
-                    ),
+                    display_name: full_name(r)?,
                     roles: rows::role_set(&r.try_get::<String, _>("roles")?),
                 })
             })

@@ -96,6 +96,23 @@ fn card_date(raw: &str) -> Option<String> {
     None
 }
 
+/// The structure's INSi client, or why it cannot call INSi now (in French).
+async fn structure_client(
+    st: &AppState,
+    t: &crate::domain::tenant::Tenant,
+) -> Result<Result<std::sync::Arc<crate::connectors::insi::InsiClient>, String>, AppError> {
+    let structure = st
+        .store
+        .get_structure(t.structure_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(st
+        .insi
+        .client_for(st.store.as_ref(), &structure)
+        .await
+        .map_err(|e| e.to_string()))
+}
+
 /// What the structure's procedure says to do on this INSi answer (director's text).
 async fn structure_guidance(
     st: &AppState,
@@ -137,15 +154,10 @@ pub async fn search(
             return Ok(page(&st, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &view));
         }
     };
-    let structure = st
-        .store
-        .get_structure(t.structure_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let client = match st.insi.client_for(st.store.as_ref(), &structure).await {
+    let client = match structure_client(&st, t).await? {
         Ok(c) => c,
-        Err(e) => {
-            view.message = Some(e.to_string());
+        Err(m) => {
+            view.message = Some(m);
             return Ok(page(&st, &ctx, StatusCode::SERVICE_UNAVAILABLE, &view));
         }
     };
@@ -267,15 +279,10 @@ pub async fn search_vitale(
         message: None,
         csrf: &ctx.session.csrf_token,
     };
-    let structure = st
-        .store
-        .get_structure(t.structure_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let client = match st.insi.client_for(st.store.as_ref(), &structure).await {
+    let client = match structure_client(&st, t).await? {
         Ok(c) => c,
-        Err(e) => {
-            view.message = Some(e.to_string());
+        Err(m) => {
+            view.message = Some(m);
             return Ok(page(&st, &ctx, StatusCode::SERVICE_UNAVAILABLE, &view));
         }
     };
