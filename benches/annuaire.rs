@@ -273,7 +273,7 @@ async fn import_throughput() {
     );
     let store = escale::store::connect(&url).await.expect("sqlite");
     store.migrate().await.expect("migrate");
-    let s = escale::annuaire_import::import_file(store.as_ref(), &file, &mut |_| {})
+    let s = escale::services::annuaire_import::import_file(store.as_ref(), &file, &mut |_| {})
         .await
         .expect("import");
     println!(

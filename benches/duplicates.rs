@@ -24,9 +24,11 @@ use escale::domain::roles::Role;
 use escale::domain::structure::StructureKind;
 use escale::domain::tenant::Tenant;
 use escale::domain::usager::UsagerData;
-use escale::identity_quality::candidates;
+use escale::services::identity_quality::candidates;
 use escale::store::{DynStore, NewProfessional, NewStructure};
-use escale::synthetic::{Generator, Variation};
+#[path = "../tests/it/common/synthetic.rs"]
+mod synthetic;
+use synthetic::{Generator, Variation};
 
 #[path = "support/mod.rs"]
 mod support;

@@ -4,30 +4,16 @@
 
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "carte-vitale")]
-pub mod agent;
-pub mod annuaire_import;
 pub mod app;
-pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod connectors;
-pub mod datamatrix_symbol;
-pub mod demo;
-pub mod directory_service;
+pub mod documents;
 pub mod domain;
-pub mod identity_quality;
-pub mod identity_sheet;
-pub mod insi_identity;
-pub mod insi_service;
-pub mod instance_admin;
-pub mod pki;
-pub mod psc_service;
-pub mod reverification;
+pub mod jobs;
 pub mod sandbox;
+pub mod services;
 pub mod store;
-pub mod synthetic;
-pub mod telemetry;
 pub mod web;
 
 /// rustls needs one process-wide crypto provider (ring: faster to build than

@@ -48,40 +48,6 @@ enum Command {
         #[arg(long, value_name = "RÉPERTOIRE")]
         out: PathBuf,
     },
-    /// Agent du poste d'accueil : lit la carte Vitale (PC/SC) et la propose à la
-    /// page Escale sur la boucle locale. Compilé avec `--features carte-vitale`.
-    Agent(AgentArgs),
-}
-
-#[derive(Args)]
-struct AgentArgs {
-    /// Adresse d'écoute (boucle locale uniquement).
-    #[arg(long, default_value = "127.0.0.1:8765", value_name = "HOST:PORT")]
-    listen: SocketAddr,
-    /// Origine exacte du site Escale autorisé (https://escale.example).
-    #[arg(long, value_name = "ORIGINE")]
-    origin: String,
-    /// Nom exact du lecteur PC/SC (par défaut : le premier qui contient une carte Vitale).
-    #[arg(long, value_name = "LECTEUR")]
-    reader: Option<String>,
-}
-
-#[cfg(feature = "carte-vitale")]
-async fn agent(a: AgentArgs) -> anyhow::Result<std::process::ExitCode> {
-    escale::agent::run(escale::agent::AgentConfig {
-        listen: a.listen,
-        origin: a.origin,
-        reader: a.reader,
-    })
-    .await?;
-    Ok(std::process::ExitCode::SUCCESS)
-}
-
-#[cfg(not(feature = "carte-vitale"))]
-async fn agent(_: AgentArgs) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!(
-        "cet exécutable a été compilé sans lecteur de cartes : recompilez avec `cargo build --release --features carte-vitale` (paquet Debian libpcsclite-dev, service pcscd)"
-    )
 }
 
 #[derive(Args, Default)]
@@ -110,7 +76,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    escale::telemetry::init(&config.log);
+    escale::app::telemetry::init(&config.log);
     for var in Config::unknown_env_vars() {
         tracing::warn!(variable = %var, "variable d'environnement ESCALE_* inconnue, ignorée");
     }
@@ -121,7 +87,6 @@ async fn main() -> std::process::ExitCode {
         Command::Annuaire(cmd) => cli::annuaire(config, cmd).await,
         Command::Audit(cmd) => cli::audit(config, cmd).await,
         Command::Samples { out } => cli::samples(&out),
-        Command::Agent(a) => agent(a).await,
     };
     match result {
         Ok(code) => code,

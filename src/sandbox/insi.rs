@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use self::checks::Violation;
 use self::identities::Lookup;
 use crate::connectors::insi::certificate::{is_allowed_cn, subject_from_der};
-use crate::pki::TestPki;
+use crate::sandbox::pki::TestPki;
 
 /// Authorisation number the sandbox knows by default.
 pub const SANDBOX_IDAM: &str = "ESCALE-BAC-A-SABLE-IDAM";

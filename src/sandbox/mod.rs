@@ -3,7 +3,9 @@
 //! faulty on demand. Used by the tests and by the demo/sandbox mode.
 
 pub mod annuaire;
+pub mod demo;
 pub mod insi;
+pub mod pki;
 pub mod professionals;
 pub mod psc;
 

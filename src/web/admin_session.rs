@@ -112,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminCtx {
 /// Opens an administration session; returns its `Set-Cookie`.
 pub async fn open(st: &AppState, professional_id: uuid::Uuid) -> Result<HeaderValue, AppError> {
     let token = super::random_token();
-    let minutes = crate::instance_admin::SESSION_MINUTES;
+    let minutes = crate::services::administration::SESSION_MINUTES;
     st.store
         .create_admin_session(
             &hash_token(&token),

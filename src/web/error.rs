@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::views;
+use crate::services::error::ServiceError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,18 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => AppError::NotFound,
+            ServiceError::Forbidden(why) => AppError::Forbidden(why),
+            ServiceError::Invalid(m) => AppError::BadRequest(m),
+            ServiceError::Refused(m) => AppError::Refused(m),
+            ServiceError::Store(e) => AppError::Store(e),
+        }
+    }
 }
 
 impl IntoResponse for AppError {

@@ -35,9 +35,9 @@ pub fn random_token() -> String {
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
-    pub insi: Arc<crate::insi_service::InsiService>,
-    pub psc: Arc<crate::psc_service::PscService>,
-    pub directory: Arc<crate::directory_service::DirectoryService>,
+    pub insi: Arc<crate::services::insi::InsiService>,
+    pub psc: Arc<crate::services::psc::PscService>,
+    pub directory: Arc<crate::services::annuaire::DirectoryService>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -119,7 +119,7 @@ async fn load_and_check(st: &AppState, mut req: Request) -> Result<Request, AppE
         let hash = hash_token(token);
         if let Some((session, tenant)) = st.store.session_with_tenant(&hash).await? {
             let now = Utc::now();
-            let idle = Duration::minutes(i64::from(st.config.session_idle_minutes));
+            let idle = Duration::minutes(i64::from(st.config.session.idle_minutes));
             if session.expires_at <= now || now - session.last_seen_at > idle {
                 st.store.delete_session(&hash).await?;
                 state.expired = true;
@@ -266,7 +266,7 @@ pub async fn open_session(
             csrf_token: random_token(),
             auth_method: auth_method.to_string(),
             created_at: now,
-            expires_at: now + Duration::hours(i64::from(st.config.session_max_hours)),
+            expires_at: now + Duration::hours(i64::from(st.config.session.max_hours)),
         })
         .await?;
     Ok((

@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use escale::config::Mode;
 use escale::domain::totp::TotpSecret;
-use escale::instance_admin::{self, AdminError, BootstrapRequest, LoginAttempt};
+use escale::services::administration::{self, AdminError, BootstrapRequest, LoginAttempt};
 use escale::store::AuditChain;
 use reqwest::StatusCode;
 
@@ -14,8 +14,8 @@ use crate::common::db::TestDb;
 
 const INES: &str = "899900000086"; // in the Annuaire and PSC sandboxes, no structure yet
 
-async fn bootstrap(db: &TestDb) -> instance_admin::Bootstrapped {
-    instance_admin::bootstrap(
+async fn bootstrap(db: &TestDb) -> administration::Bootstrapped {
+    administration::bootstrap(
         db.store.as_ref(),
         &BootstrapRequest {
             first_name: "Paule".into(),
@@ -145,7 +145,7 @@ async fn bootstrap_is_once_and_the_password_is_never_stored_in_clear(db: TestDb)
         .unwrap();
     assert!(c.password_hash.starts_with("$argon2id$"));
     assert!(!c.password_hash.contains(&done.password));
-    let again = instance_admin::bootstrap(
+    let again = administration::bootstrap(
         db.store.as_ref(),
         &BootstrapRequest {
             first_name: "Autre".into(),
@@ -192,12 +192,12 @@ async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
     };
     let store = db.store.as_ref();
     // A good login, then the same code again: refused (RFC 6238 §5.2).
-    let id = instance_admin::check_login(store, attempt(&done.password, code_at(now)), now)
+    let id = administration::check_login(store, attempt(&done.password, code_at(now)), now)
         .await
         .expect("password and current code");
     assert_eq!(id, done.professional_id);
     let replay =
-        instance_admin::check_login(store, attempt(&done.password, code_at(now)), now).await;
+        administration::check_login(store, attempt(&done.password, code_at(now)), now).await;
     assert!(
         matches!(replay, Err(AdminError::BadCredentials)),
         "{replay:?}"
@@ -205,10 +205,10 @@ async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
     // Four more failures (wrong password, unknown login does not count for it).
     let later = now + Duration::minutes(2);
     for _ in 0..3 {
-        let r = instance_admin::check_login(store, attempt("mauvais", code_at(later)), later).await;
+        let r = administration::check_login(store, attempt("mauvais", code_at(later)), later).await;
         assert!(matches!(r, Err(AdminError::BadCredentials)), "{r:?}");
     }
-    let unknown = instance_admin::check_login(
+    let unknown = administration::check_login(
         store,
         LoginAttempt {
             login: "personne".into(),
@@ -220,7 +220,7 @@ async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
     .await;
     assert!(matches!(unknown, Err(AdminError::BadCredentials)));
     let fifth =
-        instance_admin::check_login(store, attempt(&done.password, "000000".into()), later).await;
+        administration::check_login(store, attempt(&done.password, "000000".into()), later).await;
     let Err(AdminError::Locked { until }) = fifth else {
         panic!("fifth failure locks: {fifth:?}");
     };
@@ -228,14 +228,14 @@ async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
     assert!((until - (later + Duration::minutes(15))).abs() < Duration::seconds(1));
     // Locked: even the right password and code are refused…
     let locked =
-        instance_admin::check_login(store, attempt(&done.password, code_at(later)), later).await;
+        administration::check_login(store, attempt(&done.password, code_at(later)), later).await;
     assert!(
         matches!(locked, Err(AdminError::Locked { .. })),
         "{locked:?}"
     );
     // …until the lock ends.
     let after = later + Duration::minutes(16);
-    instance_admin::check_login(store, attempt(&done.password, code_at(after)), after)
+    administration::check_login(store, attempt(&done.password, code_at(after)), after)
         .await
         .expect("lock over");
     let journal = instance_journal(&db).await;
@@ -261,10 +261,12 @@ both_backends!(failures_lock_the_login_and_codes_are_good_once);
 async fn break_glass_administration_in_production(db: TestDb) {
     let done = bootstrap(&db).await;
     // A structure with a file in it, which the administrator must never reach.
-    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .unwrap();
     let csapa = db
         .store
-        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .find_structure_by_finess(escale::sandbox::demo::CSAPA_FINESS)
         .await
         .unwrap()
         .unwrap();
@@ -410,7 +412,7 @@ async fn break_glass_administration_in_production(db: TestDb) {
         &app,
         &mut jar,
         &csrf,
-        ["Doublon", "csapa", escale::demo::CSAPA_FINESS],
+        ["Doublon", "csapa", escale::sandbox::demo::CSAPA_FINESS],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -610,7 +612,7 @@ async fn break_glass_administration_in_production(db: TestDb) {
     let (password, secret) = (shown("Mot de passe"), shown("Secret TOTP"));
     assert_eq!(password.len(), 23, "{page}");
     let later = Utc::now() + Duration::minutes(1);
-    instance_admin::check_login(
+    administration::check_login(
         app.db.store.as_ref(),
         LoginAttempt {
             login: "jean.second".into(),
@@ -730,7 +732,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
             password: done.password.clone(),
             code: code.clone(),
         };
-        set.spawn(async move { instance_admin::check_login(store.as_ref(), attempt, now).await });
+        set.spawn(async move { administration::check_login(store.as_ref(), attempt, now).await });
     }
     let results = set.join_all().await;
     let opened = results.iter().filter(|r| r.is_ok()).count();
@@ -760,7 +762,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
         )
         .await
         .unwrap();
-    let fresh = instance_admin::reset_credential(db.store.as_ref(), "Admin.Grades", "Escale")
+    let fresh = administration::reset_credential(db.store.as_ref(), "Admin.Grades", "Escale")
         .await
         .unwrap();
     assert!(db.store.admin_session("empreinte").await.unwrap().is_none());
@@ -768,7 +770,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
     let new_code = TotpSecret::from_base32(&fresh.totp_secret)
         .unwrap()
         .code_at_step(later.timestamp() / 30, 6);
-    let old = instance_admin::check_login(
+    let old = administration::check_login(
         db.store.as_ref(),
         LoginAttempt {
             login: "admin.grades".into(),
@@ -782,7 +784,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
         matches!(old, Err(AdminError::BadCredentials)),
         "old password: {old:?}"
     );
-    instance_admin::check_login(
+    administration::check_login(
         db.store.as_ref(),
         LoginAttempt {
             login: "admin.grades".into(),
@@ -803,23 +805,25 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
 both_backends!(parallel_attempts_all_count_and_a_code_passes_once);
 
 async fn the_sandbox_administrator_can_be_tried(db: TestDb) {
-    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .unwrap();
     let app = spawn_app(db).await;
     let mut jar = Jar::default();
     let (_, _, page) = get(&app, &mut jar, "/admin/connexion").await;
     assert!(
-        page.contains(instance_admin::SANDBOX_LOGIN)
-            && page.contains(instance_admin::SANDBOX_PASSWORD)
+        page.contains(administration::SANDBOX_LOGIN)
+            && page.contains(administration::SANDBOX_PASSWORD)
     );
-    let code = instance_admin::sandbox_code_now(Utc::now());
+    let code = administration::sandbox_code_now(Utc::now());
     let (status, loc, _) = post(
         &app,
         &mut jar,
         "/admin/connexion",
         &[
             ("_csrf", &csrf_in(&page)),
-            ("login", instance_admin::SANDBOX_LOGIN),
-            ("password", instance_admin::SANDBOX_PASSWORD),
+            ("login", administration::SANDBOX_LOGIN),
+            ("password", administration::SANDBOX_PASSWORD),
             ("code", &code),
         ],
     )

@@ -8,9 +8,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use escale::annuaire_import::{ImportError, ImportSummary, import_file};
 use escale::domain::directory::{DirectoryQuery, MailboxKind};
 use escale::domain::roles::Role;
+use escale::services::annuaire_import::{ImportError, ImportSummary, import_file};
 use escale::store::DynStore;
 
 use crate::common::db::{TestBackend, TestDb, test_store};

@@ -209,7 +209,7 @@ async fn setup() -> Option<(TestApp, Driver)> {
     let db = test_store(TestBackend::Sqlite)
         .await
         .expect("SQLite test database");
-    escale::demo::seed(db.store.as_ref())
+    escale::sandbox::demo::seed(db.store.as_ref())
         .await
         .expect("seed demo data");
     let app = spawn_app(db).await;
@@ -741,23 +741,55 @@ async fn browser_identity_qualification() {
     .await;
 }
 
-/// The reception page reads the card through `escale agent` (started here on
-/// its default loopback port, allowing only this app's origin): the
-/// beneficiaries are listed and the chosen one prefills the form. Called by
-/// the card agent test once the virtual card is in the reader. `false` when
-/// Chromium is absent (outside CI).
-#[cfg(feature = "carte-vitale")]
-pub(crate) async fn reception_page_gets_the_beneficiaries() -> bool {
+/// The card the reception test "inserts": the two beneficiaries of the virtual
+/// card used by the agent's own PC/SC test (`agent/tests/virtual_card.rs`).
+struct TwoBeneficiaries;
+
+impl escale_agent::card::CardReader for TwoBeneficiaries {
+    fn read_beneficiaries(
+        &self,
+    ) -> Result<Vec<escale_agent::vitale::Beneficiary>, escale_agent::card::CardError> {
+        let person = |prenom: &str, date: &str, nir: &str, ouvrant: Option<&str>, rang| {
+            escale_agent::vitale::Beneficiary {
+                nom: "N'DIAYE".into(),
+                prenom: prenom.into(),
+                date_naissance: date.into(),
+                date_naissance_iso: chrono::NaiveDate::parse_from_str(date, "%Y%m%d").ok(),
+                nir: nir.into(),
+                nir_ouvrant_droit: ouvrant.map(str::to_string),
+                rang: Some(rang),
+            }
+        };
+        Ok(vec![
+            person("AMINATA", "19850317", "285037511223359", None, 1),
+            person(
+                "MOUSSA",
+                "20120909",
+                "112097511224485",
+                Some("285037511223359"),
+                2,
+            ),
+        ])
+    }
+}
+
+/// The reception page reads the card through the card agent's HTTP API (the
+/// real agent server on its default loopback port, allowing only this app's
+/// origin; the card itself is read over PC/SC in the agent's own test): the
+/// beneficiaries are listed and the chosen one prefills the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_reception_page_gets_the_beneficiaries() {
     let Some((app, driver)) = setup().await else {
-        return false;
+        return;
     };
-    let listener = tokio::net::TcpListener::bind(escale::agent::DEFAULT_LISTEN)
+    let listener = tokio::net::TcpListener::bind(escale_agent::DEFAULT_LISTEN)
         .await
         .expect("port 8765 of the loopback free for the card agent");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let agent = tokio::spawn(escale::agent::serve(
+    let agent = tokio::spawn(escale_agent::serve(
         listener,
-        escale::agent::AgentConfig::new(app.url("")),
+        escale_agent::AgentConfig::new(app.url("")),
+        std::sync::Arc::new(TwoBeneficiaries),
         async {
             let _ = stopped.await;
         },
@@ -800,5 +832,4 @@ pub(crate) async fn reception_page_gets_the_beneficiaries() -> bool {
     .await;
     stop.send(()).unwrap();
     agent.await.unwrap().unwrap();
-    true
 }

@@ -74,6 +74,71 @@ fn invalid_configuration_names_the_key() {
     assert!(text(&o).contains("DATABASE_URL"));
 }
 
+/// TOML sections (`[session]`, `[insi]`…) and the environment name the same
+/// keys; a bad value in a section names the key and its variable.
+#[test]
+fn sections_in_the_file_and_secrets_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("escale.toml");
+    std::fs::write(&file, "[session]\nidle_minutes = 0\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .env_remove("ESCALE_MODE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("session_idle_minutes"), "{}", text(&o));
+    std::fs::write(&file, "[insi]\ntimeout_seconds = \"dix\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--config", file.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("insi.timeout_seconds") && t.contains("ESCALE_INSI_TIMEOUT_SECONDS"),
+        "{t}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "migrate"])
+        .env("ESCALE_SESSION_MAX_HOURS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("session_max_hours"), "{}", text(&o));
+
+    // DATABASE_URL_FILE: the database named in the file is the one migrated.
+    let db = dir.path().join("depuis-un-fichier.sqlite");
+    let secret = dir.path().join("database-url");
+    std::fs::write(&secret, format!("sqlite://{}?mode=rwc\n", db.display())).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["migrate"])
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_URL_FILE", &secret)
+        .env("ESCALE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(db.exists(), "the database of DATABASE_URL_FILE was created");
+    assert!(
+        !text(&o).contains("inconnue"),
+        "no unknown-variable warning: {}",
+        text(&o)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["migrate"])
+        .env("ESCALE_PSC_CLIENT_SECRET_FILE", dir.path().join("absent"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("ESCALE_PSC_CLIENT_SECRET_FILE"),
+        "{}",
+        text(&o)
+    );
+}
+
 async fn administration_from_the_command_line(db: TestDb) {
     let url = db.url.as_str();
     let o = escale(
@@ -262,9 +327,9 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     let code = escale::domain::totp::TotpSecret::from_base32(&secret)
         .unwrap()
         .code_at_step(chrono::Utc::now().timestamp() / 30, 6);
-    escale::instance_admin::check_login(
+    escale::services::administration::check_login(
         db.store.as_ref(),
-        escale::instance_admin::LoginAttempt {
+        escale::services::administration::LoginAttempt {
             login: "grades.pau".into(),
             password: password.clone(),
             code,
@@ -308,18 +373,21 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
     assert_ne!(new_password, password);
     assert_ne!(new_secret, secret);
     let later = chrono::Utc::now() + chrono::Duration::minutes(1);
-    let attempt = |password: &str, secret: &str| escale::instance_admin::LoginAttempt {
+    let attempt = |password: &str, secret: &str| escale::services::administration::LoginAttempt {
         login: "grades.pau".into(),
         password: password.into(),
         code: escale::domain::totp::TotpSecret::from_base32(secret)
             .unwrap()
             .code_at_step(later.timestamp() / 30, 6),
     };
-    let old =
-        escale::instance_admin::check_login(db.store.as_ref(), attempt(&password, &secret), later)
-            .await;
+    let old = escale::services::administration::check_login(
+        db.store.as_ref(),
+        attempt(&password, &secret),
+        later,
+    )
+    .await;
     assert!(old.is_err(), "the old secrets are void");
-    escale::instance_admin::check_login(
+    escale::services::administration::check_login(
         db.store.as_ref(),
         attempt(&new_password, &new_secret),
         later,
@@ -330,7 +398,9 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
 both_backends!(bootstrap_from_the_command_line_only_once);
 
 async fn audit_verify_finds_the_first_broken_link(db: TestDb) {
-    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .unwrap();
     let o = escale(Some(&db.url), &["audit", "verify"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("OK") && !text(&o).contains("ROMPU"));
@@ -459,14 +529,20 @@ fn samples_are_stable_and_valid() {
 }
 
 async fn insi_credentials_from_the_command_line(db: TestDb) {
-    escale::demo::seed(db.store.as_ref()).await.unwrap();
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pki = escale::pki::TestPki::generate().unwrap();
+    let pki = escale::sandbox::pki::TestPki::generate().unwrap();
     let good = pki
-        .client_files(dir.path(), "INSI-MANU", escale::demo::CSAPA_FINESS)
+        .client_files(dir.path(), "INSI-MANU", escale::sandbox::demo::CSAPA_FINESS)
         .unwrap();
     let bad = pki
-        .client_files(dir.path(), "INSI-AUTRE", escale::demo::CSAPA_FINESS)
+        .client_files(
+            dir.path(),
+            "INSI-AUTRE",
+            escale::sandbox::demo::CSAPA_FINESS,
+        )
         .unwrap();
     let set = |cert: &std::path::Path, key: &std::path::Path| {
         escale(
@@ -475,7 +551,7 @@ async fn insi_credentials_from_the_command_line(db: TestDb) {
                 "admin",
                 "set-insi",
                 "--structure",
-                escale::demo::CSAPA_FINESS,
+                escale::sandbox::demo::CSAPA_FINESS,
                 "--certificate",
                 cert.to_str().unwrap(),
                 "--key",
@@ -492,7 +568,7 @@ async fn insi_credentials_from_the_command_line(db: TestDb) {
     assert!(o.status.success(), "{}", text(&o));
     let s = db
         .store
-        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .find_structure_by_finess(escale::sandbox::demo::CSAPA_FINESS)
         .await
         .unwrap()
         .unwrap();

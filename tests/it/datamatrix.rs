@@ -60,7 +60,11 @@ fn every_test_identity_symbol_decodes_to_its_payload_with_a_c40_header() {
         let file = dir
             .path()
             .join(format!("{}.png", e["id"].as_str().unwrap()));
-        std::fs::write(&file, escale::datamatrix_symbol::png(payload, 4).unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            escale::documents::datamatrix::png(payload, 4).unwrap(),
+        )
+        .unwrap();
         let (decoded, c40) = decode(bin, &file);
         assert_eq!(String::from_utf8(decoded).unwrap(), payload, "{}", e["id"]);
         assert!(c40, "{}: the header must be C40-encoded", e["id"]);

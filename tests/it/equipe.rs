@@ -22,10 +22,12 @@ struct Setup {
 }
 
 async fn setup(db: TestDb) -> Setup {
-    escale::demo::seed(db.store.as_ref()).await.expect("seed");
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .expect("seed");
     let csapa = db
         .store
-        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .find_structure_by_finess(escale::sandbox::demo::CSAPA_FINESS)
         .await
         .unwrap()
         .unwrap()
@@ -249,8 +251,9 @@ async fn an_annuaire_outage_is_said_in_french(db: TestDb) {
     let s = setup(db).await;
     let app = &s.app;
     let (c, _) = director(&s).await;
-    app.directory
-        .sandbox()
+    app.sandboxes
+        .annuaire
+        .as_ref()
         .expect("Annuaire sandbox")
         .set_behaviour(AnnuaireBehaviour::Unavailable);
     let (status, page) = get(&c, app, "/structure/equipe?q=INCONNU-PANNE").await;
@@ -399,12 +402,14 @@ async fn the_local_copy_answers_when_the_api_is_down(db: TestDb) {
     std::fs::write(&file, format!("{header}\n{}\n", line.join("|"))).unwrap();
     let s = setup(db).await;
     let app = &s.app;
-    let summary = escale::annuaire_import::import_file(app.db.store.as_ref(), &file, &mut |_| {})
-        .await
-        .unwrap();
+    let summary =
+        escale::services::annuaire_import::import_file(app.db.store.as_ref(), &file, &mut |_| {})
+            .await
+            .unwrap();
     assert_eq!(summary.bad_lines, 0);
-    app.directory
-        .sandbox()
+    app.sandboxes
+        .annuaire
+        .as_ref()
         .expect("Annuaire sandbox")
         .set_behaviour(AnnuaireBehaviour::Unavailable);
     let (c, _) = director(&s).await;

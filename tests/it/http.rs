@@ -25,7 +25,9 @@ struct Demo {
 }
 
 async fn demo(store: &DynStore) -> Demo {
-    escale::demo::seed(store.as_ref()).await.expect("seed");
+    escale::sandbox::demo::seed(store.as_ref())
+        .await
+        .expect("seed");
     let choices = store.login_choices().await.unwrap();
     let pro = |last: &str| {
         choices
@@ -44,8 +46,8 @@ async fn demo(store: &DynStore) -> Demo {
             .id
     };
     let (csapa, caarud) = (
-        structure(escale::demo::CSAPA_FINESS),
-        structure(escale::demo::CAARUD_FINESS),
+        structure(escale::sandbox::demo::CSAPA_FINESS),
+        structure(escale::sandbox::demo::CAARUD_FINESS),
     );
     let doctor_t = store
         .tenant_for(pro("Martin"), csapa)
@@ -867,7 +869,7 @@ async fn a_file_is_created_searched_edited_and_every_access_audited(db: TestDb) 
         .await
         .unwrap();
     assert!(page.contains("Journal intègre"));
-    let v = escale::audit::verify_chain(
+    let v = escale::services::audit::verify_chain(
         app.db.store.as_ref(),
         escale::store::AuditChain::Structure(d.csapa),
     )
@@ -1070,9 +1072,10 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
         store: std::sync::Arc::new(store),
-        insi: std::sync::Arc::new(escale::insi_service::InsiService::disabled()),
-        psc: std::sync::Arc::new(escale::psc_service::PscService::disabled()),
-        directory: std::sync::Arc::new(escale::directory_service::DirectoryService::disabled()),
+        insi: std::sync::Arc::new(escale::services::insi::InsiService::disabled()),
+        psc: std::sync::Arc::new(escale::services::psc::PscService::disabled()),
+        directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
+        sandboxes: Default::default(),
     };
     tokio::spawn(escale::app::serve(app, listener, std::future::pending()));
     let r = reqwest::get(format!("http://{addr}/healthz"))

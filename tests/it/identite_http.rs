@@ -65,7 +65,11 @@ fn call_id(page: &str) -> String {
 }
 
 fn insi_requests(app: &TestApp) -> usize {
-    app.insi.sandbox().expect("INSi sandbox").request_count()
+    app.sandboxes
+        .insi
+        .as_ref()
+        .expect("INSi sandbox")
+        .request_count()
 }
 
 async fn reception_qualifies_a_cnda_test_person(db: TestDb) {
@@ -458,7 +462,7 @@ both_backends!(who_qualifies_is_the_structures_choice);
 async fn insi_trouble_loses_nothing(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let mut config = test_config(&db, escale::config::Mode::Sandbox);
-    config.insi_timeout_seconds = 1;
+    config.insi.timeout_seconds = 1;
     let app = spawn_with_config(db, config).await;
     let c = app.client();
     let csrf = login(&app, &c, f.accueil.professional.id, f.csapa.id).await;
@@ -506,7 +510,7 @@ async fn insi_trouble_loses_nothing(db: TestDb) {
     )
     .await;
     // Slow beyond the timeout: a French message, one call, the identity unchanged.
-    let sandbox = app.insi.sandbox().unwrap();
+    let sandbox = app.sandboxes.insi.as_ref().unwrap();
     sandbox.set_behaviour(Behaviour::Slow(std::time::Duration::from_secs(3)));
     let (status, page) = post(&app, &c, &format!("/usagers/{id}/insi"), &csrf, &[]).await;
     assert_eq!(status, StatusCode::OK);

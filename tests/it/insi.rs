@@ -15,7 +15,7 @@ use escale::connectors::insi::{
     rechercher_traits,
 };
 use escale::connectors::xml;
-use escale::pki::TestPki;
+use escale::sandbox::pki::TestPki;
 use escale::sandbox::{
     Behaviour, FaultKind, InsiSandbox, SANDBOX_IDAM, SandboxHandle, SandboxOptions,
 };

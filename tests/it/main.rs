@@ -5,8 +5,6 @@
 #[macro_use]
 mod common;
 mod admin;
-#[cfg(feature = "carte-vitale")]
-mod agent;
 mod annuaire;
 mod annuaire_import;
 mod browser;

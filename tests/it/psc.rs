@@ -22,7 +22,9 @@ const INES: &str = "899900000086"; // RPPS+, pas encore rattachée
 const KIT: &str = "899700427885"; // carte de test BAS
 
 async fn demo_app(db: TestDb) -> TestApp {
-    escale::demo::seed(db.store.as_ref()).await.expect("seed");
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .expect("seed");
     spawn_app(db).await
 }
 
@@ -32,7 +34,7 @@ async fn text(r: reqwest::Response) -> (StatusCode, String) {
 }
 
 fn sandbox(app: &TestApp) -> &PscSandboxHandle {
-    app.psc.sandbox().expect("PSC sandbox")
+    app.sandboxes.psc.as_ref().expect("PSC sandbox")
 }
 
 async fn journal(app: &TestApp) -> Vec<escale::domain::audit::AuditRecord> {
@@ -135,7 +137,7 @@ async fn several_structures_means_a_choice(db: TestDb) {
     let caarud = app
         .db
         .store
-        .find_structure_by_finess(escale::demo::CAARUD_FINESS)
+        .find_structure_by_finess(escale::sandbox::demo::CAARUD_FINESS)
         .await
         .unwrap()
         .unwrap();
@@ -201,7 +203,7 @@ async fn unknown_professional_sees_a_french_page_then_an_invitation_ties_them(db
     // Inès was pre-registered by the director before her RPPS existed.
     let store = &app.db.store;
     let csapa = store
-        .find_structure_by_finess(escale::demo::CSAPA_FINESS)
+        .find_structure_by_finess(escale::sandbox::demo::CSAPA_FINESS)
         .await
         .unwrap()
         .unwrap();
@@ -451,7 +453,9 @@ both_backends!(logout_ends_the_local_session_and_the_psc_session);
 /// (here a second sandbox, as any OpenID Connect provider would be); the
 /// userinfo comes as a signed JWT when so configured.
 async fn configured_provider_and_signed_userinfo(db: TestDb) {
-    escale::demo::seed(db.store.as_ref()).await.expect("seed");
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .expect("seed");
     let provider = PscSandboxHandle::start(PscSandboxOptions {
         client_id: "escale-test".into(),
         client_secret: "autre-secret".into(),
@@ -461,13 +465,13 @@ async fn configured_provider_and_signed_userinfo(db: TestDb) {
     .unwrap();
     provider.set_userinfo_jwt(true);
     let mut config = test_config(&db, escale::config::Mode::Sandbox);
-    config.psc_issuer = Some(provider.issuer().to_string());
-    config.psc_client_id = Some("escale-test".into());
-    config.psc_client_secret = Some("autre-secret".into());
-    config.psc_userinfo_jwt = true;
+    config.psc.issuer = Some(provider.issuer().to_string());
+    config.psc.client_id = Some("escale-test".into());
+    config.psc.client_secret = Some("autre-secret".into());
+    config.psc.userinfo_jwt = true;
     let app = spawn_with_config(db, config).await;
     assert!(
-        app.psc.sandbox().is_none(),
+        app.sandboxes.psc.as_ref().is_none(),
         "no local sandbox when a provider is configured"
     );
     let c = app.client();

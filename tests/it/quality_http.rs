@@ -467,13 +467,13 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     let gen_a = app
         .db
         .store
-        .create_usager(t, &escale::synthetic::Generator::new(3).identity())
+        .create_usager(t, &crate::common::synthetic::Generator::new(3).identity())
         .await
         .unwrap();
-    let mut g = escale::synthetic::Generator::new(3);
+    let mut g = crate::common::synthetic::Generator::new(3);
     let base = g.identity();
     let variant = g
-        .variant(&base, escale::synthetic::Variation::Typo)
+        .variant(&base, crate::common::synthetic::Variation::Typo)
         .unwrap();
     app.db.store.create_usager(t, &variant).await.unwrap();
     let (status, _, location) = post(
@@ -535,7 +535,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let sandbox = app.insi.sandbox().unwrap();
+    let sandbox = app.sandboxes.insi.as_ref().unwrap();
     let before = sandbox.request_count();
     let (_, _, location) = post(&app, &dir, "/identitovigilance/reverification", &csrf, &[]).await;
     let location = location.unwrap();

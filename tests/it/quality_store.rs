@@ -6,17 +6,17 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, Utc};
 
+use crate::common::synthetic::{Generator, Variation};
 use escale::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
 use escale::domain::duplicates::{self, Collision, PairStatus};
 use escale::domain::identity::DocumentCheck;
 use escale::domain::procedure::{IdentityAction, IdentityPolicy};
 use escale::domain::roles::Role;
 use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
-use escale::identity_quality;
+use escale::services::identity_quality;
 use escale::store::{
     NewActivity, NewEpisode, NewInsiCall, NewNote, NewProcedure, StoreError, UsagerQuery,
 };
-use escale::synthetic::{Generator, Variation};
 
 use crate::common::db::{TestDb, seed_two_structures};
 

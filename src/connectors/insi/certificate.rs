@@ -168,18 +168,33 @@ pub fn is_allowed_cn(cn: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rcgen::{CertificateParams, DnType, KeyPair};
     use rustls::pki_types::pem::PemObject;
+
+    /// A self-signed certificate with this CN (and OU), as PEM.
+    fn certificate(cn: &str, ou: Option<&str>) -> String {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CountryName, "FR");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        if let Some(ou) = ou {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationalUnitName, ou);
+        }
+        params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .pem()
+    }
 
     #[test]
     fn reads_cn_ou_and_validity_of_generated_certificates() {
-        let pki = crate::pki::TestPki::generate().unwrap();
-        let c = pki.client_cert("INSI-AUTO", "FINESS 750000001").unwrap();
-        let s = subject_from_pem(&c.cert_pem).unwrap();
+        let s = subject_from_pem(&certificate("INSI-AUTO", Some("FINESS 750000001"))).unwrap();
         assert_eq!(s.common_name.as_deref(), Some("INSI-AUTO"));
         assert_eq!(s.organizational_unit.as_deref(), Some("FINESS 750000001"));
         assert!(s.currently_valid);
-        let ca = subject_from_pem(pki.ca_pem()).unwrap();
-        assert_eq!(ca.common_name.as_deref(), Some(crate::pki::CA_COMMON_NAME));
+        let ca = subject_from_pem(&certificate("AC de test", None)).unwrap();
+        assert_eq!(ca.common_name.as_deref(), Some("AC de test"));
         assert_eq!(ca.organizational_unit, None);
     }
 
@@ -189,9 +204,8 @@ mod tests {
         assert!(subject_from_der(&[0x30, 0x82, 0xFF]).is_err());
         assert!(subject_from_der(&[0x30, 0x80, 0x00, 0x00]).is_err());
         assert!(subject_from_pem("pas un PEM").is_err());
-        let pki = crate::pki::TestPki::generate().unwrap();
-        let der =
-            rustls::pki_types::CertificateDer::from_pem_slice(pki.ca_pem().as_bytes()).unwrap();
+        let pem = certificate("AC de test", None);
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
         for cut in [1, 10, 100, der.len() / 2] {
             assert!(subject_from_der(&der[..cut]).is_err(), "{cut}");
         }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::instance_admin::{
+use crate::services::administration::{
     self, AdminError, BootstrapRequest, DirectorRequest, LoginAttempt, StructureRequest,
 };
 use crate::web::admin_session::{self, AdminCtx, AdminState};
@@ -78,7 +78,7 @@ pub async fn login(
         code: form.get("code").to_string(),
     };
     let typed = attempt.login.clone();
-    match instance_admin::check_login(st.store.as_ref(), attempt, Utc::now()).await {
+    match administration::check_login(st.store.as_ref(), attempt, Utc::now()).await {
         Ok(professional_id) => {
             // A session this browser still held ends: one session per login.
             admin_session::close(&st, &headers).await?;
@@ -118,7 +118,7 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(admin) = &state.admin {
-        crate::audit::record_instance(
+        crate::services::audit::record_instance(
             st.store.as_ref(),
             crate::store::AuditChain::Instance,
             &actor(admin),
@@ -240,7 +240,7 @@ pub async fn create_structure(
         finess_geo: form.get("finess_geo").to_string(),
         finess_juridique: form.get("finess_juridique").to_string(),
     };
-    match instance_admin::create_structure(st.store.as_ref(), &req, &actor(&admin)).await {
+    match administration::create_structure(st.store.as_ref(), &req, &actor(&admin)).await {
         Ok(_) => Ok(Redirect::to("/admin?fait=structure").into_response()),
         Err(errors) => {
             let mut by_field = Errors::new();
@@ -292,7 +292,7 @@ pub async fn designate_director(
         first_name: form.get("first_name").to_string(),
         last_name: form.get("last_name").to_string(),
     };
-    match instance_admin::designate_director(
+    match administration::designate_director(
         st.store.as_ref(),
         &st.directory,
         &structure,
@@ -329,9 +329,9 @@ pub async fn add_administrator(
         first_name: form.get("first_name").to_string(),
         last_name: form.get("last_name").to_string(),
         login: form.get("login").to_string(),
-        issuer: instance_admin::totp_issuer(st.config.public_url.as_deref()),
+        issuer: administration::totp_issuer(st.config.public_url.as_deref()),
     };
-    match instance_admin::add_administrator(st.store.as_ref(), &req, &actor(&admin)).await {
+    match administration::add_administrator(st.store.as_ref(), &req, &actor(&admin)).await {
         Ok(done) => {
             let mut resp =
                 views::admin::credentials(&admin, st.config.is_sandbox(), &done).into_response();

@@ -290,7 +290,8 @@ async fn open(
     if let Some(t) = id_token {
         st.psc.remember_id_token(&session_hash, t);
     }
-    crate::audit::record(st.store.as_ref(), &tenant, AuditAction::Login, None, label).await?;
+    crate::services::audit::record(st.store.as_ref(), &tenant, AuditAction::Login, None, label)
+        .await?;
     let mut resp = Redirect::to("/usagers").into_response();
     resp.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(resp)
@@ -400,7 +401,7 @@ pub async fn logout(
     ctx: Ctx,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::Logout,

@@ -45,7 +45,7 @@ async fn render(
         st.store.duplicate_pairs(t, None, Some(id), 50),
         st.store.merges_of(t, id),
     )?;
-    let markers = crate::identity_quality::markers(&pairs, usager.collision);
+    let markers = crate::services::identity_quality::markers(&pairs, usager.collision);
     let today = Utc::now().date_naive();
     let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
     let new_episode_since =
@@ -54,7 +54,7 @@ async fn render(
         .policy
         .reverification_due(last_retrieval, today, new_episode_since)
         .map(|r| r.label());
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         t,
         AuditAction::FileOpened,
@@ -196,7 +196,7 @@ pub async fn add_episode(
                 referent_id: referent,
             };
             st.store.add_episode(&ctx.tenant, id, &e).await?;
-            crate::audit::record(
+            crate::services::audit::record(
                 st.store.as_ref(),
                 &ctx.tenant,
                 AuditAction::EpisodeAdded,
@@ -255,7 +255,7 @@ pub async fn close_episode(
     };
     match st.store.close_episode(&ctx.tenant, id, episode, end).await {
         Ok(()) => {
-            crate::audit::record(
+            crate::services::audit::record(
                 st.store.as_ref(),
                 &ctx.tenant,
                 AuditAction::EpisodeUpdated,
@@ -337,7 +337,7 @@ pub async fn add_activity(
                 comment,
             };
             st.store.add_activity(&ctx.tenant, id, &a).await?;
-            crate::audit::record(
+            crate::services::audit::record(
                 st.store.as_ref(),
                 &ctx.tenant,
                 AuditAction::ActivityAdded,
@@ -401,7 +401,7 @@ pub async fn add_note(
                     },
                 )
                 .await?;
-            crate::audit::record(
+            crate::services::audit::record(
                 st.store.as_ref(),
                 &ctx.tenant,
                 AuditAction::NoteAdded,

@@ -118,7 +118,7 @@ async fn journal_roles(
             after.labels()
         )
     };
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::RoleGranted,
@@ -229,7 +229,7 @@ pub async fn preregister(
             },
         )
         .await?;
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::ProfessionalCreated,

@@ -96,7 +96,7 @@ pub async fn list(
 
 pub async fn verify(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
     require_director(&ctx)?;
-    let v = crate::audit::verify_chain(
+    let v = crate::services::audit::verify_chain(
         st.store.as_ref(),
         AuditChain::Structure(ctx.tenant.structure_id),
     )

@@ -136,15 +136,5 @@ pub async fn require_live(
     ctx: &crate::web::session::Ctx,
     id: uuid::Uuid,
 ) -> Result<crate::store::Usager, AppError> {
-    let u = st
-        .store
-        .get_usager(&ctx.tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if u.merged_into.is_some() {
-        return Err(AppError::Refused(
-            "Ce dossier a été fusionné dans un autre : il ne se modifie plus. Ouvrez le dossier conservé (lien en haut de ce dossier) pour continuer.".into(),
-        ));
-    }
-    Ok(u)
+    Ok(crate::services::identity::live_usager(st.store.as_ref(), &ctx.tenant, id).await?)
 }

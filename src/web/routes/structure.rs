@@ -76,7 +76,7 @@ pub async fn save(
             labels(&before.medical_roles),
             labels(&roles)
         );
-        crate::audit::record(
+        crate::services::audit::record(
             st.store.as_ref(),
             &ctx.tenant,
             AuditAction::ConfigurationChanged,
@@ -111,7 +111,7 @@ pub async fn save(
             )
             .await?;
         let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        crate::audit::record(
+        crate::services::audit::record(
             st.store.as_ref(),
             &ctx.tenant,
             AuditAction::ConfigurationChanged,

@@ -13,7 +13,7 @@ use crate::domain::lexical;
 use crate::domain::procedure::IdentityAction;
 use crate::domain::search;
 use crate::domain::usager::{Identity, Sex, UsagerData, UsagerForm};
-use crate::identity_quality;
+use crate::services::identity_quality;
 use crate::store::UsagerQuery;
 use crate::web::extract::FormData;
 use crate::web::session::Ctx;
@@ -351,7 +351,7 @@ pub async fn create(
     } else {
         ""
     };
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::FileCreated,
@@ -374,7 +374,7 @@ pub async fn edit_form(
         .get_usager(&ctx.tenant, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::FileOpened,
@@ -450,7 +450,7 @@ pub async fn update(
         ));
     }
     st.store.update_usager(&ctx.tenant, id, &data).await?;
-    crate::audit::record(
+    crate::services::audit::record(
         st.store.as_ref(),
         &ctx.tenant,
         AuditAction::FileUpdated,

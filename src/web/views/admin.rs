@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::components::{Errors, Field, error_summary, field, select};
 use super::layout::{bare, csrf_field, plain};
 use crate::domain::structure::StructureKind;
-use crate::instance_admin::{BootstrapRequest, Bootstrapped, DirectorRequest, StructureRequest};
+use crate::services::administration::{
+    BootstrapRequest, Bootstrapped, DirectorRequest, StructureRequest,
+};
 use crate::store::Structure;
 use crate::store::access::StructureDirector;
 use crate::web::admin_session::AdminCtx;
@@ -27,10 +29,10 @@ pub fn login(sandbox: bool, csrf: &str, login: &str, error: Option<&str>, ended:
             }
             @if sandbox {
                 p.muted {
-                    "Bac à sable : administrateur de démonstration, identifiant " code { (crate::instance_admin::SANDBOX_LOGIN) }
-                    ", mot de passe " code { (crate::instance_admin::SANDBOX_PASSWORD) }
-                    ", code du moment " code { (crate::instance_admin::sandbox_code_now(chrono::Utc::now())) }
-                    " (secret TOTP " code { (crate::instance_admin::SANDBOX_TOTP_SECRET) } ")."
+                    "Bac à sable : administrateur de démonstration, identifiant " code { (crate::services::administration::SANDBOX_LOGIN) }
+                    ", mot de passe " code { (crate::services::administration::SANDBOX_PASSWORD) }
+                    ", code du moment " code { (crate::services::administration::sandbox_code_now(chrono::Utc::now())) }
+                    " (secret TOTP " code { (crate::services::administration::SANDBOX_TOTP_SECRET) } ")."
                 }
             }
             p { "Réservée à l'administrateur de l'instance (GRADeS) : gestion des structures et de leurs directeurs. Elle ne donne accès à aucun dossier d'usager. Les professionnels se connectent par " a href="/connexion" { "Pro Santé Connect" } "." }

@@ -4,8 +4,8 @@
 use maud::{Markup, html};
 
 use super::layout::{self, csrf_field};
-use crate::directory_service::Found;
 use crate::domain::directory::{DirectoryOrganization, DirectoryPerson, Mailbox};
+use crate::services::annuaire::Found;
 use crate::store::access::Correspondent;
 use crate::web::session::Ctx;
 

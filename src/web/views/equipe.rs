@@ -5,9 +5,9 @@ use maud::{Markup, html};
 use uuid::Uuid;
 
 use super::layout::{self, csrf_field};
-use crate::directory_service::Found;
 use crate::domain::directory::DirectoryPerson;
 use crate::domain::roles::Role;
+use crate::services::annuaire::Found;
 use crate::store::access::TeamEntry;
 use crate::web::session::Ctx;
 

@@ -4,8 +4,8 @@ use maud::{Markup, html};
 
 use super::components::{Errors, Field, field, select};
 use super::datetime_fr;
-use crate::audit::Verification;
 use crate::domain::audit::{AuditAction, AuditRecord};
+use crate::services::audit::Verification;
 use crate::store::TeamMember;
 
 pub struct Filters<'a> {

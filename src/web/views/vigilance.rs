@@ -142,7 +142,7 @@ pub fn pairs_table(
                         td { (p.status.label()) @if let Some(by) = &p.decided_by { br; span.muted { "par " (by) } } }
                         @if can_decide {
                             td {
-                                @if crate::identity_quality::decidable(p.status) {
+                                @if crate::services::identity_quality::decidable(p.status) {
                                     form.inline method="post" action="/identitovigilance/doublons/decision" {
                                         (csrf_field(csrf))
                                         input type="hidden" name="first" value=(p.first_id);
@@ -269,8 +269,8 @@ pub fn hub(h: &Hub<'_>) -> Markup {
 
 pub fn job_label(kind: &str) -> &'static str {
     match kind {
-        crate::identity_quality::BATCH_KIND => "Recherche de doublons",
-        crate::reverification::JOB_KIND => "Revérification INSi",
+        crate::services::identity_quality::BATCH_KIND => "Recherche de doublons",
+        crate::jobs::reverification::JOB_KIND => "Revérification INSi",
         _ => "Traitement",
     }
 }

@@ -12,9 +12,8 @@ use super::db::TestDb;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: TestDb,
-    pub insi: Arc<escale::insi_service::InsiService>,
-    pub psc: Arc<escale::psc_service::PscService>,
-    pub directory: Arc<escale::directory_service::DirectoryService>,
+    /// The simulators this app started (sandbox mode).
+    pub sandboxes: Arc<escale::app::Sandboxes>,
     _data_dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -77,27 +76,17 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     config.data_dir = data_dir.path().to_path_buf();
     // The PSC redirect URL is derived from the address actually served.
     config.listen = addr;
-    let insi = Arc::new(
-        escale::insi_service::InsiService::start(&config)
-            .await
-            .expect("INSi service"),
-    );
-    let psc = Arc::new(
-        escale::psc_service::PscService::start(&config)
-            .await
-            .expect("PSC service"),
-    );
-    let directory = Arc::new(
-        escale::directory_service::DirectoryService::start(&config)
-            .await
-            .expect("directory service"),
-    );
+    let national = escale::app::national::start(&config)
+        .await
+        .expect("national services");
+    let sandboxes = national.sandboxes.clone();
     let app = escale::app::App {
         config: Arc::new(config),
         store: db.store.clone(),
-        insi: insi.clone(),
-        psc: psc.clone(),
-        directory: directory.clone(),
+        insi: national.insi,
+        psc: national.psc,
+        directory: national.directory,
+        sandboxes: national.sandboxes,
     };
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -109,9 +98,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     TestApp {
         addr,
         db,
-        insi,
-        psc,
-        directory,
+        sandboxes,
         _data_dir: data_dir,
         shutdown: Some(tx),
     }
@@ -196,7 +183,7 @@ pub fn register_with_psc(app: &TestApp, p: &escale::store::Professional) -> Stri
         .national_id
         .clone()
         .expect("a PSC login needs the professional's national id");
-    let sandbox = app.psc.sandbox().expect("PSC sandbox");
+    let sandbox = app.sandboxes.psc.as_ref().expect("PSC sandbox");
     sandbox.register(escale::sandbox::professionals::SandboxProfessional {
         person: escale::domain::directory::DirectoryPerson {
             rpps: id_nat.strip_prefix('8').map(str::to_string),

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod synthetic;
 
 /// In scope in every test module (`#[macro_use] mod common;` in main.rs).
 /// Runs `async fn $name(db: TestDb)` once per backend:

@@ -1,0 +1,138 @@
+//! The national services of this instance: the configured real endpoints, or
+//! in sandbox mode the local simulators (INSi with its test PKI, Pro Santé
+//! Connect, Annuaire Santé), started here and handed to the services as
+//! ordinary endpoints. The only place outside `cli/` that starts a simulator.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::connectors::psc::{PscClient, PscSettings};
+use crate::sandbox::annuaire::{AnnuaireSandbox, AnnuaireSandboxHandle, AnnuaireSandboxOptions};
+use crate::sandbox::pki::TestPki;
+use crate::sandbox::psc::{PscSandboxHandle, PscSandboxOptions};
+use crate::sandbox::{InsiSandbox, SANDBOX_IDAM, SandboxHandle, SandboxOptions};
+use crate::services::annuaire::DirectoryService;
+use crate::services::insi::{CredentialIssuer, InsiService, Profile};
+use crate::services::psc::{PSC_TIMEOUT, PscService};
+use crate::store::StructureInsi;
+
+/// The simulators this process started (tests make them slow, down or faulty).
+#[derive(Default)]
+pub struct Sandboxes {
+    pub insi: Option<SandboxHandle>,
+    pub psc: Option<PscSandboxHandle>,
+    pub annuaire: Option<AnnuaireSandboxHandle>,
+}
+
+pub struct National {
+    pub insi: Arc<InsiService>,
+    pub psc: Arc<PscService>,
+    pub directory: Arc<DirectoryService>,
+    pub sandboxes: Arc<Sandboxes>,
+}
+
+/// Each service from its configuration keys; in sandbox mode, a service whose
+/// keys are not set is pointed at its local simulator.
+pub async fn start(config: &Config) -> anyhow::Result<National> {
+    let mut sandboxes = Sandboxes::default();
+    let insi = match InsiService::from_config(config)? {
+        Some(insi) => insi,
+        None if config.is_sandbox() => {
+            let (handle, insi) = insi_sandbox(config).await?;
+            sandboxes.insi = Some(handle);
+            insi
+        }
+        None => InsiService::disabled(),
+    };
+    let psc_client = match PscService::client_from_config(config)? {
+        Some(client) => Some(client),
+        None if config.is_sandbox() => {
+            let (handle, client) = psc_sandbox(config).await?;
+            sandboxes.psc = Some(handle);
+            Some(client)
+        }
+        None => None,
+    };
+    let annuaire = match DirectoryService::client_from_config(config, None)? {
+        Some(api) => Some(api),
+        None if config.is_sandbox() => {
+            let sandbox = AnnuaireSandbox::start(AnnuaireSandboxOptions::default()).await?;
+            tracing::info!(url = %sandbox.base_url(), "bac à sable Annuaire Santé prêt");
+            let api = DirectoryService::client_from_config(
+                config,
+                Some((sandbox.base_url(), sandbox.api_key())),
+            )?;
+            sandboxes.annuaire = Some(sandbox);
+            api
+        }
+        None => None,
+    };
+    Ok(National {
+        insi: Arc::new(insi),
+        psc: Arc::new(PscService::new(config, psc_client)),
+        directory: Arc::new(DirectoryService::new(annuaire)),
+        sandboxes: Arc::new(sandboxes),
+    })
+}
+
+/// The INSi simulator with a test PKI under the data directory; structures
+/// get a test certificate on first use.
+async fn insi_sandbox(config: &Config) -> anyhow::Result<(SandboxHandle, InsiService)> {
+    crate::install_crypto_provider();
+    let dir = config.data_dir.join("pki");
+    let pki = TestPki::load_or_create(&dir)?;
+    let handle = InsiSandbox::start(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &pki,
+        SandboxOptions::default(),
+    )
+    .await?;
+    tracing::info!(url = %handle.url, "bac à sable INSi prêt");
+    let ca = dir.join("ca.pem");
+    let issuer = Arc::new(TestPkiIssuer { pki, dir });
+    let insi = InsiService::new(config, handle.url.clone(), ca, Some(issuer))?;
+    Ok((handle, insi))
+}
+
+struct TestPkiIssuer {
+    pki: TestPki,
+    dir: PathBuf,
+}
+
+impl CredentialIssuer for TestPkiIssuer {
+    fn issue(&self, profile: Profile, finess_geo: &str) -> Result<StructureInsi, String> {
+        let files = self
+            .pki
+            .client_files(&self.dir, profile.common_name(), finess_geo)
+            .map_err(|e| e.to_string())?;
+        Ok(StructureInsi {
+            certificate: files.cert.display().to_string(),
+            key: Some(files.key.display().to_string()),
+            idam: SANDBOX_IDAM.into(),
+        })
+    }
+}
+
+async fn psc_sandbox(config: &Config) -> anyhow::Result<(PscSandboxHandle, PscClient)> {
+    let sandbox = PscSandboxHandle::start(PscSandboxOptions {
+        redirect_uris: vec![config.psc_redirect()],
+        ..PscSandboxOptions::default()
+    })
+    .await?;
+    tracing::info!(issuer = %sandbox.issuer(), "bac à sable Pro Santé Connect prêt");
+    let client = PscClient::new(PscSettings {
+        issuer: sandbox.issuer().to_string(),
+        discovery_url: None,
+        client_id: sandbox.client_id().to_string(),
+        client_secret: Some(sandbox.client_secret().to_string()),
+        redirect_url: config.psc_redirect(),
+        post_logout_redirect_url: Some(config.psc_post_logout()),
+        client_identity_pem: None,
+        extra_ca_pem: None,
+        userinfo_jwt: config.psc.userinfo_jwt,
+        timeout: PSC_TIMEOUT,
+    })?;
+    Ok((sandbox, client))
+}

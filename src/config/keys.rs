@@ -1,0 +1,190 @@
+//! Every configuration key with its environment variable, default and meaning
+//! (the README's table lists the same). A key `section_name` lives in the
+//! section `[section]` of the TOML file as `name`.
+
+/// (flat key, environment variable, default, meaning).
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    (
+        "listen",
+        "ESCALE_LISTEN",
+        "127.0.0.1:8080",
+        "adresse et port d'écoute (HOST:PORT)",
+    ),
+    (
+        "data_dir",
+        "ESCALE_DATA_DIR",
+        "./data",
+        "répertoire des données (fichier SQLite par défaut)",
+    ),
+    (
+        "database_url",
+        "DATABASE_URL ou ESCALE_DATABASE_URL",
+        "sqlite://<data_dir>/escale.sqlite",
+        "base de données : sqlite://… ou postgres://…",
+    ),
+    (
+        "mode",
+        "ESCALE_MODE",
+        "sandbox",
+        "sandbox (bacs à sable, démo) ou production",
+    ),
+    (
+        "public_url",
+        "ESCALE_PUBLIC_URL",
+        "(aucune)",
+        "URL publique (https://… obligatoire en production ; cookies Secure)",
+    ),
+    (
+        "session_idle_minutes",
+        "ESCALE_SESSION_IDLE_MINUTES",
+        "30",
+        "déconnexion après N minutes sans activité",
+    ),
+    (
+        "session_max_hours",
+        "ESCALE_SESSION_MAX_HOURS",
+        "12",
+        "durée maximale d'une session",
+    ),
+    (
+        "demo_data",
+        "ESCALE_DEMO_DATA",
+        "true",
+        "crée les structures et usagers de démonstration (bac à sable seulement)",
+    ),
+    (
+        "max_body_bytes",
+        "ESCALE_MAX_BODY_BYTES",
+        "262144",
+        "taille maximale d'un formulaire envoyé",
+    ),
+    (
+        "insi_url",
+        "ESCALE_INSI_URL",
+        "(bac à sable local)",
+        "adresse du téléservice INSi (mTLS), ex. https://qualiflps-services-ps-tlsm.ameli.fr:443/lps",
+    ),
+    (
+        "insi_ca",
+        "ESCALE_INSI_CA",
+        "(aucune)",
+        "fichier PEM des autorités de certification du serveur INSi (obligatoire avec insi_url)",
+    ),
+    (
+        "insi_timeout_seconds",
+        "ESCALE_INSI_TIMEOUT_SECONDS",
+        "10",
+        "délai maximal d'un appel INSi, en secondes",
+    ),
+    (
+        "insi_instance_id",
+        "ESCALE_INSI_INSTANCE_ID",
+        "(générée dans data_dir)",
+        "UUID de l'installation envoyé dans ContexteLPS",
+    ),
+    (
+        "psc_issuer",
+        "ESCALE_PSC_ISSUER",
+        "(bac à sable local)",
+        "émetteur Pro Santé Connect, ex. https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet",
+    ),
+    (
+        "psc_discovery_url",
+        "ESCALE_PSC_DISCOVERY_URL",
+        "<émetteur>/.well-known/wallet-openid-configuration",
+        "document de découverte OpenID Connect (sinon le chemin PSC, puis /.well-known/openid-configuration)",
+    ),
+    (
+        "psc_client_id",
+        "ESCALE_PSC_CLIENT_ID",
+        "(aucun)",
+        "identifiant client attribué par Pro Santé Connect",
+    ),
+    (
+        "psc_client_secret",
+        "ESCALE_PSC_CLIENT_SECRET",
+        "(aucun)",
+        "secret client (client_secret_basic) ; sans secret, le certificat psc_client_certificate authentifie (mTLS)",
+    ),
+    (
+        "psc_redirect_url",
+        "ESCALE_PSC_REDIRECT_URL",
+        "<public_url>/auth/psc/callback",
+        "adresse de retour enregistrée auprès de Pro Santé Connect",
+    ),
+    (
+        "psc_post_logout_url",
+        "ESCALE_PSC_POST_LOGOUT_URL",
+        "<public_url>/connexion?deconnecte=1",
+        "adresse où Pro Santé Connect renvoie après la déconnexion (enregistrée auprès de PSC)",
+    ),
+    (
+        "psc_client_certificate",
+        "ESCALE_PSC_CLIENT_CERTIFICATE",
+        "(aucun)",
+        "fichier PEM : certificat IGC-Santé de la structure et sa clé, pour le TLS mutuel avec PSC",
+    ),
+    (
+        "psc_ca",
+        "ESCALE_PSC_CA",
+        "(magasin du système)",
+        "fichier PEM d'autorités supplémentaires pour les serveurs PSC",
+    ),
+    (
+        "psc_userinfo_jwt",
+        "ESCALE_PSC_USERINFO_JWT",
+        "false",
+        "demander les informations du professionnel en JWT signé (si configuré ainsi chez PSC)",
+    ),
+    (
+        "annuaire_url",
+        "ESCALE_ANNUAIRE_URL",
+        "(bac à sable local)",
+        "API FHIR de l'Annuaire Santé, ex. https://gateway.api.esante.gouv.fr/fhir/v2",
+    ),
+    (
+        "annuaire_api_key",
+        "ESCALE_ANNUAIRE_API_KEY",
+        "(aucune)",
+        "clé ESANTE-API-KEY de l'Annuaire Santé (portail Gravitee de l'ANS)",
+    ),
+    (
+        "annuaire_cache_minutes",
+        "ESCALE_ANNUAIRE_CACHE_MINUTES",
+        "60",
+        "durée de conservation en mémoire des réponses de l'Annuaire Santé",
+    ),
+    (
+        "log",
+        "ESCALE_LOG",
+        "info",
+        "niveau de journalisation technique (filtre tracing)",
+    ),
+];
+
+/// The sections of the configuration; a flat key starting with `<section>_`
+/// is `<section>.<rest>` in the typed configuration and in TOML.
+pub const SECTIONS: [&str; 4] = ["session", "insi", "psc", "annuaire"];
+
+/// `insi_url` → `insi.url`; `listen` → `listen`.
+pub fn path_of(key: &str) -> String {
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key.to_string()
+}
+
+/// `insi.url` → `insi_url`.
+pub fn key_of(path: &str) -> String {
+    path.replacen('.', "_", 1)
+}
+
+/// Secrets that may also come from a file named by `<VARIABLE>_FILE`
+/// (container secrets): (flat key, variable).
+pub const SECRET_FILES: [(&str, &str); 3] = [
+    ("database_url", "DATABASE_URL"),
+    ("psc_client_secret", "ESCALE_PSC_CLIENT_SECRET"),
+    ("annuaire_api_key", "ESCALE_ANNUAIRE_API_KEY"),
+];

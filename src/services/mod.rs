@@ -1,0 +1,12 @@
+//! Use cases: the domain, the store and the connectors put together. No HTTP,
+//! no HTML, no simulator: `web/` calls these, `app/` wires them.
+
+pub mod administration;
+pub mod annuaire;
+pub mod annuaire_import;
+pub mod audit;
+pub mod error;
+pub mod identity;
+pub mod identity_quality;
+pub mod insi;
+pub mod psc;

@@ -1,0 +1,100 @@
+//! Pro Santé Connect for the application: the configured provider (in
+//! sandbox mode `app/` configures the local PSC sandbox); and the ID tokens of open sessions,
+//! kept in memory only (for `id_token_hint` at logout — PSC tokens are never
+//! written to the database).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::connectors::psc::{PscClient, PscIdentity, PscSettings};
+
+/// Each call to PSC (discovery, keys, token, userinfo) gets at most this long.
+pub const PSC_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct PscService {
+    client: Option<PscClient>,
+    /// Session (or pending choice) token hash → (ID token, kept until).
+    id_tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// Professionals authenticated but not attached yet (invitation page), 15 minutes.
+    pending: Mutex<HashMap<String, (PscIdentity, Instant)>>,
+    keep: Duration,
+}
+
+impl PscService {
+    pub fn disabled() -> PscService {
+        PscService {
+            client: None,
+            id_tokens: Mutex::default(),
+            pending: Mutex::default(),
+            keep: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// Logs in through `client` (`None`: no login by PSC on this instance);
+    /// ID tokens are kept as long as a session may last.
+    pub fn new(config: &Config, client: Option<PscClient>) -> PscService {
+        PscService {
+            client,
+            keep: Duration::from_secs(u64::from(config.session.max_hours) * 3600),
+            ..PscService::disabled()
+        }
+    }
+
+    /// The provider of the configuration's `ESCALE_PSC_*` keys; `None` when
+    /// they are not set.
+    pub fn client_from_config(config: &Config) -> anyhow::Result<Option<PscClient>> {
+        let (Some(issuer), Some(client_id)) = (&config.psc.issuer, &config.psc.client_id) else {
+            return Ok(None);
+        };
+        Ok(Some(PscClient::new(PscSettings {
+            issuer: issuer.clone(),
+            discovery_url: config.psc.discovery_url.clone(),
+            client_id: client_id.clone(),
+            client_secret: config.psc.client_secret.clone(),
+            redirect_url: config.psc_redirect(),
+            post_logout_redirect_url: Some(config.psc_post_logout()),
+            client_identity_pem: config.psc.client_certificate.clone(),
+            extra_ca_pem: config.psc.ca.clone(),
+            userinfo_jwt: config.psc.userinfo_jwt,
+            timeout: PSC_TIMEOUT,
+        })?))
+    }
+
+    pub fn client(&self) -> Option<&PscClient> {
+        self.client.as_ref()
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.id_tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn remember_id_token(&self, key: &str, id_token: String) {
+        let mut t = self.tokens();
+        let now = Instant::now();
+        t.retain(|_, (_, until)| *until > now);
+        t.insert(key.to_string(), (id_token, now + self.keep));
+    }
+
+    pub fn take_id_token(&self, key: &str) -> Option<String> {
+        self.tokens().remove(key).map(|(t, _)| t)
+    }
+
+    pub fn remember_pending(&self, key: &str, identity: PscIdentity) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        p.retain(|_, (_, until)| *until > now);
+        p.insert(
+            key.to_string(),
+            (identity, now + Duration::from_secs(15 * 60)),
+        );
+    }
+
+    pub fn take_pending(&self, key: &str) -> Option<PscIdentity> {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.remove(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(i, _)| i)
+    }
+}
