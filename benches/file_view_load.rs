@@ -426,37 +426,19 @@ async fn drive(backend: Backend, server: &Server, settings: Settings) -> anyhow:
     })
 }
 
-/// The (professional, structure) pairs of the CSAPA on the sandbox login page.
-async fn csapa_professionals(base: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let page = reqwest::get(format!("{base}/connexion"))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let mut out = Vec::new();
-    for section in page.split("<section class=\"login-structure\"").skip(1) {
-        let title = between(section, "<h2", "</h2>")
-            .and_then(|h| h.split_once('>'))
-            .map(|(_, t)| t)
-            .unwrap_or("");
-        if !title.starts_with("CSAPA") {
-            continue;
-        }
-        let pros = values_after(section, "name=\"professional_id\" value=\"");
-        let structures = values_after(section, "name=\"structure_id\" value=\"");
-        out.extend(pros.into_iter().zip(structures));
-    }
-    anyhow::ensure!(
-        !out.is_empty(),
-        "no CSAPA professional on the sandbox login page (demo data missing?)"
-    );
-    Ok(out)
+/// The demo CSAPA's team (national ids), who log in through the PSC sandbox.
+async fn csapa_professionals(_base: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let ids = escale::sandbox::demo::csapa_team_national_ids();
+    anyhow::ensure!(!ids.is_empty(), "no CSAPA professional in the demo data");
+    let name = escale::sandbox::demo::CSAPA_NAME.to_string();
+    Ok(ids.into_iter().map(|id| (id, name.clone())).collect())
 }
 
-fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = s.find(start)?;
-    let rest = &s[from + start.len()..];
-    Some(&rest[..rest.find(end)?])
+fn location(r: &reqwest::Response) -> anyhow::Result<&str> {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| anyhow::anyhow!("{} without Location", r.status()))
 }
 
 /// Every value that follows `marker` up to the next `"`.
@@ -499,29 +481,45 @@ impl Client {
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(10))
             .build()?;
-        let page = http
-            .get(format!("{base}/connexion"))
-            .send()
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        let csrf = values_after(&page, "name=\"_csrf\" value=\"")
-            .into_iter()
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("no _csrf field on /connexion"))?;
-        let resp = http
-            .post(format!("{base}/connexion/demo"))
-            .form(&[
-                ("_csrf", csrf.as_str()),
-                ("professional_id", professional_id),
-                ("structure_id", structure_id),
-            ])
-            .send()
-            .await?;
+        // Pro Santé Connect through its sandbox (another port): the
+        // authorization request, the chooser's answer (e-CPS), the callback.
+        let start = http.get(format!("{base}/auth/psc/login")).send().await?;
+        let authorize = reqwest::Url::parse(location(&start)?)?;
+        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+        form.push(("professional".into(), professional_id.into()));
+        form.push(("mode".into(), "ecps".into()));
+        let mut choose = authorize.clone();
+        choose.set_path("/auth/choix");
+        choose.set_query(None);
+        let back = http.post(choose).form(&form).send().await?;
+        let callback = http.get(location(&back)?).send().await?;
+        let resp = if callback.status() == reqwest::StatusCode::OK {
+            // Several structures: the CSAPA (`structure_id` holds its name).
+            let page = callback.text().await?;
+            let at = page
+                .find(structure_id)
+                .ok_or_else(|| anyhow::anyhow!("the CSAPA is not offered"))?;
+            let form = &page[page[..at].rfind("<form").unwrap_or(0)..];
+            let field = |name: &str| {
+                values_after(form, &format!("name=\"{name}\" value=\""))
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+            };
+            http.post(format!("{base}/auth/psc/structure"))
+                .form(&[
+                    ("_csrf", field("_csrf")),
+                    ("choix", field("choix")),
+                    ("structure_id", field("structure_id")),
+                ])
+                .send()
+                .await?
+        } else {
+            callback
+        };
         anyhow::ensure!(
             resp.status().is_redirection(),
-            "demo login answered {}",
+            "PSC login answered {}",
             resp.status()
         );
         let list = http.get(format!("{base}/usagers")).send().await?;

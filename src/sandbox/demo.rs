@@ -84,6 +84,15 @@ const TEAM: &[DemoPro] = &[
     },
 ];
 
+/// The national ids (idNat_PS) of the demo CSAPA's team, for load tests that
+/// log in through the PSC sandbox.
+pub fn csapa_team_national_ids() -> Vec<String> {
+    TEAM.iter()
+        .filter(|p| !p.csapa.is_empty())
+        .filter_map(|p| p.rpps.map(|r| format!("8{r}")))
+        .collect()
+}
+
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid demo date")
 }
