@@ -411,14 +411,13 @@ impl AccessStore for SqlStore {
     }
 
     async fn remove_correspondent(&self, t: &Tenant, id: Uuid) -> StoreResult<()> {
-        let removed = self
-            .db
+        self.db
             .query("DELETE FROM correspondents WHERE id = $1 AND structure_id = $2")
             .bind(id)
             .bind(t.structure_id)
             .execute()
-            .await?;
-        found(removed)
+            .await
+            .and_then(found)
     }
 
     async fn admin_credentials_count(&self) -> StoreResult<i64> {

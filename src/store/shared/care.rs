@@ -101,8 +101,7 @@ impl CareStore for SqlStore {
         // Nothing is inserted unless the referent (if any) holds a role in
         // the tenant's structure.
         let id = Uuid::new_v4();
-        let written = self
-            .db
+        self.db
             .query(
                 "INSERT INTO episodes (id, structure_id, usager_id, kind, start_date, end_date,
                      referent_id, created_at)
@@ -120,8 +119,8 @@ impl CareStore for SqlStore {
             .bind(usager_id)
             .bind(t.structure_id)
             .execute()
-            .await?;
-        found(written)?;
+            .await
+            .and_then(found)?;
         one(&self.db, EPISODES_SQL, episode, t, usager_id, id).await
     }
 
@@ -169,28 +168,27 @@ impl CareStore for SqlStore {
     ) -> StoreResult<Activity> {
         let id = Uuid::new_v4();
         let mut tx = self.db.begin().await?;
-        let written = tx
-            .query(
-                "INSERT INTO activities (id, structure_id, usager_id, kind, date, duration_minutes,
-                     comment, created_by, created_at)
-                 SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6, $7 FROM usagers u
-                 WHERE u.id = $8 AND u.structure_id = $9",
-            )
-            .bind(id)
-            .bind(a.kind.code())
-            .bind(a.date)
-            .bind(
-                a.duration_minutes
-                    .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
-            )
-            .bind(&a.comment)
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .bind(usager_id)
-            .bind(t.structure_id)
-            .execute()
-            .await?;
-        found(written)?;
+        tx.query(
+            "INSERT INTO activities (id, structure_id, usager_id, kind, date, duration_minutes,
+                 comment, created_by, created_at)
+             SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6, $7 FROM usagers u
+             WHERE u.id = $8 AND u.structure_id = $9",
+        )
+        .bind(id)
+        .bind(a.kind.code())
+        .bind(a.date)
+        .bind(
+            a.duration_minutes
+                .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
+        )
+        .bind(&a.comment)
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .bind(usager_id)
+        .bind(t.structure_id)
+        .execute()
+        .await
+        .and_then(found)?;
         if !a.participant_ids.is_empty() {
             // Only members of the tenant's structure can be participants; others are dropped.
             tx.query(
@@ -226,8 +224,7 @@ impl CareStore for SqlStore {
             return Err(StoreError::Forbidden);
         }
         let id = Uuid::new_v4();
-        let written = self
-            .db
+        self.db
             .query(
                 "INSERT INTO notes (id, structure_id, usager_id, confidentiality, body, author_id,
                      created_at)
@@ -242,8 +239,8 @@ impl CareStore for SqlStore {
             .bind(usager_id)
             .bind(t.structure_id)
             .execute()
-            .await?;
-        found(written)?;
+            .await
+            .and_then(found)?;
         one(&self.db, NOTES_SQL, note, t, usager_id, id).await
     }
 

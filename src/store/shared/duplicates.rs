@@ -274,7 +274,9 @@ impl DuplicateStore for SqlStore {
         b: Uuid,
         status: PairStatus,
     ) -> StoreResult<()> {
-        found(write_pair_status(&self.db, t, (a, b), status.code()).await?)
+        write_pair_status(&self.db, t, (a, b), status.code())
+            .await
+            .and_then(found)
     }
 
     async fn identity_ids(
@@ -312,8 +314,7 @@ impl DuplicateStore for SqlStore {
         collision: Option<Collision>,
         note: Option<&str>,
     ) -> StoreResult<()> {
-        let changed = self
-            .db
+        self.db
             .query(
                 "UPDATE usagers SET collision = $1, collision_note = $2
                  WHERE id = $3 AND structure_id = $4 AND anonymous = $5",
@@ -324,7 +325,7 @@ impl DuplicateStore for SqlStore {
             .bind(t.structure_id)
             .bind(false)
             .execute()
-            .await?;
-        found(changed)
+            .await
+            .and_then(found)
     }
 }

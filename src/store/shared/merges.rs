@@ -100,8 +100,7 @@ async fn read_snapshot<'c>(on: impl Exec<'c>, t: &Tenant, id: Uuid) -> StoreResu
 
 /// Writes a whole file row back from a snapshot.
 async fn restore(tx: &mut Tx, t: &Tenant, id: Uuid, s: &UsagerSnapshot) -> StoreResult<()> {
-    let changed = tx
-        .query(RESTORE_SQL)
+    tx.query(RESTORE_SQL)
         .bind(s.anonymous)
         .bind(&s.alias)
         .bind(&s.birth_name)
@@ -126,8 +125,8 @@ async fn restore(tx: &mut Tx, t: &Tenant, id: Uuid, s: &UsagerSnapshot) -> Store
         .bind(id)
         .bind(t.structure_id)
         .execute()
-        .await?;
-    found(changed)
+        .await
+        .and_then(found)
 }
 
 /// Write-locks both files first (row locks on PostgreSQL, the write lock on

@@ -197,8 +197,7 @@ impl ProcedureStore for SqlStore {
     }
 
     async fn close_identity_task(&self, t: &Tenant, id: Uuid) -> StoreResult<()> {
-        let changed = self
-            .db
+        self.db
             .query(
                 "UPDATE identity_tasks SET done_at = $1, done_by = $2
                  WHERE id = $3 AND structure_id = $4 AND done_at IS NULL",
@@ -208,8 +207,8 @@ impl ProcedureStore for SqlStore {
             .bind(id)
             .bind(t.structure_id)
             .execute()
-            .await?;
-        found(changed)
+            .await
+            .and_then(found)
     }
 
     async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts> {

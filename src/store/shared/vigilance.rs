@@ -91,8 +91,7 @@ impl VigilanceStore for SqlStore {
     }
 
     async fn record_insi_call(&self, t: &Tenant, c: &NewInsiCall) -> StoreResult<()> {
-        let inserted = self
-            .db
+        self.db
             .query(
                 "INSERT INTO insi_calls (id, structure_id, usager_id, at, operator_id, operator,
                      step, outcome, duration_ms, request_xml, response_xml)
@@ -111,8 +110,8 @@ impl VigilanceStore for SqlStore {
             .bind(&c.request_xml)
             .bind(&c.response_xml)
             .execute()
-            .await?;
-        found(inserted)
+            .await
+            .and_then(found)
     }
 
     async fn insi_calls(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<InsiCall>> {
@@ -146,8 +145,7 @@ impl VigilanceStore for SqlStore {
         structure_id: Uuid,
         insi: &StructureInsi,
     ) -> StoreResult<()> {
-        let changed = self
-            .db
+        self.db
             .query(
                 "UPDATE structures SET insi_certificate = $1, insi_key = $2, insi_idam = $3
                  WHERE id = $4",
@@ -157,8 +155,8 @@ impl VigilanceStore for SqlStore {
             .bind(&insi.idam)
             .bind(structure_id)
             .execute()
-            .await?;
-        found(changed)
+            .await
+            .and_then(found)
     }
 
     async fn request_anonymity_lift(
@@ -195,8 +193,7 @@ impl VigilanceStore for SqlStore {
         anonymous_id: Uuid,
         real_id: Uuid,
     ) -> StoreResult<()> {
-        let changed = self
-            .db
+        self.db
             .query(
                 "UPDATE anonymity_lifts SET real_id = $1, decided_by = $2, decided_at = $3
                  WHERE anonymous_id = $4 AND structure_id = $5 AND real_id IS NULL
@@ -210,8 +207,8 @@ impl VigilanceStore for SqlStore {
             .bind(t.structure_id)
             .bind(false)
             .execute()
-            .await?;
-        found(changed)
+            .await
+            .and_then(found)
     }
 
     async fn anonymity_lift(
