@@ -9,7 +9,6 @@
 use chrono::{Duration, NaiveDate, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
@@ -18,9 +17,8 @@ use escale::domain::roles::Role;
 use escale::domain::structure::StructureKind;
 use escale::domain::tenant::Tenant;
 use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
-use escale::store::sqlite::SqliteStore;
 use escale::store::{
-    AuditChain, AuditEvent, NewProfessional, NewSession, NewStructure, Store, UsagerQuery,
+    AuditChain, AuditEvent, DynStore, NewProfessional, NewSession, NewStructure, UsagerQuery,
 };
 
 const FILES: usize = 5_000;
@@ -41,7 +39,7 @@ const ALIASES: &[&str] = &[
 ];
 
 struct Fixture {
-    store: Arc<SqliteStore>,
+    store: DynStore,
     tenant: Tenant,
     session_hash: String,
     _dir: tempfile::TempDir,
@@ -89,7 +87,7 @@ async fn fixture() -> Fixture {
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.sqlite").display()
     );
-    let store = Arc::new(SqliteStore::connect(&url).await.expect("open sqlite"));
+    let store = escale::store::connect(&url).await.expect("open sqlite");
     store.migrate().await.expect("migrations");
     let structure = store
         .create_structure(&NewStructure {

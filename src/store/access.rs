@@ -1,7 +1,7 @@
 //! Who gets in: Pro Santé Connect logins in progress, the structure choice
 //! after login, what PSC said of a professional, directors' team management
 //! (roles, pre-registration invitations) and the instance administrator's
-//! local credential. SQL written once (`access_impl.rs`, included by each backend).
+//! local credential. Implemented once for both backends in `shared/access.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,7 +1,7 @@
 //! The local copy of the Annuaire Santé open-data files: professionals, their
 //! activities and MSSanté mailboxes, searched without calling the API. Public
-//! reference data shared by the instance: no tenant. The SQL is written once
-//! (`directory_impl.rs`, included by each backend like `quality_impl.rs`).
+//! reference data shared by the instance: no tenant. Implemented once for
+//! both backends in `shared/directory.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

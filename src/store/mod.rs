@@ -1,6 +1,10 @@
-//! Persistence. One [`Store`] trait, one query per method, two implementations
-//! (SQLite for one structure, PostgreSQL for a shared regional instance), each
-//! with its own idiomatic SQL and migrations; the contract tests run on both.
+//! Persistence. One [`Store`] trait (an umbrella over one trait per
+//! aggregate), one query per method, one implementation ([`SqlStore`]) on
+//! either database: SQLite for one structure, PostgreSQL for a shared
+//! regional instance. The SQL is written once per aggregate (`shared/`) and
+//! runs through one explicit layer over both drivers (`sql/`); the backend
+//! folders (`sqlite/`, `postgres/`) hold only what truly differs. The
+//! contract tests run on both.
 //!
 //! Every method that reads or writes a structure's data takes the caller's
 //! [`Tenant`]: its `structure_id` is in every `WHERE` clause.
@@ -9,10 +13,11 @@ pub mod access;
 pub mod directory;
 mod group_commit;
 pub mod models;
-pub mod postgres;
+mod postgres;
 pub mod quality;
-mod rows;
-pub mod sqlite;
+mod shared;
+mod sql;
+mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,7 +32,10 @@ use crate::domain::usager::{Identity, UsagerData};
 pub use access::AccessStore;
 pub use directory::DirectoryStore;
 pub use models::*;
-pub use quality::{NewProcedure, QualityStore};
+pub use quality::{
+    DuplicateStore, JobStore, MergeStore, NewProcedure, ProcedureStore, QualityStore,
+};
+pub use shared::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,17 +71,35 @@ impl Backend {
     }
 }
 
+/// Everything the application asks of its database: one umbrella over the
+/// per-aggregate traits below (and [`QualityStore`], [`AccessStore`],
+/// [`DirectoryStore`]), so that a `dyn Store` answers every method.
 #[async_trait]
 pub trait Store:
-    quality::QualityStore + access::AccessStore + directory::DirectoryStore + Send + Sync + 'static
+    StructureStore
+    + SessionStore
+    + UsagerStore
+    + CareStore
+    + VigilanceStore
+    + AuditStore
+    + quality::QualityStore
+    + access::AccessStore
+    + directory::DirectoryStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> StoreResult<()>;
     /// A trivial round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
+}
 
-    // ---- Instance administration (no tenant: GRADeS administrator, CLI, login) ----
+/// Instance administration (no tenant: GRADeS administrator, CLI, login),
+/// and the people of a structure.
+#[async_trait]
+pub trait StructureStore: Send + Sync {
     async fn create_structure(&self, s: &NewStructure) -> StoreResult<Structure>;
     async fn list_structures(&self) -> StoreResult<Vec<Structure>>;
     async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>>;
@@ -101,8 +127,13 @@ pub trait Store:
         professional_id: Uuid,
         structure_id: Uuid,
     ) -> StoreResult<Option<Tenant>>;
+    /// Active professionals holding a role in the tenant's structure.
+    async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>>;
+}
 
-    // ---- Sessions (in the database so several processes share them) ----
+/// Sessions (in the database so several processes share them).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     async fn create_session(&self, s: &NewSession) -> StoreResult<()>;
     /// The session and its tenant in one query; `None` if unknown, or if the
     /// professional lost their roles or was deactivated.
@@ -113,15 +144,22 @@ pub trait Store:
     async fn touch_session(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
 
-    // ---- User files (tenant-scoped) ----
+/// User files (tenant-scoped).
+#[async_trait]
+pub trait UsagerStore: Send + Sync {
     async fn create_usager(&self, t: &Tenant, data: &UsagerData) -> StoreResult<Usager>;
     /// `NotFound` when the file is not in the tenant's structure.
     async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager>;
     async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>>;
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>>;
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
+}
 
+/// Care episodes, activities and notes of a file.
+#[async_trait]
+pub trait CareStore: Send + Sync {
     async fn add_episode(
         &self,
         t: &Tenant,
@@ -147,8 +185,12 @@ pub trait Store:
     async fn add_note(&self, t: &Tenant, usager_id: Uuid, n: &NewNote) -> StoreResult<Note>;
     /// Only the classes the tenant may read: the filter is in the query.
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>>;
-    /// Active professionals holding a role in the tenant's structure.
-    // ---- Identity vigilance ----
+}
+
+/// Identity vigilance: the identity's state, INSi calls, the structure's
+/// identity settings, anonymity lifts.
+#[async_trait]
+pub trait VigilanceStore: Send + Sync {
     /// Writes the identity (strict traits, possibly replaced by the INS traits)
     /// and its vigilance state together. Anonymous files are never touched.
     async fn set_vigilance(
@@ -182,10 +224,11 @@ pub trait Store:
         t: &Tenant,
         usager_id: Uuid,
     ) -> StoreResult<Option<AnonymityLift>>;
+}
 
-    async fn team(&self, t: &Tenant) -> StoreResult<Vec<TeamMember>>;
-
-    // ---- Audit journal (append-only, hash-chained per structure) ----
+/// The audit journal (append-only, hash-chained per structure).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, chain: AuditChain, e: &AuditEvent) -> StoreResult<AuditRecord>;
     /// The tenant's structure journal, newest first.
     async fn audit_entries(&self, t: &Tenant, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
@@ -204,9 +247,5 @@ pub type DynStore = Arc<dyn Store>;
 
 /// Opens the store named by a database URL (`sqlite:` or `postgres:`).
 pub async fn connect(url: &str) -> StoreResult<DynStore> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
-    } else {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
-    }
+    Ok(Arc::new(SqlStore::connect(url).await?))
 }

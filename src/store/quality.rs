@@ -1,7 +1,7 @@
 //! Identity quality (RNIV): duplicate keys and pairs, collisions, reversible
 //! merges, the director's procedure, referent tasks, background jobs and
-//! indicators. The SQL is written once (`quality_impl.rs`, included by each
-//! backend with its own pool type) since both dialects accept it.
+//! indicators. Implemented once for both backends in `shared/`
+//! (`duplicates.rs`, `merges.rs`, `procedure.rs`, `jobs.rs`).
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -33,8 +33,14 @@ pub struct NewProcedure {
     pub guidance_02: String,
 }
 
+/// Identity quality: the umbrella over its four traits.
+pub trait QualityStore: DuplicateStore + MergeStore + ProcedureStore + JobStore {}
+
+impl<T: DuplicateStore + MergeStore + ProcedureStore + JobStore + ?Sized> QualityStore for T {}
+
+/// Blocking keys, candidate pairs and collisions.
 #[async_trait]
-pub trait QualityStore: Send + Sync {
+pub trait DuplicateStore: Send + Sync {
     /// Rewrites the blocking keys of a file (called on every identity write).
     async fn write_identity_keys(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<()>;
     /// Computes keys for files that have none (after an upgrade). Returns how many.
@@ -85,7 +91,11 @@ pub trait QualityStore: Send + Sync {
         collision: Option<Collision>,
         note: Option<&str>,
     ) -> StoreResult<()>;
+}
 
+/// The whole file, reversible merges.
+#[async_trait]
+pub trait MergeStore: Send + Sync {
     /// The whole file and everything attached to it, as canonical JSON
     /// (the user's right of access; merge/unmerge checks).
     async fn export_usager(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<serde_json::Value>;
@@ -103,7 +113,11 @@ pub trait QualityStore: Send + Sync {
     /// Restores both files as they were and moves the rows back.
     async fn unmerge(&self, t: &Tenant, merge_id: Uuid) -> StoreResult<MergeRecord>;
     async fn merges_of(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<MergeRecord>>;
+}
 
+/// The director's procedure, the referent's tasks and the indicators.
+#[async_trait]
+pub trait ProcedureStore: Send + Sync {
     async fn set_identity_policy(&self, t: &Tenant, p: &IdentityPolicy) -> StoreResult<()>;
     /// Publishes a new version (number = last + 1).
     async fn publish_procedure(&self, t: &Tenant, p: &NewProcedure) -> StoreResult<Procedure>;
@@ -122,14 +136,18 @@ pub trait QualityStore: Send + Sync {
     async fn open_identity_tasks(&self, t: &Tenant) -> StoreResult<Vec<IdentityTask>>;
     async fn close_identity_task(&self, t: &Tenant, id: Uuid) -> StoreResult<()>;
 
+    async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts>;
+    async fn insi_months(&self, t: &Tenant, months: i64) -> StoreResult<Vec<InsiMonth>>;
+}
+
+/// Background jobs and their progress.
+#[async_trait]
+pub trait JobStore: Send + Sync {
     async fn create_job(&self, t: &Tenant, kind: &str, total: i64) -> StoreResult<Job>;
     async fn job_progress(&self, t: &Tenant, id: Uuid, done: i64, report: &str) -> StoreResult<()>;
     async fn finish_job(&self, t: &Tenant, id: Uuid, state: &str, report: &str) -> StoreResult<()>;
     async fn job(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Job>>;
     async fn recent_jobs(&self, t: &Tenant, kind: &str, limit: i64) -> StoreResult<Vec<Job>>;
-
-    async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts>;
-    async fn insi_months(&self, t: &Tenant, months: i64) -> StoreResult<Vec<InsiMonth>>;
 }
 
 /// Every mutable column of a file, as stored: what a merge saves and an
@@ -168,7 +186,7 @@ impl UsagerSnapshot {
         vigilance: &Vigilance,
         now: chrono::DateTime<chrono::Utc>,
     ) {
-        let c = super::rows::UsagerColumns::from_data(data);
+        let c = super::shared::rows::UsagerColumns::from_data(data);
         self.anonymous = c.anonymous;
         self.alias = c.alias;
         self.birth_name = c.birth_name;
@@ -184,8 +202,8 @@ impl UsagerSnapshot {
         self.address = c.address;
         self.search_key = data.identity.search_key();
         self.identity_status = vigilance.status().code().to_string();
-        self.vigilance = super::rows::vigilance_json(vigilance);
-        self.ins_matricule = super::rows::ins_matricule(vigilance);
+        self.vigilance = super::shared::rows::vigilance_json(vigilance);
+        self.ins_matricule = super::shared::rows::ins_matricule(vigilance);
         self.updated_at = now;
     }
 }

@@ -1057,11 +1057,9 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         "sqlite://{}?mode=rwc",
         dir.path().join("h.sqlite").display()
     );
-    let store = escale::store::sqlite::SqliteStore::connect(&url)
-        .await
-        .unwrap();
+    let store = escale::store::SqlStore::connect(&url).await.unwrap();
     escale::store::Store::migrate(&store).await.unwrap();
-    store.pool().close().await;
+    store.close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = escale::config::Config {

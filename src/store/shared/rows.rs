@@ -1,17 +1,174 @@
-//! Conversions between domain types and the columns both backends share.
+//! The row readers several aggregates share, and the conversions between
+//! domain types and the columns both backends store alike.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use std::str::FromStr;
+use uuid::Uuid;
 
-use super::{AnonymityLift, AuditEvent, InsiCall, StoreError, StoreResult};
 use crate::domain::audit::{AuditRecord, entry_hash};
-use crate::domain::care::Confidentiality;
+use crate::domain::duplicates::Collision;
 use crate::domain::identity::Vigilance;
+use crate::domain::procedure::IdentityPolicy;
 use crate::domain::roles::{Role, RoleSet};
+use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
+use crate::store::sql::{Query, Row};
+use crate::store::{
+    AuditEvent, Professional, StoreError, StoreResult, Structure, StructureInsi, Usager,
+};
 
-/// The `usagers` columns every query returns.
-pub const USAGER_COLUMNS: &str = "id, structure_id, anonymous, alias, birth_name, first_names, used_name, used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, address, vigilance, merged_into, collision, created_at, updated_at";
+/// The `usagers` columns every file query returns, as a literal for
+/// `concat!`, so that the statements stay constants.
+macro_rules! usager_column_list {
+    () => {
+        "id, structure_id, anonymous, alias, birth_name, first_names, used_name, \
+         used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, \
+         address, vigilance, merged_into, collision, created_at, updated_at"
+    };
+}
+pub(crate) use usager_column_list;
+
+/// `SELECT <usager columns> FROM usagers <tail>`.
+macro_rules! select_usagers {
+    ($($tail:expr),* $(,)?) => {
+        concat!(
+            "SELECT ",
+            $crate::store::shared::rows::usager_column_list!(),
+            " FROM usagers ",
+            $($tail),*
+        )
+    };
+}
+pub(crate) use select_usagers;
+
+/// ` RETURNING <usager columns>`.
+macro_rules! returning_usager {
+    () => {
+        concat!(
+            " RETURNING ",
+            $crate::store::shared::rows::usager_column_list!()
+        )
+    };
+}
+pub(crate) use returning_usager;
+
+pub fn usager(r: &Row) -> StoreResult<Usager> {
+    let columns = usager_columns(r)?;
+    Ok(Usager {
+        vigilance: vigilance_from(&r.get::<String>("vigilance")?, columns.anonymous)?,
+        id: r.get("id")?,
+        structure_id: r.get("structure_id")?,
+        data: usager_data(columns)?,
+        merged_into: r.get("merged_into")?,
+        collision: r
+            .get::<Option<String>>("collision")?
+            .as_deref()
+            .and_then(Collision::parse),
+        created_at: r.get("created_at")?,
+        updated_at: r.get("updated_at")?,
+    })
+}
+
+/// The identity and contact columns of a file.
+pub fn usager_columns(r: &Row) -> StoreResult<UsagerColumns> {
+    Ok(UsagerColumns {
+        anonymous: r.get("anonymous")?,
+        alias: r.get("alias")?,
+        birth_name: r.get("birth_name")?,
+        first_names: r.get("first_names")?,
+        used_name: r.get("used_name")?,
+        used_first_name: r.get("used_first_name")?,
+        birth_date: r.get("birth_date")?,
+        birth_year: r.get("birth_year")?,
+        sex: r.get("sex")?,
+        birth_place_code: r.get("birth_place_code")?,
+        phone: r.get("phone")?,
+        email: r.get("email")?,
+        address: r.get("address")?,
+    })
+}
+
+pub fn structure(r: &Row) -> StoreResult<Structure> {
+    Ok(Structure {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        kind: parse_code(&r.get::<String>("kind")?)?,
+        finess_geo: r.get("finess_geo")?,
+        finess_juridique: r.get("finess_juridique")?,
+        medical_roles: roles_list(&r.get::<String>("medical_roles")?),
+        qualifier_roles: roles_list(&r.get::<String>("qualifier_roles")?),
+        identity_documents: codes_list(&r.get::<String>("identity_documents")?),
+        insi: match (
+            r.get::<Option<String>>("insi_certificate")?,
+            r.get::<Option<String>>("insi_idam")?,
+        ) {
+            (Some(certificate), Some(idam)) => Some(StructureInsi {
+                certificate,
+                key: r.get("insi_key")?,
+                idam,
+            }),
+            _ => None,
+        },
+        created_at: r.get("created_at")?,
+    })
+}
+
+pub fn professional(r: &Row) -> StoreResult<Professional> {
+    Ok(Professional {
+        id: r.get("id")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        national_id: r.get("national_id")?,
+        profession: r.get("profession")?,
+        instance_admin: r.get("instance_admin")?,
+        active: r.get("active")?,
+    })
+}
+
+/// `first_name last_name` of a row that joined `professionals`.
+pub fn full_name(r: &Row) -> StoreResult<String> {
+    Ok(format!(
+        "{} {}",
+        r.get::<String>("first_name")?,
+        r.get::<String>("last_name")?
+    ))
+}
+
+/// The tenant context from a row joining the structure (`kind`, its role and
+/// identity settings), the professional (names) and their `roles` (a list).
+pub fn tenant(r: &Row, structure_id: Uuid, professional_id: Uuid) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        structure_id,
+        structure_kind: parse_code(&r.get::<String>("kind")?)?,
+        professional_id,
+        actor_label: full_name(r)?,
+        roles: role_set(&r.get::<String>("roles")?),
+        medical_roles: roles_list(&r.get::<String>("medical_roles")?),
+        qualifier_roles: roles_list(&r.get::<String>("qualifier_roles")?),
+        identity_documents: codes_list(&r.get::<String>("identity_documents")?),
+        policy: IdentityPolicy::from_json(&r.get::<String>("identity_policy")?),
+    })
+}
+
+pub fn audit_record(r: &Row) -> StoreResult<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get("seq")?,
+        at: r.get("at")?,
+        actor_id: r.get("actor_id")?,
+        actor_label: r.get("actor_label")?,
+        action: r.get("action")?,
+        usager_id: r.get("usager_id")?,
+        details: r.get("details")?,
+        prev_hash: r.get("prev_hash")?,
+        hash: r.get("hash")?,
+    })
+}
+
+/// A JSON column written by serde (merge snapshots).
+pub fn json<T: serde::de::DeserializeOwned>(r: &Row, column: &str) -> StoreResult<T> {
+    serde_json::from_str(&r.get::<String>(column)?)
+        .map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+}
 
 /// The vigilance state as stored (JSON), and the status derived from it.
 pub fn vigilance_json(v: &Vigilance) -> String {
@@ -49,33 +206,6 @@ pub fn codes_list(csv: &str) -> Vec<String> {
         .collect()
 }
 
-// Queries written once for both backends: sqlx binds `$N` on SQLite too.
-
-pub const SET_VIGILANCE_SQL: &str =
-    "UPDATE usagers SET birth_name = $1, first_names = $2, birth_date = $3, sex = $4,
-    birth_place_code = $5, search_key = $6, identity_status = $7, vigilance = $8, updated_at = $9,
-    ins_matricule = $13 WHERE id = $10 AND structure_id = $11 AND anonymous = $12";
-pub const INSERT_INSI_CALL_SQL: &str = "INSERT INTO insi_calls (id, structure_id, usager_id, at, operator_id, operator,
-    step, outcome, duration_ms, request_xml, response_xml)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM usagers WHERE id = $3 AND structure_id = $2";
-pub const INSI_CALLS_SQL: &str =
-    "SELECT id, usager_id, at, operator, step, outcome, duration_ms, request_xml, response_xml
-    FROM insi_calls WHERE structure_id = $1 AND usager_id = $2 ORDER BY at, id";
-pub const SET_IDENTITY_SETTINGS_SQL: &str =
-    "UPDATE structures SET qualifier_roles = $1, identity_documents = $2 WHERE id = $3";
-pub const SET_STRUCTURE_INSI_SQL: &str =
-    "UPDATE structures SET insi_certificate = $1, insi_key = $2, insi_idam = $3 WHERE id = $4";
-pub const REQUEST_LIFT_SQL: &str =
-    "INSERT INTO anonymity_lifts (anonymous_id, structure_id, requested_on, recorded_by)
-    SELECT $1, $2, $3, $4 FROM usagers WHERE id = $1 AND structure_id = $2 AND anonymous = $5";
-pub const DECIDE_LIFT_SQL: &str =
-    "UPDATE anonymity_lifts SET real_id = $1, decided_by = $2, decided_at = $3
-    WHERE anonymous_id = $4 AND structure_id = $5 AND real_id IS NULL
-      AND EXISTS (SELECT 1 FROM usagers WHERE id = $1 AND structure_id = $5 AND anonymous = $6)";
-pub const ANONYMITY_LIFT_SQL: &str =
-    "SELECT anonymous_id, requested_on, recorded_by, real_id, decided_by, decided_at
-    FROM anonymity_lifts WHERE structure_id = $1 AND (anonymous_id = $2 OR real_id = $2)";
-
 /// The `usagers` columns, as both backends store them.
 pub struct UsagerColumns {
     pub anonymous: bool,
@@ -94,6 +224,25 @@ pub struct UsagerColumns {
 }
 
 impl UsagerColumns {
+    /// Binds the columns as `$N…$N+12`, in the order they are declared:
+    /// `anonymous, alias, birth_name, first_names, used_name, used_first_name,
+    /// birth_date, birth_year, sex, birth_place_code, phone, email, address`.
+    pub fn bind<'c>(&self, q: Query<'c>) -> Query<'c> {
+        q.bind(self.anonymous)
+            .bind(&self.alias)
+            .bind(&self.birth_name)
+            .bind(&self.first_names)
+            .bind(&self.used_name)
+            .bind(&self.used_first_name)
+            .bind(self.birth_date)
+            .bind(self.birth_year)
+            .bind(&self.sex)
+            .bind(&self.birth_place_code)
+            .bind(&self.phone)
+            .bind(&self.email)
+            .bind(&self.address)
+    }
+
     pub fn from_data(d: &UsagerData) -> UsagerColumns {
         let mut c = UsagerColumns {
             anonymous: d.identity.is_anonymous(),
@@ -142,7 +291,7 @@ impl UsagerColumns {
     }
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub fn corrupt(what: &str) -> StoreError {
     StoreError::Database(sqlx::Error::Decode(
         format!("colonne incohérente : {what}").into(),
     ))
@@ -214,18 +363,6 @@ pub fn split_names(joined: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Three bind slots for `confidentiality IN (?, ?, ?)`: readable classes, padded
-/// with the first one (the list is never empty: shared notes are always readable).
-pub fn class_slots(classes: &[Confidentiality]) -> [&'static str; 3] {
-    let first = classes
-        .first()
-        .copied()
-        .unwrap_or(Confidentiality::Partagee)
-        .code();
-    let get = |i: usize| classes.get(i).map(|c| c.code()).unwrap_or(first);
-    [get(0), get(1), get(2)]
-}
-
 pub fn day_start(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
@@ -262,46 +399,3 @@ pub fn new_audit_record(seq: i64, prev_hash: String, e: &AuditEvent) -> AuditRec
         hash,
     }
 }
-
-/// Row readers written once for both backends: every type they read decodes
-/// on SQLite and PostgreSQL alike.
-pub trait SharedRow: sqlx::Row
-where
-    for<'a> &'a str: sqlx::ColumnIndex<Self>,
-    for<'r> uuid::Uuid: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> Option<uuid::Uuid>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> String: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> i64: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> NaiveDate: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> DateTime<Utc>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-    for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, Self::Database> + sqlx::Type<Self::Database>,
-{
-    fn insi_call(&self) -> StoreResult<InsiCall> {
-        Ok(InsiCall {
-            id: self.try_get("id")?,
-            usager_id: self.try_get("usager_id")?,
-            at: self.try_get("at")?,
-            operator: self.try_get("operator")?,
-            step: self.try_get("step")?,
-            outcome: self.try_get("outcome")?,
-            duration_ms: self.try_get("duration_ms")?,
-            request_xml: self.try_get("request_xml")?,
-            response_xml: self.try_get("response_xml")?,
-        })
-    }
-
-    fn anonymity_lift(&self) -> StoreResult<AnonymityLift> {
-        Ok(AnonymityLift {
-            anonymous_id: self.try_get("anonymous_id")?,
-            requested_on: self.try_get("requested_on")?,
-            recorded_by: self.try_get("recorded_by")?,
-            real_id: self.try_get("real_id")?,
-            decided_by: self.try_get("decided_by")?,
-            decided_at: self.try_get("decided_at")?,
-        })
-    }
-}
-
-impl SharedRow for sqlx::sqlite::SqliteRow {}
-impl SharedRow for sqlx::postgres::PgRow {}

@@ -1,0 +1,79 @@
+//! The one store: the SQL of each aggregate written once, in its own file,
+//! run on SQLite or PostgreSQL through [`crate::store::sql`].
+
+mod access;
+mod audit;
+mod care;
+mod directory;
+mod duplicates;
+mod jobs;
+mod merges;
+mod procedure;
+pub(crate) mod rows;
+mod sessions;
+mod structures;
+mod usagers;
+mod vigilance;
+
+use async_trait::async_trait;
+
+use super::group_commit::AuditWriter;
+use super::sql::Db;
+use super::{Backend, DuplicateStore, Store, StoreError, StoreResult, postgres, sqlite};
+
+/// The store on either database, chosen by the URL it is opened with.
+pub struct SqlStore {
+    db: Db,
+    /// Appends to the audit journal in batches (the chain head is a
+    /// serialisation point; one commit per batch, not per entry).
+    audit: AuditWriter,
+}
+
+impl SqlStore {
+    /// Opens the database named by the URL (`postgres:`/`postgresql:`, else SQLite).
+    pub async fn connect(url: &str) -> StoreResult<SqlStore> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            postgres::connect(url).await?
+        } else {
+            sqlite::connect(url).await?
+        };
+        let audit = AuditWriter::spawn(db.clone(), audit::write_batch);
+        Ok(SqlStore { db, audit })
+    }
+
+    /// Closes the pool: later queries fail (a database gone away, in tests).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlite::migrate(pool).await?,
+            Db::Postgres(pool) => postgres::migrate(pool).await?,
+        }
+        self.backfill_identity_keys().await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.query("SELECT 1").execute().await?;
+        Ok(())
+    }
+}
+
+/// `NotFound` when a statement that must change a row changed none (the row
+/// is not the tenant's, or not in the state the statement expects).
+fn found(changed: u64) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}

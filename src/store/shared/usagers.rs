@@ -1,0 +1,166 @@
+//! User files: the identity (strict traits or alias), contact, search.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+use super::SqlStore;
+use super::rows::{self, returning_usager, select_usagers};
+use crate::domain::tenant::Tenant;
+use crate::domain::usager::UsagerData;
+use crate::store::{StoreError, StoreResult, Usager, UsagerQuery, UsagerStore};
+
+/// At most this many search terms are matched (the rest are ignored).
+const SEARCH_TERMS: usize = 4;
+
+#[async_trait]
+impl UsagerStore for SqlStore {
+    async fn create_usager(&self, t: &Tenant, data: &UsagerData) -> StoreResult<Usager> {
+        let c = rows::UsagerColumns::from_data(data);
+        let vigilance = rows::initial_vigilance(data);
+        let insert = self
+            .db
+            .query(concat!(
+                "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names,
+                     used_name, used_first_name, birth_date, birth_year, sex, birth_place_code,
+                     phone, email, address, identity_status, vigilance, search_key, created_by,
+                     created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19, $20, $20)",
+                returning_usager!()
+            ))
+            .bind(Uuid::new_v4())
+            .bind(t.structure_id);
+        let u = c
+            .bind(insert)
+            .bind(vigilance.status().code())
+            .bind(rows::vigilance_json(&vigilance))
+            .bind(data.identity.search_key())
+            .bind(t.professional_id)
+            .bind(Utc::now())
+            .fetch_one()
+            .await
+            .and_then(|r| rows::usager(&r))?;
+        self.write_keys(t.structure_id, u.id, &u.data.identity)
+            .await?;
+        Ok(u)
+    }
+
+    async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager> {
+        let c = rows::UsagerColumns::from_data(data);
+        let update = self.db.query(concat!(
+            "UPDATE usagers SET anonymous = $1, alias = $2, birth_name = $3, first_names = $4,
+                 used_name = $5, used_first_name = $6, birth_date = $7, birth_year = $8, sex = $9,
+                 birth_place_code = $10, phone = $11, email = $12, address = $13,
+                 search_key = $14, updated_at = $15
+             WHERE id = $16 AND structure_id = $17",
+            returning_usager!()
+        ));
+        let u = c
+            .bind(update)
+            .bind(data.identity.search_key())
+            .bind(Utc::now())
+            .bind(id)
+            .bind(t.structure_id)
+            .optional(rows::usager)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.write_keys(t.structure_id, u.id, &u.data.identity)
+            .await?;
+        Ok(u)
+    }
+
+    async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>> {
+        self.db
+            .query(select_usagers!("WHERE id = $1 AND structure_id = $2"))
+            .bind(id)
+            .bind(t.structure_id)
+            .optional(rows::usager)
+            .await
+    }
+
+    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>> {
+        // Only the conditions present are written, so that each shape gets
+        // its own plan: with a birth date, the (structure_id, birth_date) index.
+        let mut query = self
+            .db
+            .query(select_usagers!(
+                "WHERE structure_id = $1 AND merged_into IS NULL"
+            ))
+            .bind(t.structure_id);
+        for term in q.terms.iter().take(SEARCH_TERMS) {
+            query = query
+                .push(" AND search_key LIKE ")
+                .push_bind(contains_pattern(term))
+                .push(r" ESCAPE '\'");
+        }
+        if let Some(birth_date) = q.birth_date {
+            query = query.push(" AND birth_date = ").push_bind(birth_date);
+        }
+        query
+            .push(" ORDER BY search_key LIMIT ")
+            .push_bind(q.limit.clamp(1, 200))
+            .all(rows::usager)
+            .await
+    }
+
+    async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64> {
+        self.db
+            .query("SELECT COUNT(*) FROM usagers WHERE structure_id = $1 AND merged_into IS NULL")
+            .bind(t.structure_id)
+            .scalar()
+            .await
+    }
+}
+
+/// `%term%` for `LIKE … ESCAPE '\'`, the pattern characters of the term
+/// escaped (folded terms hold none, but a stray one must match itself).
+fn contains_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+impl SqlStore {
+    /// The tenant's files among `ids` (any order).
+    pub(super) async fn usagers_by_ids(
+        &self,
+        t: &Tenant,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<Usager>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .query(select_usagers!("WHERE structure_id = $1 AND id IN ("))
+            .bind(t.structure_id)
+            .push_list(ids)
+            .push(")")
+            .all(rows::usager)
+            .await
+    }
+
+    /// Display names of files, for lists that show pairs or tasks.
+    pub(super) async fn usager_names(
+        &self,
+        t: &Tenant,
+        mut ids: Vec<Uuid>,
+    ) -> StoreResult<HashMap<Uuid, String>> {
+        ids.sort();
+        ids.dedup();
+        Ok(self
+            .usagers_by_ids(t, &ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.data.identity.display_name()))
+            .collect())
+    }
+}

@@ -1,0 +1,119 @@
+//! The one SQL layer both backends go through. Not `sqlx::Any` (which loses
+//! types in sqlx 0.9): an explicit enum over the two pools, their
+//! transactions and their rows. A query is written once with `$N`
+//! placeholders (SQLite reads `$N` as the N-th bound value too), its values
+//! are encoded with each backend's own types (a NULL keeps its type on
+//! PostgreSQL), and its columns are read by name through both decoders.
+//!
+//! What only one backend can say lives in `store/sqlite/` or `store/postgres/`
+//! and is reached through [`Db::backend`].
+
+mod query;
+mod row;
+
+pub use query::{Query, Tuple};
+pub use row::{Column, Row};
+
+use std::borrow::Cow;
+
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+
+use super::{Backend, StoreError, StoreResult};
+
+/// A pool of either backend. Cloning shares the pool.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A statement run on a connection of the pool.
+    pub fn query(&self, sql: impl Into<Cow<'static, str>>) -> Query<'_> {
+        Query::on_pool(self, sql.into())
+    }
+
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A transaction that is the only writer from its first statement:
+    /// `BEGIN IMMEDIATE` on SQLite (the database's write lock, waited for up
+    /// to the busy timeout); an ordinary transaction on PostgreSQL, whose
+    /// writers lock the rows they serialise on instead.
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes every connection; later queries fail.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A transaction of either backend; dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A statement run inside this transaction.
+    pub fn query(&mut self, sql: impl Into<Cow<'static, str>>) -> Query<'_> {
+        Query::in_tx(self, sql.into())
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Where a statement runs: the pool (`&Db`) or a transaction (`&mut Tx`),
+/// for the steps that run in either.
+pub trait Exec<'c> {
+    fn query(self, sql: impl Into<Cow<'static, str>>) -> Query<'c>;
+}
+
+impl<'c> Exec<'c> for &'c Db {
+    fn query(self, sql: impl Into<Cow<'static, str>>) -> Query<'c> {
+        Query::on_pool(self, sql.into())
+    }
+}
+
+impl<'c> Exec<'c> for &'c mut Tx {
+    fn query(self, sql: impl Into<Cow<'static, str>>) -> Query<'c> {
+        Query::in_tx(self, sql.into())
+    }
+}
+
+/// Whether the statement broke a uniqueness rule (on either backend).
+pub fn is_unique_violation(e: &StoreError) -> bool {
+    matches!(e, StoreError::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
+}

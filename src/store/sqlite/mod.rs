@@ -1,0 +1,58 @@
+//! SQLite: one structure, one process, a file under the data directory.
+//! What only SQLite says: its connection settings, its migrations, how a
+//! month is cut out of a timestamp, and where a journal chain's head is.
+//! (The shared SQL's placeholders are read by sqlx as on PostgreSQL: `$N` is
+//! the N-th value.)
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::domain::audit::GENESIS_HASH;
+use crate::store::StoreResult;
+use crate::store::sql::{Db, Tx};
+
+pub async fn connect(url: &str) -> StoreResult<Db> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+        // PostgreSQL's "C" collation (byte order), so that the shared SQL
+        // can say `COLLATE "C"`; it is what SQLite's BINARY does on UTF-8.
+        .collation("C", |a: &str, b: &str| a.cmp(b))
+        // Planner statistics, gathered where they are missing or stale each
+        // time a connection opens (the pool renews its connections), with a
+        // bounded sample, as SQLite advises for long-lived connections.
+        // Without them SQLite walks (structure_id, search_key) in order even
+        // for a search by birth date, rather than use its index.
+        .pragma("analysis_limit", "400")
+        .pragma("optimize", "0x10002");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .connect_with(options)
+        .await?;
+    Ok(Db::Sqlite(pool))
+}
+
+pub async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {
+    sqlx::migrate!("./migrations/sqlite").run(pool).await?;
+    Ok(())
+}
+
+/// `YYYY-MM` of the column `at` (stored as RFC 3339 text in UTC).
+pub const MONTH_OF_AT: &str = "substr(at, 1, 7)";
+
+/// The last entry of a chain, read inside the batch's `BEGIN IMMEDIATE`
+/// transaction: another process (the CLI) may append too, and the write
+/// lock taken at `BEGIN` keeps it from slipping an entry in between.
+pub async fn audit_head(tx: &mut Tx, chain: &str) -> StoreResult<(i64, String)> {
+    let head = tx
+        .query("SELECT seq, hash FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1")
+        .bind(chain)
+        .optional(|r| Ok((r.get("seq")?, r.get("hash")?)))
+        .await?;
+    Ok(head.unwrap_or_else(|| (0, GENESIS_HASH.to_string())))
+}
