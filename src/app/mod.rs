@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::jobs::{Runner, RunnerConfig};
 use crate::services::annuaire::DirectoryService;
 use crate::services::insi::InsiService;
 use crate::services::psc::PscService;
@@ -23,6 +24,21 @@ pub struct App {
     pub psc: Arc<PscService>,
     pub directory: Arc<DirectoryService>,
     pub sandboxes: Arc<Sandboxes>,
+    /// This process's job runner (started by [`serve`]).
+    pub jobs: Runner,
+}
+
+/// The job runner over this store and these services, with every job kind.
+pub fn jobs_runner(store: &DynStore, insi: &Arc<InsiService>) -> Runner {
+    Runner::new(
+        store.clone(),
+        crate::jobs::handlers(
+            store,
+            insi,
+            crate::jobs::reverification::DEFAULT_RATE_PER_SECOND,
+        ),
+        RunnerConfig::default(),
+    )
 }
 
 /// Connects the store named by the configuration, applies migrations and, in
@@ -49,8 +65,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         tracing::info!("données de démonstration créées");
     }
     let national = national::start(&config).await?;
+    let jobs = jobs_runner(&store, &national.insi);
     Ok(App {
         config: Arc::new(config),
+        jobs,
         store,
         insi: national.insi,
         psc: national.psc,
@@ -59,7 +77,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     })
 }
 
-/// Serves until `shutdown` resolves. Expired sessions are purged in the background.
+/// How often the structures' procedures are looked at for work to enqueue.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Serves until `shutdown` resolves. In the background: the job runner, the
+/// jobs the structures' procedures ask for, and the purge of expired sessions.
 pub async fn serve(
     app: App,
     listener: TcpListener,
@@ -83,16 +105,45 @@ pub async fn serve(
             }
         }
     });
+    let runner = tokio::spawn(app.jobs.clone().serve(std::future::pending()));
+    let schedule_store = app.store.clone();
+    let schedule_jobs = app.jobs.clone();
+    let schedule = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SCHEDULE_EVERY);
+        loop {
+            tick.tick().await;
+            match crate::jobs::schedule::enqueue_due_reverifications(
+                &schedule_store,
+                chrono::Utc::now(),
+            )
+            .await
+            {
+                Ok(new) if !new.is_empty() => {
+                    tracing::info!(travaux = new.len(), "revérifications planifiées");
+                    schedule_jobs.wake();
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "planification des revérifications impossible")
+                }
+            }
+        }
+    });
     let router = web::router(web::AppState {
         config: app.config.clone(),
         store: app.store.clone(),
         insi: app.insi.clone(),
         psc: app.psc.clone(),
         directory: app.directory.clone(),
+        jobs: app.jobs.clone(),
     });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
     purge.abort();
+    schedule.abort();
+    // A step cut here is done again from its last checkpoint when the lease
+    // expires (this process restarted, or another one).
+    runner.abort();
     result
 }

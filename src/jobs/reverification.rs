@@ -1,25 +1,42 @@
 //! Bulk re-verification of recovered and qualified identities against INSi,
-//! run in the background under the structure's `INSI-AUTO` certificate, at a
-//! limited rate, with a report of what changed.
+//! under the structure's `INSI-AUTO` certificate, one identity per step at a
+//! limited rate (the téléservice is shared: bulk work must not crowd the
+//! desk), with a report of what changed. Durable: what is left is the id
+//! after which to go on; an identity whose step was cut by a crash is done
+//! again (re-read, re-decided). Started by the referent, or by the
+//! structure's policy (« after N months », `jobs::schedule`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::connectors::insi::{CodeCr, rechercher_avec_strategie};
+use crate::connectors::insi::{CodeCr, InsiClient, rechercher_avec_strategie};
 use crate::domain::audit::AuditAction;
+use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
-use crate::services::insi::InsiService;
-use crate::services::insi::{integrate, local_traits_for_insi, record_exchange};
-use crate::store::{DynStore, StoreResult, Usager};
+use crate::jobs::idempotency_key;
+use crate::jobs::runner::{JobError, JobHandler, Running, Step};
+use crate::services::audit;
+use crate::services::error::{ServiceError, ServiceResult};
+use crate::services::insi::{InsiService, integrate, local_traits_for_insi, record_exchange};
+use crate::store::{DynStore, Job, JobKind, NewJob, Store, StoreResult, Usager};
 
-pub const JOB_KIND: &str = "reverification-insi";
 /// Calls per second: the téléservice is shared; bulk work must not crowd the desk.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 5;
 /// Statuses re-verified (RNIV: only identities whose INS was retrieved).
 pub const STATUSES: [&str; 2] = ["RECUP", "QUAL"];
+
+/// What is left to do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Payload {
+    /// The identities after this id.
+    pub after: Option<Uuid>,
+    /// Only those the structure's policy marks as due.
+    pub only_due: bool,
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Report {
@@ -44,85 +61,147 @@ enum Outcome {
     Failed(String),
 }
 
-/// Runs the job. With `only_due`, files the structure's policy does not
-/// mark as due yet are skipped (the job started « by the policy »).
-pub async fn run(
-    store: DynStore,
-    insi: Arc<InsiService>,
-    t: Tenant,
-    job_id: Uuid,
-    ids: Vec<Uuid>,
-    rate_per_second: u32,
-    only_due: bool,
-) {
-    let mut report = Report::default();
-    let result: StoreResult<()> = async {
-        let structure = store.get_structure(t.structure_id).await?;
-        let client = match structure {
-            Some(s) => insi.client_auto_for(store.as_ref(), &s).await,
-            None => return Ok(()),
-        };
-        let client = match client {
-            Ok(c) => c,
-            Err(e) => {
-                report.error = Some(e.to_string());
-                return Ok(());
-            }
-        };
-        let mut tick = tokio::time::interval(Duration::from_millis(
-            1000 / u64::from(rate_per_second.max(1)),
-        ));
-        for id in ids {
-            let Some(u) = store.get_usager(&t, id).await? else {
-                continue;
-            };
-            let last = u.vigilance.ins().map(|r| r.retrieved_at.date_naive());
-            let today = chrono::Utc::now().date_naive();
-            if only_due && t.policy.reverification_due(last, today, false).is_none() {
-                report.skipped += 1;
-                continue;
-            }
-            tick.tick().await;
-            let outcome = verify_one(store.as_ref(), &t, &client, &u).await?;
-            report.checked += 1;
-            match outcome {
-                Outcome::Unchanged => report.unchanged += 1,
-                Outcome::InsChanged(m) => {
-                    report.ins_changed += 1;
-                    report.changes.push((u.id, m));
-                }
-                Outcome::Downgraded(m) => {
-                    report.downgraded += 1;
-                    report.changes.push((u.id, m));
-                }
-                Outcome::Failed(m) => {
-                    report.failed += 1;
-                    report.changes.push((u.id, m));
-                }
-            }
-            store
-                .job_progress(&t, job_id, report.checked, &json(&report))
-                .await?;
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "revérification INSi interrompue");
-        report.error = Some(e.to_string());
-    }
-    let state = if report.error.is_some() {
-        "echec"
-    } else {
-        "termine"
-    };
-    if let Err(e) = store.finish_job(&t, job_id, state, &json(&report)).await {
-        tracing::error!(error = %e, "fin de revérification non enregistrée");
+pub struct Reverification {
+    pub store: DynStore,
+    pub insi: Arc<InsiService>,
+    pub rate_per_second: u32,
+}
+
+impl Reverification {
+    async fn client(&self, t: &Tenant) -> Result<Arc<InsiClient>, JobError> {
+        let structure = self
+            .store
+            .get_structure(t.structure_id)
+            .await?
+            .ok_or_else(|| JobError::Fatal("structure introuvable".into()))?;
+        // Not configured, no certificate: no attempt will do better.
+        self.insi
+            .client_auto_for(self.store.as_ref(), &structure)
+            .await
+            .map_err(|e| JobError::Fatal(e.to_string()))
     }
 }
 
-fn json(r: &Report) -> String {
-    serde_json::to_string(r).expect("report serialises")
+#[async_trait]
+impl JobHandler for Reverification {
+    fn pace(&self) -> Option<Duration> {
+        Some(Duration::from_millis(
+            1000 / u64::from(self.rate_per_second.max(1)),
+        ))
+    }
+
+    async fn step(&self, t: &Tenant, job: &mut Running) -> Result<Step, JobError> {
+        let mut payload: Payload = job.payload()?;
+        let mut report: Report = job.report();
+        let store = self.store.as_ref();
+        let ids = store.identity_ids(t, &STATUSES, payload.after, 1).await?;
+        let Some(&id) = ids.first() else {
+            return Ok(Step::Done);
+        };
+        payload.after = Some(id);
+        job.set_payload(&payload);
+        let Some(u) = store.get_usager(t, id).await? else {
+            return Ok(Step::More);
+        };
+        let last = u.vigilance.ins().map(|r| r.retrieved_at.date_naive());
+        let today = chrono::Utc::now().date_naive();
+        if payload.only_due && t.policy.reverification_due(last, today, false).is_none() {
+            report.skipped += 1;
+            job.job.done = report.checked + report.skipped;
+            job.set_report(&report);
+            return Ok(Step::More);
+        }
+        let client = self.client(t).await?;
+        let outcome = verify_one(store, t, &client, &u).await?;
+        report.checked += 1;
+        match outcome {
+            Outcome::Unchanged => report.unchanged += 1,
+            Outcome::InsChanged(m) => {
+                report.ins_changed += 1;
+                report.changes.push((u.id, m));
+            }
+            Outcome::Downgraded(m) => {
+                report.downgraded += 1;
+                report.changes.push((u.id, m));
+            }
+            Outcome::Failed(m) => {
+                report.failed += 1;
+                report.changes.push((u.id, m));
+            }
+        }
+        job.job.done = report.checked + report.skipped;
+        job.set_report(&report);
+        Ok(Step::More)
+    }
+}
+
+/// « Revérifier auprès d'INSi… » (all, or only those due under the procedure).
+pub async fn start(
+    store: &dyn Store,
+    t: &Tenant,
+    only_due: bool,
+    form_key: Option<&str>,
+) -> ServiceResult<Job> {
+    if only_due && t.policy.reverify_after_months.is_none() {
+        return Err(ServiceError::Refused(
+            "La procédure de la structure ne fixe pas de délai de revérification : choisissez-en un (paramètres de la procédure) ou revérifiez toutes les identités.".into(),
+        ));
+    }
+    if !t
+        .roles
+        .any(&[Role::ReferentIdentitovigilance, Role::Directeur])
+    {
+        return Err(ServiceError::Forbidden(
+            "La revérification de masse est lancée par le référent identitovigilance ou la direction.",
+        ));
+    }
+    let total = due_count(store, t).await?;
+    let (job, created) = store
+        .enqueue_job(
+            t.structure_id,
+            &NewJob {
+                kind: JobKind::InsiReverification,
+                idempotency_key: idempotency_key(form_key),
+                started_by: t.actor_label.clone(),
+                actor_id: Some(t.professional_id),
+                total,
+                payload: serde_json::to_string(&Payload {
+                    after: None,
+                    only_due,
+                })
+                .expect("payload serialises"),
+            },
+        )
+        .await?;
+    if created {
+        audit::record(
+            store,
+            t,
+            AuditAction::JobStarted,
+            None,
+            format!(
+                "revérification INSi de {total} identité(s) (certificat INSI-AUTO){}",
+                if only_due {
+                    ", seulement celles dues selon la procédure"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .await?;
+    }
+    Ok(job)
+}
+
+/// The identities a re-verification goes through (RECUP and QUAL).
+pub async fn due_count(store: &dyn Store, t: &Tenant) -> StoreResult<i64> {
+    let counts = store.identity_counts(t).await?;
+    Ok(counts
+        .by_status
+        .iter()
+        .filter(|(status, _)| STATUSES.contains(&status.as_str()))
+        .map(|(_, n)| n)
+        .sum())
 }
 
 async fn verify_one(

@@ -15,7 +15,8 @@ pub async fn record(
     details: impl Into<String>,
 ) -> StoreResult<()> {
     let event = AuditEvent {
-        actor_id: Some(t.professional_id),
+        // A job of the structure's own procedure acts as no one (nil id).
+        actor_id: (!t.professional_id.is_nil()).then_some(t.professional_id),
         actor_label: t.actor_label.clone(),
         action: action.code().to_string(),
         usager_id,

@@ -1,14 +1,13 @@
 //! Identity-quality actions that combine the store and the domain rules:
 //! duplicate checks (at creation and in batch), same-INS collisions, merges.
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::duplicates::{self, Collision, Match, PairStatus, Probe};
 use crate::domain::merge::{self, MergeRefusal, Side};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
-use crate::store::{DynStore, MergeRecord, Store, StoreError, StoreResult, Usager};
+use crate::store::{MergeRecord, Store, StoreError, StoreResult, Usager};
 
 /// Candidates for an identity typed at reception (or an existing file):
 /// blocked through the indexed keys, scored, best first, at most 20.
@@ -38,68 +37,6 @@ pub async fn record_pairs_of(store: &dyn Store, t: &Tenant, u: &Usager) -> Store
         store.upsert_duplicate_pair(t, u.id, other.id, m).await?;
     }
     Ok(found.len())
-}
-
-/// What the batch finder reports.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BatchReport {
-    pub files: i64,
-    pub pairs: i64,
-    pub same_ins: i64,
-    pub error: Option<String>,
-}
-
-pub const BATCH_KIND: &str = "doublons";
-
-/// The batch finder: every live identified file of the structure, in pages.
-/// Runs in the background; progress is written to the job row.
-pub async fn run_duplicate_batch(store: DynStore, t: Tenant, job_id: Uuid) {
-    let mut report = BatchReport::default();
-    let result: StoreResult<()> = async {
-        let mut after = None;
-        loop {
-            let ids = store.identity_ids(&t, &[], after, 200).await?;
-            let Some(last) = ids.last().copied() else {
-                break;
-            };
-            for id in ids {
-                if let Some(u) = store.get_usager(&t, id).await? {
-                    report.pairs += record_pairs_of(store.as_ref(), &t, &u).await? as i64;
-                    if let Some(r) = u.vigilance.ins() {
-                        let others = store
-                            .usagers_with_ins(&t, &r.ins.matricule.as_string())
-                            .await?;
-                        if others.len() > 1 {
-                            report.same_ins += 1;
-                            same_ins_found(store.as_ref(), &t, &u, &others).await?;
-                        }
-                    }
-                }
-                report.files += 1;
-            }
-            after = Some(last);
-            store
-                .job_progress(&t, job_id, report.files, &to_json(&report))
-                .await?;
-        }
-        Ok(())
-    }
-    .await;
-    let state = match result {
-        Ok(()) => "termine",
-        Err(e) => {
-            tracing::error!(error = %e, "recherche de doublons interrompue");
-            report.error = Some(e.to_string());
-            "echec"
-        }
-    };
-    if let Err(e) = store.finish_job(&t, job_id, state, &to_json(&report)).await {
-        tracing::error!(error = %e, "fin de traitement non enregistrée");
-    }
-}
-
-fn to_json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("report serialises")
 }
 
 /// One INS on several files (RNIV): when the traits match, a duplicate pair

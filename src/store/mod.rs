@@ -12,6 +12,7 @@
 pub mod access;
 pub mod directory;
 mod group_commit;
+pub mod jobs;
 pub mod models;
 mod postgres;
 pub mod quality;
@@ -31,10 +32,9 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Identity, UsagerData};
 pub use access::AccessStore;
 pub use directory::DirectoryStore;
+pub use jobs::{Job, JobKind, JobState, JobStore, NewJob};
 pub use models::*;
-pub use quality::{
-    DuplicateStore, JobStore, MergeStore, NewProcedure, ProcedureStore, QualityStore,
-};
+pub use quality::{DuplicateStore, MergeStore, NewProcedure, ProcedureStore, QualityStore};
 pub use shared::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,7 @@ pub trait Store:
     + VigilanceStore
     + AuditStore
     + quality::QualityStore
+    + jobs::JobStore
     + access::AccessStore
     + directory::DirectoryStore
     + Send

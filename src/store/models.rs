@@ -357,20 +357,6 @@ pub struct IdentityTask {
     pub created_at: DateTime<Utc>,
 }
 
-/// A background job (batch duplicate search, INSi re-verification).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub id: Uuid,
-    pub kind: String,
-    pub state: String,
-    pub total: i64,
-    pub done: i64,
-    pub report: String,
-    pub started_by: String,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
 /// Identity-quality counts for the director.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IdentityCounts {

@@ -1,14 +1,14 @@
 //! Identity quality (RNIV): duplicate keys and pairs, collisions, reversible
-//! merges, the director's procedure, referent tasks, background jobs and
-//! indicators. Implemented once for both backends in `shared/`
-//! (`duplicates.rs`, `merges.rs`, `procedure.rs`, `jobs.rs`).
+//! merges, the director's procedure, referent tasks and indicators.
+//! Implemented once for both backends in `shared/` (`duplicates.rs`,
+//! `merges.rs`, `procedure.rs`).
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, Job, MergeRecord, MovedObjects,
-    Procedure, ProcedureReaders, StoreResult, Usager,
+    DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, MergeRecord, MovedObjects, Procedure,
+    ProcedureReaders, StoreResult, Usager,
 };
 use crate::domain::duplicates::{Collision, Match, PairStatus};
 use crate::domain::identity::Vigilance;
@@ -33,10 +33,10 @@ pub struct NewProcedure {
     pub guidance_02: String,
 }
 
-/// Identity quality: the umbrella over its four traits.
-pub trait QualityStore: DuplicateStore + MergeStore + ProcedureStore + JobStore {}
+/// Identity quality: the umbrella over its three traits.
+pub trait QualityStore: DuplicateStore + MergeStore + ProcedureStore {}
 
-impl<T: DuplicateStore + MergeStore + ProcedureStore + JobStore + ?Sized> QualityStore for T {}
+impl<T: DuplicateStore + MergeStore + ProcedureStore + ?Sized> QualityStore for T {}
 
 /// Blocking keys, candidate pairs and collisions.
 #[async_trait]
@@ -138,16 +138,6 @@ pub trait ProcedureStore: Send + Sync {
 
     async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts>;
     async fn insi_months(&self, t: &Tenant, months: i64) -> StoreResult<Vec<InsiMonth>>;
-}
-
-/// Background jobs and their progress.
-#[async_trait]
-pub trait JobStore: Send + Sync {
-    async fn create_job(&self, t: &Tenant, kind: &str, total: i64) -> StoreResult<Job>;
-    async fn job_progress(&self, t: &Tenant, id: Uuid, done: i64, report: &str) -> StoreResult<()>;
-    async fn finish_job(&self, t: &Tenant, id: Uuid, state: &str, report: &str) -> StoreResult<()>;
-    async fn job(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Job>>;
-    async fn recent_jobs(&self, t: &Tenant, kind: &str, limit: i64) -> StoreResult<Vec<Job>>;
 }
 
 /// Every mutable column of a file, as stored: what a merge saves and an

@@ -38,6 +38,8 @@ pub struct AppState {
     pub insi: Arc<crate::services::insi::InsiService>,
     pub psc: Arc<crate::services::psc::PscService>,
     pub directory: Arc<crate::services::annuaire::DirectoryService>,
+    /// The job runner of this process (woken when a job is enqueued).
+    pub jobs: crate::jobs::Runner,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1067,10 +1067,13 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         demo_data: false,
         ..Default::default()
     };
+    let store: escale::store::DynStore = std::sync::Arc::new(store);
+    let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
-        store: std::sync::Arc::new(store),
-        insi: std::sync::Arc::new(escale::services::insi::InsiService::disabled()),
+        jobs: escale::app::jobs_runner(&store, &insi),
+        store,
+        insi,
         psc: std::sync::Arc::new(escale::services::psc::PscService::disabled()),
         directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
         sandboxes: Default::default(),

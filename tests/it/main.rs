@@ -14,6 +14,7 @@ mod equipe;
 mod http;
 mod identite_http;
 mod insi;
+mod jobs;
 mod psc;
 mod quality_http;
 mod quality_store;

@@ -448,7 +448,8 @@ async fn wait_for_job(app: &TestApp, c: &reqwest::Client, location: &str) -> Str
     for _ in 0..200 {
         let (status, page) = get(app, c, &format!("{location}?fragment=1")).await;
         assert_eq!(status, StatusCode::OK);
-        if !page.contains("en cours") {
+        if !page.contains("en cours") && !page.contains("en attente") {
+            app.drain_jobs().await;
             return page;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

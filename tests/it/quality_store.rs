@@ -574,13 +574,26 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     db.store.close_identity_task(t, tasks[0].id).await.unwrap();
     assert!(db.store.open_identity_tasks(t).await.unwrap().is_empty());
 
-    let job = db.store.create_job(t, "doublons", 10).await.unwrap();
-    db.store
-        .job_progress(t, job.id, 4, "{\"x\":1}")
+    // Jobs are the structure's: another tenant sees none (the job store's
+    // own contract is in `jobs.rs`).
+    let (job, created) = db
+        .store
+        .enqueue_job(
+            t.structure_id,
+            &escale::store::NewJob {
+                kind: escale::store::JobKind::DuplicateBatch,
+                idempotency_key: "cle".into(),
+                started_by: t.actor_label.clone(),
+                actor_id: Some(t.professional_id),
+                total: 10,
+                payload: "{}".into(),
+            },
+        )
         .await
         .unwrap();
+    assert!(created);
     let j = db.store.job(t, job.id).await.unwrap().unwrap();
-    assert_eq!((j.done, j.state.as_str()), (4, "en_cours"));
+    assert_eq!((j.done, j.state), (0, escale::store::JobState::Queued));
     assert!(
         db.store
             .job(&f.other.tenant, job.id)
@@ -588,16 +601,20 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
             .unwrap()
             .is_none()
     );
-    db.store
-        .finish_job(t, job.id, "termine", "{}")
-        .await
-        .unwrap();
-    let j = db.store.job(t, job.id).await.unwrap().unwrap();
-    assert_eq!((j.done, j.state.as_str()), (10, "termine"));
-    assert!(j.finished_at.is_some());
     assert_eq!(
-        db.store.recent_jobs(t, "doublons", 5).await.unwrap().len(),
+        db.store
+            .recent_jobs(t, escale::store::JobKind::DuplicateBatch, 5)
+            .await
+            .unwrap()
+            .len(),
         1
+    );
+    assert!(
+        db.store
+            .recent_jobs(&f.other.tenant, escale::store::JobKind::DuplicateBatch, 5)
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     db.store

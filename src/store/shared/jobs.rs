@@ -1,23 +1,44 @@
-//! Background jobs of identity quality (their state and progress report).
+//! Durable jobs: enqueue (once per idempotency key), claim with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer), steps,
+//! retries and ends. Every write by a runner checks that it still holds the
+//! lease, so a runner that lost its job never overwrites the one that took it.
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::SqlStore;
+use super::{SqlStore, rows};
+use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
 use crate::store::sql::Row;
-use crate::store::{Job, JobStore, StoreResult};
+use crate::store::{
+    Backend, Job, JobKind, JobState, JobStore, NewJob, StoreError, StoreResult, StructureStore,
+    jobs::MAX_ATTEMPTS,
+};
 
 fn job(r: &Row) -> StoreResult<Job> {
+    let kind: String = r.get("kind")?;
+    let state: String = r.get("state")?;
     Ok(Job {
         id: r.get("id")?,
-        kind: r.get("kind")?,
-        state: r.get("state")?,
+        structure_id: r.get("structure_id")?,
+        kind: JobKind::parse(&kind)
+            .ok_or_else(|| StoreError::Conflict(format!("type de travail inconnu « {kind} »")))?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| StoreError::Conflict(format!("état de travail inconnu « {state} »")))?,
         total: r.get("total")?,
         done: r.get("done")?,
         report: r.get("report")?,
+        payload: r.get("payload")?,
+        attempts: r.get("attempts")?,
+        max_attempts: r.get("max_attempts")?,
+        run_after: r.get("run_after")?,
+        lease_until: r.get("lease_until")?,
+        leased_by: r.get("leased_by")?,
+        last_error: r.get("last_error")?,
+        idempotency_key: r.get("idempotency_key")?,
         started_by: r.get("started_by")?,
+        actor_id: r.get("actor_id")?,
         started_at: r.get("started_at")?,
         finished_at: r.get("finished_at")?,
     })
@@ -25,64 +46,201 @@ fn job(r: &Row) -> StoreResult<Job> {
 
 #[async_trait]
 impl JobStore for SqlStore {
-    async fn create_job(&self, t: &Tenant, kind: &str, total: i64) -> StoreResult<Job> {
-        let job = Job {
-            id: Uuid::new_v4(),
-            kind: kind.to_string(),
-            state: "en_cours".into(),
-            total,
-            done: 0,
-            report: "{}".into(),
-            started_by: t.actor_label.clone(),
-            started_at: Utc::now(),
-            finished_at: None,
-        };
-        self.db
+    async fn enqueue_job(&self, structure_id: Uuid, j: &NewJob) -> StoreResult<(Job, bool)> {
+        let now = Utc::now();
+        let created = self
+            .db
             .query(
-                "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, started_by,
+                "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, payload,
+                     attempts, max_attempts, run_after, idempotency_key, started_by, actor_id,
                      started_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 VALUES ($1, $2, $3, $4, $5, 0, '{}', $6, 0, $7, $8, $9, $10, $11, $8)
+                 ON CONFLICT (structure_id, kind, idempotency_key) DO NOTHING
+                 RETURNING *",
             )
-            .bind(job.id)
-            .bind(t.structure_id)
-            .bind(&job.kind)
-            .bind(&job.state)
-            .bind(job.total)
-            .bind(job.done)
-            .bind(&job.report)
-            .bind(&job.started_by)
-            .bind(job.started_at)
-            .execute()
+            .bind(Uuid::new_v4())
+            .bind(structure_id)
+            .bind(j.kind.code())
+            .bind(JobState::Queued.code())
+            .bind(j.total)
+            .bind(&j.payload)
+            .bind(MAX_ATTEMPTS)
+            .bind(now)
+            .bind(&j.idempotency_key)
+            .bind(&j.started_by)
+            .bind(j.actor_id)
+            .optional(job)
             .await?;
-        Ok(job)
+        if let Some(created) = created {
+            return Ok((created, true));
+        }
+        let existing = self
+            .db
+            .query(
+                "SELECT * FROM jobs WHERE structure_id = $1 AND kind = $2 AND idempotency_key = $3",
+            )
+            .bind(structure_id)
+            .bind(j.kind.code())
+            .bind(&j.idempotency_key)
+            .optional(job)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((existing, false))
     }
 
-    async fn job_progress(&self, t: &Tenant, id: Uuid, done: i64, report: &str) -> StoreResult<()> {
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>> {
+        // PostgreSQL: concurrent claimers skip the row another one is taking.
+        // SQLite: the statement runs under the database's single write lock.
+        let lock = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = $1, attempts = attempts + 1, leased_by = $2, lease_until = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (state = $4 AND run_after <= $5)
+                            OR (state = $1 AND lease_until < $5)
+                         ORDER BY run_after LIMIT 1{lock})
+             RETURNING *"
+        );
         self.db
-            .query("UPDATE jobs SET done = $1, report = $2 WHERE id = $3 AND structure_id = $4")
+            .query(sql)
+            .bind(JobState::Running.code())
+            .bind(worker)
+            .bind(lease_until)
+            .bind(JobState::Queued.code())
+            .bind(now)
+            .optional(job)
+            .await
+    }
+
+    async fn checkpoint_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: i64,
+        payload: &str,
+        report: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self
+            .db
+            .query(
+                "UPDATE jobs SET done = $1, payload = $2, report = $3, lease_until = $4
+                 WHERE id = $5 AND leased_by = $6 AND state = $7",
+            )
+            .bind(done)
+            .bind(payload)
+            .bind(report)
+            .bind(lease_until)
+            .bind(id)
+            .bind(worker)
+            .bind(JobState::Running.code())
+            .execute()
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn retry_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        done: i64,
+        payload: &str,
+        report: &str,
+        error: &str,
+        run_after: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self
+            .db
+            .query(
+                "UPDATE jobs SET state = $1, done = $2, payload = $3, report = $4, last_error = $5,
+                     run_after = $6, leased_by = NULL, lease_until = NULL
+                 WHERE id = $7 AND leased_by = $8 AND state = $9",
+            )
+            .bind(JobState::Queued.code())
+            .bind(done)
+            .bind(payload)
+            .bind(report)
+            .bind(error)
+            .bind(run_after)
+            .bind(id)
+            .bind(worker)
+            .bind(JobState::Running.code())
+            .execute()
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn finish_job(
+        &self,
+        id: Uuid,
+        worker: &str,
+        state: JobState,
+        done: i64,
+        report: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self
+            .db
+            .query(
+                "UPDATE jobs SET state = $1, done = $2, report = $3, last_error = $4,
+                     finished_at = $5, lease_until = NULL
+                 WHERE id = $6 AND leased_by = $7 AND state = $8",
+            )
+            .bind(state.code())
             .bind(done)
             .bind(report)
+            .bind(error)
+            .bind(now)
             .bind(id)
-            .bind(t.structure_id)
+            .bind(worker)
+            .bind(JobState::Running.code())
             .execute()
             .await?;
-        Ok(())
+        Ok(n == 1)
     }
 
-    async fn finish_job(&self, t: &Tenant, id: Uuid, state: &str, report: &str) -> StoreResult<()> {
+    async fn job_tenant(&self, job: &Job) -> StoreResult<Option<Tenant>> {
+        if let Some(actor) = job.actor_id {
+            return self.tenant_for(actor, job.structure_id).await;
+        }
+        self.structure_tenant(job.structure_id, &job.started_by)
+            .await
+    }
+
+    async fn structure_tenant(
+        &self,
+        structure_id: Uuid,
+        actor_label: &str,
+    ) -> StoreResult<Option<Tenant>> {
         self.db
             .query(
-                "UPDATE jobs SET state = $1, report = $2, finished_at = $3, done = total
-                 WHERE id = $4 AND structure_id = $5",
+                "SELECT kind, medical_roles, qualifier_roles, identity_documents, identity_policy,
+                        '' AS roles, '' AS first_name, '' AS last_name
+                 FROM structures WHERE id = $1",
             )
-            .bind(state)
-            .bind(report)
-            .bind(Utc::now())
+            .bind(structure_id)
+            .optional(|r| {
+                let mut t = rows::tenant(r, structure_id, Uuid::nil())?;
+                t.actor_label = actor_label.to_string();
+                Ok(t)
+            })
+            .await
+    }
+
+    async fn job_by_id(&self, id: Uuid) -> StoreResult<Option<Job>> {
+        self.db
+            .query("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
-            .bind(t.structure_id)
-            .execute()
-            .await?;
-        Ok(())
+            .optional(job)
+            .await
     }
 
     async fn job(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Job>> {
@@ -94,16 +252,43 @@ impl JobStore for SqlStore {
             .await
     }
 
-    async fn recent_jobs(&self, t: &Tenant, kind: &str, limit: i64) -> StoreResult<Vec<Job>> {
+    async fn recent_jobs(&self, t: &Tenant, kind: JobKind, limit: i64) -> StoreResult<Vec<Job>> {
         self.db
             .query(
                 "SELECT * FROM jobs WHERE structure_id = $1 AND kind = $2
                  ORDER BY started_at DESC LIMIT $3",
             )
             .bind(t.structure_id)
-            .bind(kind)
+            .bind(kind.code())
             .bind(limit.clamp(1, 100))
             .all(job)
             .await
+    }
+
+    async fn open_jobs(&self) -> StoreResult<i64> {
+        self.db
+            .query("SELECT count(*) AS n FROM jobs WHERE state IN ($1, $2)")
+            .bind(JobState::Queued.code())
+            .bind(JobState::Running.code())
+            .all(|r| r.get::<i64>("n"))
+            .await
+            .map(|v| v.first().copied().unwrap_or(0))
+    }
+
+    async fn reverification_policies(&self) -> StoreResult<Vec<(Uuid, u32)>> {
+        let all = self
+            .db
+            .query("SELECT id, identity_policy FROM structures")
+            .all(|r| {
+                Ok((
+                    r.get::<Uuid>("id")?,
+                    IdentityPolicy::from_json(&r.get::<String>("identity_policy")?),
+                ))
+            })
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(id, p)| p.reverify_after_months.map(|m| (id, m)))
+            .collect())
     }
 }

@@ -246,20 +246,23 @@ pub fn hub(h: &Hub<'_>) -> Markup {
                 h2 #h-traitements { "Traitements de masse" }
                 form.inline method="post" action="/identitovigilance/doublons/recherche" {
                     (csrf_field(h.csrf))
+                    input type="hidden" name="cle" value=(uuid::Uuid::new_v4());
                     button type="submit" { "Rechercher les doublons dans tous les dossiers" }
                 }
                 form.inline method="post" action="/identitovigilance/reverification" {
                     (csrf_field(h.csrf))
+                    input type="hidden" name="cle" value=(uuid::Uuid::new_v4());
                     button type="submit" { "Revérifier auprès d'INSi les identités récupérées et qualifiées" }
                 }
                 form.inline method="post" action="/identitovigilance/reverification" {
                     (csrf_field(h.csrf))
+                    input type="hidden" name="cle" value=(uuid::Uuid::new_v4());
                     input type="hidden" name="dues" value="on";
                     button.secondary type="submit" { "Seulement celles dues selon la procédure" }
                 }
                 ul {
                     @for j in h.jobs {
-                        li { a href={ "/identitovigilance/traitements/" (j.id) } { (job_label(&j.kind)) " — " (fr_time(&j.started_at)) " — " (state_label(&j.state)) } }
+                        li { a href={ "/identitovigilance/traitements/" (j.id) } { (j.kind.label()) " — " (fr_time(&j.started_at)) " — " (j.state.label()) } }
                     }
                 }
             }
@@ -267,29 +270,16 @@ pub fn hub(h: &Hub<'_>) -> Markup {
     }
 }
 
-pub fn job_label(kind: &str) -> &'static str {
-    match kind {
-        crate::services::identity_quality::BATCH_KIND => "Recherche de doublons",
-        crate::jobs::reverification::JOB_KIND => "Revérification INSi",
-        _ => "Traitement",
-    }
-}
-
-fn state_label(state: &str) -> &'static str {
-    match state {
-        "en_cours" => "en cours",
-        "termine" => "terminé",
-        _ => "interrompu",
-    }
-}
-
 /// Progress, refreshed by htmx every second while the job runs.
 pub fn job_status(job: &Job, report: Markup) -> Markup {
-    let running = job.state == "en_cours";
+    let running = job.state.is_open();
     let url = format!("/identitovigilance/traitements/{}?fragment=1", job.id);
     html! {
         div #traitement hx-get=[running.then_some(&url)] hx-trigger=[running.then_some("every 1s")] hx-swap="outerHTML" {
-            p role="status" { (job_label(&job.kind)) " — " (state_label(&job.state)) " : " (job.done) " / " (job.total) }
+            p role="status" { (job.kind.label()) " — " (job.state.label()) " : " (job.done) " / " (job.total) }
+            @if let Some(e) = &job.last_error {
+                p.error-text { @if job.state.is_open() { "Nouvelle tentative prévue : " } @else { "Interrompu : " } (e) }
+            }
             progress max=(job.total.max(1)) value=(job.done) { (job.done) " / " (job.total) }
             @if running {
                 noscript { p { a href={ "/identitovigilance/traitements/" (job.id) } { "Rafraîchir" } } }

@@ -34,10 +34,44 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Waits until the app's job runner has no job queued or running.
+    pub async fn drain_jobs(&self) {
+        for _ in 0..600 {
+            if self.db.store.open_jobs().await.expect("open jobs") == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("jobs still queued or running after 30 s");
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // A test that starts a job waits for it (`drain_jobs`): a job left
+        // queued would hide work the test never checked (crates.io's rule).
+        if !std::thread::panicking() {
+            let url = self.db.url.clone();
+            let open = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(async {
+                        let store = escale::store::connect(&url).await.expect("store");
+                        store.open_jobs().await.expect("open jobs")
+                    })
+            })
+            .join()
+            .expect("open jobs check");
+            assert_eq!(
+                open, 0,
+                "jobs left queued or running: call app.drain_jobs()"
+            );
         }
     }
 }
@@ -80,8 +114,10 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("national services");
     let sandboxes = national.sandboxes.clone();
+    let jobs = escale::app::jobs_runner(&db.store, &national.insi);
     let app = escale::app::App {
         config: Arc::new(config),
+        jobs,
         store: db.store.clone(),
         insi: national.insi,
         psc: national.psc,

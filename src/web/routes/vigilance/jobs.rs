@@ -7,99 +7,36 @@ use serde::Deserialize;
 
 use super::super::parse_id;
 use super::*;
-use crate::domain::audit::AuditAction;
-use crate::domain::roles::Role;
-use crate::jobs::reverification;
-use crate::services::identity_quality::{self, BATCH_KIND};
+use crate::jobs::{duplicates, reverification};
+use crate::store::JobKind;
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views;
 use crate::web::{AppError, AppState};
 
-pub async fn start_batch(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+/// « Rechercher les doublons dans tous les dossiers »: enqueued, then its progress.
+pub async fn start_batch(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    form: RawForm,
+) -> Result<Response, AppError> {
     require_referent(&ctx)?;
-    let t = ctx.tenant.clone();
-    let total = st.store.count_usagers(&t).await?;
-    let job = st.store.create_job(&t, BATCH_KIND, total).await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &t,
-        AuditAction::JobStarted,
-        None,
-        "recherche de doublons",
-    )
-    .await?;
-    tokio::spawn(identity_quality::run_duplicate_batch(
-        st.store.clone(),
-        t,
-        job.id,
-    ));
+    let key = Some(form.get("cle")).filter(|k| !k.is_empty());
+    let job = duplicates::start(st.store.as_ref(), &ctx.tenant, key).await?;
+    st.jobs.wake();
     Ok(Redirect::to(&format!("/identitovigilance/traitements/{}", job.id)).into_response())
 }
 
+/// « Revérifier auprès d'INSi… » (all, or those due under the procedure).
 pub async fn start_reverification(
     State(st): State<AppState>,
     ctx: Ctx,
     form: RawForm,
 ) -> Result<Response, AppError> {
     let only_due = form.get("dues") == "on";
-    if only_due && ctx.tenant.policy.reverify_after_months.is_none() {
-        return Err(AppError::Refused(
-            "La procédure de la structure ne fixe pas de délai de revérification : choisissez-en un (paramètres de la procédure) ou revérifiez toutes les identités.".into(),
-        ));
-    }
-    if !ctx
-        .tenant
-        .roles
-        .any(&[Role::ReferentIdentitovigilance, Role::Directeur])
-    {
-        return Err(AppError::Forbidden(
-            "La revérification de masse est lancée par le référent identitovigilance ou la direction.",
-        ));
-    }
-    let t = ctx.tenant.clone();
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = st
-            .store
-            .identity_ids(&t, &reverification::STATUSES, after, 1000)
-            .await?;
-        let Some(last) = page.last().copied() else {
-            break;
-        };
-        ids.extend(page);
-        after = Some(last);
-    }
-    let job = st
-        .store
-        .create_job(&t, reverification::JOB_KIND, ids.len() as i64)
-        .await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &t,
-        AuditAction::JobStarted,
-        None,
-        format!(
-            "revérification INSi de {} identité(s) (certificat INSI-AUTO){}",
-            ids.len(),
-            if only_due {
-                ", seulement celles dues selon la procédure"
-            } else {
-                ""
-            }
-        ),
-    )
-    .await?;
-    tokio::spawn(reverification::run(
-        st.store.clone(),
-        st.insi.clone(),
-        t,
-        job.id,
-        ids,
-        reverification::DEFAULT_RATE_PER_SECOND,
-        only_due,
-    ));
+    let key = Some(form.get("cle")).filter(|k| !k.is_empty());
+    let job = reverification::start(st.store.as_ref(), &ctx.tenant, only_due, key).await?;
+    st.jobs.wake();
     Ok(Redirect::to(&format!("/identitovigilance/traitements/{}", job.id)).into_response())
 }
 
@@ -134,16 +71,11 @@ pub async fn job(
         (status)
         p { a href="/identitovigilance" { "Retour à l'identitovigilance" } }
     };
-    Ok(page(
-        &st,
-        &ctx,
-        views::vigilance::job_label(&job.kind),
-        body,
-    ))
+    Ok(page(&st, &ctx, job.kind.label(), body))
 }
 
 fn job_report(job: &crate::store::Job) -> maud::Markup {
-    if job.kind == reverification::JOB_KIND {
+    if job.kind == JobKind::InsiReverification {
         let r: reverification::Report = serde_json::from_str(&job.report).unwrap_or_default();
         maud::html! {
             @if let Some(e) = &r.error { p.error-text { "Interrompue : " (e) } }
@@ -155,8 +87,7 @@ fn job_report(job: &crate::store::Job) -> maud::Markup {
             }
         }
     } else {
-        let r: identity_quality::BatchReport =
-            serde_json::from_str(&job.report).unwrap_or_default();
+        let r: duplicates::Report = serde_json::from_str(&job.report).unwrap_or_default();
         maud::html! {
             @if let Some(e) = &r.error { p.error-text { "Interrompue : " (e) } }
             p { (r.files) " dossier(s) examiné(s), " (r.pairs) " rapprochement(s) enregistré(s), " (r.same_ins) " INS porté(s) par plusieurs dossiers." }

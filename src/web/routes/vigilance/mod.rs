@@ -20,8 +20,7 @@ use axum::response::{IntoResponse, Response};
 use crate::domain::duplicates::PairStatus;
 use crate::domain::procedure::IdentityAction;
 use crate::domain::roles::Role;
-use crate::jobs::reverification;
-use crate::services::identity_quality::BATCH_KIND;
+use crate::store::JobKind;
 use crate::web::session::Ctx;
 use crate::web::views;
 use crate::web::{AppError, AppState};
@@ -71,8 +70,8 @@ pub async fn desk(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppE
         st.store.open_identity_tasks(t),
         st.store
             .duplicate_pairs(t, Some(PairStatus::Ouvert), None, 100),
-        st.store.recent_jobs(t, BATCH_KIND, 5),
-        st.store.recent_jobs(t, reverification::JOB_KIND, 5),
+        st.store.recent_jobs(t, JobKind::DuplicateBatch, 5),
+        st.store.recent_jobs(t, JobKind::InsiReverification, 5),
         st.store.current_procedure(t),
     )?;
     let readers = match &procedure {
