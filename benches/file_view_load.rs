@@ -25,8 +25,10 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const TARGET_RPS_SQLITE: f64 = 3000.0;
-const TARGET_P99_MS: f64 = 25.0;
+/// The architecture issue's targets (32 clients on the 2-core CI machine).
+const TARGET_RPS_SQLITE: f64 = 6000.0;
+const TARGET_RPS_POSTGRES: f64 = 3000.0;
+const TARGET_P99_MS: f64 = 15.0;
 const TARGET_RSS_MIB: f64 = 60.0;
 /// Errors above this fraction of the measured requests fail the run.
 const MAX_ERROR_RATE: f64 = 0.001;
@@ -243,12 +245,12 @@ fn print_report(outcomes: &[Outcome], settings: Settings) {
     }
     println!();
     println!(
-        "Targets: >= {TARGET_RPS_SQLITE:.0} views/s on SQLite, p99 < {TARGET_P99_MS:.0} ms, server RSS after load < {TARGET_RSS_MIB:.0} MiB."
+        "Targets: >= {TARGET_RPS_SQLITE:.0} views/s with p99 < {TARGET_P99_MS:.0} ms on SQLite, >= {TARGET_RPS_POSTGRES:.0} views/s on PostgreSQL, server RSS after load < {TARGET_RSS_MIB:.0} MiB."
     );
     for o in outcomes {
         let rps_verdict = match o.backend {
             Backend::Sqlite => verdict(o.rps() >= TARGET_RPS_SQLITE),
-            Backend::Postgres => "n/a",
+            Backend::Postgres => verdict(o.rps() >= TARGET_RPS_POSTGRES),
         };
         let rss_verdict = match o.rss_after_kib {
             Some(k) => verdict((k as f64 / 1024.0) < TARGET_RSS_MIB),

@@ -6,14 +6,17 @@ use crate::config::Config;
 
 use super::open;
 
-pub async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+pub async fn serve(mut config: Config) -> anyhow::Result<ExitCode> {
     let listen = config.listen;
     let sandbox = config.is_sandbox();
-    let app = crate::app::prepare(config).await?;
+    // Bound first: with port 0 the address actually served is what the PSC
+    // return address (derived from it without a public URL) must name.
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("impossible d'écouter sur {listen} : {e}"))?;
     let addr = listener.local_addr()?;
+    config.listen = addr;
+    let app = crate::app::prepare(config).await?;
     let mode = if sandbox { " (bac à sable)" } else { "" };
     println!(
         "Escale{mode} : http://{addr}/ — base {}",

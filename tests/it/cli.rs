@@ -491,8 +491,23 @@ fn serve_prints_its_url_and_answers_healthz() {
         }
         panic!("no answer: {last:?}")
     });
+    // Port 0: the PSC return address names the port actually served.
+    let redirect = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{url}auth/psc/login"))
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_string();
+        crate::common::app::query_param(&location, "redirect_uri")
+    });
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(redirect, format!("{url}auth/psc/callback"));
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "sqlite");
     assert!(

@@ -30,11 +30,22 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         .pragma("analysis_limit", "400")
         .pragma("optimize", "0x10002");
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(pool_size())
         .min_connections(1)
         .connect_with(options)
         .await?;
     Ok(Db::Sqlite(pool))
+}
+
+/// Connections (each one a thread of sqlx's). SQLite's statements take
+/// microseconds; what costs is handing each one to its thread and back, and
+/// threads beyond the cores only add switches. `ESCALE_BENCH_SQLITE_POOL`
+/// overrides it for measurements.
+fn pool_size() -> u32 {
+    std::env::var("ESCALE_BENCH_SQLITE_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
 }
 
 pub async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {

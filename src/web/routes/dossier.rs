@@ -30,12 +30,10 @@ async fn render(
     details: &str,
 ) -> Result<Response, AppError> {
     let t = &ctx.tenant;
-    let usager = st
-        .store
-        .get_usager(t, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let (episodes, activities, notes, team, calls, lift, pairs, merges) = tokio::try_join!(
+    // One round trip for everything: each read is filtered by the tenant, so
+    // reading the attachments of a file that turns out to be absent is harmless.
+    let (usager, episodes, activities, notes, team, calls, lift, pairs, merges) = tokio::try_join!(
+        st.store.get_usager(t, id),
         st.store.episodes(t, id),
         st.store.activities(t, id),
         st.store.notes(t, id),
@@ -45,6 +43,7 @@ async fn render(
         st.store.duplicate_pairs(t, None, Some(id), 50),
         st.store.merges_of(t, id),
     )?;
+    let usager = usager.ok_or(AppError::NotFound)?;
     let markers = crate::services::identity_quality::markers(&pairs, usager.collision);
     let today = Utc::now().date_naive();
     let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
