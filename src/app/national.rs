@@ -55,17 +55,14 @@ pub async fn start(config: &Config) -> anyhow::Result<National> {
         }
         None => None,
     };
-    let annuaire = match DirectoryService::client_from_config(config, None)? {
+    let annuaire = match DirectoryService::client_from_config(config)? {
         Some(api) => Some(api),
         None if config.is_sandbox() => {
             let sandbox = AnnuaireSandbox::start(AnnuaireSandboxOptions::default()).await?;
             tracing::info!(url = %sandbox.base_url(), "bac à sable Annuaire Santé prêt");
-            let api = DirectoryService::client_from_config(
-                config,
-                Some((sandbox.base_url(), sandbox.api_key())),
-            )?;
+            let api = DirectoryService::client(config, sandbox.base_url(), sandbox.api_key())?;
             sandboxes.annuaire = Some(sandbox);
-            api
+            Some(api)
         }
         None => None,
     };

@@ -64,26 +64,27 @@ impl DirectoryService {
         DirectoryService { api }
     }
 
-    /// The API of the configuration's `ESCALE_ANNUAIRE_*` keys at `base_url`
-    /// with `api_key` (or the configured ones when `None`); `None` when no
-    /// URL or key is known.
-    pub fn client_from_config(
+    /// The API of the configuration's `ESCALE_ANNUAIRE_*` keys; `None` when
+    /// they are not set.
+    pub fn client_from_config(config: &Config) -> anyhow::Result<Option<AnnuaireClient>> {
+        match (&config.annuaire.url, &config.annuaire.api_key) {
+            (Some(url), Some(key)) => Ok(Some(Self::client(config, url, key)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The API at `base_url` with this key (the cache as configured).
+    pub fn client(
         config: &Config,
-        endpoint: Option<(&str, &str)>,
-    ) -> anyhow::Result<Option<AnnuaireClient>> {
-        let endpoint = endpoint.or(match (&config.annuaire.url, &config.annuaire.api_key) {
-            (Some(url), Some(key)) => Some((url.as_str(), key.as_str())),
-            _ => None,
-        });
-        let Some((url, key)) = endpoint else {
-            return Ok(None);
-        };
-        Ok(Some(AnnuaireClient::new(AnnuaireConfig {
-            base_url: url.to_string(),
-            api_key: key.to_string(),
+        base_url: &str,
+        api_key: &str,
+    ) -> anyhow::Result<AnnuaireClient> {
+        Ok(AnnuaireClient::new(AnnuaireConfig {
+            base_url: base_url.to_string(),
+            api_key: api_key.to_string(),
             cache_ttl: Duration::from_secs(u64::from(config.annuaire.cache_minutes) * 60),
             ..AnnuaireConfig::default()
-        })?))
+        })?)
     }
 
     pub fn api(&self) -> Option<&AnnuaireClient> {
