@@ -495,7 +495,106 @@ async fn the_procedure_schedules_its_reverification(db: TestDb) {
     assert_eq!(journal.len(), 2, "{journal:?}");
 }
 
+/// A handler that fails with `Retry` its first `fail` steps, then finishes.
+struct Flaky {
+    fail: i32,
+    fatal: bool,
+}
+
+#[async_trait::async_trait]
+impl escale::jobs::JobHandler for Flaky {
+    async fn step(
+        &self,
+        _t: &Tenant,
+        job: &mut escale::jobs::Running,
+    ) -> Result<escale::jobs::Step, escale::jobs::JobError> {
+        if self.fatal {
+            return Err(escale::jobs::JobError::Fatal(
+                "pièce jointe illisible".into(),
+            ));
+        }
+        if job.job.attempts <= self.fail {
+            return Err(escale::jobs::JobError::Retry("INSi indisponible".into()));
+        }
+        Ok(escale::jobs::Step::Done)
+    }
+}
+
+/// Failed attempts come back after a growing wait; after the last one the
+/// job fails with its reason in French; a fatal error fails it at once.
+async fn retries_back_off_then_give_up_with_a_french_reason(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.directeur.tenant.clone();
+    for (key, fail, fatal, state, attempts, error) in [
+        ("deux-echecs", 2, false, JobState::Done, 3, None),
+        (
+            "toujours",
+            i32::MAX,
+            false,
+            JobState::Failed,
+            escale::store::jobs::MAX_ATTEMPTS,
+            Some("abandonné après 5 tentatives : INSi indisponible"),
+        ),
+        (
+            "fatal",
+            0,
+            true,
+            JobState::Failed,
+            1,
+            Some("pièce jointe illisible"),
+        ),
+    ] {
+        let (job, _) = db
+            .store
+            .enqueue_job(
+                t.structure_id,
+                &new_job(JobKind::DuplicateBatch, key, &t, "{}"),
+            )
+            .await
+            .unwrap();
+        let mut handlers: std::collections::HashMap<JobKind, Arc<dyn escale::jobs::JobHandler>> =
+            std::collections::HashMap::new();
+        handlers.insert(JobKind::DuplicateBatch, Arc::new(Flaky { fail, fatal }));
+        let r = Runner::new(
+            db.store.clone(),
+            handlers,
+            RunnerConfig {
+                worker: "essais".into(),
+                lease: Duration::from_secs(5),
+                poll: Duration::from_millis(10),
+                backoff: Duration::from_millis(20),
+                max_backoff: Duration::from_millis(80),
+            },
+        );
+        let started = std::time::Instant::now();
+        let end = loop {
+            let j = db.store.job_by_id(job.id).await.unwrap().unwrap();
+            if !j.state.is_open() {
+                break j;
+            }
+            r.run_one().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert!(started.elapsed() < Duration::from_secs(20), "{key}: {j:?}");
+        };
+        assert_eq!(
+            (end.state, end.attempts),
+            (state, attempts),
+            "{key}: {end:?}"
+        );
+        assert_eq!(end.last_error.as_deref(), error, "{key}");
+        if key == "toujours" {
+            // Waits of 20, 40, 80 and 80 ms (capped) between the 5 attempts.
+            assert!(
+                started.elapsed() >= Duration::from_millis(220),
+                "{:?}",
+                started.elapsed()
+            );
+        }
+    }
+}
+
 both_backends!(
+    retries_back_off_then_give_up_with_a_french_reason,
     job_store_contract,
     reverification_survives_the_death_of_its_process,
     two_runners_never_take_the_same_job,
