@@ -3,7 +3,7 @@
 //! (Debian `python3-virtualsmartcard`) playing the card in "Virtual PCD 00 00".
 //!
 //! Without pcscd, the vpcd driver or a Debian python3, the test says plainly
-//! that it did NOT run and returns; with `ESCALE_CARD_AGENT_TEST_REQUIRED=1`
+//! that it did NOT run and returns; with `ESCALE_TEST_CARD_AGENT_REQUIRED=1`
 //! (CI) that is a failure instead.
 
 #![cfg(feature = "pcsc")]
@@ -133,8 +133,8 @@ fn report(line: &str) {
 
 fn not_run(reason: &str) {
     let line = format!("card agent test did NOT run: {reason}");
-    if std::env::var_os("ESCALE_CARD_AGENT_TEST_REQUIRED").is_some() {
-        panic!("{line} (ESCALE_CARD_AGENT_TEST_REQUIRED is set)");
+    if std::env::var_os("ESCALE_TEST_CARD_AGENT_REQUIRED").is_some() {
+        panic!("{line} (ESCALE_TEST_CARD_AGENT_REQUIRED is set)");
     }
     report(&line);
 }
