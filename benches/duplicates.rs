@@ -176,7 +176,7 @@ fn bench(c: &mut Criterion) {
         let t = tenant(&store).await;
         let bases: Vec<UsagerData> = (0..SQLITE_ROWS).map(|_| g.identity()).collect();
         for b in &bases {
-            store.create_usager(&t, b).await.expect("file");
+            store.create_usager(&t, b, &[]).await.expect("file");
         }
         (store, t, bases)
     });

@@ -120,7 +120,10 @@ async fn fixture() -> Fixture {
 
     // 5,000 files in a handful of transactions' worth of time (one insert each).
     for i in 0..FILES {
-        store.create_usager(&tenant, &file(i)).await.expect("file");
+        store
+            .create_usager(&tenant, &file(i), &[])
+            .await
+            .expect("file");
     }
     assert_eq!(
         store.count_usagers(&tenant).await.expect("count"),

@@ -220,12 +220,14 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 Sex::F,
                 "64445",
             ),
+            &[],
         )
         .await?;
     store
         .create_usager(
             &doctor,
             &person("LEROY", "Kévin", None, date(1996, 11, 2), Sex::M, "33063"),
+            &[],
         )
         .await?;
     store
@@ -239,13 +241,14 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 Sex::F,
                 "99243",
             ),
+            &[],
         )
         .await?;
     store
-        .create_usager(&doctor, &alias("Zébulon", Some(Sex::M), Some(1990)))
+        .create_usager(&doctor, &alias("Zébulon", Some(Sex::M), Some(1990)), &[])
         .await?;
     store
-        .create_usager(&doctor, &alias("Le Marin", None, None))
+        .create_usager(&doctor, &alias("Le Marin", None, None), &[])
         .await?;
     store
         .add_episode(
@@ -257,6 +260,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 end_date: None,
                 referent_id: Some(ids[0]),
             },
+            &[],
         )
         .await?;
     store
@@ -270,6 +274,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[0], ids[1]],
                 comment: Some("Renouvellement du traitement".into()),
             },
+            &[],
         )
         .await?;
     store
@@ -283,6 +288,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[3]],
                 comment: Some("Dossier de logement".into()),
             },
+            &[],
         )
         .await?;
     store
@@ -293,6 +299,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Medicale,
                 body: "Traitement de substitution stabilisé ; bilan hépatique à prévoir.".into(),
             },
+            &[],
         )
         .await?;
     store
@@ -303,6 +310,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Sociale,
                 body: "Demande de logement déposée auprès du SIAO.".into(),
             },
+            &[],
         )
         .await?;
     store
@@ -313,19 +321,21 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Partagee,
                 body: "Préfère être appelée le matin.".into(),
             },
+            &[],
         )
         .await?;
 
     let anon = store
-        .create_usager(&educ, &alias("Rocky", Some(Sex::M), Some(1988)))
+        .create_usager(&educ, &alias("Rocky", Some(Sex::M), Some(1988)), &[])
         .await?;
     store
-        .create_usager(&educ, &alias("Mistral", Some(Sex::F), None))
+        .create_usager(&educ, &alias("Mistral", Some(Sex::F), None), &[])
         .await?;
     store
         .create_usager(
             &educ,
             &person("MOREAU", "Léa", None, date(2001, 5, 9), Sex::F, "64102"),
+            &[],
         )
         .await?;
     store
@@ -338,6 +348,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 end_date: None,
                 referent_id: Some(ids[6]),
             },
+            &[],
         )
         .await?;
     store
@@ -351,6 +362,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[6]],
                 comment: Some("Kits d'injection, préservatifs".into()),
             },
+            &[],
         )
         .await?;
     Ok(true)

@@ -37,11 +37,11 @@ async fn duplicate_detection_precision_and_recall(db: TestDb) {
     let mut ids = Vec::new();
     let started = std::time::Instant::now();
     for b in &bases {
-        ids.push(db.store.create_usager(t, b).await.unwrap().id);
+        ids.push(db.store.create_usager(t, b, &[]).await.unwrap().id);
     }
     // The other structure's files are never candidates.
     db.store
-        .create_usager(&f.other.tenant, &bases[0])
+        .create_usager(&f.other.tenant, &bases[0], &[])
         .await
         .unwrap();
 
@@ -142,12 +142,16 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     let t = &f.accueil.tenant;
     let a = db
         .store
-        .create_usager(t, &person("LEFEBVRE", None, "ANNE MARIE", (1980, 4, 7)))
+        .create_usager(
+            t,
+            &person("LEFEBVRE", None, "ANNE MARIE", (1980, 4, 7)),
+            &[],
+        )
         .await
         .unwrap();
     let b = db
         .store
-        .create_usager(t, &person("LEFEVRE", None, "MARIE", (1980, 7, 4)))
+        .create_usager(t, &person("LEFEVRE", None, "MARIE", (1980, 7, 4)), &[])
         .await
         .unwrap();
     let n = identity_quality::record_pairs_of(db.store.as_ref(), t, &a)
@@ -246,6 +250,7 @@ async fn attach_everything(
                 end_date: None,
                 referent_id: Some(t.professional_id),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -260,6 +265,7 @@ async fn attach_everything(
                 participant_ids: vec![t.professional_id],
                 comment: Some(format!("entretien {n} <b>&'\"")),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -271,6 +277,7 @@ async fn attach_everything(
                 confidentiality: Confidentiality::Partagee,
                 body: format!("note {n}"),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -286,6 +293,7 @@ async fn attach_everything(
                 request_xml: "<a/>".into(),
                 response_xml: Some("<b/>".into()),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -304,10 +312,10 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
     let t = &f.medecin.tenant;
     let mut a_data = person("DUPONT", Some("DURAND"), "ZOE LEA", (1985, 3, 12));
     a_data.contact.phone = Some("0601020304".into());
-    let a = db.store.create_usager(t, &a_data).await.unwrap();
+    let a = db.store.create_usager(t, &a_data, &[]).await.unwrap();
     let mut b_data = person("DURAND", None, "ZOE", (1985, 3, 12));
     b_data.contact.email = Some("zoe@example.org".into());
-    let b = db.store.create_usager(t, &b_data).await.unwrap();
+    let b = db.store.create_usager(t, &b_data, &[]).await.unwrap();
     // B is validated (document checked): its identity is the better one.
     let vali = b
         .vigilance
@@ -318,7 +326,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         })
         .unwrap();
     db.store
-        .set_vigilance(t, b.id, &b.data.identity, &vali)
+        .set_vigilance(t, b.id, b.version, &b.data.identity, &vali, &[])
         .await
         .unwrap();
     attach_everything(&db, t, a.id, 1).await;
@@ -425,12 +433,13 @@ async fn anonymous_files_merge_only_along_a_lift(db: TestDb) {
                 },
                 contact: Contact::default(),
             },
+            &[],
         )
         .await
         .unwrap();
     let real = db
         .store
-        .create_usager(t, &person("MARTIN", None, "LUCIE", (1990, 1, 1)))
+        .create_usager(t, &person("MARTIN", None, "LUCIE", (1990, 1, 1)), &[])
         .await
         .unwrap();
     for (s, m) in [(real.id, anon.id), (anon.id, real.id)] {
@@ -440,11 +449,11 @@ async fn anonymous_files_merge_only_along_a_lift(db: TestDb) {
         ));
     }
     db.store
-        .request_anonymity_lift(t, anon.id, Utc::now().date_naive())
+        .request_anonymity_lift(t, anon.id, Utc::now().date_naive(), &[])
         .await
         .unwrap();
     db.store
-        .decide_anonymity_lift(t, anon.id, real.id)
+        .decide_anonymity_lift(t, anon.id, real.id, &[])
         .await
         .unwrap();
     attach_everything(&db, t, anon.id, 3).await;
@@ -548,7 +557,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
 
     let u = db
         .store
-        .create_usager(t, &person("ROUX", None, "ANNA", (2001, 2, 3)))
+        .create_usager(t, &person("ROUX", None, "ANNA", (2001, 2, 3)), &[])
         .await
         .unwrap();
     db.store
@@ -629,6 +638,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 request_xml: "<a/>".into(),
                 response_xml: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -648,7 +658,7 @@ async fn concurrent_merges_stay_consistent(db: TestDb) {
     for (i, first) in ["ZOE", "ZOE LEA", "ZOE MARIE"].into_iter().enumerate() {
         let u = db
             .store
-            .create_usager(t, &person("DUPONT", None, first, (1985, 3, 12)))
+            .create_usager(t, &person("DUPONT", None, first, (1985, 3, 12)), &[])
             .await
             .unwrap();
         attach_everything(&db, t, u.id, i as u32 + 1).await;

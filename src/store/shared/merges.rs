@@ -131,16 +131,15 @@ async fn restore(tx: &mut Tx, t: &Tenant, id: Uuid, s: &UsagerSnapshot) -> Store
 
 /// Write-locks both files first (row locks on PostgreSQL, the write lock on
 /// SQLite), so that two merges touching them run one after the other and
-/// each reads what the other wrote.
+/// each reads what the other wrote. Both versions are bumped: a form read
+/// before the merge (or its undoing) is stale.
 async fn lock_pair(tx: &mut Tx, t: &Tenant, a: Uuid, b: Uuid) -> StoreResult<()> {
-    tx.query(
-        "UPDATE usagers SET updated_at = updated_at WHERE structure_id = $1 AND id IN ($2, $3)",
-    )
-    .bind(t.structure_id)
-    .bind(a)
-    .bind(b)
-    .execute()
-    .await?;
+    tx.query("UPDATE usagers SET version = version + 1 WHERE structure_id = $1 AND id IN ($2, $3)")
+        .bind(t.structure_id)
+        .bind(a)
+        .bind(b)
+        .execute()
+        .await?;
     Ok(())
 }
 

@@ -6,13 +6,14 @@ use chrono::Utc;
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use super::audit::commit_journaled;
 use super::{SqlStore, rows};
 use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
 use crate::store::sql::is_unique_violation;
 use crate::store::{
-    LoginChoice, Membership, NewProfessional, NewStructure, Professional, StoreError, StoreResult,
-    Structure, StructureStore, TeamMember,
+    Journal, LoginChoice, Membership, NewProfessional, NewStructure, Professional, StoreError,
+    StoreResult, Structure, StructureStore, TeamMember,
 };
 
 // Text ordering uses the "C" collation: byte order, the same on both
@@ -67,14 +68,19 @@ impl StructureStore for SqlStore {
             .await
     }
 
-    async fn set_medical_roles(&self, t: &Tenant, roles: &[Role]) -> StoreResult<()> {
-        self.db
-            .query("UPDATE structures SET medical_roles = $1 WHERE id = $2")
+    async fn set_medical_roles(
+        &self,
+        t: &Tenant,
+        roles: &[Role],
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query("UPDATE structures SET medical_roles = $1 WHERE id = $2")
             .bind(rows::roles_csv(roles))
             .bind(t.structure_id)
             .execute()
             .await?;
-        Ok(())
+        commit_journaled(tx, t, journal).await
     }
 
     async fn create_professional(&self, p: &NewProfessional) -> StoreResult<Professional> {
