@@ -34,7 +34,9 @@ pub use access::AccessStore;
 pub use directory::DirectoryStore;
 pub use jobs::{Job, JobKind, JobState, JobStore, NewJob};
 pub use models::*;
-pub use quality::{DuplicateStore, MergeStore, NewProcedure, ProcedureStore, QualityStore};
+pub use quality::{
+    DuplicateStore, JournalOf, MergeStore, NewProcedure, ProcedureStore, QualityStore,
+};
 pub use shared::SqlStore;
 
 #[derive(Debug, thiserror::Error)]

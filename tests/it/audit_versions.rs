@@ -8,6 +8,7 @@ use sqlx::Connection;
 use escale::domain::audit::AuditAction;
 use escale::domain::care::EpisodeKind;
 use escale::domain::identity::IdentityStatus;
+use escale::domain::procedure::IdentityAction;
 use escale::domain::roles::Role;
 use escale::domain::usager::{Identity, Sex, UsagerData, UsagerForm};
 use escale::services::audit;
@@ -142,6 +143,28 @@ async fn a_change_whose_trace_fails_is_not_kept(db: TestDb) {
         )
         .await;
     assert!(r.is_err(), "{r:?}");
+    // The identity procedure's roles (director).
+    let d = &f.directeur.tenant;
+    let mut policy = d.policy.clone();
+    policy.set_roles(IdentityAction::Merge, vec![Role::Directeur]);
+    let r = store
+        .set_identity_policy(
+            d,
+            &policy,
+            &[audit::event(d, AuditAction::ConfigurationChanged, None, "")],
+        )
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    // A team member's roles.
+    let r = store
+        .set_roles(
+            d,
+            f.accueil.professional.id,
+            &[],
+            &[audit::event(d, AuditAction::RoleGranted, None, "")],
+        )
+        .await;
+    assert!(r.is_err(), "{r:?}");
     // A new file.
     let count = store.count_usagers(t).await.unwrap();
     let r = store
@@ -165,6 +188,20 @@ async fn a_change_whose_trace_fails_is_not_kept(db: TestDb) {
         "the setting was not kept"
     );
     assert_eq!(store.count_usagers(t).await.unwrap(), count);
+    let still = store
+        .tenant_for(f.directeur.professional.id, t.structure_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.policy, d.policy, "the procedure was not changed");
+    assert!(
+        store
+            .tenant_for(f.accueil.professional.id, t.structure_id)
+            .await
+            .unwrap()
+            .is_some(),
+        "the team was not changed"
+    );
 
     // The journal back: the same change goes through with its trace, and
     // the chain (with the reads group-committed in between) is whole.

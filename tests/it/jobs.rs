@@ -445,7 +445,7 @@ async fn the_procedure_schedules_its_reverification(db: TestDb) {
     let mut policy = t.policy.clone();
     policy.reverify_after_months = Some(12);
     db.store
-        .set_identity_policy(&f.directeur.tenant, &policy)
+        .set_identity_policy(&f.directeur.tenant, &policy, &[])
         .await
         .unwrap();
 

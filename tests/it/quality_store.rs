@@ -189,12 +189,12 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     );
     assert!(matches!(
         db.store
-            .set_pair_status(&f.other.tenant, a.id, b.id, PairStatus::Ecarte)
+            .set_pair_status(&f.other.tenant, a.id, b.id, PairStatus::Ecarte, &[])
             .await,
         Err(StoreError::NotFound)
     ));
     db.store
-        .set_pair_status(t, b.id, a.id, PairStatus::Ecarte)
+        .set_pair_status(t, b.id, a.id, PairStatus::Ecarte, &[])
         .await
         .unwrap();
     // A decided pair keeps its status when found again.
@@ -215,6 +215,7 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
             a.id,
             Some(Collision::Potentielle),
             Some("deux personnes ?"),
+            &[],
         )
         .await
         .unwrap();
@@ -222,7 +223,7 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     assert_eq!(a2.collision, Some(Collision::Potentielle));
     assert!(matches!(
         db.store
-            .set_collision(&f.other.tenant, a.id, None, None)
+            .set_collision(&f.other.tenant, a.id, None, None, &[])
             .await,
         Err(StoreError::NotFound)
     ));
@@ -335,7 +336,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .await
         .unwrap();
     db.store
-        .set_pair_status(t, a.id, b.id, PairStatus::Avere)
+        .set_pair_status(t, a.id, b.id, PairStatus::Avere, &[])
         .await
         .unwrap();
 
@@ -391,10 +392,16 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
     assert_eq!(db.store.merges_of(t, b.id).await.unwrap().len(), 1);
 
     assert!(matches!(
-        db.store.unmerge(&f.other.tenant, record.id).await,
+        db.store
+            .unmerge(&f.other.tenant, record.id, &|_| Vec::new())
+            .await,
         Err(StoreError::NotFound)
     ));
-    let undone = db.store.unmerge(t, record.id).await.unwrap();
+    let undone = db
+        .store
+        .unmerge(t, record.id, &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(undone.undone_at.is_some());
     assert_eq!(
         export_text(&db.store.export_usager(t, a.id).await.unwrap()),
@@ -411,7 +418,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .unwrap();
     assert_eq!(pair[0].status, PairStatus::Avere);
     assert!(matches!(
-        db.store.unmerge(t, record.id).await,
+        db.store.unmerge(t, record.id, &|_| Vec::new()).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(db.store.count_usagers(t).await.unwrap(), 2);
@@ -480,16 +487,17 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 guidance_01: "Relire la pièce".into(),
                 guidance_02: "Ajouter le lieu".into(),
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
     assert_eq!(v1.version, 1);
     db.store
-        .acknowledge_procedure(&f.accueil.tenant, 1)
+        .acknowledge_procedure(&f.accueil.tenant, 1, &[])
         .await
         .unwrap();
     db.store
-        .acknowledge_procedure(&f.accueil.tenant, 1)
+        .acknowledge_procedure(&f.accueil.tenant, 1, &[])
         .await
         .unwrap();
     assert!(
@@ -516,6 +524,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 guidance_01: String::new(),
                 guidance_02: String::new(),
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -544,7 +553,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     let mut policy = IdentityPolicy::default();
     policy.set_roles(IdentityAction::Merge, vec![Role::Directeur]);
     policy.reverify_after_months = Some(24);
-    db.store.set_identity_policy(t, &policy).await.unwrap();
+    db.store.set_identity_policy(t, &policy, &[]).await.unwrap();
     let reread = db
         .store
         .tenant_for(f.directeur.professional.id, t.structure_id)
@@ -576,11 +585,14 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     );
     assert!(matches!(
         db.store
-            .close_identity_task(&f.other.tenant, tasks[0].id)
+            .close_identity_task(&f.other.tenant, tasks[0].id, &[])
             .await,
         Err(StoreError::NotFound)
     ));
-    db.store.close_identity_task(t, tasks[0].id).await.unwrap();
+    db.store
+        .close_identity_task(t, tasks[0].id, &[])
+        .await
+        .unwrap();
     assert!(db.store.open_identity_tasks(t).await.unwrap().is_empty());
 
     // Jobs are the structure's: another tenant sees none (the job store's

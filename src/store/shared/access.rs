@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::commit_journaled;
 use super::{SqlStore, found, rows};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
@@ -14,7 +15,7 @@ use crate::store::access::{
     PendingPscLogin, ProfessionalProfile, StructureDirector, TeamEntry,
 };
 use crate::store::sql::{Row, is_unique_violation};
-use crate::store::{Membership, NewProfessional, StoreError, StoreResult};
+use crate::store::{Journal, Membership, NewProfessional, StoreError, StoreResult};
 
 /// Adds a role to a set (team lists read one row per role).
 fn with_role(roles: &RoleSet, role: Role) -> RoleSet {
@@ -267,9 +268,10 @@ impl AccessStore for SqlStore {
         t: &Tenant,
         professional_id: Uuid,
         roles: &[Role],
+        journal: Journal<'_>,
     ) -> StoreResult<()> {
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         tx.query("DELETE FROM memberships WHERE structure_id = $1 AND professional_id = $2")
             .bind(t.structure_id)
             .bind(professional_id)
@@ -302,25 +304,30 @@ impl AccessStore for SqlStore {
                 .execute()
                 .await?;
         }
-        tx.commit().await
+        commit_journaled(tx, t, journal).await
     }
 
-    async fn create_invitation(&self, t: &Tenant, inv: &NewInvitation) -> StoreResult<()> {
-        self.db
-            .query(
-                "INSERT INTO invitations (code_hash, professional_id, structure_id, created_by,
+    async fn create_invitation(
+        &self,
+        t: &Tenant,
+        inv: &NewInvitation,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO invitations (code_hash, professional_id, structure_id, created_by,
                      created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&inv.code_hash)
-            .bind(inv.professional_id)
-            .bind(t.structure_id)
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .bind(inv.expires_at)
-            .execute()
-            .await?;
-        Ok(())
+        )
+        .bind(&inv.code_hash)
+        .bind(inv.professional_id)
+        .bind(t.structure_id)
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .bind(inv.expires_at)
+        .execute()
+        .await?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn redeem_invitation(
