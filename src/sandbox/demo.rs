@@ -140,57 +140,61 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
     if !store.list_structures().await?.is_empty() {
         return Ok(false);
     }
+    // Each structure's creation in the instance's journal and its own.
+    let journal = |s: &crate::store::Structure| {
+        [AuditChain::Instance, AuditChain::Structure(s.id)]
+            .map(|chain| {
+                crate::services::audit::instance_event(
+                    chain,
+                    "données de démonstration",
+                    AuditAction::StructureCreated,
+                    s.name.clone(),
+                )
+            })
+            .to_vec()
+    };
     let csapa = store
-        .create_structure(&NewStructure {
-            name: CSAPA_NAME.into(),
-            kind: StructureKind::Csapa,
-            finess_geo: CSAPA_FINESS.into(),
-            finess_juridique: "640000121".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: CSAPA_NAME.into(),
+                kind: StructureKind::Csapa,
+                finess_geo: CSAPA_FINESS.into(),
+                finess_juridique: "640000121".into(),
+            },
+            &journal,
+        )
         .await?;
     let caarud = store
-        .create_structure(&NewStructure {
-            name: "CAARUD L'Escale mobile (démo)".into(),
-            kind: StructureKind::Caarud,
-            finess_geo: CAARUD_FINESS.into(),
-            finess_juridique: "640000139".into(),
-        })
-        .await?;
-    for s in [&csapa, &caarud] {
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Instance,
-            "données de démonstration",
-            AuditAction::StructureCreated,
-            s.name.clone(),
+        .create_structure(
+            &NewStructure {
+                name: "CAARUD L'Escale mobile (démo)".into(),
+                kind: StructureKind::Caarud,
+                finess_geo: CAARUD_FINESS.into(),
+                finess_juridique: "640000139".into(),
+            },
+            &journal,
         )
         .await?;
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Structure(s.id),
-            "données de démonstration",
-            AuditAction::StructureCreated,
-            s.name.clone(),
-        )
-        .await?;
-    }
     crate::services::administration::create_sandbox_administrator(store).await?;
     let mut ids = Vec::new();
     for p in TEAM {
         let pro = store
-            .create_professional(&NewProfessional {
-                first_name: p.first.into(),
-                last_name: p.last.into(),
-                national_id: p.rpps.map(|r| format!("8{r}")),
-                profession: p.profession.into(),
-                instance_admin: false,
-            })
+            .create_professional(
+                &NewProfessional {
+                    first_name: p.first.into(),
+                    last_name: p.last.into(),
+                    national_id: p.rpps.map(|r| format!("8{r}")),
+                    profession: p.profession.into(),
+                    instance_admin: false,
+                },
+                &|_| Vec::new(),
+            )
             .await?;
         for r in p.csapa {
-            store.grant_role(csapa.id, pro.id, *r).await?;
+            store.grant_role(csapa.id, pro.id, *r, &[]).await?;
         }
         for r in p.caarud {
-            store.grant_role(caarud.id, pro.id, *r).await?;
+            store.grant_role(caarud.id, pro.id, *r, &[]).await?;
         }
         ids.push(pro.id);
     }

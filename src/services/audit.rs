@@ -44,7 +44,29 @@ pub async fn record(
     Ok(())
 }
 
-/// Records an instance-level action (CLI, administrator).
+/// The entry of an instance-level action (CLI, administrator) in `chain`,
+/// to give an instance-level store write.
+pub fn instance_event(
+    chain: AuditChain,
+    actor_label: &str,
+    action: AuditAction,
+    details: impl Into<String>,
+) -> (AuditChain, AuditEvent) {
+    (
+        chain,
+        AuditEvent {
+            actor_id: None,
+            actor_label: actor_label.to_string(),
+            action: action.code().to_string(),
+            usager_id: None,
+            details: details.into(),
+        },
+    )
+}
+
+/// Records an instance-level action (CLI, administrator) on its own: for
+/// what changes nothing (a login, a refusal); a change gives its
+/// [`instance_event`] to the store write instead.
 pub async fn record_instance(
     store: &dyn Store,
     chain: AuditChain,

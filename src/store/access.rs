@@ -165,6 +165,7 @@ pub trait AccessStore: Send + Sync {
         &self,
         p: &crate::store::NewProfessional,
         c: &AdminCredential,
+        journal: crate::store::InstanceJournal<'_>,
     ) -> StoreResult<Uuid>;
     /// Whether any credential, even a deactivated administrator's, has this login.
     async fn admin_login_taken(&self, login: &str) -> StoreResult<bool>;
@@ -205,6 +206,7 @@ pub trait AccessStore: Send + Sync {
         login: &str,
         password_hash: &str,
         totp_secret: &str,
+        journal: crate::store::InstanceJournal<'_>,
     ) -> StoreResult<bool>;
     /// Instance administrators with a break-glass credential: (name, login).
     async fn administrators(&self) -> StoreResult<Vec<(String, String)>>;

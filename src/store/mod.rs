@@ -107,7 +107,11 @@ pub trait Store:
 /// and the people of a structure.
 #[async_trait]
 pub trait StructureStore: Send + Sync {
-    async fn create_structure(&self, s: &NewStructure) -> StoreResult<Structure>;
+    async fn create_structure(
+        &self,
+        s: &NewStructure,
+        journal: InstanceJournalOf<'_, Structure>,
+    ) -> StoreResult<Structure>;
     async fn list_structures(&self) -> StoreResult<Vec<Structure>>;
     async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>>;
     async fn find_structure_by_finess(&self, finess_geo: &str) -> StoreResult<Option<Structure>>;
@@ -118,7 +122,11 @@ pub trait StructureStore: Send + Sync {
         roles: &[Role],
         journal: Journal<'_>,
     ) -> StoreResult<()>;
-    async fn create_professional(&self, p: &NewProfessional) -> StoreResult<Professional>;
+    async fn create_professional(
+        &self,
+        p: &NewProfessional,
+        journal: InstanceJournalOf<'_, Professional>,
+    ) -> StoreResult<Professional>;
     async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>>;
     async fn find_professional_by_national_id(
         &self,
@@ -130,6 +138,7 @@ pub trait StructureStore: Send + Sync {
         structure_id: Uuid,
         professional_id: Uuid,
         role: Role,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<()>;
     /// Every active professional with the structures and roles they hold (sandbox login page).
     async fn login_choices(&self) -> StoreResult<Vec<LoginChoice>>;
@@ -162,6 +171,15 @@ pub trait SessionStore: Send + Sync {
 /// journal in the change's own transaction, so that a change is never kept
 /// without its trace (nor a trace without its change).
 pub type Journal<'a> = &'a [AuditEvent];
+
+/// The audit entries of an instance-level change (CLI, `/admin`): each
+/// with its chain (the instance's, or a structure's), written in the
+/// change's own transaction.
+pub type InstanceJournal<'a> = &'a [(AuditChain, AuditEvent)];
+
+/// An [`InstanceJournal`] built inside the change's transaction from what
+/// it made (a new structure's id, a new professional's name).
+pub type InstanceJournalOf<'a, R> = &'a (dyn Fn(&R) -> Vec<(AuditChain, AuditEvent)> + Sync);
 
 /// User files (tenant-scoped).
 #[async_trait]
@@ -257,8 +275,12 @@ pub trait VigilanceStore: Send + Sync {
         journal: Journal<'_>,
     ) -> StoreResult<()>;
     /// Instance administration (CLI): a structure's INSi credentials.
-    async fn set_structure_insi(&self, structure_id: Uuid, insi: &StructureInsi)
-    -> StoreResult<()>;
+    async fn set_structure_insi(
+        &self,
+        structure_id: Uuid,
+        insi: &StructureInsi,
+        journal: InstanceJournal<'_>,
+    ) -> StoreResult<()>;
     async fn request_anonymity_lift(
         &self,
         t: &Tenant,

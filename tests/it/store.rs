@@ -167,12 +167,15 @@ async fn structures_and_finess_conflict(db: TestDb) {
     );
 
     let dup = store
-        .create_structure(&NewStructure {
-            name: "Doublon".into(),
-            kind: StructureKind::Act,
-            finess_geo: CSAPA_FINESS.into(),
-            finess_juridique: "640000030".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: "Doublon".into(),
+                kind: StructureKind::Act,
+                finess_geo: CSAPA_FINESS.into(),
+                finess_juridique: "640000030".into(),
+            },
+            &|_| Vec::new(),
+        )
         .await;
     match dup {
         Err(StoreError::Conflict(msg)) => assert!(msg.contains(CSAPA_FINESS), "{msg}"),
@@ -191,7 +194,10 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
         profession: "Médecin".into(),
         instance_admin: true,
     };
-    let p = store.create_professional(&new).await.expect("create");
+    let p = store
+        .create_professional(&new, &|_| Vec::new())
+        .await
+        .expect("create");
     assert_eq!(p.first_name, "Élodie");
     assert_eq!(p.last_name, "N'Guyen-Łukasz");
     assert_eq!(p.national_id.as_deref(), Some("810000000017"));
@@ -216,10 +222,13 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
     );
 
     let dup = store
-        .create_professional(&NewProfessional {
-            first_name: "Autre".into(),
-            ..new.clone()
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: "Autre".into(),
+                ..new.clone()
+            },
+            &|_| Vec::new(),
+        )
         .await;
     assert!(
         matches!(dup, Err(StoreError::Conflict(_))),
@@ -228,12 +237,15 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
     // Several professionals without a national identifier are fine.
     for i in 0..2 {
         let q = store
-            .create_professional(&NewProfessional {
-                first_name: format!("Sans{i}"),
-                national_id: None,
-                instance_admin: false,
-                ..new.clone()
-            })
+            .create_professional(
+                &NewProfessional {
+                    first_name: format!("Sans{i}"),
+                    national_id: None,
+                    instance_admin: false,
+                    ..new.clone()
+                },
+                &|_| Vec::new(),
+            )
             .await
             .expect("no national id");
         assert_eq!(q.national_id, None);
@@ -249,15 +261,15 @@ async fn roles_tenants_and_login_choices(db: TestDb) {
     // Idempotent grants; several roles are aggregated.
     let id = f.medecin.professional.id;
     store
-        .grant_role(f.csapa.id, id, Role::Medecin)
+        .grant_role(f.csapa.id, id, Role::Medecin, &[])
         .await
         .unwrap();
     store
-        .grant_role(f.csapa.id, id, Role::Medecin)
+        .grant_role(f.csapa.id, id, Role::Medecin, &[])
         .await
         .unwrap();
     store
-        .grant_role(f.csapa.id, id, Role::ReferentIdentitovigilance)
+        .grant_role(f.csapa.id, id, Role::ReferentIdentitovigilance, &[])
         .await
         .unwrap();
     let t = store.tenant_for(id, f.csapa.id).await.unwrap().unwrap();
@@ -322,7 +334,7 @@ async fn roles_tenants_and_login_choices(db: TestDb) {
 
     // A professional in both structures has two memberships, one tenant each.
     store
-        .grant_role(f.caarud.id, f.social.professional.id, Role::Educateur)
+        .grant_role(f.caarud.id, f.social.professional.id, Role::Educateur, &[])
         .await
         .unwrap();
     let durand = store
@@ -444,7 +456,7 @@ async fn sessions_lifecycle(db: TestDb) {
 
     // A role granted later shows in the session's tenant.
     store
-        .grant_role(f.csapa.id, f.social.professional.id, Role::Educateur)
+        .grant_role(f.csapa.id, f.social.professional.id, Role::Educateur, &[])
         .await
         .unwrap();
     let (_, tenant) = store

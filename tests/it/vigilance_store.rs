@@ -213,7 +213,7 @@ async fn identity_settings_and_insi_credentials(db: TestDb) {
         idam: "RP-ESCALE-0001".into(),
     };
     db.store
-        .set_structure_insi(f.csapa.id, &insi)
+        .set_structure_insi(f.csapa.id, &insi, &[])
         .await
         .unwrap();
     let s = db.store.get_structure(f.csapa.id).await.unwrap().unwrap();
@@ -228,7 +228,7 @@ async fn identity_settings_and_insi_credentials(db: TestDb) {
     assert_eq!(other.identity_documents, vec!["PA", "CN", "CS", "eCN"]);
     assert!(matches!(
         db.store
-            .set_structure_insi(uuid::Uuid::new_v4(), &other_insi())
+            .set_structure_insi(uuid::Uuid::new_v4(), &other_insi(), &[])
             .await,
         Err(StoreError::NotFound)
     ));

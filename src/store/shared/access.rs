@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::audit::commit_journaled;
+use super::audit::{commit_journaled, commit_journaled_chains};
 use super::{SqlStore, found, rows};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
@@ -15,7 +15,9 @@ use crate::store::access::{
     PendingPscLogin, ProfessionalProfile, StructureDirector, TeamEntry,
 };
 use crate::store::sql::{Row, is_unique_violation};
-use crate::store::{Journal, Membership, NewProfessional, StoreError, StoreResult};
+use crate::store::{
+    InstanceJournal, Journal, Membership, NewProfessional, StoreError, StoreResult,
+};
 
 /// Adds a role to a set (team lists read one row per role).
 fn with_role(roles: &RoleSet, role: Role) -> RoleSet {
@@ -438,10 +440,11 @@ impl AccessStore for SqlStore {
         &self,
         p: &NewProfessional,
         c: &AdminCredential,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<Uuid> {
         let id = Uuid::new_v4();
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         tx.query(
             "INSERT INTO professionals (id, first_name, last_name, national_id, profession,
                  instance_admin, active, created_at)
@@ -475,7 +478,7 @@ impl AccessStore for SqlStore {
             }
             r => r?,
         };
-        tx.commit().await?;
+        commit_journaled_chains(tx, journal).await?;
         Ok(id)
     }
 
@@ -618,8 +621,9 @@ impl AccessStore for SqlStore {
         login: &str,
         password_hash: &str,
         totp_secret: &str,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let Some(id) = tx
             .query(
                 "UPDATE admin_credentials SET password_hash = $1, totp_secret = $2,
@@ -638,7 +642,7 @@ impl AccessStore for SqlStore {
             .bind(id)
             .execute()
             .await?;
-        tx.commit().await?;
+        commit_journaled_chains(tx, journal).await?;
         Ok(true)
     }
 

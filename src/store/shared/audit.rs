@@ -90,6 +90,26 @@ pub(super) async fn commit_journaled(
     tx.commit().await
 }
 
+/// Appends an instance-level change's journal, chain by chain in a fixed
+/// order (as the group-commit writer locks them), then commits.
+pub(super) async fn commit_journaled_chains(
+    mut tx: Tx,
+    journal: &[(AuditChain, AuditEvent)],
+) -> StoreResult<()> {
+    let mut chains: Vec<AuditChain> = journal.iter().map(|(c, _)| *c).collect();
+    chains.sort_by_key(|c| c.key());
+    chains.dedup();
+    for chain in chains {
+        let events: Vec<AuditEvent> = journal
+            .iter()
+            .filter(|(c, _)| *c == chain)
+            .map(|(_, e)| e.clone())
+            .collect();
+        append_in_tx(&mut tx, chain, &events).await?;
+    }
+    tx.commit().await
+}
+
 /// Inserts the entry after `head` (the chain's last seq and hash) and moves `head` to it.
 async fn insert_entry(
     tx: &mut Tx,

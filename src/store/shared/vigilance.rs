@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::audit::commit_journaled;
+use super::audit::{commit_journaled, commit_journaled_chains};
 use super::duplicates::write_keys_in;
 use super::rows::{self, returning_usager};
 use super::usagers::why_unchanged;
@@ -15,8 +15,8 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
 use crate::store::sql::{Row, is_unique_violation};
 use crate::store::{
-    AnonymityLift, IdentitySettings, InsiCall, Journal, NewInsiCall, StoreError, StoreResult,
-    StructureInsi, Usager, VigilanceStore,
+    AnonymityLift, IdentitySettings, InsiCall, InstanceJournal, Journal, NewInsiCall, StoreError,
+    StoreResult, StructureInsi, Usager, VigilanceStore,
 };
 
 fn insi_call(r: &Row) -> StoreResult<InsiCall> {
@@ -164,19 +164,21 @@ impl VigilanceStore for SqlStore {
         &self,
         structure_id: Uuid,
         insi: &StructureInsi,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<()> {
-        self.db
-            .query(
-                "UPDATE structures SET insi_certificate = $1, insi_key = $2, insi_idam = $3
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "UPDATE structures SET insi_certificate = $1, insi_key = $2, insi_idam = $3
                  WHERE id = $4",
-            )
-            .bind(&insi.certificate)
-            .bind(&insi.key)
-            .bind(&insi.idam)
-            .bind(structure_id)
-            .execute()
-            .await
-            .and_then(found)
+        )
+        .bind(&insi.certificate)
+        .bind(&insi.key)
+        .bind(&insi.idam)
+        .bind(structure_id)
+        .execute()
+        .await
+        .and_then(found)?;
+        commit_journaled_chains(tx, journal).await
     }
 
     async fn request_anonymity_lift(

@@ -143,13 +143,16 @@ pub async fn add(
         Some(p) => p,
         None => {
             st.store
-                .create_professional(&NewProfessional {
-                    first_name: form.get("first_name").trim().to_string(),
-                    last_name: form.get("last_name").trim().to_string(),
-                    national_id: Some(id_nat.clone()),
-                    profession: form.get("profession").trim().to_string(),
-                    instance_admin: false,
-                })
+                .create_professional(
+                    &NewProfessional {
+                        first_name: form.get("first_name").trim().to_string(),
+                        last_name: form.get("last_name").trim().to_string(),
+                        national_id: Some(id_nat.clone()),
+                        profession: form.get("profession").trim().to_string(),
+                        instance_admin: false,
+                    },
+                    &|_| Vec::new(),
+                )
                 .await?
         }
     };
@@ -193,13 +196,16 @@ pub async fn preregister(
     }
     let p = st
         .store
-        .create_professional(&NewProfessional {
-            first_name: first.to_string(),
-            last_name: last.to_string(),
-            national_id: None,
-            profession: profession.to_string(),
-            instance_admin: false,
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: first.to_string(),
+                last_name: last.to_string(),
+                national_id: None,
+                profession: profession.to_string(),
+                instance_admin: false,
+            },
+            &|_| Vec::new(),
+        )
         .await?;
     let mut random = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
