@@ -170,7 +170,20 @@ pub async fn start(
         ));
     }
     let total = due_count(store, t).await?;
-    let (job, created) = store
+    let entry = audit::event(
+        t,
+        AuditAction::JobStarted,
+        None,
+        format!(
+            "revérification INSi de {total} identité(s) (certificat INSI-AUTO){}",
+            if only_due {
+                ", seulement celles dues selon la procédure"
+            } else {
+                ""
+            }
+        ),
+    );
+    let (job, _) = store
         .enqueue_job(
             t.structure_id,
             &NewJob {
@@ -185,25 +198,9 @@ pub async fn start(
                 })
                 .expect("payload serialises"),
             },
+            &[entry],
         )
         .await?;
-    if created {
-        audit::record(
-            store,
-            t,
-            AuditAction::JobStarted,
-            None,
-            format!(
-                "revérification INSi de {total} identité(s) (certificat INSI-AUTO){}",
-                if only_due {
-                    ", seulement celles dues selon la procédure"
-                } else {
-                    ""
-                }
-            ),
-        )
-        .await?;
-    }
     Ok(job)
 }
 

@@ -35,11 +35,11 @@ async fn job_store_contract(db: TestDb) {
     let t = &f.directeur.tenant;
     let s = &db.store;
     let j = new_job(JobKind::DuplicateBatch, "k1", t, "{}");
-    let (job, created) = s.enqueue_job(t.structure_id, &j).await.unwrap();
+    let (job, created) = s.enqueue_job(t.structure_id, &j, &[]).await.unwrap();
     assert!(created);
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     // The same key is the same job: a double click enqueues once.
-    let (again, created) = s.enqueue_job(t.structure_id, &j).await.unwrap();
+    let (again, created) = s.enqueue_job(t.structure_id, &j, &[]).await.unwrap();
     assert!(!created);
     assert_eq!(again.id, job.id);
     assert_eq!(s.open_jobs().await.unwrap(), 1);
@@ -132,6 +132,7 @@ async fn job_store_contract(db: TestDb) {
         .enqueue_job(
             f.other.tenant.structure_id,
             &new_job(JobKind::DuplicateBatch, "k1", &f.other.tenant, "{}"),
+            &[],
         )
         .await
         .unwrap();
@@ -144,7 +145,7 @@ async fn job_store_contract(db: TestDb) {
     let mut policy = new_job(JobKind::InsiReverification, "p", t, "{}");
     policy.actor_id = None;
     policy.started_by = "procédure".into();
-    let (pj, _) = s.enqueue_job(t.structure_id, &policy).await.unwrap();
+    let (pj, _) = s.enqueue_job(t.structure_id, &policy, &[]).await.unwrap();
     let system = s.job_tenant(&pj).await.unwrap().unwrap();
     assert_eq!(system.structure_id, t.structure_id);
     assert_eq!(system.actor_label, "procédure");
@@ -393,6 +394,7 @@ async fn two_runners_never_take_the_same_job(db: TestDb) {
             .enqueue_job(
                 t.structure_id,
                 &new_job(JobKind::DuplicateBatch, &format!("k{i}"), &t, "{}"),
+                &[],
             )
             .await
             .unwrap();

@@ -609,6 +609,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 total: 10,
                 payload: "{}".into(),
             },
+            &[],
         )
         .await
         .unwrap();
