@@ -81,14 +81,13 @@ pub async fn merge(
 ) -> Result<Response, AppError> {
     require(&ctx, IdentityAction::Merge, MERGE_FORBIDDEN)?;
     let (s_id, m_id) = (form_id(&form, "survivant")?, form_id(&form, "fusionne")?);
-    let record = identity_quality::merge_files(st.store.as_ref(), &ctx.tenant, s_id, m_id)
+    identity_quality::merge_files(st.store.as_ref(), &ctx.tenant, s_id, m_id)
         .await
         .map_err(|e| match e {
             MergeError::Refused(r) => AppError::Refused(r.to_string()),
             MergeError::Store(StoreError::Conflict(m)) => AppError::Refused(m),
             MergeError::Store(e) => AppError::Store(e),
         })?;
-    debug_assert_eq!(record.survivor_id, s_id);
     Ok(Redirect::to(&format!("/usagers/{s_id}#qualite")).into_response())
 }
 
