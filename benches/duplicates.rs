@@ -38,26 +38,32 @@ const PROBES: usize = 2_000;
 
 async fn tenant(store: &DynStore) -> Tenant {
     let s = store
-        .create_structure(&NewStructure {
-            name: "CSAPA de mesure".into(),
-            kind: StructureKind::Csapa,
-            finess_geo: "640000014".into(),
-            finess_juridique: "640000121".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: "CSAPA de mesure".into(),
+                kind: StructureKind::Csapa,
+                finess_geo: "640000014".into(),
+                finess_juridique: "640000121".into(),
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("structure");
     let p = store
-        .create_professional(&NewProfessional {
-            first_name: "Claire".into(),
-            last_name: "Martin".into(),
-            national_id: None,
-            profession: "Accueil".into(),
-            instance_admin: false,
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: "Claire".into(),
+                last_name: "Martin".into(),
+                national_id: None,
+                profession: "Accueil".into(),
+                instance_admin: false,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("professional");
     store
-        .grant_role(s.id, p.id, Role::Accueil)
+        .grant_role(s.id, p.id, Role::Accueil, &[])
         .await
         .expect("role");
     store
@@ -176,7 +182,7 @@ fn bench(c: &mut Criterion) {
         let t = tenant(&store).await;
         let bases: Vec<UsagerData> = (0..SQLITE_ROWS).map(|_| g.identity()).collect();
         for b in &bases {
-            store.create_usager(&t, b).await.expect("file");
+            store.create_usager(&t, b, &[]).await.expect("file");
         }
         (store, t, bases)
     });

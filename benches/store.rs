@@ -90,26 +90,32 @@ async fn fixture() -> Fixture {
     let store = escale::store::connect(&url).await.expect("open sqlite");
     store.migrate().await.expect("migrations");
     let structure = store
-        .create_structure(&NewStructure {
-            name: "CSAPA de mesure".into(),
-            kind: StructureKind::Csapa,
-            finess_geo: "640000014".into(),
-            finess_juridique: "640000121".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: "CSAPA de mesure".into(),
+                kind: StructureKind::Csapa,
+                finess_geo: "640000014".into(),
+                finess_juridique: "640000121".into(),
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("structure");
     let pro = store
-        .create_professional(&NewProfessional {
-            first_name: "Claire".into(),
-            last_name: "Martin".into(),
-            national_id: Some("899900000011".into()),
-            profession: "Médecin addictologue".into(),
-            instance_admin: false,
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: "Claire".into(),
+                last_name: "Martin".into(),
+                national_id: Some("899900000011".into()),
+                profession: "Médecin addictologue".into(),
+                instance_admin: false,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("professional");
     store
-        .grant_role(structure.id, pro.id, Role::Medecin)
+        .grant_role(structure.id, pro.id, Role::Medecin, &[])
         .await
         .expect("role");
     let tenant = store
@@ -120,7 +126,10 @@ async fn fixture() -> Fixture {
 
     // 5,000 files in a handful of transactions' worth of time (one insert each).
     for i in 0..FILES {
-        store.create_usager(&tenant, &file(i)).await.expect("file");
+        store
+            .create_usager(&tenant, &file(i), &[])
+            .await
+            .expect("file");
     }
     assert_eq!(
         store.count_usagers(&tenant).await.expect("count"),

@@ -199,26 +199,29 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
                 Some(f) => Some(find_structure(&store, f).await?),
                 None => None,
             };
+            let journal = |p: &store::Professional| {
+                vec![crate::services::audit::instance_event(
+                    AuditChain::Instance,
+                    CLI_ACTOR,
+                    AuditAction::ProfessionalCreated,
+                    p.display_name(),
+                )]
+            };
             let p = store
-                .create_professional(&NewProfessional {
-                    first_name: text::single_line(&a.first_name, 100)
-                        .map_err(|e| anyhow::anyhow!("prénom : {e}"))?,
-                    last_name: text::single_line(&a.last_name, 100)
-                        .map_err(|e| anyhow::anyhow!("nom : {e}"))?,
-                    national_id: national_id.as_ref().map(NationalId::id_nat_ps),
-                    profession: text::single_line(&a.profession, 100)
-                        .map_err(|e| anyhow::anyhow!("profession : {e}"))?,
-                    instance_admin: a.instance_admin,
-                })
+                .create_professional(
+                    &NewProfessional {
+                        first_name: text::single_line(&a.first_name, 100)
+                            .map_err(|e| anyhow::anyhow!("prénom : {e}"))?,
+                        last_name: text::single_line(&a.last_name, 100)
+                            .map_err(|e| anyhow::anyhow!("nom : {e}"))?,
+                        national_id: national_id.as_ref().map(NationalId::id_nat_ps),
+                        profession: text::single_line(&a.profession, 100)
+                            .map_err(|e| anyhow::anyhow!("profession : {e}"))?,
+                        instance_admin: a.instance_admin,
+                    },
+                    &journal,
+                )
                 .await?;
-            crate::services::audit::record_instance(
-                store.as_ref(),
-                AuditChain::Instance,
-                CLI_ACTOR,
-                AuditAction::ProfessionalCreated,
-                p.display_name(),
-            )
-            .await?;
             if let Some(s) = structure {
                 grant(&store, &s, &p, &roles).await?;
             }
@@ -280,16 +283,14 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
                         key: a.key.as_deref().map(absolute),
                         idam,
                     },
+                    &[crate::services::audit::instance_event(
+                        AuditChain::Structure(s.id),
+                        CLI_ACTOR,
+                        AuditAction::ConfigurationChanged,
+                        "certificat INSi et numéro d'autorisation enregistrés",
+                    )],
                 )
                 .await?;
-            crate::services::audit::record_instance(
-                store.as_ref(),
-                AuditChain::Structure(s.id),
-                CLI_ACTOR,
-                AuditAction::ConfigurationChanged,
-                "certificat INSi et numéro d'autorisation enregistrés",
-            )
-            .await?;
             println!(
                 "Certificat INSi enregistré pour {} ({}).",
                 s.name, s.finess_geo
@@ -339,15 +340,13 @@ async fn grant(
     roles: &[Role],
 ) -> anyhow::Result<()> {
     for r in roles {
-        store.grant_role(s.id, p.id, *r).await?;
-        crate::services::audit::record_instance(
-            store.as_ref(),
+        let entry = crate::services::audit::instance_event(
             AuditChain::Structure(s.id),
             CLI_ACTOR,
             AuditAction::RoleGranted,
             format!("{} : {}", p.display_name(), r.label()),
-        )
-        .await?;
+        );
+        store.grant_role(s.id, p.id, *r, &[entry]).await?;
         println!(
             "Rôle attribué : {} — {} — {}",
             p.display_name(),

@@ -233,6 +233,9 @@ pub struct UsagerForm {
     /// Set once the duplicate warning was shown: creating anyway is a choice.
     #[serde(default)]
     pub doublons_vus: Option<String>,
+    /// The file's version the edit form was read at (optimistic check).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Field name → French message.

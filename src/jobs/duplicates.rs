@@ -73,7 +73,8 @@ impl JobHandler for DuplicateBatch {
 /// « Rechercher les doublons dans tous les dossiers ».
 pub async fn start(store: &dyn Store, t: &Tenant, form_key: Option<&str>) -> ServiceResult<Job> {
     let total = store.count_usagers(t).await?;
-    let (job, created) = store
+    let entry = audit::event(t, AuditAction::JobStarted, None, "recherche de doublons");
+    let (job, _) = store
         .enqueue_job(
             t.structure_id,
             &NewJob {
@@ -84,17 +85,8 @@ pub async fn start(store: &dyn Store, t: &Tenant, form_key: Option<&str>) -> Ser
                 total,
                 payload: serde_json::to_string(&Payload::default()).expect("payload serialises"),
             },
+            &[entry],
         )
         .await?;
-    if created {
-        audit::record(
-            store,
-            t,
-            AuditAction::JobStarted,
-            None,
-            "recherche de doublons",
-        )
-        .await?;
-    }
     Ok(job)
 }

@@ -15,14 +15,18 @@ use uuid::Uuid;
 
 use crate::connectors::insi::{CodeCr, InsiClient, rechercher_avec_strategie};
 use crate::domain::audit::AuditAction;
+use crate::domain::identity::Vigilance;
 use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
+use crate::domain::usager::Identity;
 use crate::jobs::idempotency_key;
 use crate::jobs::runner::{JobError, JobHandler, Running, Step};
 use crate::services::audit;
 use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::insi::{InsiService, integrate, local_traits_for_insi, record_exchange};
-use crate::store::{DynStore, Job, JobKind, NewJob, Store, StoreResult, Usager};
+use crate::store::{
+    AuditEvent, DynStore, Job, JobKind, NewJob, Store, StoreError, StoreResult, Usager,
+};
 
 /// Calls per second: the téléservice is shared; bulk work must not crowd the desk.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 5;
@@ -48,6 +52,10 @@ pub struct Report {
     /// Not due yet under the structure's policy (job limited to due files).
     #[serde(default)]
     pub skipped: i64,
+    /// Changed by someone else (a doubt raised, a merge…) while INSi was
+    /// being asked: left as it was, whatever INSi answered.
+    #[serde(default)]
+    pub left_alone: i64,
     /// One line per changed file: (file id, what happened).
     pub changes: Vec<(Uuid, String)>,
     pub error: Option<String>,
@@ -59,6 +67,8 @@ enum Outcome {
     InsChanged(String),
     Downgraded(String),
     Failed(String),
+    /// The file changed while INSi was being asked: nothing written.
+    LeftAlone(String),
 }
 
 pub struct Reverification {
@@ -128,6 +138,10 @@ impl JobHandler for Reverification {
                 report.failed += 1;
                 report.changes.push((u.id, m));
             }
+            Outcome::LeftAlone(m) => {
+                report.left_alone += 1;
+                report.changes.push((u.id, m));
+            }
         }
         job.job.done = report.checked + report.skipped;
         job.set_report(&report);
@@ -156,7 +170,20 @@ pub async fn start(
         ));
     }
     let total = due_count(store, t).await?;
-    let (job, created) = store
+    let entry = audit::event(
+        t,
+        AuditAction::JobStarted,
+        None,
+        format!(
+            "revérification INSi de {total} identité(s) (certificat INSI-AUTO){}",
+            if only_due {
+                ", seulement celles dues selon la procédure"
+            } else {
+                ""
+            }
+        ),
+    );
+    let (job, _) = store
         .enqueue_job(
             t.structure_id,
             &NewJob {
@@ -171,25 +198,9 @@ pub async fn start(
                 })
                 .expect("payload serialises"),
             },
+            &[entry],
         )
         .await?;
-    if created {
-        audit::record(
-            store,
-            t,
-            AuditAction::JobStarted,
-            None,
-            format!(
-                "revérification INSi de {total} identité(s) (certificat INSI-AUTO){}",
-                if only_due {
-                    ", seulement celles dues selon la procédure"
-                } else {
-                    ""
-                }
-            ),
-        )
-        .await?;
-    }
     Ok(job)
 }
 
@@ -246,20 +257,22 @@ async fn verify_one(
         async move {
             let v = match u.vigilance.insi_inconsistent() {
                 Ok(v) => v,
-                Err(e) => return Ok::<_, crate::store::StoreError>(Outcome::Failed(e.to_string())),
+                Err(e) => return Ok::<_, StoreError>(Outcome::Failed(e.to_string())),
             };
-            store.set_vigilance(t, u.id, &u.data.identity, &v).await?;
-            store
-                .add_identity_task(t, u.id, "reverification", &why)
-                .await?;
-            crate::services::audit::record(
-                store,
+            let entry = audit::event(
                 t,
                 AuditAction::IdentityAttributeChanged,
                 Some(u.id),
                 format!("revérification : {why}"),
-            )
-            .await?;
+            );
+            if let Some(left) =
+                write_unless_changed(store, t, u, &u.data.identity, &v, entry).await?
+            {
+                return Ok(left);
+            }
+            store
+                .add_identity_task(t, u.id, "reverification", &why)
+                .await?;
             Ok(Outcome::Downgraded(format!("{name} : {why}")))
         }
     };
@@ -303,18 +316,57 @@ async fn verify_one(
         Ok(v) => v,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
-    store.set_vigilance(t, u.id, &identity, &v).await?;
+    let entry = audit::event(
+        t,
+        AuditAction::IdentityConfirmed,
+        Some(u.id),
+        if changed {
+            "revérification : INS modifié"
+        } else {
+            "revérification : INS confirmé"
+        },
+    );
+    if let Some(left) = write_unless_changed(store, t, u, &identity, &v, entry).await? {
+        return Ok(left);
+    }
     if changed {
-        crate::services::audit::record(
-            store,
-            t,
-            AuditAction::IdentityConfirmed,
-            Some(u.id),
-            "revérification : INS modifié",
-        )
-        .await?;
         Ok(Outcome::InsChanged(message))
     } else {
         Ok(Outcome::Unchanged)
+    }
+}
+
+/// Writes the state decided from `u` as it was read before INSi was asked,
+/// only if the file is still at that version: a doubt raised, a merge, an
+/// edit meanwhile wins (the decision was made on an old state), and the file
+/// is reported, untouched. `None` when written.
+async fn write_unless_changed(
+    store: &dyn Store,
+    t: &Tenant,
+    u: &Usager,
+    identity: &Identity,
+    v: &Vigilance,
+    entry: AuditEvent,
+) -> StoreResult<Option<Outcome>> {
+    match store
+        .set_vigilance(t, u.id, u.version, identity, v, &[entry])
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(StoreError::Stale(_)) => {
+            let now = store.get_usager(t, u.id).await?;
+            let name = u.data.identity.display_name();
+            let why = match now {
+                Some(n) if n.merged_into.is_some() => "fusionnée dans un autre dossier",
+                Some(n) if n.vigilance.may_call_insi().is_err() => {
+                    "identité signalée douteuse ou modifiée"
+                }
+                _ => "dossier modifié",
+            };
+            Ok(Some(Outcome::LeftAlone(format!(
+                "{name} : modifiée pendant la revérification ({why}) : rien n'a changé"
+            ))))
+        }
+        Err(e) => Err(e),
     }
 }

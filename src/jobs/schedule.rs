@@ -48,7 +48,7 @@ pub async fn enqueue_due_reverifications(
             })
             .expect("payload serialises"),
         };
-        let (job, created) = store.enqueue_job(structure_id, &job).await?;
+        let (job, created) = store.enqueue_job(structure_id, &job, &[]).await?;
         if created {
             enqueued.push(job.id);
         }

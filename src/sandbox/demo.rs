@@ -140,57 +140,61 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
     if !store.list_structures().await?.is_empty() {
         return Ok(false);
     }
+    // Each structure's creation in the instance's journal and its own.
+    let journal = |s: &crate::store::Structure| {
+        [AuditChain::Instance, AuditChain::Structure(s.id)]
+            .map(|chain| {
+                crate::services::audit::instance_event(
+                    chain,
+                    "données de démonstration",
+                    AuditAction::StructureCreated,
+                    s.name.clone(),
+                )
+            })
+            .to_vec()
+    };
     let csapa = store
-        .create_structure(&NewStructure {
-            name: CSAPA_NAME.into(),
-            kind: StructureKind::Csapa,
-            finess_geo: CSAPA_FINESS.into(),
-            finess_juridique: "640000121".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: CSAPA_NAME.into(),
+                kind: StructureKind::Csapa,
+                finess_geo: CSAPA_FINESS.into(),
+                finess_juridique: "640000121".into(),
+            },
+            &journal,
+        )
         .await?;
     let caarud = store
-        .create_structure(&NewStructure {
-            name: "CAARUD L'Escale mobile (démo)".into(),
-            kind: StructureKind::Caarud,
-            finess_geo: CAARUD_FINESS.into(),
-            finess_juridique: "640000139".into(),
-        })
-        .await?;
-    for s in [&csapa, &caarud] {
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Instance,
-            "données de démonstration",
-            AuditAction::StructureCreated,
-            s.name.clone(),
+        .create_structure(
+            &NewStructure {
+                name: "CAARUD L'Escale mobile (démo)".into(),
+                kind: StructureKind::Caarud,
+                finess_geo: CAARUD_FINESS.into(),
+                finess_juridique: "640000139".into(),
+            },
+            &journal,
         )
         .await?;
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Structure(s.id),
-            "données de démonstration",
-            AuditAction::StructureCreated,
-            s.name.clone(),
-        )
-        .await?;
-    }
     crate::services::administration::create_sandbox_administrator(store).await?;
     let mut ids = Vec::new();
     for p in TEAM {
         let pro = store
-            .create_professional(&NewProfessional {
-                first_name: p.first.into(),
-                last_name: p.last.into(),
-                national_id: p.rpps.map(|r| format!("8{r}")),
-                profession: p.profession.into(),
-                instance_admin: false,
-            })
+            .create_professional(
+                &NewProfessional {
+                    first_name: p.first.into(),
+                    last_name: p.last.into(),
+                    national_id: p.rpps.map(|r| format!("8{r}")),
+                    profession: p.profession.into(),
+                    instance_admin: false,
+                },
+                &|_| Vec::new(),
+            )
             .await?;
         for r in p.csapa {
-            store.grant_role(csapa.id, pro.id, *r).await?;
+            store.grant_role(csapa.id, pro.id, *r, &[]).await?;
         }
         for r in p.caarud {
-            store.grant_role(caarud.id, pro.id, *r).await?;
+            store.grant_role(caarud.id, pro.id, *r, &[]).await?;
         }
         ids.push(pro.id);
     }
@@ -220,12 +224,14 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 Sex::F,
                 "64445",
             ),
+            &[],
         )
         .await?;
     store
         .create_usager(
             &doctor,
             &person("LEROY", "Kévin", None, date(1996, 11, 2), Sex::M, "33063"),
+            &[],
         )
         .await?;
     store
@@ -239,13 +245,14 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 Sex::F,
                 "99243",
             ),
+            &[],
         )
         .await?;
     store
-        .create_usager(&doctor, &alias("Zébulon", Some(Sex::M), Some(1990)))
+        .create_usager(&doctor, &alias("Zébulon", Some(Sex::M), Some(1990)), &[])
         .await?;
     store
-        .create_usager(&doctor, &alias("Le Marin", None, None))
+        .create_usager(&doctor, &alias("Le Marin", None, None), &[])
         .await?;
     store
         .add_episode(
@@ -257,6 +264,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 end_date: None,
                 referent_id: Some(ids[0]),
             },
+            &[],
         )
         .await?;
     store
@@ -270,6 +278,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[0], ids[1]],
                 comment: Some("Renouvellement du traitement".into()),
             },
+            &[],
         )
         .await?;
     store
@@ -283,6 +292,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[3]],
                 comment: Some("Dossier de logement".into()),
             },
+            &[],
         )
         .await?;
     store
@@ -293,6 +303,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Medicale,
                 body: "Traitement de substitution stabilisé ; bilan hépatique à prévoir.".into(),
             },
+            &[],
         )
         .await?;
     store
@@ -303,6 +314,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Sociale,
                 body: "Demande de logement déposée auprès du SIAO.".into(),
             },
+            &[],
         )
         .await?;
     store
@@ -313,19 +325,21 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 confidentiality: Confidentiality::Partagee,
                 body: "Préfère être appelée le matin.".into(),
             },
+            &[],
         )
         .await?;
 
     let anon = store
-        .create_usager(&educ, &alias("Rocky", Some(Sex::M), Some(1988)))
+        .create_usager(&educ, &alias("Rocky", Some(Sex::M), Some(1988)), &[])
         .await?;
     store
-        .create_usager(&educ, &alias("Mistral", Some(Sex::F), None))
+        .create_usager(&educ, &alias("Mistral", Some(Sex::F), None), &[])
         .await?;
     store
         .create_usager(
             &educ,
             &person("MOREAU", "Léa", None, date(2001, 5, 9), Sex::F, "64102"),
+            &[],
         )
         .await?;
     store
@@ -338,6 +352,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 end_date: None,
                 referent_id: Some(ids[6]),
             },
+            &[],
         )
         .await?;
     store
@@ -351,6 +366,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
                 participant_ids: vec![ids[6]],
                 comment: Some("Kits d'injection, préservatifs".into()),
             },
+            &[],
         )
         .await?;
     Ok(true)

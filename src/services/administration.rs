@@ -3,6 +3,7 @@
 //! administration only, never for user files), and what that administration
 //! does: create structures, designate each structure's director.
 
+use crate::services::audit::instance_event;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
@@ -150,21 +151,22 @@ async fn create_administrator(
         failures: 0,
         locked_until: None,
     };
-    let id = match store.create_administrator(&professional, &credential).await {
-        Err(StoreError::Conflict(_)) => return Err(taken()),
-        r => r?,
-    };
     let display_name = format!("{} {}", professional.first_name, professional.last_name);
-    crate::services::audit::record_instance(
-        store,
+    let entry = instance_event(
         AuditChain::Instance,
         actor,
         AuditAction::AdminCreated,
         format!(
             "administrateur de l'instance {display_name} (identifiant {login}), connexion de secours mot de passe + TOTP"
         ),
-    )
-    .await?;
+    );
+    let id = match store
+        .create_administrator(&professional, &credential, &[entry])
+        .await
+    {
+        Err(StoreError::Conflict(_)) => return Err(taken()),
+        r => r?,
+    };
     Ok(fresh.shown(id, display_name, login, &req.issuer))
 }
 
@@ -208,6 +210,12 @@ pub async fn create_sandbox_administrator(store: &dyn Store) -> Result<Uuid, Sto
                 failures: 0,
                 locked_until: None,
             },
+            &[instance_event(
+                AuditChain::Instance,
+                "données de démonstration",
+                AuditAction::AdminCreated,
+                format!("administrateur de démonstration (identifiant {SANDBOX_LOGIN})"),
+            )],
         )
         .await
 }
@@ -279,14 +287,7 @@ pub async fn reset_credential(
         .await?
         .ok_or(StoreError::NotFound)?;
     let fresh = Fresh::generate()?;
-    if !store
-        .reset_admin_credential(&login, &fresh.password_hash, &fresh.totp.to_base32())
-        .await?
-    {
-        return Err(AdminError::UnknownLogin(login));
-    }
-    crate::services::audit::record_instance(
-        store,
+    let entry = instance_event(
         AuditChain::Instance,
         "ligne de commande",
         AuditAction::AdminReset,
@@ -294,8 +295,18 @@ pub async fn reset_credential(
             "nouveau mot de passe et nouveau secret TOTP pour {} (identifiant {login}) ; ses sessions d'administration sont fermées",
             p.display_name()
         ),
-    )
-    .await?;
+    );
+    if !store
+        .reset_admin_credential(
+            &login,
+            &fresh.password_hash,
+            &fresh.totp.to_base32(),
+            &[entry],
+        )
+        .await?
+    {
+        return Err(AdminError::UnknownLogin(login));
+    }
     Ok(fresh.shown(p.id, p.display_name(), login, issuer))
 }
 
@@ -485,13 +496,33 @@ pub async fn create_structure(
             format!("la clé du FINESS {what} {f} ne correspond pas ; vérifiez le numéro")
         })
         .collect();
+    // The instance's journal and the new structure's own, from its first entry.
+    let journal = |s: &Structure| {
+        vec![
+            instance_event(
+                AuditChain::Instance,
+                actor,
+                AuditAction::StructureCreated,
+                format!("{} ({})", s.name, s.finess_geo),
+            ),
+            instance_event(
+                AuditChain::Structure(s.id),
+                actor,
+                AuditAction::StructureCreated,
+                s.name.clone(),
+            ),
+        ]
+    };
     let structure = store
-        .create_structure(&NewStructure {
-            name,
-            kind,
-            finess_geo: geo.to_string(),
-            finess_juridique: jur.to_string(),
-        })
+        .create_structure(
+            &NewStructure {
+                name,
+                kind,
+                finess_geo: geo.to_string(),
+                finess_juridique: jur.to_string(),
+            },
+            &journal,
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => vec![invalid(
@@ -500,25 +531,6 @@ pub async fn create_structure(
             )],
             e => vec![e.into()],
         })?;
-    let record = async {
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Instance,
-            actor,
-            AuditAction::StructureCreated,
-            format!("{} ({})", structure.name, structure.finess_geo),
-        )
-        .await?;
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Structure(structure.id),
-            actor,
-            AuditAction::StructureCreated,
-            structure.name.clone(),
-        )
-        .await
-    };
-    record.await.map_err(|e| vec![e.into()])?;
     Ok(CreatedStructure {
         structure,
         warnings,
@@ -576,35 +588,33 @@ pub async fn designate_director(
                     )
                 }
             };
-            let p = store
-                .create_professional(&NewProfessional {
-                    first_name: text::single_line(&first, 100)
-                        .map_err(|e| invalid("prénom", e.to_string()))?,
-                    last_name: text::single_line(&last, 100)
-                        .map_err(|e| invalid("nom", e.to_string()))?,
-                    national_id: Some(id_nat.clone()),
-                    profession: text::single_line(&profession, 100)
-                        .unwrap_or_else(|_| "Directeur·rice".into()),
-                    instance_admin: false,
-                })
-                .await?;
-            crate::services::audit::record_instance(
-                store,
-                AuditChain::Instance,
-                actor,
-                AuditAction::ProfessionalCreated,
-                format!("{} ({})", p.display_name(), id.label()),
-            )
-            .await?;
-            p
+            let journal = |p: &crate::store::Professional| {
+                vec![instance_event(
+                    AuditChain::Instance,
+                    actor,
+                    AuditAction::ProfessionalCreated,
+                    format!("{} ({})", p.display_name(), id.label()),
+                )]
+            };
+            store
+                .create_professional(
+                    &NewProfessional {
+                        first_name: text::single_line(&first, 100)
+                            .map_err(|e| invalid("prénom", e.to_string()))?,
+                        last_name: text::single_line(&last, 100)
+                            .map_err(|e| invalid("nom", e.to_string()))?,
+                        national_id: Some(id_nat.clone()),
+                        profession: text::single_line(&profession, 100)
+                            .unwrap_or_else(|_| "Directeur·rice".into()),
+                        instance_admin: false,
+                    },
+                    &journal,
+                )
+                .await?
         }
     };
-    store
-        .grant_role(structure.id, professional.id, Role::Directeur)
-        .await?;
-    for chain in [AuditChain::Instance, AuditChain::Structure(structure.id)] {
-        crate::services::audit::record_instance(
-            store,
+    let journal = [AuditChain::Instance, AuditChain::Structure(structure.id)].map(|chain| {
+        instance_event(
             chain,
             actor,
             AuditAction::RoleGranted,
@@ -615,8 +625,10 @@ pub async fn designate_director(
                 structure.finess_geo
             ),
         )
+    });
+    store
+        .grant_role(structure.id, professional.id, Role::Directeur, &journal)
         .await?;
-    }
     Ok((professional.display_name(), warning))
 }
 

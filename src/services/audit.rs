@@ -6,7 +6,28 @@ use crate::domain::audit::{AuditAction, ChainBreak, ChainVerifier};
 use crate::domain::tenant::Tenant;
 use crate::store::{AuditChain, AuditEvent, Store, StoreResult};
 
-/// Records `action` by the tenant's professional in the tenant's structure journal.
+/// The entry of `action` by the tenant's professional, to give a store
+/// write: the change and its trace are then written in one transaction.
+pub fn event(
+    t: &Tenant,
+    action: AuditAction,
+    usager_id: Option<Uuid>,
+    details: impl Into<String>,
+) -> AuditEvent {
+    AuditEvent {
+        // A job of the structure's own procedure acts as no one (nil id).
+        actor_id: (!t.professional_id.is_nil()).then_some(t.professional_id),
+        actor_label: t.actor_label.clone(),
+        action: action.code().to_string(),
+        usager_id,
+        details: details.into(),
+    }
+}
+
+/// Records `action` by the tenant's professional in the tenant's structure
+/// journal, on its own (group-committed with other entries). For what
+/// changes nothing (a file opened, an export, a login): a change gives its
+/// [`event`] to the store write instead.
 pub async fn record(
     store: &dyn Store,
     t: &Tenant,
@@ -14,21 +35,38 @@ pub async fn record(
     usager_id: Option<Uuid>,
     details: impl Into<String>,
 ) -> StoreResult<()> {
-    let event = AuditEvent {
-        // A job of the structure's own procedure acts as no one (nil id).
-        actor_id: (!t.professional_id.is_nil()).then_some(t.professional_id),
-        actor_label: t.actor_label.clone(),
-        action: action.code().to_string(),
-        usager_id,
-        details: details.into(),
-    };
     store
-        .append_audit(AuditChain::Structure(t.structure_id), &event)
+        .append_audit(
+            AuditChain::Structure(t.structure_id),
+            &event(t, action, usager_id, details),
+        )
         .await?;
     Ok(())
 }
 
-/// Records an instance-level action (CLI, administrator).
+/// The entry of an instance-level action (CLI, administrator) in `chain`,
+/// to give an instance-level store write.
+pub fn instance_event(
+    chain: AuditChain,
+    actor_label: &str,
+    action: AuditAction,
+    details: impl Into<String>,
+) -> (AuditChain, AuditEvent) {
+    (
+        chain,
+        AuditEvent {
+            actor_id: None,
+            actor_label: actor_label.to_string(),
+            action: action.code().to_string(),
+            usager_id: None,
+            details: details.into(),
+        },
+    )
+}
+
+/// Records an instance-level action (CLI, administrator) on its own: for
+/// what changes nothing (a login, a refusal); a change gives its
+/// [`instance_event`] to the store write instead.
 pub async fn record_instance(
     store: &dyn Store,
     chain: AuditChain,

@@ -3,10 +3,12 @@
 
 use uuid::Uuid;
 
+use crate::domain::audit::AuditAction;
 use crate::domain::duplicates::{self, Collision, Match, PairStatus, Probe};
 use crate::domain::merge::{self, MergeRefusal, Side};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
+use crate::services::audit;
 use crate::store::{MergeRecord, Store, StoreError, StoreResult, Usager};
 
 /// Candidates for an identity typed at reception (or an existing file):
@@ -70,8 +72,14 @@ pub async fn same_ins_found(
         } else {
             let note = "même INS que le dossier d'une autre personne";
             for id in [u.id, other.id] {
+                let entry = audit::event(
+                    t,
+                    AuditAction::CollisionFlagged,
+                    Some(id),
+                    format!("{} : {note}", Collision::Potentielle.label()),
+                );
                 store
-                    .set_collision(t, id, Some(Collision::Potentielle), Some(note))
+                    .set_collision(t, id, Some(Collision::Potentielle), Some(note), &[entry])
                     .await?;
             }
             store
@@ -143,9 +151,50 @@ pub async fn merge_files(
             vigilance: &merged.vigilance,
         },
     );
+    // Both files' journals name the merge and what it moved.
+    let journal = |record: &MergeRecord| {
+        [
+            (survivor_id, "dossier conservé"),
+            (merged_id, "dossier fusionné"),
+        ]
+        .map(|(id, what)| {
+            audit::event(
+                t,
+                AuditAction::FilesMerged,
+                Some(id),
+                format!(
+                    "{what} ; fusion {} ; {} objet(s) déplacé(s)",
+                    record.id,
+                    record.moved.count()
+                ),
+            )
+        })
+        .to_vec()
+    };
     Ok(store
-        .merge_usagers(t, survivor_id, merged_id, &state)
+        .merge_usagers(t, survivor_id, merged_id, &state, &journal)
         .await?)
+}
+
+/// Undoes a merge: both files as they were, the rows moved back, both
+/// journals told, in one transaction.
+pub async fn unmerge(store: &dyn Store, t: &Tenant, merge_id: Uuid) -> StoreResult<MergeRecord> {
+    let journal = |record: &MergeRecord| {
+        [record.survivor_id, record.merged_id]
+            .map(|id| {
+                audit::event(
+                    t,
+                    AuditAction::FilesUnmerged,
+                    Some(id),
+                    format!(
+                        "fusion {} annulée : les deux dossiers sont rétablis",
+                        record.id
+                    ),
+                )
+            })
+            .to_vec()
+    };
+    store.unmerge(t, merge_id, &journal).await
 }
 
 /// The RNIV markers a file carries because of its pairs and collisions.

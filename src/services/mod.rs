@@ -6,6 +6,7 @@ pub mod annuaire;
 pub mod annuaire_import;
 pub mod audit;
 pub mod error;
+pub mod files;
 pub mod identity;
 pub mod identity_quality;
 pub mod insi;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Membership, StoreResult};
+use super::{Journal, Membership, StoreResult};
 use crate::domain::directory::{DirectoryPerson, Mailbox};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
@@ -132,9 +132,19 @@ pub trait AccessStore: Send + Sync {
     async fn team_entries(&self, t: &Tenant) -> StoreResult<Vec<TeamEntry>>;
     /// Replaces the professional's roles in the tenant's structure (none:
     /// their access to this structure ends; the person stays on record).
-    async fn set_roles(&self, t: &Tenant, professional_id: Uuid, roles: &[Role])
-    -> StoreResult<()>;
-    async fn create_invitation(&self, t: &Tenant, inv: &NewInvitation) -> StoreResult<()>;
+    async fn set_roles(
+        &self,
+        t: &Tenant,
+        professional_id: Uuid,
+        roles: &[Role],
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
+    async fn create_invitation(
+        &self,
+        t: &Tenant,
+        inv: &NewInvitation,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     /// Ties `id_nat_ps` to the invited professional (once, before expiry).
     /// `Conflict` when the national id already belongs to someone else.
     async fn redeem_invitation(
@@ -155,6 +165,7 @@ pub trait AccessStore: Send + Sync {
         &self,
         p: &crate::store::NewProfessional,
         c: &AdminCredential,
+        journal: crate::store::InstanceJournal<'_>,
     ) -> StoreResult<Uuid>;
     /// Whether any credential, even a deactivated administrator's, has this login.
     async fn admin_login_taken(&self, login: &str) -> StoreResult<bool>;
@@ -195,6 +206,7 @@ pub trait AccessStore: Send + Sync {
         login: &str,
         password_hash: &str,
         totp_secret: &str,
+        journal: crate::store::InstanceJournal<'_>,
     ) -> StoreResult<bool>;
     /// Instance administrators with a break-glass credential: (name, login).
     async fn administrators(&self) -> StoreResult<Vec<(String, String)>>;

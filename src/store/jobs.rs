@@ -137,7 +137,14 @@ pub struct Job {
 pub trait JobStore: Send + Sync {
     /// Enqueues the job, or returns the one already enqueued with the same
     /// idempotency key (`false`: nothing new was created).
-    async fn enqueue_job(&self, structure_id: Uuid, j: &NewJob) -> StoreResult<(Job, bool)>;
+    /// The journal (the structure's chain) is written with the job, only if
+    /// this call created it.
+    async fn enqueue_job(
+        &self,
+        structure_id: Uuid,
+        j: &NewJob,
+        journal: super::Journal<'_>,
+    ) -> StoreResult<(Job, bool)>;
     /// Takes the oldest job that is ready (queued and due, or running with an
     /// expired lease: its runner died) for `worker` until `lease_until`, and
     /// counts an attempt. Two runners never get the same job.

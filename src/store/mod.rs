@@ -34,7 +34,9 @@ pub use access::AccessStore;
 pub use directory::DirectoryStore;
 pub use jobs::{Job, JobKind, JobState, JobStore, NewJob};
 pub use models::*;
-pub use quality::{DuplicateStore, MergeStore, NewProcedure, ProcedureStore, QualityStore};
+pub use quality::{
+    DuplicateStore, JournalOf, MergeStore, NewProcedure, ProcedureStore, QualityStore,
+};
 pub use shared::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,10 @@ pub enum StoreError {
     /// The tenant's roles do not allow this write (e.g. a medical note by a social worker).
     #[error("action non autorisée pour vos rôles")]
     Forbidden,
+    /// The file changed since the version the writer read (optimistic
+    /// check): someone else wrote it meanwhile; nothing was written.
+    #[error("dossier modifié entre-temps")]
+    Stale(Uuid),
     #[error("base de données : {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration : {0}")]
@@ -101,13 +107,26 @@ pub trait Store:
 /// and the people of a structure.
 #[async_trait]
 pub trait StructureStore: Send + Sync {
-    async fn create_structure(&self, s: &NewStructure) -> StoreResult<Structure>;
+    async fn create_structure(
+        &self,
+        s: &NewStructure,
+        journal: InstanceJournalOf<'_, Structure>,
+    ) -> StoreResult<Structure>;
     async fn list_structures(&self) -> StoreResult<Vec<Structure>>;
     async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>>;
     async fn find_structure_by_finess(&self, finess_geo: &str) -> StoreResult<Option<Structure>>;
     /// The director's choice of who reads medical notes, for the tenant's own structure only.
-    async fn set_medical_roles(&self, t: &Tenant, roles: &[Role]) -> StoreResult<()>;
-    async fn create_professional(&self, p: &NewProfessional) -> StoreResult<Professional>;
+    async fn set_medical_roles(
+        &self,
+        t: &Tenant,
+        roles: &[Role],
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
+    async fn create_professional(
+        &self,
+        p: &NewProfessional,
+        journal: InstanceJournalOf<'_, Professional>,
+    ) -> StoreResult<Professional>;
     async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>>;
     async fn find_professional_by_national_id(
         &self,
@@ -119,6 +138,7 @@ pub trait StructureStore: Send + Sync {
         structure_id: Uuid,
         professional_id: Uuid,
         role: Role,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<()>;
     /// Every active professional with the structures and roles they hold (sandbox login page).
     async fn login_choices(&self) -> StoreResult<Vec<LoginChoice>>;
@@ -147,12 +167,40 @@ pub trait SessionStore: Send + Sync {
     async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// The audit entries a change carries: appended to the tenant's structure
+/// journal in the change's own transaction, so that a change is never kept
+/// without its trace (nor a trace without its change).
+pub type Journal<'a> = &'a [AuditEvent];
+
+/// The audit entries of an instance-level change (CLI, `/admin`): each
+/// with its chain (the instance's, or a structure's), written in the
+/// change's own transaction.
+pub type InstanceJournal<'a> = &'a [(AuditChain, AuditEvent)];
+
+/// An [`InstanceJournal`] built inside the change's transaction from what
+/// it made (a new structure's id, a new professional's name).
+pub type InstanceJournalOf<'a, R> = &'a (dyn Fn(&R) -> Vec<(AuditChain, AuditEvent)> + Sync);
+
 /// User files (tenant-scoped).
 #[async_trait]
 pub trait UsagerStore: Send + Sync {
-    async fn create_usager(&self, t: &Tenant, data: &UsagerData) -> StoreResult<Usager>;
-    /// `NotFound` when the file is not in the tenant's structure.
-    async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager>;
+    /// The journal entries are about the new file (their `usager_id` is its id).
+    async fn create_usager(
+        &self,
+        t: &Tenant,
+        data: &UsagerData,
+        journal: Journal<'_>,
+    ) -> StoreResult<Usager>;
+    /// Only if the file is still at `version` (then bumped): `Stale` when
+    /// someone wrote it since; `NotFound` when it is not the tenant's.
+    async fn update_usager(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        version: i64,
+        data: &UsagerData,
+        journal: Journal<'_>,
+    ) -> StoreResult<Usager>;
     async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>>;
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>>;
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
@@ -166,6 +214,7 @@ pub trait CareStore: Send + Sync {
         t: &Tenant,
         usager_id: Uuid,
         e: &NewEpisode,
+        journal: Journal<'_>,
     ) -> StoreResult<Episode>;
     async fn close_episode(
         &self,
@@ -173,6 +222,7 @@ pub trait CareStore: Send + Sync {
         usager_id: Uuid,
         episode_id: Uuid,
         end: NaiveDate,
+        journal: Journal<'_>,
     ) -> StoreResult<()>;
     async fn episodes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Episode>>;
     async fn add_activity(
@@ -180,10 +230,17 @@ pub trait CareStore: Send + Sync {
         t: &Tenant,
         usager_id: Uuid,
         a: &NewActivity,
+        journal: Journal<'_>,
     ) -> StoreResult<Activity>;
     async fn activities(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Activity>>;
     /// `Forbidden` when the tenant's roles may not write this class.
-    async fn add_note(&self, t: &Tenant, usager_id: Uuid, n: &NewNote) -> StoreResult<Note>;
+    async fn add_note(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        n: &NewNote,
+        journal: Journal<'_>,
+    ) -> StoreResult<Note>;
     /// Only the classes the tenant may read: the filter is in the query.
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>>;
 }
@@ -193,31 +250,50 @@ pub trait CareStore: Send + Sync {
 #[async_trait]
 pub trait VigilanceStore: Send + Sync {
     /// Writes the identity (strict traits, possibly replaced by the INS traits)
-    /// and its vigilance state together. Anonymous files are never touched.
+    /// and its vigilance state together, only if the file is still at
+    /// `version` (then bumped; `Stale` otherwise). Anonymous files are never touched.
     async fn set_vigilance(
         &self,
         t: &Tenant,
         usager_id: Uuid,
+        version: i64,
         identity: &Identity,
         vigilance: &Vigilance,
+        journal: Journal<'_>,
     ) -> StoreResult<Usager>;
-    async fn record_insi_call(&self, t: &Tenant, call: &NewInsiCall) -> StoreResult<()>;
+    async fn record_insi_call(
+        &self,
+        t: &Tenant,
+        call: &NewInsiCall,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     async fn insi_calls(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<InsiCall>>;
-    async fn set_identity_settings(&self, t: &Tenant, s: &IdentitySettings) -> StoreResult<()>;
+    async fn set_identity_settings(
+        &self,
+        t: &Tenant,
+        s: &IdentitySettings,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     /// Instance administration (CLI): a structure's INSi credentials.
-    async fn set_structure_insi(&self, structure_id: Uuid, insi: &StructureInsi)
-    -> StoreResult<()>;
+    async fn set_structure_insi(
+        &self,
+        structure_id: Uuid,
+        insi: &StructureInsi,
+        journal: InstanceJournal<'_>,
+    ) -> StoreResult<()>;
     async fn request_anonymity_lift(
         &self,
         t: &Tenant,
         anonymous_id: Uuid,
         requested_on: NaiveDate,
+        journal: Journal<'_>,
     ) -> StoreResult<()>;
     async fn decide_anonymity_lift(
         &self,
         t: &Tenant,
         anonymous_id: Uuid,
         real_id: Uuid,
+        journal: Journal<'_>,
     ) -> StoreResult<()>;
     /// The lift record where this file is the anonymous or the real side.
     async fn anonymity_lift(

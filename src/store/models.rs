@@ -166,6 +166,9 @@ pub struct Usager {
     pub collision: Option<Collision>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every write of the identity or its vigilance state; a
+    /// writer says which version it read (optimistic check, no lost update).
+    pub version: i64,
 }
 
 /// A search: folded terms (each must appear in a name or alias) and/or a birth date.

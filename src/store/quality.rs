@@ -7,9 +7,14 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, MergeRecord, MovedObjects, Procedure,
-    ProcedureReaders, StoreResult, Usager,
+    AuditEvent, DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, Journal, MergeRecord,
+    MovedObjects, Procedure, ProcedureReaders, StoreResult, Usager,
 };
+
+/// The journal of a change whose entries name what the change made (a
+/// merge's id, what it moved): built inside the change's transaction from
+/// its result, written in that transaction.
+pub type JournalOf<'a, R> = &'a (dyn Fn(&R) -> Vec<AuditEvent> + Sync);
 use crate::domain::duplicates::{Collision, Match, PairStatus};
 use crate::domain::identity::Vigilance;
 use crate::domain::procedure::IdentityPolicy;
@@ -75,6 +80,7 @@ pub trait DuplicateStore: Send + Sync {
         a: Uuid,
         b: Uuid,
         status: PairStatus,
+        journal: Journal<'_>,
     ) -> StoreResult<()>;
     /// Live identified files after `after` in id order, optionally of some statuses.
     async fn identity_ids(
@@ -90,6 +96,7 @@ pub trait DuplicateStore: Send + Sync {
         usager_id: Uuid,
         collision: Option<Collision>,
         note: Option<&str>,
+        journal: Journal<'_>,
     ) -> StoreResult<()>;
 }
 
@@ -109,20 +116,41 @@ pub trait MergeStore: Send + Sync {
         survivor_id: Uuid,
         merged_id: Uuid,
         survivor: &(UsagerData, Vigilance),
+        journal: JournalOf<'_, MergeRecord>,
     ) -> StoreResult<MergeRecord>;
     /// Restores both files as they were and moves the rows back.
-    async fn unmerge(&self, t: &Tenant, merge_id: Uuid) -> StoreResult<MergeRecord>;
+    async fn unmerge(
+        &self,
+        t: &Tenant,
+        merge_id: Uuid,
+        journal: JournalOf<'_, MergeRecord>,
+    ) -> StoreResult<MergeRecord>;
     async fn merges_of(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<MergeRecord>>;
 }
 
 /// The director's procedure, the referent's tasks and the indicators.
 #[async_trait]
 pub trait ProcedureStore: Send + Sync {
-    async fn set_identity_policy(&self, t: &Tenant, p: &IdentityPolicy) -> StoreResult<()>;
+    async fn set_identity_policy(
+        &self,
+        t: &Tenant,
+        p: &IdentityPolicy,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     /// Publishes a new version (number = last + 1).
-    async fn publish_procedure(&self, t: &Tenant, p: &NewProcedure) -> StoreResult<Procedure>;
+    async fn publish_procedure(
+        &self,
+        t: &Tenant,
+        p: &NewProcedure,
+        journal: JournalOf<'_, Procedure>,
+    ) -> StoreResult<Procedure>;
     async fn current_procedure(&self, t: &Tenant) -> StoreResult<Option<Procedure>>;
-    async fn acknowledge_procedure(&self, t: &Tenant, version: i64) -> StoreResult<()>;
+    async fn acknowledge_procedure(
+        &self,
+        t: &Tenant,
+        version: i64,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     async fn has_acknowledged(&self, t: &Tenant, version: i64) -> StoreResult<bool>;
     async fn procedure_readers(&self, t: &Tenant, version: i64) -> StoreResult<ProcedureReaders>;
 
@@ -134,7 +162,12 @@ pub trait ProcedureStore: Send + Sync {
         message: &str,
     ) -> StoreResult<()>;
     async fn open_identity_tasks(&self, t: &Tenant) -> StoreResult<Vec<IdentityTask>>;
-    async fn close_identity_task(&self, t: &Tenant, id: Uuid) -> StoreResult<()>;
+    async fn close_identity_task(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
 
     async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts>;
     async fn insi_months(&self, t: &Tenant, months: i64) -> StoreResult<Vec<InsiMonth>>;

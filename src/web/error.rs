@@ -81,6 +81,12 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Requête invalide", m),
             AppError::Refused(m) => (StatusCode::CONFLICT, "Action impossible", m),
             AppError::Store(StoreError::Conflict(m)) => (StatusCode::CONFLICT, "Déjà enregistré", m),
+            AppError::Store(StoreError::Stale(id)) => {
+                let mut r = (StatusCode::CONFLICT, views::layout::stale_page(id)).into_response();
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                return r;
+            }
             AppError::Store(e) => return internal(&e),
             AppError::Internal(e) => return internal(e.as_ref()),
         };

@@ -486,6 +486,7 @@ async fn insi_trouble_loses_nothing(db: TestDb) {
                 },
                 contact: Contact::default(),
             },
+            &[],
         )
         .await
         .unwrap();

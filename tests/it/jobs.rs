@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use escale::domain::audit::AuditAction;
 use escale::domain::identity::IdentityStatus;
 use escale::domain::tenant::Tenant;
 use escale::jobs::{Runner, RunnerConfig};
@@ -34,11 +35,11 @@ async fn job_store_contract(db: TestDb) {
     let t = &f.directeur.tenant;
     let s = &db.store;
     let j = new_job(JobKind::DuplicateBatch, "k1", t, "{}");
-    let (job, created) = s.enqueue_job(t.structure_id, &j).await.unwrap();
+    let (job, created) = s.enqueue_job(t.structure_id, &j, &[]).await.unwrap();
     assert!(created);
     assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     // The same key is the same job: a double click enqueues once.
-    let (again, created) = s.enqueue_job(t.structure_id, &j).await.unwrap();
+    let (again, created) = s.enqueue_job(t.structure_id, &j, &[]).await.unwrap();
     assert!(!created);
     assert_eq!(again.id, job.id);
     assert_eq!(s.open_jobs().await.unwrap(), 1);
@@ -131,6 +132,7 @@ async fn job_store_contract(db: TestDb) {
         .enqueue_job(
             f.other.tenant.structure_id,
             &new_job(JobKind::DuplicateBatch, "k1", &f.other.tenant, "{}"),
+            &[],
         )
         .await
         .unwrap();
@@ -143,7 +145,7 @@ async fn job_store_contract(db: TestDb) {
     let mut policy = new_job(JobKind::InsiReverification, "p", t, "{}");
     policy.actor_id = None;
     policy.started_by = "procédure".into();
-    let (pj, _) = s.enqueue_job(t.structure_id, &policy).await.unwrap();
+    let (pj, _) = s.enqueue_job(t.structure_id, &policy, &[]).await.unwrap();
     let system = s.job_tenant(&pj).await.unwrap().unwrap();
     assert_eq!(system.structure_id, t.structure_id);
     assert_eq!(system.actor_label, "procédure");
@@ -195,7 +197,7 @@ async fn recovered_files(
         },
         contact: Default::default(),
     };
-    let first = store.create_usager(t, &data).await.unwrap();
+    let first = store.create_usager(t, &data, &[]).await.unwrap();
     let report = insi_search::search_by_traits(store.as_ref(), insi, t, &first)
         .await
         .unwrap();
@@ -211,9 +213,12 @@ async fn recovered_files(
         let u = if i == 0 {
             first.clone()
         } else {
-            store.create_usager(t, &data).await.unwrap()
+            store.create_usager(t, &data, &[]).await.unwrap()
         };
-        store.set_vigilance(t, u.id, &identity, &v).await.unwrap();
+        store
+            .set_vigilance(t, u.id, u.version, &identity, &v, &[])
+            .await
+            .unwrap();
         ids.push(u.id);
     }
     ids
@@ -373,7 +378,11 @@ async fn two_runners_never_take_the_same_job(db: TestDb) {
     let t = f.directeur.tenant.clone();
     for i in 0..5 {
         db.store
-            .create_usager(&t, &crate::common::synthetic::Generator::new(i).identity())
+            .create_usager(
+                &t,
+                &crate::common::synthetic::Generator::new(i).identity(),
+                &[],
+            )
             .await
             .unwrap();
     }
@@ -385,6 +394,7 @@ async fn two_runners_never_take_the_same_job(db: TestDb) {
             .enqueue_job(
                 t.structure_id,
                 &new_job(JobKind::DuplicateBatch, &format!("k{i}"), &t, "{}"),
+                &[],
             )
             .await
             .unwrap();
@@ -437,7 +447,7 @@ async fn the_procedure_schedules_its_reverification(db: TestDb) {
     let mut policy = t.policy.clone();
     policy.reverify_after_months = Some(12);
     db.store
-        .set_identity_policy(&f.directeur.tenant, &policy)
+        .set_identity_policy(&f.directeur.tenant, &policy, &[])
         .await
         .unwrap();
 
@@ -479,20 +489,81 @@ async fn the_procedure_schedules_its_reverification(db: TestDb) {
     }
     let u = db.store.get_usager(&t, recent[0]).await.unwrap().unwrap();
     assert!(Utc::now() - u.vigilance.ins().unwrap().retrieved_at > chrono::Duration::days(9));
-    // The journal keeps each INSi call of the job under the director.
-    let journal = db
-        .store
-        .audit_entries(
-            &t,
-            &escale::store::AuditFilter {
-                limit: 50,
-                actor_id: Some(f.directeur.professional.id),
-                ..Default::default()
-            },
-        )
+    // The journal keeps each INSi call of the job, and each write of its
+    // outcome, under the director.
+    let journal = |action: AuditAction| {
+        let store = db.store.clone();
+        let (t, director) = (t.clone(), f.directeur.professional.id);
+        async move {
+            store
+                .audit_entries(
+                    &t,
+                    &escale::store::AuditFilter {
+                        limit: 50,
+                        actor_id: Some(director),
+                        action: Some(action.code().to_string()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let calls = journal(AuditAction::InsiQueried).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let outcomes = journal(AuditAction::IdentityConfirmed).await;
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+}
+
+/// The referent raises a doubt while the re-verification waits for INSi
+/// (a slow téléservice): the doubt stays — the job, whose decision was made
+/// on the state read before, writes nothing and reports the file as changed
+/// meanwhile.
+async fn a_doubt_raised_during_a_reverification_stays(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.accueil.tenant.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let nat = national(&db, &dir).await;
+    let id = recovered_files(&db.store, &nat.insi, &t, 1, 30).await[0];
+    let sandbox = nat.sandboxes.insi.as_ref().unwrap();
+    sandbox.set_behaviour(escale::sandbox::Behaviour::Slow(Duration::from_millis(800)));
+    let job = start_reverification(&db.store, &f.directeur.tenant, false).await;
+    let before = sandbox.request_count();
+    let r = runner(&db.store, &nat.insi, "lent", 400);
+    let running = tokio::spawn(async move { r.run_until_idle().await.unwrap() });
+    for _ in 0..400 {
+        if sandbox.request_count() > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        sandbox.request_count() > before,
+        "the INSi call is in flight"
+    );
+    let u = db.store.get_usager(&t, id).await.unwrap().unwrap();
+    assert_eq!(u.vigilance.status(), IdentityStatus::Recup);
+    escale::services::identity::vigilance::set_doubt(db.store.as_ref(), &t, &u, true)
         .await
         .unwrap();
-    assert_eq!(journal.len(), 2, "{journal:?}");
+    let doubtful = db.store.get_usager(&t, id).await.unwrap().unwrap();
+    running.await.unwrap();
+    let done = wait_done(&db.store, job.id).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.last_error);
+    let report: escale::jobs::reverification::Report = serde_json::from_str(&done.report).unwrap();
+    assert_eq!((report.checked, report.left_alone), (1, 1), "{report:?}");
+    assert_eq!(report.unchanged + report.ins_changed + report.downgraded, 0);
+    let (file, line) = &report.changes[0];
+    assert_eq!(*file, id);
+    assert!(
+        line.contains("modifiée pendant la revérification") && line.contains("rien n'a changé"),
+        "{line}"
+    );
+    let now = db.store.get_usager(&t, id).await.unwrap().unwrap();
+    assert!(now.vigilance.attributes().dout, "the doubt stays");
+    assert_eq!(now.vigilance, doubtful.vigilance, "nothing written over it");
+    assert_eq!(now.version, doubtful.version);
+    sandbox.set_behaviour(escale::sandbox::Behaviour::Normal);
 }
 
 /// A handler that fails with `Retry` its first `fail` steps, then finishes.
@@ -596,6 +667,7 @@ async fn retries_back_off_then_give_up_with_a_french_reason(db: TestDb) {
 both_backends!(
     retries_back_off_then_give_up_with_a_french_reason,
     job_store_contract,
+    a_doubt_raised_during_a_reverification_stays,
     reverification_survives_the_death_of_its_process,
     two_runners_never_take_the_same_job,
     the_procedure_schedules_its_reverification,

@@ -7,6 +7,7 @@ mod common;
 mod admin;
 mod annuaire;
 mod annuaire_import;
+mod audit_versions;
 mod browser;
 mod cli;
 mod datamatrix;

@@ -226,7 +226,12 @@ async fn unknown_professional_sees_a_french_page_then_an_invitation_ties_them(db
     )
     .await;
     store
-        .set_roles(&tenant, ines.id, &[escale::domain::roles::Role::Educateur])
+        .set_roles(
+            &tenant,
+            ines.id,
+            &[escale::domain::roles::Role::Educateur],
+            &[],
+        )
         .await
         .unwrap();
     let code = invitation::generate(&[7; 12]);
@@ -238,6 +243,7 @@ async fn unknown_professional_sees_a_french_page_then_an_invitation_ties_them(db
                 professional_id: ines.id,
                 expires_at: chrono::Utc::now() + chrono::Duration::days(30),
             },
+            &[],
         )
         .await
         .unwrap();

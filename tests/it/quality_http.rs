@@ -468,7 +468,11 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     let gen_a = app
         .db
         .store
-        .create_usager(t, &crate::common::synthetic::Generator::new(3).identity())
+        .create_usager(
+            t,
+            &crate::common::synthetic::Generator::new(3).identity(),
+            &[],
+        )
         .await
         .unwrap();
     let mut g = crate::common::synthetic::Generator::new(3);
@@ -476,7 +480,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     let variant = g
         .variant(&base, crate::common::synthetic::Variation::Typo)
         .unwrap();
-    app.db.store.create_usager(t, &variant).await.unwrap();
+    app.db.store.create_usager(t, &variant, &[]).await.unwrap();
     let (status, _, location) = post(
         &app,
         &dir,
@@ -617,7 +621,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     };
     app.db
         .store
-        .set_vigilance(t, id, &drifted, &u.vigilance)
+        .set_vigilance(t, id, u.version, &drifted, &u.vigilance, &[])
         .await
         .unwrap();
     let (_, _, location) = post(&app, &dir, "/identitovigilance/reverification", &csrf, &[]).await;

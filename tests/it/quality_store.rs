@@ -37,11 +37,11 @@ async fn duplicate_detection_precision_and_recall(db: TestDb) {
     let mut ids = Vec::new();
     let started = std::time::Instant::now();
     for b in &bases {
-        ids.push(db.store.create_usager(t, b).await.unwrap().id);
+        ids.push(db.store.create_usager(t, b, &[]).await.unwrap().id);
     }
     // The other structure's files are never candidates.
     db.store
-        .create_usager(&f.other.tenant, &bases[0])
+        .create_usager(&f.other.tenant, &bases[0], &[])
         .await
         .unwrap();
 
@@ -142,12 +142,16 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     let t = &f.accueil.tenant;
     let a = db
         .store
-        .create_usager(t, &person("LEFEBVRE", None, "ANNE MARIE", (1980, 4, 7)))
+        .create_usager(
+            t,
+            &person("LEFEBVRE", None, "ANNE MARIE", (1980, 4, 7)),
+            &[],
+        )
         .await
         .unwrap();
     let b = db
         .store
-        .create_usager(t, &person("LEFEVRE", None, "MARIE", (1980, 7, 4)))
+        .create_usager(t, &person("LEFEVRE", None, "MARIE", (1980, 7, 4)), &[])
         .await
         .unwrap();
     let n = identity_quality::record_pairs_of(db.store.as_ref(), t, &a)
@@ -185,12 +189,12 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     );
     assert!(matches!(
         db.store
-            .set_pair_status(&f.other.tenant, a.id, b.id, PairStatus::Ecarte)
+            .set_pair_status(&f.other.tenant, a.id, b.id, PairStatus::Ecarte, &[])
             .await,
         Err(StoreError::NotFound)
     ));
     db.store
-        .set_pair_status(t, b.id, a.id, PairStatus::Ecarte)
+        .set_pair_status(t, b.id, a.id, PairStatus::Ecarte, &[])
         .await
         .unwrap();
     // A decided pair keeps its status when found again.
@@ -211,6 +215,7 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
             a.id,
             Some(Collision::Potentielle),
             Some("deux personnes ?"),
+            &[],
         )
         .await
         .unwrap();
@@ -218,7 +223,7 @@ async fn pairs_collisions_and_tenancy(db: TestDb) {
     assert_eq!(a2.collision, Some(Collision::Potentielle));
     assert!(matches!(
         db.store
-            .set_collision(&f.other.tenant, a.id, None, None)
+            .set_collision(&f.other.tenant, a.id, None, None, &[])
             .await,
         Err(StoreError::NotFound)
     ));
@@ -246,6 +251,7 @@ async fn attach_everything(
                 end_date: None,
                 referent_id: Some(t.professional_id),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -260,6 +266,7 @@ async fn attach_everything(
                 participant_ids: vec![t.professional_id],
                 comment: Some(format!("entretien {n} <b>&'\"")),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -271,6 +278,7 @@ async fn attach_everything(
                 confidentiality: Confidentiality::Partagee,
                 body: format!("note {n}"),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -286,6 +294,7 @@ async fn attach_everything(
                 request_xml: "<a/>".into(),
                 response_xml: Some("<b/>".into()),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -304,10 +313,10 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
     let t = &f.medecin.tenant;
     let mut a_data = person("DUPONT", Some("DURAND"), "ZOE LEA", (1985, 3, 12));
     a_data.contact.phone = Some("0601020304".into());
-    let a = db.store.create_usager(t, &a_data).await.unwrap();
+    let a = db.store.create_usager(t, &a_data, &[]).await.unwrap();
     let mut b_data = person("DURAND", None, "ZOE", (1985, 3, 12));
     b_data.contact.email = Some("zoe@example.org".into());
-    let b = db.store.create_usager(t, &b_data).await.unwrap();
+    let b = db.store.create_usager(t, &b_data, &[]).await.unwrap();
     // B is validated (document checked): its identity is the better one.
     let vali = b
         .vigilance
@@ -318,7 +327,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         })
         .unwrap();
     db.store
-        .set_vigilance(t, b.id, &b.data.identity, &vali)
+        .set_vigilance(t, b.id, b.version, &b.data.identity, &vali, &[])
         .await
         .unwrap();
     attach_everything(&db, t, a.id, 1).await;
@@ -327,7 +336,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .await
         .unwrap();
     db.store
-        .set_pair_status(t, a.id, b.id, PairStatus::Avere)
+        .set_pair_status(t, a.id, b.id, PairStatus::Avere, &[])
         .await
         .unwrap();
 
@@ -383,10 +392,16 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
     assert_eq!(db.store.merges_of(t, b.id).await.unwrap().len(), 1);
 
     assert!(matches!(
-        db.store.unmerge(&f.other.tenant, record.id).await,
+        db.store
+            .unmerge(&f.other.tenant, record.id, &|_| Vec::new())
+            .await,
         Err(StoreError::NotFound)
     ));
-    let undone = db.store.unmerge(t, record.id).await.unwrap();
+    let undone = db
+        .store
+        .unmerge(t, record.id, &|_| Vec::new())
+        .await
+        .unwrap();
     assert!(undone.undone_at.is_some());
     assert_eq!(
         export_text(&db.store.export_usager(t, a.id).await.unwrap()),
@@ -403,7 +418,7 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .unwrap();
     assert_eq!(pair[0].status, PairStatus::Avere);
     assert!(matches!(
-        db.store.unmerge(t, record.id).await,
+        db.store.unmerge(t, record.id, &|_| Vec::new()).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(db.store.count_usagers(t).await.unwrap(), 2);
@@ -425,12 +440,13 @@ async fn anonymous_files_merge_only_along_a_lift(db: TestDb) {
                 },
                 contact: Contact::default(),
             },
+            &[],
         )
         .await
         .unwrap();
     let real = db
         .store
-        .create_usager(t, &person("MARTIN", None, "LUCIE", (1990, 1, 1)))
+        .create_usager(t, &person("MARTIN", None, "LUCIE", (1990, 1, 1)), &[])
         .await
         .unwrap();
     for (s, m) in [(real.id, anon.id), (anon.id, real.id)] {
@@ -440,11 +456,11 @@ async fn anonymous_files_merge_only_along_a_lift(db: TestDb) {
         ));
     }
     db.store
-        .request_anonymity_lift(t, anon.id, Utc::now().date_naive())
+        .request_anonymity_lift(t, anon.id, Utc::now().date_naive(), &[])
         .await
         .unwrap();
     db.store
-        .decide_anonymity_lift(t, anon.id, real.id)
+        .decide_anonymity_lift(t, anon.id, real.id, &[])
         .await
         .unwrap();
     attach_everything(&db, t, anon.id, 3).await;
@@ -471,16 +487,17 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 guidance_01: "Relire la pièce".into(),
                 guidance_02: "Ajouter le lieu".into(),
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
     assert_eq!(v1.version, 1);
     db.store
-        .acknowledge_procedure(&f.accueil.tenant, 1)
+        .acknowledge_procedure(&f.accueil.tenant, 1, &[])
         .await
         .unwrap();
     db.store
-        .acknowledge_procedure(&f.accueil.tenant, 1)
+        .acknowledge_procedure(&f.accueil.tenant, 1, &[])
         .await
         .unwrap();
     assert!(
@@ -507,6 +524,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 guidance_01: String::new(),
                 guidance_02: String::new(),
             },
+            &|_| Vec::new(),
         )
         .await
         .unwrap();
@@ -535,7 +553,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     let mut policy = IdentityPolicy::default();
     policy.set_roles(IdentityAction::Merge, vec![Role::Directeur]);
     policy.reverify_after_months = Some(24);
-    db.store.set_identity_policy(t, &policy).await.unwrap();
+    db.store.set_identity_policy(t, &policy, &[]).await.unwrap();
     let reread = db
         .store
         .tenant_for(f.directeur.professional.id, t.structure_id)
@@ -548,7 +566,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
 
     let u = db
         .store
-        .create_usager(t, &person("ROUX", None, "ANNA", (2001, 2, 3)))
+        .create_usager(t, &person("ROUX", None, "ANNA", (2001, 2, 3)), &[])
         .await
         .unwrap();
     db.store
@@ -567,11 +585,14 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
     );
     assert!(matches!(
         db.store
-            .close_identity_task(&f.other.tenant, tasks[0].id)
+            .close_identity_task(&f.other.tenant, tasks[0].id, &[])
             .await,
         Err(StoreError::NotFound)
     ));
-    db.store.close_identity_task(t, tasks[0].id).await.unwrap();
+    db.store
+        .close_identity_task(t, tasks[0].id, &[])
+        .await
+        .unwrap();
     assert!(db.store.open_identity_tasks(t).await.unwrap().is_empty());
 
     // Jobs are the structure's: another tenant sees none (the job store's
@@ -588,6 +609,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 total: 10,
                 payload: "{}".into(),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -629,6 +651,7 @@ async fn procedure_policy_tasks_and_jobs(db: TestDb) {
                 request_xml: "<a/>".into(),
                 response_xml: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -648,7 +671,7 @@ async fn concurrent_merges_stay_consistent(db: TestDb) {
     for (i, first) in ["ZOE", "ZOE LEA", "ZOE MARIE"].into_iter().enumerate() {
         let u = db
             .store
-            .create_usager(t, &person("DUPONT", None, first, (1985, 3, 12)))
+            .create_usager(t, &person("DUPONT", None, first, (1985, 3, 12)), &[])
             .await
             .unwrap();
         attach_everything(&db, t, u.id, i as u32 + 1).await;

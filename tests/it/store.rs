@@ -167,12 +167,15 @@ async fn structures_and_finess_conflict(db: TestDb) {
     );
 
     let dup = store
-        .create_structure(&NewStructure {
-            name: "Doublon".into(),
-            kind: StructureKind::Act,
-            finess_geo: CSAPA_FINESS.into(),
-            finess_juridique: "640000030".into(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: "Doublon".into(),
+                kind: StructureKind::Act,
+                finess_geo: CSAPA_FINESS.into(),
+                finess_juridique: "640000030".into(),
+            },
+            &|_| Vec::new(),
+        )
         .await;
     match dup {
         Err(StoreError::Conflict(msg)) => assert!(msg.contains(CSAPA_FINESS), "{msg}"),
@@ -191,7 +194,10 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
         profession: "Médecin".into(),
         instance_admin: true,
     };
-    let p = store.create_professional(&new).await.expect("create");
+    let p = store
+        .create_professional(&new, &|_| Vec::new())
+        .await
+        .expect("create");
     assert_eq!(p.first_name, "Élodie");
     assert_eq!(p.last_name, "N'Guyen-Łukasz");
     assert_eq!(p.national_id.as_deref(), Some("810000000017"));
@@ -216,10 +222,13 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
     );
 
     let dup = store
-        .create_professional(&NewProfessional {
-            first_name: "Autre".into(),
-            ..new.clone()
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: "Autre".into(),
+                ..new.clone()
+            },
+            &|_| Vec::new(),
+        )
         .await;
     assert!(
         matches!(dup, Err(StoreError::Conflict(_))),
@@ -228,12 +237,15 @@ async fn professionals_and_national_id_conflict(db: TestDb) {
     // Several professionals without a national identifier are fine.
     for i in 0..2 {
         let q = store
-            .create_professional(&NewProfessional {
-                first_name: format!("Sans{i}"),
-                national_id: None,
-                instance_admin: false,
-                ..new.clone()
-            })
+            .create_professional(
+                &NewProfessional {
+                    first_name: format!("Sans{i}"),
+                    national_id: None,
+                    instance_admin: false,
+                    ..new.clone()
+                },
+                &|_| Vec::new(),
+            )
             .await
             .expect("no national id");
         assert_eq!(q.national_id, None);
@@ -249,15 +261,15 @@ async fn roles_tenants_and_login_choices(db: TestDb) {
     // Idempotent grants; several roles are aggregated.
     let id = f.medecin.professional.id;
     store
-        .grant_role(f.csapa.id, id, Role::Medecin)
+        .grant_role(f.csapa.id, id, Role::Medecin, &[])
         .await
         .unwrap();
     store
-        .grant_role(f.csapa.id, id, Role::Medecin)
+        .grant_role(f.csapa.id, id, Role::Medecin, &[])
         .await
         .unwrap();
     store
-        .grant_role(f.csapa.id, id, Role::ReferentIdentitovigilance)
+        .grant_role(f.csapa.id, id, Role::ReferentIdentitovigilance, &[])
         .await
         .unwrap();
     let t = store.tenant_for(id, f.csapa.id).await.unwrap().unwrap();
@@ -322,7 +334,7 @@ async fn roles_tenants_and_login_choices(db: TestDb) {
 
     // A professional in both structures has two memberships, one tenant each.
     store
-        .grant_role(f.caarud.id, f.social.professional.id, Role::Educateur)
+        .grant_role(f.caarud.id, f.social.professional.id, Role::Educateur, &[])
         .await
         .unwrap();
     let durand = store
@@ -444,7 +456,7 @@ async fn sessions_lifecycle(db: TestDb) {
 
     // A role granted later shows in the session's tenant.
     store
-        .grant_role(f.csapa.id, f.social.professional.id, Role::Educateur)
+        .grant_role(f.csapa.id, f.social.professional.id, Role::Educateur, &[])
         .await
         .unwrap();
     let (_, tenant) = store
@@ -534,7 +546,7 @@ async fn usagers_round_trip_exactly(db: TestDb) {
             address: Some("12, rue de l'Église\n64100 Bayonne".into()),
         },
     };
-    let created = store.create_usager(t, &full).await.expect("create");
+    let created = store.create_usager(t, &full, &[]).await.expect("create");
     assert_eq!(created.data, full);
     assert_eq!(created.structure_id, f.csapa.id);
     assert_eq!(created.created_at, created.updated_at);
@@ -558,7 +570,7 @@ async fn usagers_round_trip_exactly(db: TestDb) {
                 address: Some(nasty.to_string()),
             },
         };
-        let u = store.create_usager(t, &data).await.unwrap();
+        let u = store.create_usager(t, &data, &[]).await.unwrap();
         assert_eq!(store.get_usager(t, u.id).await.unwrap().unwrap().data, data);
         let anon = UsagerData {
             identity: Identity::Anonymous {
@@ -568,7 +580,7 @@ async fn usagers_round_trip_exactly(db: TestDb) {
             },
             contact: Contact::default(),
         };
-        let a = store.create_usager(t, &anon).await.unwrap();
+        let a = store.create_usager(t, &anon, &[]).await.unwrap();
         assert_eq!(store.get_usager(t, a.id).await.unwrap().unwrap().data, anon);
     }
     assert_eq!(
@@ -589,7 +601,10 @@ async fn usagers_round_trip_exactly(db: TestDb) {
             address: None,
         },
     };
-    let updated = store.update_usager(t, created.id, &anon).await.unwrap();
+    let updated = store
+        .update_usager(t, created.id, created.version, &anon, &[])
+        .await
+        .unwrap();
     assert_eq!(updated.data, anon);
     assert_eq!(updated.created_at, created.created_at);
     assert!(updated.updated_at >= created.updated_at);
@@ -597,7 +612,10 @@ async fn usagers_round_trip_exactly(db: TestDb) {
         store.get_usager(t, created.id).await.unwrap().unwrap(),
         updated
     );
-    let back = store.update_usager(t, created.id, &full).await.unwrap();
+    let back = store
+        .update_usager(t, created.id, updated.version, &full, &[])
+        .await
+        .unwrap();
     assert_eq!(back.data, full);
     assert_eq!(
         store.get_usager(t, created.id).await.unwrap().unwrap(),
@@ -605,7 +623,7 @@ async fn usagers_round_trip_exactly(db: TestDb) {
     );
 
     expect_not_found(
-        store.update_usager(t, Uuid::new_v4(), &full).await,
+        store.update_usager(t, Uuid::new_v4(), 0, &full, &[]).await,
         "update of an unknown file",
     );
     assert_eq!(store.get_usager(t, Uuid::new_v4()).await.unwrap(), None);
@@ -624,7 +642,7 @@ async fn tenant_isolation(db: TestDb) {
     let a = &f.medecin.tenant;
     let b = &f.other.tenant; // médecin and directeur, but in structure B
     let data = traits("Dupont", "Marie", date(1985, 3, 12), Sex::F);
-    let u = store.create_usager(a, &data).await.unwrap();
+    let u = store.create_usager(a, &data, &[]).await.unwrap();
     let ep = store
         .add_episode(
             a,
@@ -635,6 +653,7 @@ async fn tenant_isolation(db: TestDb) {
                 end_date: None,
                 referent_id: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -646,6 +665,7 @@ async fn tenant_isolation(db: TestDb) {
                 confidentiality: Confidentiality::Partagee,
                 body: "visible dans A seulement".into(),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -660,6 +680,7 @@ async fn tenant_isolation(db: TestDb) {
                 participant_ids: vec![],
                 comment: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -667,7 +688,13 @@ async fn tenant_isolation(db: TestDb) {
     assert_eq!(store.get_usager(b, u.id).await.unwrap(), None);
     expect_not_found(
         store
-            .update_usager(b, u.id, &traits("Pirate", "Eve", date(1990, 1, 1), Sex::F))
+            .update_usager(
+                b,
+                u.id,
+                u.version,
+                &traits("Pirate", "Eve", date(1990, 1, 1), Sex::F),
+                &[],
+            )
             .await,
         "update from B",
     );
@@ -704,12 +731,15 @@ async fn tenant_isolation(db: TestDb) {
                     end_date: None,
                     referent_id: None,
                 },
+                &[],
             )
             .await,
         "episode from B",
     );
     expect_not_found(
-        store.close_episode(b, u.id, ep.id, date(2025, 3, 1)).await,
+        store
+            .close_episode(b, u.id, ep.id, date(2025, 3, 1), &[])
+            .await,
         "closing A's episode from B",
     );
     assert!(store.episodes(b, u.id).await.unwrap().is_empty());
@@ -722,6 +752,7 @@ async fn tenant_isolation(db: TestDb) {
                     confidentiality: Confidentiality::Medicale,
                     body: "intrusion".into(),
                 },
+                &[],
             )
             .await,
         "note from B",
@@ -739,6 +770,7 @@ async fn tenant_isolation(db: TestDb) {
                     participant_ids: vec![],
                     comment: None,
                 },
+                &[],
             )
             .await,
         "activity from B",
@@ -754,7 +786,10 @@ async fn tenant_isolation(db: TestDb) {
     assert_eq!(store.activities(a, u.id).await.unwrap().len(), 1);
 
     // And the other way round: B's own file is invisible to A.
-    let ub = store.create_usager(b, &anonymous("Dupont")).await.unwrap();
+    let ub = store
+        .create_usager(b, &anonymous("Dupont"), &[])
+        .await
+        .unwrap();
     assert_eq!(store.get_usager(a, ub.id).await.unwrap(), None);
     let found: Vec<_> = store
         .search_usagers(a, &query("dupont"))
@@ -786,19 +821,28 @@ async fn search_usagers(db: TestDb) {
                 },
                 contact: Contact::default(),
             },
+            &[],
         )
         .await
         .unwrap();
     let marc = store
-        .create_usager(t, &traits("Dupontel", "Marc", date(1990, 7, 1), Sex::M))
+        .create_usager(
+            t,
+            &traits("Dupontel", "Marc", date(1990, 7, 1), Sex::M),
+            &[],
+        )
         .await
         .unwrap();
     let aube = store
-        .create_usager(t, &traits("Aubigné", "Éloïse", date(1985, 3, 12), Sex::F))
+        .create_usager(
+            t,
+            &traits("Aubigné", "Éloïse", date(1985, 3, 12), Sex::F),
+            &[],
+        )
         .await
         .unwrap();
     let renard = store
-        .create_usager(t, &anonymous("Renard bleu 🦊"))
+        .create_usager(t, &anonymous("Renard bleu 🦊"), &[])
         .await
         .unwrap();
 
@@ -944,7 +988,9 @@ async fn search_usagers(db: TestDb) {
         .update_usager(
             t,
             marc.id,
+            marc.version,
             &traits("Durand", "Marc", date(1990, 7, 1), Sex::M),
+            &[],
         )
         .await
         .unwrap();
@@ -965,7 +1011,10 @@ async fn episodes_add_and_close(db: TestDb) {
     let store = &db.store;
     let f = seed_two_structures(store).await;
     let t = &f.social.tenant;
-    let u = store.create_usager(t, &anonymous("Mistral")).await.unwrap();
+    let u = store
+        .create_usager(t, &anonymous("Mistral"), &[])
+        .await
+        .unwrap();
 
     let first = store
         .add_episode(
@@ -977,6 +1026,7 @@ async fn episodes_add_and_close(db: TestDb) {
                 end_date: None,
                 referent_id: Some(f.medecin.professional.id),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -997,6 +1047,7 @@ async fn episodes_add_and_close(db: TestDb) {
                 end_date: Some(date(2025, 6, 30)),
                 referent_id: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -1023,6 +1074,7 @@ async fn episodes_add_and_close(db: TestDb) {
                         end_date: None,
                         referent_id: Some(referent),
                     },
+                    &[],
                 )
                 .await,
             "foreign referent",
@@ -1039,6 +1091,7 @@ async fn episodes_add_and_close(db: TestDb) {
                     end_date: None,
                     referent_id: None,
                 },
+                &[],
             )
             .await,
         "unknown file",
@@ -1048,29 +1101,32 @@ async fn episodes_add_and_close(db: TestDb) {
     // Close: not before the start, not someone else's episode.
     expect_not_found(
         store
-            .close_episode(t, u.id, first.id, date(2024, 9, 1))
+            .close_episode(t, u.id, first.id, date(2024, 9, 1), &[])
             .await,
         "close before start",
     );
     expect_not_found(
         store
-            .close_episode(t, u.id, Uuid::new_v4(), date(2025, 1, 1))
+            .close_episode(t, u.id, Uuid::new_v4(), date(2025, 1, 1), &[])
             .await,
         "close unknown episode",
     );
-    let other_file = store.create_usager(t, &anonymous("Autan")).await.unwrap();
+    let other_file = store
+        .create_usager(t, &anonymous("Autan"), &[])
+        .await
+        .unwrap();
     expect_not_found(
         store
-            .close_episode(t, other_file.id, first.id, date(2025, 1, 1))
+            .close_episode(t, other_file.id, first.id, date(2025, 1, 1), &[])
             .await,
         "close through another file",
     );
     store
-        .close_episode(t, u.id, first.id, date(2024, 9, 2))
+        .close_episode(t, u.id, first.id, date(2024, 9, 2), &[])
         .await
         .expect("close on the start day");
     store
-        .close_episode(t, u.id, first.id, date(2024, 12, 20))
+        .close_episode(t, u.id, first.id, date(2024, 12, 20), &[])
         .await
         .expect("close");
     let eps = store.episodes(t, u.id).await.unwrap();
@@ -1084,7 +1140,10 @@ async fn activities_with_participants(db: TestDb) {
     let store = &db.store;
     let f = seed_two_structures(store).await;
     let t = &f.social.tenant;
-    let u = store.create_usager(t, &anonymous("Sirocco")).await.unwrap();
+    let u = store
+        .create_usager(t, &anonymous("Sirocco"), &[])
+        .await
+        .unwrap();
 
     let a = store
         .add_activity(
@@ -1103,6 +1162,7 @@ async fn activities_with_participants(db: TestDb) {
                 ],
                 comment: Some("Dossier CAF <b>urgent</b> — 'ok'".into()),
             },
+            &[],
         )
         .await
         .unwrap();
@@ -1128,6 +1188,7 @@ async fn activities_with_participants(db: TestDb) {
                 participant_ids: vec![f.other.professional.id],
                 comment: None,
             },
+            &[],
         )
         .await
         .unwrap();
@@ -1149,6 +1210,7 @@ async fn activities_with_participants(db: TestDb) {
                     participant_ids: vec![],
                     comment: None,
                 },
+                &[],
             )
             .await,
         "activity on an unknown file",
@@ -1160,7 +1222,7 @@ async fn notes_confidentiality(db: TestDb) {
     let store = &db.store;
     let f = seed_two_structures(store).await;
     let u = store
-        .create_usager(&f.accueil.tenant, &anonymous("Tramontane"))
+        .create_usager(&f.accueil.tenant, &anonymous("Tramontane"), &[])
         .await
         .unwrap();
     let note = |c: Confidentiality, body: &str| NewNote {
@@ -1175,7 +1237,9 @@ async fn notes_confidentiality(db: TestDb) {
         (&f.accueil.tenant, Confidentiality::Medicale),
         (&f.accueil.tenant, Confidentiality::Sociale),
     ] {
-        let r = store.add_note(tenant, u.id, &note(class, "interdit")).await;
+        let r = store
+            .add_note(tenant, u.id, &note(class, "interdit"), &[])
+            .await;
         assert!(
             matches!(r, Err(StoreError::Forbidden)),
             "{:?} writing {class:?}: {r:?}",
@@ -1191,6 +1255,7 @@ async fn notes_confidentiality(db: TestDb) {
                 Confidentiality::Medicale,
                 "Traitement : <b>méthadone</b> 60 mg",
             ),
+            &[],
         )
         .await
         .unwrap();
@@ -1204,6 +1269,7 @@ async fn notes_confidentiality(db: TestDb) {
             &f.social.tenant,
             u.id,
             &note(Confidentiality::Sociale, "Demande de RSA en cours"),
+            &[],
         )
         .await
         .unwrap();
@@ -1212,6 +1278,7 @@ async fn notes_confidentiality(db: TestDb) {
             &f.accueil.tenant,
             u.id,
             &note(Confidentiality::Partagee, "'); DELETE FROM notes;--"),
+            &[],
         )
         .await
         .unwrap();
@@ -1267,6 +1334,7 @@ async fn notes_confidentiality(db: TestDb) {
                 &f.medecin.tenant,
                 Uuid::new_v4(),
                 &note(Confidentiality::Partagee, "x"),
+                &[],
             )
             .await,
         "note on an unknown file",

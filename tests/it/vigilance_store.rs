@@ -51,7 +51,7 @@ fn retrieval() -> InsRetrieval {
 async fn vigilance_round_trip_and_tenancy(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = &f.accueil.tenant;
-    let u = db.store.create_usager(t, &zoe_typed()).await.unwrap();
+    let u = db.store.create_usager(t, &zoe_typed(), &[]).await.unwrap();
     assert_eq!(u.vigilance, Vigilance::provisional());
     assert_eq!(u.vigilance.status(), IdentityStatus::Prov);
 
@@ -68,7 +68,7 @@ async fn vigilance_round_trip_and_tenancy(db: TestDb) {
     };
     let stored = db
         .store
-        .set_vigilance(t, u.id, &ins_identity, &recup)
+        .set_vigilance(t, u.id, u.version, &ins_identity, &recup, &[])
         .await
         .unwrap();
     assert_eq!(stored.vigilance, recup, "the state survives the round trip");
@@ -83,7 +83,7 @@ async fn vigilance_round_trip_and_tenancy(db: TestDb) {
         .unwrap();
     let stored = db
         .store
-        .set_vigilance(t, u.id, &ins_identity, &qual)
+        .set_vigilance(t, u.id, stored.version, &ins_identity, &qual, &[])
         .await
         .unwrap();
     assert_eq!(stored.vigilance.status(), IdentityStatus::Qual);
@@ -96,8 +96,10 @@ async fn vigilance_round_trip_and_tenancy(db: TestDb) {
         .set_vigilance(
             &f.other.tenant,
             u.id,
+            again.version,
             &ins_identity,
             &Vigilance::provisional(),
+            &[],
         )
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
@@ -117,19 +119,19 @@ async fn anonymous_files_stay_fictitious(db: TestDb) {
         },
         contact: Contact::default(),
     };
-    let u = db.store.create_usager(t, &alias).await.unwrap();
+    let u = db.store.create_usager(t, &alias, &[]).await.unwrap();
     assert!(u.vigilance.is_fictitious());
     assert_eq!(u.vigilance.status(), IdentityStatus::Prov);
     // Even a crafted call cannot put traits and an INS on an anonymous file.
     let forged = Vigilance::provisional().confirm_insi(retrieval()).unwrap();
     let r = db
         .store
-        .set_vigilance(t, u.id, &zoe_typed().identity, &forged)
+        .set_vigilance(t, u.id, u.version, &zoe_typed().identity, &forged, &[])
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     let r = db
         .store
-        .set_vigilance(t, u.id, &alias.identity, &forged)
+        .set_vigilance(t, u.id, u.version, &alias.identity, &forged, &[])
         .await;
     assert!(matches!(r, Err(StoreError::Forbidden)), "{r:?}");
     let again = db.store.get_usager(t, u.id).await.unwrap().unwrap();
@@ -140,7 +142,7 @@ both_backends!(anonymous_files_stay_fictitious);
 async fn insi_calls_are_kept_whole(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = &f.accueil.tenant;
-    let u = db.store.create_usager(t, &zoe_typed()).await.unwrap();
+    let u = db.store.create_usager(t, &zoe_typed(), &[]).await.unwrap();
     let call = |step: &str, outcome: &str, response: Option<&str>| NewInsiCall {
         usager_id: u.id,
         at: now_micros(),
@@ -151,11 +153,11 @@ async fn insi_calls_are_kept_whole(db: TestDb) {
         response_xml: response.map(str::to_string),
     };
     db.store
-        .record_insi_call(t, &call("prénom ZOE", "00", Some("<RESULTAT/>")))
+        .record_insi_call(t, &call("prénom ZOE", "00", Some("<RESULTAT/>")), &[])
         .await
         .unwrap();
     db.store
-        .record_insi_call(t, &call("prénom ZOE", "délai dépassé", None))
+        .record_insi_call(t, &call("prénom ZOE", "délai dépassé", None), &[])
         .await
         .unwrap();
     let calls = db.store.insi_calls(t, u.id).await.unwrap();
@@ -174,7 +176,7 @@ async fn insi_calls_are_kept_whole(db: TestDb) {
     );
     let r = db
         .store
-        .record_insi_call(&f.other.tenant, &call("x", "00", None))
+        .record_insi_call(&f.other.tenant, &call("x", "00", None), &[])
         .await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
 }
@@ -201,6 +203,7 @@ async fn identity_settings_and_insi_credentials(db: TestDb) {
                 qualifier_roles: vec![Role::Accueil, Role::TravailleurSocial],
                 identity_documents: vec!["PA".into(), "CN".into()],
             },
+            &[],
         )
         .await
         .unwrap();
@@ -210,7 +213,7 @@ async fn identity_settings_and_insi_credentials(db: TestDb) {
         idam: "RP-ESCALE-0001".into(),
     };
     db.store
-        .set_structure_insi(f.csapa.id, &insi)
+        .set_structure_insi(f.csapa.id, &insi, &[])
         .await
         .unwrap();
     let s = db.store.get_structure(f.csapa.id).await.unwrap().unwrap();
@@ -225,7 +228,7 @@ async fn identity_settings_and_insi_credentials(db: TestDb) {
     assert_eq!(other.identity_documents, vec!["PA", "CN", "CS", "eCN"]);
     assert!(matches!(
         db.store
-            .set_structure_insi(uuid::Uuid::new_v4(), &other_insi())
+            .set_structure_insi(uuid::Uuid::new_v4(), &other_insi(), &[])
             .await,
         Err(StoreError::NotFound)
     ));
@@ -255,22 +258,23 @@ async fn lifting_anonymity_links_two_files(db: TestDb) {
                 },
                 contact: Contact::default(),
             },
+            &[],
         )
         .await
         .unwrap();
-    let real = db.store.create_usager(t, &zoe_typed()).await.unwrap();
+    let real = db.store.create_usager(t, &zoe_typed(), &[]).await.unwrap();
     let on = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
     // Only an anonymous file can carry a request.
     assert!(matches!(
-        db.store.request_anonymity_lift(t, real.id, on).await,
+        db.store.request_anonymity_lift(t, real.id, on, &[]).await,
         Err(StoreError::NotFound)
     ));
     db.store
-        .request_anonymity_lift(t, anon.id, on)
+        .request_anonymity_lift(t, anon.id, on, &[])
         .await
         .unwrap();
     assert!(matches!(
-        db.store.request_anonymity_lift(t, anon.id, on).await,
+        db.store.request_anonymity_lift(t, anon.id, on, &[]).await,
         Err(StoreError::Conflict(_))
     ));
     let lift = db.store.anonymity_lift(t, anon.id).await.unwrap().unwrap();
@@ -278,17 +282,19 @@ async fn lifting_anonymity_links_two_files(db: TestDb) {
     assert_eq!(lift.real_id, None);
     // The real side must be a real identity of the same structure.
     assert!(matches!(
-        db.store.decide_anonymity_lift(t, anon.id, anon.id).await,
+        db.store
+            .decide_anonymity_lift(t, anon.id, anon.id, &[])
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
         db.store
-            .decide_anonymity_lift(&f.other.tenant, anon.id, real.id)
+            .decide_anonymity_lift(&f.other.tenant, anon.id, real.id, &[])
             .await,
         Err(StoreError::NotFound)
     ));
     db.store
-        .decide_anonymity_lift(t, anon.id, real.id)
+        .decide_anonymity_lift(t, anon.id, real.id, &[])
         .await
         .unwrap();
     let lift = db.store.anonymity_lift(t, real.id).await.unwrap().unwrap();
@@ -297,7 +303,9 @@ async fn lifting_anonymity_links_two_files(db: TestDb) {
     assert_eq!(lift.decided_by.as_deref(), Some(t.actor_label.as_str()));
     // Decided once only.
     assert!(matches!(
-        db.store.decide_anonymity_lift(t, anon.id, real.id).await,
+        db.store
+            .decide_anonymity_lift(t, anon.id, real.id, &[])
+            .await,
         Err(StoreError::NotFound)
     ));
     assert!(

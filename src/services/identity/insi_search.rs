@@ -17,7 +17,7 @@ use crate::services::identity::require_qualifier;
 use crate::services::identity::vigilance::set_vigilance;
 use crate::services::identity_quality;
 use crate::services::insi::{InsiService, integrate, local_traits_for_insi, record_exchange};
-use crate::store::{Procedure, Store, Usager};
+use crate::store::{AuditChain, Procedure, Store, Usager};
 
 /// An INSi answer may be integrated within this delay after the call.
 pub const CONFIRMATION_WINDOW_MINUTES: i64 = 30;
@@ -280,25 +280,39 @@ pub async fn confirm(
         ));
     }
     if let Decision::NotSame { doubt } = decision {
-        audit::record(
-            store,
+        let set_aside = audit::event(
             t,
             AuditAction::IdentityNotMatched,
             Some(usager.id),
             "réponse INSi écartée : rien n'a été intégré",
-        )
-        .await?;
+        );
         if doubt {
+            // The decision and the doubt it raises are kept together.
             let v = usager.vigilance.mark_doubtful()?;
-            set_vigilance(
-                store,
+            let doubt = audit::event(
                 t,
-                usager,
-                &usager.data.identity,
-                &v,
-                "attribut « identité douteuse » ajouté",
-            )
-            .await?;
+                AuditAction::IdentityAttributeChanged,
+                Some(usager.id),
+                format!(
+                    "attribut « identité douteuse » ajouté ; statut : {}",
+                    v.status().label()
+                ),
+            );
+            store
+                .set_vigilance(
+                    t,
+                    usager.id,
+                    usager.version,
+                    &usager.data.identity,
+                    &v,
+                    &[set_aside, doubt],
+                )
+                .await?;
+        } else {
+            // Nothing changes: only the decision is traced.
+            store
+                .append_audit(AuditChain::Structure(t.structure_id), &set_aside)
+                .await?;
         }
         return Ok(());
     }
@@ -318,20 +332,20 @@ pub async fn confirm(
     let label = format!("{} récupéré", retrieval.ins.oid.type_label());
     let matricule = retrieval.ins.matricule.as_string();
     let v = usager.vigilance.confirm_insi(retrieval)?;
-    let updated = store.set_vigilance(t, usager.id, &identity, &v).await?;
+    let entry = audit::event(
+        t,
+        AuditAction::IdentityConfirmed,
+        Some(usager.id),
+        format!("{label} ; statut : {}", v.status().label()),
+    );
+    let updated = store
+        .set_vigilance(t, usager.id, usager.version, &identity, &v, &[entry])
+        .await?;
     // RNIV: the same INS on another file is a duplicate or a collision.
     let others = store.usagers_with_ins(t, &matricule).await?;
     if others.len() > 1 {
         identity_quality::same_ins_found(store, t, &updated, &others).await?;
     }
-    audit::record(
-        store,
-        t,
-        AuditAction::IdentityConfirmed,
-        Some(usager.id),
-        format!("{label} ; statut : {}", v.status().label()),
-    )
-    .await?;
     Ok(())
 }
 

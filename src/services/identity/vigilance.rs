@@ -27,8 +27,9 @@ pub fn may_link(t: &Tenant) -> bool {
     LIFT_ROLES.iter().any(|r| t.roles.contains(*r))
 }
 
-/// Writes the identity and its vigilance state, and journals « {details} ;
-/// statut : … ».
+/// Writes the identity and its vigilance state with the entry « {details} ;
+/// statut : … », in one transaction, if the file is still as `usager` was
+/// read (else `Stale`: nothing written).
 pub async fn set_vigilance(
     store: &dyn Store,
     t: &Tenant,
@@ -36,17 +37,16 @@ pub async fn set_vigilance(
     identity: &Identity,
     v: &Vigilance,
     details: &str,
-) -> ServiceResult<()> {
-    store.set_vigilance(t, usager.id, identity, v).await?;
-    audit::record(
-        store,
+) -> ServiceResult<Usager> {
+    let entry = audit::event(
         t,
         AuditAction::IdentityAttributeChanged,
         Some(usager.id),
         format!("{details} ; statut : {}", v.status().label()),
-    )
-    .await?;
-    Ok(())
+    );
+    Ok(store
+        .set_vigilance(t, usager.id, usager.version, identity, v, &[entry])
+        .await?)
 }
 
 /// « Vérifier une pièce d'identité »: a document from the structure's list.
@@ -68,11 +68,7 @@ pub async fn check_document(
         checked_by: t.actor_label.clone(),
         checked_at: Utc::now(),
     })?;
-    store
-        .set_vigilance(t, usager.id, &usager.data.identity, &v)
-        .await?;
-    audit::record(
-        store,
+    let entry = audit::event(
         t,
         AuditAction::DocumentChecked,
         Some(usager.id),
@@ -81,8 +77,17 @@ pub async fn check_document(
             document_label(kind).unwrap_or(kind),
             v.status().label()
         ),
-    )
-    .await?;
+    );
+    store
+        .set_vigilance(
+            t,
+            usager.id,
+            usager.version,
+            &usager.data.identity,
+            &v,
+            &[entry],
+        )
+        .await?;
     Ok(())
 }
 
@@ -108,7 +113,8 @@ pub async fn set_doubt(
         require_qualifier(t)?;
         (usager.vigilance.clear_doubt()?, "doute levé")
     };
-    set_vigilance(store, t, usager, &usager.data.identity, &v, details).await
+    set_vigilance(store, t, usager, &usager.data.identity, &v, details).await?;
+    Ok(())
 }
 
 pub async fn set_homonym(
@@ -124,7 +130,8 @@ pub async fn set_homonym(
     } else {
         "attribut « homonyme » retiré"
     };
-    set_vigilance(store, t, usager, &usager.data.identity, &v, details).await
+    set_vigilance(store, t, usager, &usager.data.identity, &v, details).await?;
+    Ok(())
 }
 
 /// The user asks to lift anonymity: the request and its date are recorded.
@@ -139,17 +146,15 @@ pub async fn request_anonymity_lift(
             "Ce dossier n'est pas anonyme.".into(),
         ));
     }
-    store
-        .request_anonymity_lift(t, usager.id, requested_on)
-        .await?;
-    audit::record(
-        store,
+    let entry = audit::event(
         t,
         AuditAction::AnonymityLiftRequested,
         Some(usager.id),
         format!("demande du {}", requested_on.format("%d/%m/%Y")),
-    )
-    .await?;
+    );
+    store
+        .request_anonymity_lift(t, usager.id, requested_on, &[entry])
+        .await?;
     Ok(())
 }
 
@@ -174,18 +179,8 @@ pub async fn lift_anonymity(
                 .into(),
         )
     })?;
-    store
-        .decide_anonymity_lift(t, usager.id, real_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ServiceError::Refused(
-                "Liaison impossible : la demande doit être enregistrée, et le dossier cible doit être une identité réelle de la structure.".into(),
-            ),
-            e => e.into(),
-        })?;
-    for id in [usager.id, real_id] {
-        audit::record(
-            store,
+    let journal = [usager.id, real_id].map(|id| {
+        audit::event(
             t,
             AuditAction::AnonymityLifted,
             Some(id),
@@ -194,7 +189,15 @@ pub async fn lift_anonymity(
                 usager.id, real_id
             ),
         )
-        .await?;
-    }
+    });
+    store
+        .decide_anonymity_lift(t, usager.id, real_id, &journal)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ServiceError::Refused(
+                "Liaison impossible : la demande doit être enregistrée, et le dossier cible doit être une identité réelle de la structure.".into(),
+            ),
+            e => e.into(),
+        })?;
     Ok(())
 }

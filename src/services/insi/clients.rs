@@ -211,7 +211,7 @@ async fn provision(
         .issue(Profile::Manu, &structure.finess_geo)
         .map_err(InsiUnavailable::Sandbox)?;
     store
-        .set_structure_insi(structure.id, &creds)
+        .set_structure_insi(structure.id, &creds, &[])
         .await
         .map_err(|e| InsiUnavailable::Sandbox(e.to_string()))?;
     Ok(creds)

@@ -34,6 +34,12 @@ pub async fn record_exchange(
     x: &Exchange,
 ) -> StoreResult<String> {
     let text = outcome_text(&x.outcome);
+    let entry = crate::services::audit::event(
+        t,
+        AuditAction::InsiQueried,
+        Some(usager_id),
+        format!("{audit_label} : {text}"),
+    );
     store
         .record_insi_call(
             t,
@@ -46,16 +52,9 @@ pub async fn record_exchange(
                 request_xml: x.request_xml.clone(),
                 response_xml: x.response_xml.clone(),
             },
+            &[entry],
         )
         .await?;
-    crate::services::audit::record(
-        store,
-        t,
-        AuditAction::InsiQueried,
-        Some(usager_id),
-        format!("{audit_label} : {text}"),
-    )
-    .await?;
     Ok(text)
 }
 

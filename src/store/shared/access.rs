@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::{commit_journaled, commit_journaled_chains};
 use super::{SqlStore, found, rows};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
@@ -14,7 +15,9 @@ use crate::store::access::{
     PendingPscLogin, ProfessionalProfile, StructureDirector, TeamEntry,
 };
 use crate::store::sql::{Row, is_unique_violation};
-use crate::store::{Membership, NewProfessional, StoreError, StoreResult};
+use crate::store::{
+    InstanceJournal, Journal, Membership, NewProfessional, StoreError, StoreResult,
+};
 
 /// Adds a role to a set (team lists read one row per role).
 fn with_role(roles: &RoleSet, role: Role) -> RoleSet {
@@ -267,9 +270,10 @@ impl AccessStore for SqlStore {
         t: &Tenant,
         professional_id: Uuid,
         roles: &[Role],
+        journal: Journal<'_>,
     ) -> StoreResult<()> {
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         tx.query("DELETE FROM memberships WHERE structure_id = $1 AND professional_id = $2")
             .bind(t.structure_id)
             .bind(professional_id)
@@ -302,25 +306,30 @@ impl AccessStore for SqlStore {
                 .execute()
                 .await?;
         }
-        tx.commit().await
+        commit_journaled(tx, t, journal).await
     }
 
-    async fn create_invitation(&self, t: &Tenant, inv: &NewInvitation) -> StoreResult<()> {
-        self.db
-            .query(
-                "INSERT INTO invitations (code_hash, professional_id, structure_id, created_by,
+    async fn create_invitation(
+        &self,
+        t: &Tenant,
+        inv: &NewInvitation,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO invitations (code_hash, professional_id, structure_id, created_by,
                      created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&inv.code_hash)
-            .bind(inv.professional_id)
-            .bind(t.structure_id)
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .bind(inv.expires_at)
-            .execute()
-            .await?;
-        Ok(())
+        )
+        .bind(&inv.code_hash)
+        .bind(inv.professional_id)
+        .bind(t.structure_id)
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .bind(inv.expires_at)
+        .execute()
+        .await?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn redeem_invitation(
@@ -431,10 +440,11 @@ impl AccessStore for SqlStore {
         &self,
         p: &NewProfessional,
         c: &AdminCredential,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<Uuid> {
         let id = Uuid::new_v4();
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         tx.query(
             "INSERT INTO professionals (id, first_name, last_name, national_id, profession,
                  instance_admin, active, created_at)
@@ -468,7 +478,7 @@ impl AccessStore for SqlStore {
             }
             r => r?,
         };
-        tx.commit().await?;
+        commit_journaled_chains(tx, journal).await?;
         Ok(id)
     }
 
@@ -611,8 +621,9 @@ impl AccessStore for SqlStore {
         login: &str,
         password_hash: &str,
         totp_secret: &str,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<bool> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let Some(id) = tx
             .query(
                 "UPDATE admin_credentials SET password_hash = $1, totp_secret = $2,
@@ -631,7 +642,7 @@ impl AccessStore for SqlStore {
             .bind(id)
             .execute()
             .await?;
-        tx.commit().await?;
+        commit_journaled_chains(tx, journal).await?;
         Ok(true)
     }
 

@@ -1,5 +1,10 @@
-//! The audit journal: append-only, hash-chained per structure. Entries are
-//! appended in batches by the group-commit writer (`group_commit.rs`).
+//! The audit journal: append-only, hash-chained per structure. Reads (a file
+//! opened, an export…) are appended in batches by the group-commit writer
+//! (`group_commit.rs`); a change appends its entries inside its own write
+//! transaction ([`append_in_tx`]), so that it is kept with its trace or not
+//! at all. Both take the chain head inside their transaction (SQLite: under
+//! `BEGIN IMMEDIATE`; PostgreSQL: the locked `audit_heads` row), so they
+//! serialise on it and the chain stays whole.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -7,7 +12,7 @@ use std::collections::HashMap;
 use super::{SqlStore, rows};
 use crate::domain::audit::AuditRecord;
 use crate::domain::tenant::Tenant;
-use crate::store::sql::Db;
+use crate::store::sql::{Db, Tx};
 use crate::store::{
     AuditChain, AuditEvent, AuditFilter, AuditStore, Backend, StoreResult, postgres, sqlite,
 };
@@ -37,32 +42,101 @@ pub(super) async fn write_batch(
         let head = heads
             .get_mut(&key)
             .expect("every chain's head was read above");
-        let rec = rows::new_audit_record(head.0 + 1, std::mem::take(&mut head.1), e);
-        tx.query(
-            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id,
-                 details, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&key)
-        .bind(rec.seq)
-        .bind(rec.at)
-        .bind(rec.actor_id)
-        .bind(&rec.actor_label)
-        .bind(&rec.action)
-        .bind(rec.usager_id)
-        .bind(&rec.details)
-        .bind(&rec.prev_hash)
-        .bind(&rec.hash)
-        .execute()
-        .await?;
-        *head = (rec.seq, rec.hash.clone());
-        records.push(rec);
+        records.push(insert_entry(&mut tx, &key, head, e).await?);
     }
     if tx.backend() == Backend::Postgres {
         postgres::save_audit_heads(&mut tx, &heads).await?;
     }
     tx.commit().await?;
     Ok(records)
+}
+
+/// Appends `events` to `chain` inside `tx`, the change's own transaction,
+/// which the caller commits. `tx` must come from [`Db::begin_write`]: on
+/// SQLite the head is read under the write lock taken at `BEGIN IMMEDIATE`;
+/// on PostgreSQL it is locked (`FOR UPDATE`) until the change commits.
+/// Appended last, after the change, so that the head is held only briefly.
+pub(super) async fn append_in_tx(
+    tx: &mut Tx,
+    chain: AuditChain,
+    events: &[AuditEvent],
+) -> StoreResult<Vec<AuditRecord>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = chain.key();
+    let mut head = match tx.backend() {
+        Backend::Sqlite => sqlite::audit_head(tx, &key).await?,
+        Backend::Postgres => postgres::lock_audit_head(tx, &key).await?,
+    };
+    let mut records = Vec::with_capacity(events.len());
+    for e in events {
+        records.push(insert_entry(tx, &key, &mut head, e).await?);
+    }
+    if tx.backend() == Backend::Postgres {
+        postgres::save_audit_heads(tx, &HashMap::from([(key, head)])).await?;
+    }
+    Ok(records)
+}
+
+/// Appends the change's journal to the tenant's structure chain, then
+/// commits the change and its trace together.
+pub(super) async fn commit_journaled(
+    mut tx: Tx,
+    t: &Tenant,
+    journal: &[AuditEvent],
+) -> StoreResult<()> {
+    append_in_tx(&mut tx, AuditChain::Structure(t.structure_id), journal).await?;
+    tx.commit().await
+}
+
+/// Appends an instance-level change's journal, chain by chain in a fixed
+/// order (as the group-commit writer locks them), then commits.
+pub(super) async fn commit_journaled_chains(
+    mut tx: Tx,
+    journal: &[(AuditChain, AuditEvent)],
+) -> StoreResult<()> {
+    let mut chains: Vec<AuditChain> = journal.iter().map(|(c, _)| *c).collect();
+    chains.sort_by_key(|c| c.key());
+    chains.dedup();
+    for chain in chains {
+        let events: Vec<AuditEvent> = journal
+            .iter()
+            .filter(|(c, _)| *c == chain)
+            .map(|(_, e)| e.clone())
+            .collect();
+        append_in_tx(&mut tx, chain, &events).await?;
+    }
+    tx.commit().await
+}
+
+/// Inserts the entry after `head` (the chain's last seq and hash) and moves `head` to it.
+async fn insert_entry(
+    tx: &mut Tx,
+    key: &str,
+    head: &mut (i64, String),
+    e: &AuditEvent,
+) -> StoreResult<AuditRecord> {
+    let rec = rows::new_audit_record(head.0 + 1, std::mem::take(&mut head.1), e);
+    tx.query(
+        "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id,
+                 details, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key)
+    .bind(rec.seq)
+    .bind(rec.at)
+    .bind(rec.actor_id)
+    .bind(&rec.actor_label)
+    .bind(&rec.action)
+    .bind(rec.usager_id)
+    .bind(&rec.details)
+    .bind(&rec.prev_hash)
+    .bind(&rec.hash)
+    .execute()
+    .await?;
+    *head = (rec.seq, rec.hash.clone());
+    Ok(rec)
 }
 
 #[async_trait]

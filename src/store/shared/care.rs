@@ -6,11 +6,13 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::audit::commit_journaled;
 use super::{SqlStore, found, rows};
 use crate::domain::tenant::Tenant;
 use crate::store::sql::{Exec, Row};
 use crate::store::{
-    Activity, CareStore, Episode, NewActivity, NewEpisode, NewNote, Note, StoreError, StoreResult,
+    Activity, CareStore, Episode, Journal, NewActivity, NewEpisode, NewNote, Note, StoreError,
+    StoreResult,
 };
 
 // The lists of a file: `$1` structure, `$2` user file; `$3` an id (`<list> AND x.id = $3`).
@@ -97,31 +99,34 @@ impl CareStore for SqlStore {
         t: &Tenant,
         usager_id: Uuid,
         e: &NewEpisode,
+        journal: Journal<'_>,
     ) -> StoreResult<Episode> {
         // Nothing is inserted unless the referent (if any) holds a role in
         // the tenant's structure.
         let id = Uuid::new_v4();
-        self.db
-            .query(
-                "INSERT INTO episodes (id, structure_id, usager_id, kind, start_date, end_date,
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO episodes (id, structure_id, usager_id, kind, start_date, end_date,
                      referent_id, created_at)
                  SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6 FROM usagers u
                  WHERE u.id = $7 AND u.structure_id = $8
                    AND ($5 IS NULL OR EXISTS (SELECT 1 FROM memberships m
                         WHERE m.structure_id = $8 AND m.professional_id = $5))",
-            )
-            .bind(id)
-            .bind(e.kind.code())
-            .bind(e.start_date)
-            .bind(e.end_date)
-            .bind(e.referent_id)
-            .bind(Utc::now())
-            .bind(usager_id)
-            .bind(t.structure_id)
-            .execute()
-            .await
-            .and_then(found)?;
-        one(&self.db, EPISODES_SQL, episode, t, usager_id, id).await
+        )
+        .bind(id)
+        .bind(e.kind.code())
+        .bind(e.start_date)
+        .bind(e.end_date)
+        .bind(e.referent_id)
+        .bind(Utc::now())
+        .bind(usager_id)
+        .bind(t.structure_id)
+        .execute()
+        .await
+        .and_then(found)?;
+        let episode = one(&mut tx, EPISODES_SQL, episode, t, usager_id, id).await?;
+        commit_journaled(tx, t, journal).await?;
+        Ok(episode)
     }
 
     async fn close_episode(
@@ -130,9 +135,10 @@ impl CareStore for SqlStore {
         usager_id: Uuid,
         episode_id: Uuid,
         end: NaiveDate,
+        journal: Journal<'_>,
     ) -> StoreResult<()> {
-        let closed = self
-            .db
+        let mut tx = self.db.begin_write().await?;
+        let closed = tx
             .query(
                 "UPDATE episodes SET end_date = $1
                  WHERE id = $2 AND usager_id = $3 AND structure_id = $4 AND start_date <= $1",
@@ -146,7 +152,7 @@ impl CareStore for SqlStore {
         if closed == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        commit_journaled(tx, t, journal).await
     }
 
     async fn episodes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Episode>> {
@@ -165,9 +171,10 @@ impl CareStore for SqlStore {
         t: &Tenant,
         usager_id: Uuid,
         a: &NewActivity,
+        journal: Journal<'_>,
     ) -> StoreResult<Activity> {
         let id = Uuid::new_v4();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         tx.query(
             "INSERT INTO activities (id, structure_id, usager_id, kind, date, duration_minutes,
                  comment, created_by, created_at)
@@ -204,7 +211,7 @@ impl CareStore for SqlStore {
             .await?;
         }
         let activity = one(&mut tx, ACTIVITIES_SQL, activity, t, usager_id, id).await?;
-        tx.commit().await?;
+        commit_journaled(tx, t, journal).await?;
         Ok(activity)
     }
 
@@ -219,29 +226,37 @@ impl CareStore for SqlStore {
             .await
     }
 
-    async fn add_note(&self, t: &Tenant, usager_id: Uuid, n: &NewNote) -> StoreResult<Note> {
+    async fn add_note(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        n: &NewNote,
+        journal: Journal<'_>,
+    ) -> StoreResult<Note> {
         if !t.may_write(n.confidentiality) {
             return Err(StoreError::Forbidden);
         }
         let id = Uuid::new_v4();
-        self.db
-            .query(
-                "INSERT INTO notes (id, structure_id, usager_id, confidentiality, body, author_id,
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO notes (id, structure_id, usager_id, confidentiality, body, author_id,
                      created_at)
                  SELECT $1, u.structure_id, u.id, $2, $3, $4, $5 FROM usagers u
                  WHERE u.id = $6 AND u.structure_id = $7",
-            )
-            .bind(id)
-            .bind(n.confidentiality.code())
-            .bind(&n.body)
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .bind(usager_id)
-            .bind(t.structure_id)
-            .execute()
-            .await
-            .and_then(found)?;
-        one(&self.db, NOTES_SQL, note, t, usager_id, id).await
+        )
+        .bind(id)
+        .bind(n.confidentiality.code())
+        .bind(&n.body)
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .bind(usager_id)
+        .bind(t.structure_id)
+        .execute()
+        .await
+        .and_then(found)?;
+        let note = one(&mut tx, NOTES_SQL, note, t, usager_id, id).await?;
+        commit_journaled(tx, t, journal).await?;
+        Ok(note)
     }
 
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>> {

@@ -4,13 +4,16 @@ use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::audit::commit_journaled;
 use super::rows::{self, select_usagers, usager_column_list};
 use super::{SqlStore, found};
 use crate::domain::duplicates::{self as dup, Collision, Match, PairStatus};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
-use crate::store::sql::Exec;
-use crate::store::{DuplicatePair, DuplicateStore, StoreError, StoreResult, Usager, UsagerStore};
+use crate::store::sql::{Exec, Tx};
+use crate::store::{
+    DuplicatePair, DuplicateStore, Journal, StoreError, StoreResult, Usager, UsagerStore,
+};
 
 /// A pair is stored once, smaller id first.
 pub(super) fn pair_ids(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
@@ -47,24 +50,35 @@ impl SqlStore {
         usager_id: Uuid,
         identity: &Identity,
     ) -> StoreResult<()> {
-        let keys = dup::blocking_keys(identity);
         let mut tx = self.db.begin().await?;
-        tx.query("DELETE FROM identity_keys WHERE usager_id = $1 AND structure_id = $2")
-            .bind(usager_id)
-            .bind(structure_id)
-            .execute()
-            .await?;
-        if !keys.is_empty() {
-            tx.query("INSERT INTO identity_keys (structure_id, key, usager_id) ")
-                .push_values(&keys, |row, key| {
-                    row.bind(structure_id).bind(key).bind(usager_id)
-                })
-                .push(" ON CONFLICT DO NOTHING")
-                .execute()
-                .await?;
-        }
+        write_keys_in(&mut tx, structure_id, usager_id, identity).await?;
         tx.commit().await
     }
+}
+
+/// The blocking keys of a file, rewritten inside the caller's transaction.
+pub(super) async fn write_keys_in(
+    tx: &mut Tx,
+    structure_id: Uuid,
+    usager_id: Uuid,
+    identity: &Identity,
+) -> StoreResult<()> {
+    let keys = dup::blocking_keys(identity);
+    tx.query("DELETE FROM identity_keys WHERE usager_id = $1 AND structure_id = $2")
+        .bind(usager_id)
+        .bind(structure_id)
+        .execute()
+        .await?;
+    if !keys.is_empty() {
+        tx.query("INSERT INTO identity_keys (structure_id, key, usager_id) ")
+            .push_values(&keys, |row, key| {
+                row.bind(structure_id).bind(key).bind(usager_id)
+            })
+            .push(" ON CONFLICT DO NOTHING")
+            .execute()
+            .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -273,10 +287,13 @@ impl DuplicateStore for SqlStore {
         a: Uuid,
         b: Uuid,
         status: PairStatus,
+        journal: Journal<'_>,
     ) -> StoreResult<()> {
-        write_pair_status(&self.db, t, (a, b), status.code())
+        let mut tx = self.db.begin_write().await?;
+        write_pair_status(&mut tx, t, (a, b), status.code())
             .await
-            .and_then(found)
+            .and_then(found)?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn identity_ids(
@@ -313,19 +330,21 @@ impl DuplicateStore for SqlStore {
         usager_id: Uuid,
         collision: Option<Collision>,
         note: Option<&str>,
+        journal: Journal<'_>,
     ) -> StoreResult<()> {
-        self.db
-            .query(
-                "UPDATE usagers SET collision = $1, collision_note = $2
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "UPDATE usagers SET collision = $1, collision_note = $2, version = version + 1
                  WHERE id = $3 AND structure_id = $4 AND anonymous = $5",
-            )
-            .bind(collision.map(|c| c.code()))
-            .bind(note)
-            .bind(usager_id)
-            .bind(t.structure_id)
-            .bind(false)
-            .execute()
-            .await
-            .and_then(found)
+        )
+        .bind(collision.map(|c| c.code()))
+        .bind(note)
+        .bind(usager_id)
+        .bind(t.structure_id)
+        .bind(false)
+        .execute()
+        .await
+        .and_then(found)?;
+        commit_journaled(tx, t, journal).await
     }
 }

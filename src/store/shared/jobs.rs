@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::append_in_tx;
 use super::{SqlStore, rows};
 use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
 use crate::store::sql::Row;
 use crate::store::{
-    Backend, Job, JobKind, JobState, JobStore, NewJob, StoreError, StoreResult, StructureStore,
-    jobs::MAX_ATTEMPTS,
+    AuditChain, Backend, Job, JobKind, JobState, JobStore, Journal, NewJob, StoreError,
+    StoreResult, StructureStore, jobs::MAX_ATTEMPTS,
 };
 
 fn job(r: &Row) -> StoreResult<Job> {
@@ -46,10 +47,15 @@ fn job(r: &Row) -> StoreResult<Job> {
 
 #[async_trait]
 impl JobStore for SqlStore {
-    async fn enqueue_job(&self, structure_id: Uuid, j: &NewJob) -> StoreResult<(Job, bool)> {
+    async fn enqueue_job(
+        &self,
+        structure_id: Uuid,
+        j: &NewJob,
+        journal: Journal<'_>,
+    ) -> StoreResult<(Job, bool)> {
         let now = Utc::now();
-        let created = self
-            .db
+        let mut tx = self.db.begin_write().await?;
+        let created = tx
             .query(
                 "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, payload,
                      attempts, max_attempts, run_after, idempotency_key, started_by, actor_id,
@@ -72,10 +78,11 @@ impl JobStore for SqlStore {
             .optional(job)
             .await?;
         if let Some(created) = created {
+            append_in_tx(&mut tx, AuditChain::Structure(structure_id), journal).await?;
+            tx.commit().await?;
             return Ok((created, true));
         }
-        let existing = self
-            .db
+        let existing = tx
             .query(
                 "SELECT * FROM jobs WHERE structure_id = $1 AND kind = $2 AND idempotency_key = $3",
             )
@@ -85,6 +92,7 @@ impl JobStore for SqlStore {
             .optional(job)
             .await?
             .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
         Ok((existing, false))
     }
 

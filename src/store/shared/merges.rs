@@ -7,13 +7,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::duplicates::{pair_ids, write_pair_status};
+use super::audit::commit_journaled;
+use super::duplicates::{pair_ids, write_keys_in, write_pair_status};
 use super::{SqlStore, found, rows};
 use crate::domain::duplicates::PairStatus;
 use crate::domain::identity::Vigilance;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
-use crate::store::quality::{ColumnKind, EXPORT_TABLES, MOVABLE, MergeSnapshot, UsagerSnapshot};
+use crate::store::quality::{
+    ColumnKind, EXPORT_TABLES, JournalOf, MOVABLE, MergeSnapshot, UsagerSnapshot,
+};
 use crate::store::sql::{Exec, Row, Tx};
 use crate::store::{
     DuplicateStore, MergeRecord, MergeStore, MovedObjects, StoreError, StoreResult,
@@ -131,16 +134,15 @@ async fn restore(tx: &mut Tx, t: &Tenant, id: Uuid, s: &UsagerSnapshot) -> Store
 
 /// Write-locks both files first (row locks on PostgreSQL, the write lock on
 /// SQLite), so that two merges touching them run one after the other and
-/// each reads what the other wrote.
+/// each reads what the other wrote. Both versions are bumped: a form read
+/// before the merge (or its undoing) is stale.
 async fn lock_pair(tx: &mut Tx, t: &Tenant, a: Uuid, b: Uuid) -> StoreResult<()> {
-    tx.query(
-        "UPDATE usagers SET updated_at = updated_at WHERE structure_id = $1 AND id IN ($2, $3)",
-    )
-    .bind(t.structure_id)
-    .bind(a)
-    .bind(b)
-    .execute()
-    .await?;
+    tx.query("UPDATE usagers SET version = version + 1 WHERE structure_id = $1 AND id IN ($2, $3)")
+        .bind(t.structure_id)
+        .bind(a)
+        .bind(b)
+        .execute()
+        .await?;
     Ok(())
 }
 
@@ -211,13 +213,14 @@ impl MergeStore for SqlStore {
         survivor_id: Uuid,
         merged_id: Uuid,
         survivor: &(UsagerData, Vigilance),
+        journal: JournalOf<'_, MergeRecord>,
     ) -> StoreResult<MergeRecord> {
         if survivor_id == merged_id {
             return Err(StoreError::Conflict(
                 "un dossier ne se fusionne pas avec lui-même".into(),
             ));
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         lock_pair(&mut tx, t, survivor_id, merged_id).await?;
         let mut snaps = Vec::with_capacity(2);
         for id in [survivor_id, merged_id] {
@@ -304,10 +307,7 @@ impl MergeStore for SqlStore {
         .bind(serde_json::to_string(&snapshot).expect("snapshot serialises"))
         .execute()
         .await?;
-        tx.commit().await?;
-        self.write_keys(t.structure_id, survivor_id, &survivor.0.identity)
-            .await?;
-        Ok(MergeRecord {
+        let record = MergeRecord {
             id,
             survivor_id,
             merged_id,
@@ -316,12 +316,20 @@ impl MergeStore for SqlStore {
             moved,
             undone_at: None,
             undone_by: None,
-        })
+        };
+        write_keys_in(&mut tx, t.structure_id, survivor_id, &survivor.0.identity).await?;
+        commit_journaled(tx, t, &journal(&record)).await?;
+        Ok(record)
     }
 
-    async fn unmerge(&self, t: &Tenant, merge_id: Uuid) -> StoreResult<MergeRecord> {
+    async fn unmerge(
+        &self,
+        t: &Tenant,
+        merge_id: Uuid,
+        journal: JournalOf<'_, MergeRecord>,
+    ) -> StoreResult<MergeRecord> {
         const ALREADY_UNDONE: &str = "cette fusion a déjà été annulée";
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let (record, snap) = tx
             .query("SELECT * FROM merges WHERE id = $1 AND structure_id = $2")
             .bind(merge_id)
@@ -401,15 +409,16 @@ impl MergeStore for SqlStore {
         if undone != 1 {
             return Err(StoreError::Conflict(ALREADY_UNDONE.into()));
         }
-        tx.commit().await?;
-        for id in [record.survivor_id, record.merged_id] {
-            self.write_identity_keys(t, id).await?;
-        }
-        Ok(MergeRecord {
+        let record = MergeRecord {
             undone_at: Some(now),
             undone_by: Some(t.actor_label.clone()),
             ..record
-        })
+        };
+        commit_journaled(tx, t, &journal(&record)).await?;
+        for id in [record.survivor_id, record.merged_id] {
+            self.write_identity_keys(t, id).await?;
+        }
+        Ok(record)
     }
 
     async fn merges_of(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<MergeRecord>> {

@@ -5,13 +5,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::audit::commit_journaled;
 use super::{SqlStore, found, rows};
 use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
 use crate::store::sql::Row;
 use crate::store::{
-    IdentityCounts, IdentityTask, InsiMonth, NewProcedure, Procedure, ProcedureReaders,
-    ProcedureStore, StoreResult, postgres, sqlite,
+    IdentityCounts, IdentityTask, InsiMonth, Journal, JournalOf, NewProcedure, Procedure,
+    ProcedureReaders, ProcedureStore, StoreResult, postgres, sqlite,
 };
 
 fn procedure(r: &Row) -> StoreResult<Procedure> {
@@ -32,19 +33,29 @@ fn count(r: &Row) -> StoreResult<(String, i64)> {
 
 #[async_trait]
 impl ProcedureStore for SqlStore {
-    async fn set_identity_policy(&self, t: &Tenant, p: &IdentityPolicy) -> StoreResult<()> {
-        self.db
-            .query("UPDATE structures SET identity_policy = $1 WHERE id = $2")
+    async fn set_identity_policy(
+        &self,
+        t: &Tenant,
+        p: &IdentityPolicy,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query("UPDATE structures SET identity_policy = $1 WHERE id = $2")
             .bind(p.to_json())
             .bind(t.structure_id)
             .execute()
             .await?;
-        Ok(())
+        commit_journaled(tx, t, journal).await
     }
 
-    async fn publish_procedure(&self, t: &Tenant, p: &NewProcedure) -> StoreResult<Procedure> {
+    async fn publish_procedure(
+        &self,
+        t: &Tenant,
+        p: &NewProcedure,
+        journal: JournalOf<'_, Procedure>,
+    ) -> StoreResult<Procedure> {
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let last: Option<i64> = tx
             .query("SELECT MAX(version) FROM identity_procedures WHERE structure_id = $1")
             .bind(t.structure_id)
@@ -65,15 +76,16 @@ impl ProcedureStore for SqlStore {
         .bind(now)
         .execute()
         .await?;
-        tx.commit().await?;
-        Ok(Procedure {
+        let published = Procedure {
             version,
             body: p.body.clone(),
             guidance_01: p.guidance_01.clone(),
             guidance_02: p.guidance_02.clone(),
             author: t.actor_label.clone(),
             at: now,
-        })
+        };
+        commit_journaled(tx, t, &journal(&published)).await?;
+        Ok(published)
     }
 
     async fn current_procedure(&self, t: &Tenant) -> StoreResult<Option<Procedure>> {
@@ -87,20 +99,25 @@ impl ProcedureStore for SqlStore {
             .await
     }
 
-    async fn acknowledge_procedure(&self, t: &Tenant, version: i64) -> StoreResult<()> {
-        self.db
-            .query(
-                "INSERT INTO procedure_acks (structure_id, version, professional_id, at)
+    async fn acknowledge_procedure(
+        &self,
+        t: &Tenant,
+        version: i64,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO procedure_acks (structure_id, version, professional_id, at)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (structure_id, version, professional_id) DO NOTHING",
-            )
-            .bind(t.structure_id)
-            .bind(version)
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .execute()
-            .await?;
-        Ok(())
+        )
+        .bind(t.structure_id)
+        .bind(version)
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .execute()
+        .await?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn has_acknowledged(&self, t: &Tenant, version: i64) -> StoreResult<bool> {
@@ -196,19 +213,25 @@ impl ProcedureStore for SqlStore {
             .collect())
     }
 
-    async fn close_identity_task(&self, t: &Tenant, id: Uuid) -> StoreResult<()> {
-        self.db
-            .query(
-                "UPDATE identity_tasks SET done_at = $1, done_by = $2
+    async fn close_identity_task(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "UPDATE identity_tasks SET done_at = $1, done_by = $2
                  WHERE id = $3 AND structure_id = $4 AND done_at IS NULL",
-            )
-            .bind(Utc::now())
-            .bind(&t.actor_label)
-            .bind(id)
-            .bind(t.structure_id)
-            .execute()
-            .await
-            .and_then(found)
+        )
+        .bind(Utc::now())
+        .bind(&t.actor_label)
+        .bind(id)
+        .bind(t.structure_id)
+        .execute()
+        .await
+        .and_then(found)?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn identity_counts(&self, t: &Tenant) -> StoreResult<IdentityCounts> {

@@ -23,7 +23,7 @@ macro_rules! usager_column_list {
     () => {
         "id, structure_id, anonymous, alias, birth_name, first_names, used_name, \
          used_first_name, birth_date, birth_year, sex, birth_place_code, phone, email, \
-         address, vigilance, merged_into, collision, created_at, updated_at"
+         address, vigilance, merged_into, collision, created_at, updated_at, version"
     };
 }
 pub(crate) use usager_column_list;
@@ -66,6 +66,7 @@ pub fn usager(r: &Row) -> StoreResult<Usager> {
             .and_then(Collision::parse),
         created_at: r.get("created_at")?,
         updated_at: r.get("updated_at")?,
+        version: r.get("version")?,
     })
 }
 

@@ -6,13 +6,14 @@ use chrono::Utc;
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use super::audit::{commit_journaled, commit_journaled_chains};
 use super::{SqlStore, rows};
 use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
 use crate::store::sql::is_unique_violation;
 use crate::store::{
-    LoginChoice, Membership, NewProfessional, NewStructure, Professional, StoreError, StoreResult,
-    Structure, StructureStore, TeamMember,
+    InstanceJournal, InstanceJournalOf, Journal, LoginChoice, Membership, NewProfessional,
+    NewStructure, Professional, StoreError, StoreResult, Structure, StructureStore, TeamMember,
 };
 
 // Text ordering uses the "C" collation: byte order, the same on both
@@ -20,9 +21,13 @@ use crate::store::{
 
 #[async_trait]
 impl StructureStore for SqlStore {
-    async fn create_structure(&self, s: &NewStructure) -> StoreResult<Structure> {
-        let created = self
-            .db
+    async fn create_structure(
+        &self,
+        s: &NewStructure,
+        journal: InstanceJournalOf<'_, Structure>,
+    ) -> StoreResult<Structure> {
+        let mut tx = self.db.begin_write().await?;
+        let created = tx
             .query(
                 "INSERT INTO structures (id, name, kind, finess_geo, finess_juridique, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
@@ -35,13 +40,17 @@ impl StructureStore for SqlStore {
             .bind(Utc::now())
             .fetch_one()
             .await;
-        match created {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "une structure porte déjà le FINESS {}",
-                s.finess_geo
-            ))),
-            r => rows::structure(&r?),
-        }
+        let structure = match created {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "une structure porte déjà le FINESS {}",
+                    s.finess_geo
+                )));
+            }
+            r => rows::structure(&r?)?,
+        };
+        commit_journaled_chains(tx, &journal(&structure)).await?;
+        Ok(structure)
     }
 
     async fn list_structures(&self) -> StoreResult<Vec<Structure>> {
@@ -67,19 +76,28 @@ impl StructureStore for SqlStore {
             .await
     }
 
-    async fn set_medical_roles(&self, t: &Tenant, roles: &[Role]) -> StoreResult<()> {
-        self.db
-            .query("UPDATE structures SET medical_roles = $1 WHERE id = $2")
+    async fn set_medical_roles(
+        &self,
+        t: &Tenant,
+        roles: &[Role],
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query("UPDATE structures SET medical_roles = $1 WHERE id = $2")
             .bind(rows::roles_csv(roles))
             .bind(t.structure_id)
             .execute()
             .await?;
-        Ok(())
+        commit_journaled(tx, t, journal).await
     }
 
-    async fn create_professional(&self, p: &NewProfessional) -> StoreResult<Professional> {
-        let created = self
-            .db
+    async fn create_professional(
+        &self,
+        p: &NewProfessional,
+        journal: InstanceJournalOf<'_, Professional>,
+    ) -> StoreResult<Professional> {
+        let mut tx = self.db.begin_write().await?;
+        let created = tx
             .query(
                 "INSERT INTO professionals (id, first_name, last_name, national_id, profession,
                      instance_admin, active, created_at)
@@ -94,12 +112,16 @@ impl StructureStore for SqlStore {
             .bind(Utc::now())
             .fetch_one()
             .await;
-        match created {
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(
-                "un professionnel porte déjà cet identifiant national".to_string(),
-            )),
-            r => rows::professional(&r?),
-        }
+        let professional = match created {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(
+                    "un professionnel porte déjà cet identifiant national".to_string(),
+                ));
+            }
+            r => rows::professional(&r?)?,
+        };
+        commit_journaled_chains(tx, &journal(&professional)).await?;
+        Ok(professional)
     }
 
     async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>> {
@@ -126,19 +148,20 @@ impl StructureStore for SqlStore {
         structure_id: Uuid,
         professional_id: Uuid,
         role: Role,
+        journal: InstanceJournal<'_>,
     ) -> StoreResult<()> {
-        self.db
-            .query(
-                "INSERT INTO memberships (structure_id, professional_id, role, granted_at)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(structure_id)
-            .bind(professional_id)
-            .bind(role.code())
-            .bind(Utc::now())
-            .execute()
-            .await?;
-        Ok(())
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO memberships (structure_id, professional_id, role, granted_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(structure_id)
+        .bind(professional_id)
+        .bind(role.code())
+        .bind(Utc::now())
+        .execute()
+        .await?;
+        commit_journaled_chains(tx, journal).await
     }
 
     async fn login_choices(&self) -> StoreResult<Vec<LoginChoice>> {

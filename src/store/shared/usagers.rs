@@ -6,21 +6,31 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::SqlStore;
+use super::audit::commit_journaled;
+use super::duplicates::write_keys_in;
 use super::rows::{self, returning_usager, select_usagers};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
-use crate::store::{StoreError, StoreResult, Usager, UsagerQuery, UsagerStore};
+use crate::store::sql::Tx;
+use crate::store::{
+    AuditEvent, Journal, StoreError, StoreResult, Usager, UsagerQuery, UsagerStore,
+};
 
 /// At most this many search terms are matched (the rest are ignored).
 const SEARCH_TERMS: usize = 4;
 
 #[async_trait]
 impl UsagerStore for SqlStore {
-    async fn create_usager(&self, t: &Tenant, data: &UsagerData) -> StoreResult<Usager> {
+    async fn create_usager(
+        &self,
+        t: &Tenant,
+        data: &UsagerData,
+        journal: Journal<'_>,
+    ) -> StoreResult<Usager> {
         let c = rows::UsagerColumns::from_data(data);
         let vigilance = rows::initial_vigilance(data);
-        let insert = self
-            .db
+        let mut tx = self.db.begin_write().await?;
+        let insert = tx
             .query(concat!(
                 "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names,
                      used_name, used_first_name, birth_date, birth_year, sex, birth_place_code,
@@ -42,32 +52,50 @@ impl UsagerStore for SqlStore {
             .fetch_one()
             .await
             .and_then(|r| rows::usager(&r))?;
-        self.write_keys(t.structure_id, u.id, &u.data.identity)
-            .await?;
+        write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
+        let journal: Vec<AuditEvent> = journal
+            .iter()
+            .map(|e| AuditEvent {
+                usager_id: Some(u.id),
+                ..e.clone()
+            })
+            .collect();
+        commit_journaled(tx, t, &journal).await?;
         Ok(u)
     }
 
-    async fn update_usager(&self, t: &Tenant, id: Uuid, data: &UsagerData) -> StoreResult<Usager> {
+    async fn update_usager(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        version: i64,
+        data: &UsagerData,
+        journal: Journal<'_>,
+    ) -> StoreResult<Usager> {
         let c = rows::UsagerColumns::from_data(data);
-        let update = self.db.query(concat!(
+        let mut tx = self.db.begin_write().await?;
+        let update = tx.query(concat!(
             "UPDATE usagers SET anonymous = $1, alias = $2, birth_name = $3, first_names = $4,
                  used_name = $5, used_first_name = $6, birth_date = $7, birth_year = $8, sex = $9,
                  birth_place_code = $10, phone = $11, email = $12, address = $13,
-                 search_key = $14, updated_at = $15
-             WHERE id = $16 AND structure_id = $17",
+                 search_key = $14, updated_at = $15, version = version + 1
+             WHERE id = $16 AND structure_id = $17 AND version = $18",
             returning_usager!()
         ));
-        let u = c
+        let updated = c
             .bind(update)
             .bind(data.identity.search_key())
             .bind(Utc::now())
             .bind(id)
             .bind(t.structure_id)
+            .bind(version)
             .optional(rows::usager)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        self.write_keys(t.structure_id, u.id, &u.data.identity)
             .await?;
+        let Some(u) = updated else {
+            return Err(why_unchanged(&mut tx, t, id, version).await);
+        };
+        write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
+        commit_journaled(tx, t, journal).await?;
         Ok(u)
     }
 
@@ -111,6 +139,23 @@ impl UsagerStore for SqlStore {
             .bind(t.structure_id)
             .scalar()
             .await
+    }
+}
+
+/// Why a versioned write of a file changed no row: `Stale` when the file
+/// is the tenant's but no longer at the version the writer read, else
+/// `NotFound` (not the tenant's, or not in the state the write expects).
+pub(super) async fn why_unchanged(tx: &mut Tx, t: &Tenant, id: Uuid, version: i64) -> StoreError {
+    let current = tx
+        .query("SELECT version FROM usagers WHERE id = $1 AND structure_id = $2")
+        .bind(id)
+        .bind(t.structure_id)
+        .scalar_optional::<i64>()
+        .await;
+    match current {
+        Ok(Some(v)) if v != version => StoreError::Stale(id),
+        Ok(_) => StoreError::NotFound,
+        Err(e) => e,
     }
 }
 

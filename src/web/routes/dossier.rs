@@ -12,6 +12,7 @@ use crate::domain::care::{self, ActivityKind, Confidentiality, EpisodeKind};
 use crate::domain::procedure::IdentityAction;
 use crate::domain::text;
 use crate::domain::usager::parse_event_date;
+use crate::services::audit;
 use crate::store::{NewActivity, NewEpisode, NewNote};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
@@ -53,7 +54,7 @@ async fn render(
         .policy
         .reverification_due(last_retrieval, today, new_episode_since)
         .map(|r| r.label());
-    crate::services::audit::record(
+    audit::record(
         st.store.as_ref(),
         t,
         AuditAction::FileOpened,
@@ -194,15 +195,13 @@ pub async fn add_episode(
                 end_date: end,
                 referent_id: referent,
             };
-            st.store.add_episode(&ctx.tenant, id, &e).await?;
-            crate::services::audit::record(
-                st.store.as_ref(),
+            let entry = audit::event(
                 &ctx.tenant,
                 AuditAction::EpisodeAdded,
                 Some(id),
                 kind.label(),
-            )
-            .await?;
+            );
+            st.store.add_episode(&ctx.tenant, id, &e, &[entry]).await?;
             Ok(back(id, "prises-en-charge"))
         }
         _ => {
@@ -252,18 +251,18 @@ pub async fn close_episode(
             .await;
         }
     };
-    match st.store.close_episode(&ctx.tenant, id, episode, end).await {
-        Ok(()) => {
-            crate::services::audit::record(
-                st.store.as_ref(),
-                &ctx.tenant,
-                AuditAction::EpisodeUpdated,
-                Some(id),
-                format!("clôture au {}", views::date_fr(end)),
-            )
-            .await?;
-            Ok(back(id, "prises-en-charge"))
-        }
+    let entry = audit::event(
+        &ctx.tenant,
+        AuditAction::EpisodeUpdated,
+        Some(id),
+        format!("clôture au {}", views::date_fr(end)),
+    );
+    match st
+        .store
+        .close_episode(&ctx.tenant, id, episode, end, &[entry])
+        .await
+    {
+        Ok(()) => Ok(back(id, "prises-en-charge")),
         // The episode exists but starts after that date.
         Err(crate::store::StoreError::NotFound)
             if st
@@ -335,15 +334,13 @@ pub async fn add_activity(
                 participant_ids,
                 comment,
             };
-            st.store.add_activity(&ctx.tenant, id, &a).await?;
-            crate::services::audit::record(
-                st.store.as_ref(),
+            let entry = audit::event(
                 &ctx.tenant,
                 AuditAction::ActivityAdded,
                 Some(id),
                 kind.label(),
-            )
-            .await?;
+            );
+            st.store.add_activity(&ctx.tenant, id, &a, &[entry]).await?;
             Ok(back(id, "activites"))
         }
         _ => {
@@ -390,6 +387,12 @@ pub async fn add_note(
         .ok();
     match (class, body) {
         (Some(confidentiality), Some(body)) if kept.errors.is_empty() => {
+            let entry = audit::event(
+                &ctx.tenant,
+                AuditAction::NoteAdded,
+                Some(id),
+                confidentiality.label(),
+            );
             st.store
                 .add_note(
                     &ctx.tenant,
@@ -398,16 +401,9 @@ pub async fn add_note(
                         confidentiality,
                         body,
                     },
+                    &[entry],
                 )
                 .await?;
-            crate::services::audit::record(
-                st.store.as_ref(),
-                &ctx.tenant,
-                AuditAction::NoteAdded,
-                Some(id),
-                confidentiality.label(),
-            )
-            .await?;
             Ok(back(id, "notes"))
         }
         _ => {

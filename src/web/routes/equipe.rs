@@ -14,7 +14,7 @@ use crate::domain::identifiers::NationalId;
 use crate::domain::invitation;
 use crate::domain::roles::{Role, RoleSet};
 use crate::store::access::NewInvitation;
-use crate::store::{NewProfessional, StoreError};
+use crate::store::{AuditEvent, NewProfessional, StoreError};
 use crate::web::extract::RawForm;
 use crate::web::routes::parse_id;
 use crate::web::session::Ctx;
@@ -97,13 +97,8 @@ pub async fn show(
     render(&st, &ctx, &q.q, None, StatusCode::OK).await
 }
 
-async fn journal_roles(
-    st: &AppState,
-    ctx: &Ctx,
-    who: &str,
-    before: &RoleSet,
-    after: &[Role],
-) -> Result<(), AppError> {
+/// The journal entry of a change of roles, written with it.
+fn roles_entry(ctx: &Ctx, who: &str, before: &RoleSet, after: &[Role]) -> AuditEvent {
     let after = RoleSet::new(after.to_vec());
     let details = if after.is_empty() {
         format!("accès de {who} retiré (rôles : {})", before.labels())
@@ -118,15 +113,7 @@ async fn journal_roles(
             after.labels()
         )
     };
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::RoleGranted,
-        None,
-        details,
-    )
-    .await?;
-    Ok(())
+    crate::services::audit::event(&ctx.tenant, AuditAction::RoleGranted, None, details)
 }
 
 /// `POST /structure/equipe/ajout`: a professional found in the Annuaire joins the team.
@@ -156,21 +143,24 @@ pub async fn add(
         Some(p) => p,
         None => {
             st.store
-                .create_professional(&NewProfessional {
-                    first_name: form.get("first_name").trim().to_string(),
-                    last_name: form.get("last_name").trim().to_string(),
-                    national_id: Some(id_nat.clone()),
-                    profession: form.get("profession").trim().to_string(),
-                    instance_admin: false,
-                })
+                .create_professional(
+                    &NewProfessional {
+                        first_name: form.get("first_name").trim().to_string(),
+                        last_name: form.get("last_name").trim().to_string(),
+                        national_id: Some(id_nat.clone()),
+                        profession: form.get("profession").trim().to_string(),
+                        instance_admin: false,
+                    },
+                    &|_| Vec::new(),
+                )
                 .await?
         }
     };
     let before = current_roles(&st, &ctx, professional.id).await?;
+    let entry = roles_entry(&ctx, &professional.display_name(), &before, &roles);
     st.store
-        .set_roles(&ctx.tenant, professional.id, &roles)
+        .set_roles(&ctx.tenant, professional.id, &roles, &[entry])
         .await?;
-    journal_roles(&st, &ctx, &professional.display_name(), &before, &roles).await?;
     Ok(Redirect::to("/structure/equipe").into_response())
 }
 
@@ -206,31 +196,22 @@ pub async fn preregister(
     }
     let p = st
         .store
-        .create_professional(&NewProfessional {
-            first_name: first.to_string(),
-            last_name: last.to_string(),
-            national_id: None,
-            profession: profession.to_string(),
-            instance_admin: false,
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: first.to_string(),
+                last_name: last.to_string(),
+                national_id: None,
+                profession: profession.to_string(),
+                instance_admin: false,
+            },
+            &|_| Vec::new(),
+        )
         .await?;
-    st.store.set_roles(&ctx.tenant, p.id, &roles).await?;
     let mut random = [0u8; 12];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
     let code = invitation::generate(&random);
     let expires = Utc::now() + Duration::days(INVITATION_DAYS);
-    st.store
-        .create_invitation(
-            &ctx.tenant,
-            &NewInvitation {
-                code_hash: hash_token(&invitation::normalize(&code)),
-                professional_id: p.id,
-                expires_at: expires,
-            },
-        )
-        .await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
+    let created = crate::services::audit::event(
         &ctx.tenant,
         AuditAction::ProfessionalCreated,
         None,
@@ -239,16 +220,22 @@ pub async fn preregister(
             p.display_name(),
             expires.format("%d/%m/%Y")
         ),
-    )
-    .await?;
-    journal_roles(
-        &st,
-        &ctx,
-        &p.display_name(),
-        &RoleSet::new(Vec::new()),
-        &roles,
-    )
-    .await?;
+    );
+    st.store
+        .create_invitation(
+            &ctx.tenant,
+            &NewInvitation {
+                code_hash: hash_token(&invitation::normalize(&code)),
+                professional_id: p.id,
+                expires_at: expires,
+            },
+            &[created],
+        )
+        .await?;
+    let entry = roles_entry(&ctx, &p.display_name(), &RoleSet::new(Vec::new()), &roles);
+    st.store
+        .set_roles(&ctx.tenant, p.id, &roles, &[entry])
+        .await?;
     Ok(views::equipe::invitation_made(
         &ctx,
         st.config.is_sandbox(),
@@ -279,12 +266,12 @@ pub async fn set_roles(
     if directors_left == 0 {
         return refuse(&st, &ctx, "La structure doit garder au moins un directeur ou une directrice : nommez-en un autre avant de retirer ce rôle.").await;
     }
-    match st.store.set_roles(&ctx.tenant, id, &roles).await {
+    let who = format!("{} {}", member.first_name, member.last_name);
+    let entry = roles_entry(&ctx, &who, &member.roles, &roles);
+    match st.store.set_roles(&ctx.tenant, id, &roles, &[entry]).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     }
-    let who = format!("{} {}", member.first_name, member.last_name);
-    journal_roles(&st, &ctx, &who, &member.roles, &roles).await?;
     Ok(Redirect::to("/structure/equipe").into_response())
 }

@@ -30,6 +30,23 @@ async fn load(st: &AppState, ctx: &Ctx, raw_id: &str) -> Result<Usager, AppError
     super::require_live(st, ctx, id).await
 }
 
+/// The file as the page that sent `form` showed it: the version the form
+/// carries (when it carries one) is the one the write must still find, so
+/// that a page read before someone else's change is refused (`Stale`), not
+/// applied over it.
+async fn load_as_shown(
+    st: &AppState,
+    ctx: &Ctx,
+    raw_id: &str,
+    form: &RawForm,
+) -> Result<Usager, AppError> {
+    let mut usager = load(st, ctx, raw_id).await?;
+    if let Ok(version) = form.get("version").trim().parse() {
+        usager.version = version;
+    }
+    Ok(usager)
+}
+
 pub fn may_link(ctx: &Ctx) -> bool {
     vigilance::may_link(&ctx.tenant)
 }
@@ -82,8 +99,9 @@ pub async fn search(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(raw_id): Path<String>,
+    form: RawForm,
 ) -> Result<Response, AppError> {
-    let usager = load(&st, &ctx, &raw_id).await?;
+    let usager = load_as_shown(&st, &ctx, &raw_id, &form).await?;
     let report =
         insi_search::search_by_traits(st.store.as_ref(), &st.insi, &ctx.tenant, &usager).await?;
     Ok(report_page(&st, &ctx, &usager, report))
@@ -186,7 +204,7 @@ pub async fn confirm(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let usager = load(&st, &ctx, &raw_id).await?;
+    let usager = load_as_shown(&st, &ctx, &raw_id, &form).await?;
     let call_id = Uuid::parse_str(form.get("call_id")).ok();
     let decision = if form.get("decision") == "meme" {
         Decision::Same
@@ -206,7 +224,7 @@ pub async fn document(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let usager = load(&st, &ctx, &raw_id).await?;
+    let usager = load_as_shown(&st, &ctx, &raw_id, &form).await?;
     vigilance::check_document(st.store.as_ref(), &ctx.tenant, &usager, form.get("kind")).await?;
     Ok(back(usager.id))
 }
@@ -218,7 +236,7 @@ pub async fn doubt(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let usager = load(&st, &ctx, &raw_id).await?;
+    let usager = load_as_shown(&st, &ctx, &raw_id, &form).await?;
     let doubtful = form.get("action") != "lever";
     vigilance::set_doubt(st.store.as_ref(), &ctx.tenant, &usager, doubtful).await?;
     Ok(back(usager.id))
@@ -230,7 +248,7 @@ pub async fn homonym(
     Path(raw_id): Path<String>,
     form: RawForm,
 ) -> Result<Response, AppError> {
-    let usager = load(&st, &ctx, &raw_id).await?;
+    let usager = load_as_shown(&st, &ctx, &raw_id, &form).await?;
     let on = form.get("homonyme") == "oui";
     vigilance::set_homonym(st.store.as_ref(), &ctx.tenant, &usager, on).await?;
     Ok(back(usager.id))

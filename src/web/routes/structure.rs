@@ -69,21 +69,21 @@ pub async fn save(
         .await?
         .ok_or(AppError::NotFound)?;
     if before.medical_roles != roles {
-        st.store.set_medical_roles(&ctx.tenant, &roles).await?;
         let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
         let details = format!(
             "lecture des notes médicales : {} → {}",
             labels(&before.medical_roles),
             labels(&roles)
         );
-        crate::services::audit::record(
-            st.store.as_ref(),
+        let entry = crate::services::audit::event(
             &ctx.tenant,
             AuditAction::ConfigurationChanged,
             None,
             details,
-        )
-        .await?;
+        );
+        st.store
+            .set_medical_roles(&ctx.tenant, &roles, &[entry])
+            .await?;
     }
     let qualifier_roles: Vec<Role> = Role::ALL
         .into_iter()
@@ -101,18 +101,8 @@ pub async fn save(
     }
     if before.qualifier_roles != qualifier_roles || before.identity_documents != identity_documents
     {
-        st.store
-            .set_identity_settings(
-                &ctx.tenant,
-                &IdentitySettings {
-                    qualifier_roles: qualifier_roles.clone(),
-                    identity_documents: identity_documents.clone(),
-                },
-            )
-            .await?;
         let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        crate::services::audit::record(
-            st.store.as_ref(),
+        let entry = crate::services::audit::event(
             &ctx.tenant,
             AuditAction::ConfigurationChanged,
             None,
@@ -121,8 +111,17 @@ pub async fn save(
                 labels(&qualifier_roles),
                 identity_documents.join(", ")
             ),
-        )
-        .await?;
+        );
+        st.store
+            .set_identity_settings(
+                &ctx.tenant,
+                &IdentitySettings {
+                    qualifier_roles: qualifier_roles.clone(),
+                    identity_documents: identity_documents.clone(),
+                },
+                &[entry],
+            )
+            .await?;
     }
     Ok(Redirect::to("/structure/parametres?ok=1").into_response())
 }

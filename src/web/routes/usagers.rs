@@ -8,11 +8,10 @@ use serde::Deserialize;
 
 use super::parse_id;
 use crate::domain::audit::AuditAction;
-use crate::domain::identity::IdentityStatus;
-use crate::domain::lexical;
 use crate::domain::procedure::IdentityAction;
 use crate::domain::search;
-use crate::domain::usager::{Identity, Sex, UsagerData, UsagerForm};
+use crate::domain::usager::{Identity, UsagerForm};
+use crate::services::files::{self, Edit, Rejection, normalise_strict_traits};
 use crate::services::identity_quality;
 use crate::store::UsagerQuery;
 use crate::web::extract::FormData;
@@ -264,26 +263,6 @@ pub async fn scan(
     ))
 }
 
-/// Strict traits are kept in the INSi format (SEL-MP-043 §3.4.1): upper case,
-/// no diacritics, Œ→OE, ’→'. Returns whether anything was converted, so that
-/// the operator sees it.
-fn normalise_strict_traits(data: &mut UsagerData) -> bool {
-    let Identity::Traits {
-        birth_name,
-        first_names,
-        ..
-    } = &mut data.identity
-    else {
-        return false;
-    };
-    let name = lexical::normalise_capture(birth_name);
-    let firsts = lexical::normalise_first_names(first_names).join(" ");
-    let changed = name != *birth_name || firsts != *first_names;
-    *birth_name = name;
-    *first_names = firsts;
-    changed
-}
-
 fn file_url(id: uuid::Uuid, converted: bool) -> String {
     if converted {
         format!("/usagers/{id}?traits=format-ins")
@@ -339,26 +318,19 @@ pub async fn create(
         )
             .into_response());
     }
-    let u = st.store.create_usager(&ctx.tenant, &data).await?;
+    let details = if data.identity.is_anonymous() {
+        "accueil anonyme"
+    } else {
+        ""
+    };
+    let entry = crate::services::audit::event(&ctx.tenant, AuditAction::FileCreated, None, details);
+    let u = st.store.create_usager(&ctx.tenant, &data, &[entry]).await?;
     // Kept for the referent: the pairs the person chose to create anyway.
     for (other, m) in &found {
         st.store
             .upsert_duplicate_pair(&ctx.tenant, u.id, other.id, m)
             .await?;
     }
-    let details = if data.identity.is_anonymous() {
-        "accueil anonyme"
-    } else {
-        ""
-    };
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::FileCreated,
-        Some(u.id),
-        details,
-    )
-    .await?;
     Ok(Redirect::to(&file_url(u.id, converted)).into_response())
 }
 
@@ -382,11 +354,15 @@ pub async fn edit_form(
         "formulaire de modification",
     )
     .await?;
+    let form = UsagerForm {
+        version: Some(u.version.to_string()),
+        ..UsagerForm::from_data(&u.data)
+    };
     Ok(render_form(
         &st,
         &ctx,
         Some(id),
-        &UsagerForm::from_data(&u.data),
+        &form,
         &Errors::new(),
         StatusCode::OK,
     ))
@@ -396,87 +372,18 @@ pub async fn update(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
-    FormData(mut form): FormData<UsagerForm>,
+    FormData(form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
     super::require_live(&st, &ctx, id).await?;
-    let existing = st
-        .store
-        .get_usager(&ctx.tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // An anonymous file stays anonymous and an identified one stays identified:
-    // lifting anonymity is an explicit, separate decision.
-    form.anonymous = existing
-        .data
-        .identity
-        .is_anonymous()
-        .then(|| "on".to_string());
-    let today = Utc::now().date_naive();
-    let mut data: UsagerData = match form.validate(today, true) {
-        Ok(d) => d,
-        Err(errors) => {
-            return Ok(render_form(
-                &st,
-                &ctx,
-                Some(id),
-                &form,
-                &errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ));
+    match files::update(st.store.as_ref(), &ctx.tenant, id, form).await? {
+        Edit::Saved { converted } => Ok(Redirect::to(&file_url(id, converted)).into_response()),
+        Edit::Rejected { form, errors, why } => {
+            let status = match why {
+                Rejection::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                Rejection::StrictTraits | Rejection::Stale => StatusCode::CONFLICT,
+            };
+            Ok(render_form(&st, &ctx, Some(id), &form, &errors, status))
         }
-    };
-    let converted = normalise_strict_traits(&mut data);
-    // RNIV: once INSi or a document vouched for them, strict traits change only
-    // through the vigilance process (doubt, then a new verification).
-    if existing.vigilance.status() != IdentityStatus::Prov
-        && strict_traits(&existing.data.identity) != strict_traits(&data.identity)
-    {
-        let mut errors = Errors::new();
-        errors.insert(
-            "birth_name",
-            format!(
-                "{} : les traits stricts (nom de naissance, prénoms, date, sexe, lieu de naissance) ne se modifient pas directement. Signalez un doute sur l'identité, corrigez, puis vérifiez-la à nouveau.",
-                existing.vigilance.status().label()
-            ),
-        );
-        return Ok(render_form(
-            &st,
-            &ctx,
-            Some(id),
-            &form,
-            &errors,
-            StatusCode::CONFLICT,
-        ));
-    }
-    st.store.update_usager(&ctx.tenant, id, &data).await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::FileUpdated,
-        Some(id),
-        "identité ou coordonnées",
-    )
-    .await?;
-    Ok(Redirect::to(&file_url(id, converted)).into_response())
-}
-
-fn strict_traits(i: &Identity) -> Option<(&str, &str, NaiveDate, Sex, Option<&str>)> {
-    match i {
-        Identity::Traits {
-            birth_name,
-            first_names,
-            birth_date,
-            sex,
-            birth_place_code,
-            ..
-        } => Some((
-            birth_name,
-            first_names,
-            *birth_date,
-            *sex,
-            birth_place_code.as_deref(),
-        )),
-        Identity::Anonymous { .. } => None,
     }
 }

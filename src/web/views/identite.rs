@@ -118,6 +118,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
             @if v.may_call_insi().is_ok() {
                 form.inline method="post" action={ (base) "/insi" } {
                     (csrf_field(p.csrf))
+                    input type="hidden" name="version" value=(p.usager.version);
                     button type="submit" {
                         @if v.ins().is_some() { "Interroger à nouveau INSi" } @else { "Rechercher l'INS" }
                     }
@@ -126,6 +127,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
                 @if v.document().is_none() && !docs.is_empty() {
                     form.inline method="post" action={ (base) "/piece" } {
                         (csrf_field(p.csrf))
+                        input type="hidden" name="version" value=(p.usager.version);
                         label for="f-document" { "Pièce présentée" }
                         select #f-document name="kind" {
                             @for (c, l) in &docs { option value=(c) { (l) } }
@@ -136,6 +138,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
             }
             form.inline method="post" action={ (base) "/doute" } {
                 (csrf_field(p.csrf))
+                input type="hidden" name="version" value=(p.usager.version);
                 @if a.dout {
                     input type="hidden" name="action" value="lever";
                     button type="submit" { "Lever le doute" }
@@ -146,6 +149,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
             }
             form.inline method="post" action={ (base) "/homonyme" } {
                 (csrf_field(p.csrf))
+                input type="hidden" name="version" value=(p.usager.version);
                 input type="hidden" name="homonyme" value=(if a.homa { "non" } else { "oui" });
                 button.secondary type="submit" { @if a.homa { "Retirer l'attribut homonyme" } @else { "Marquer comme homonyme" } }
             }
@@ -262,12 +266,14 @@ pub fn comparison(c: &Comparison<'_>) -> Markup {
             p { "Vérifiez avec la personne (et sa pièce d'identité si elle en présente une) qu'il s'agit bien d'elle. Si vous confirmez, les traits stricts du dossier sont remplacés par ceux de l'INS ; le nom et le prénom utilisés sont conservés." }
             form.inline method="post" action={ (base) "/insi/confirmation" } {
                 (csrf_field(c.csrf))
+                input type="hidden" name="version" value=(c.usager.version);
                 input type="hidden" name="call_id" value=(f.call_id);
                 input type="hidden" name="decision" value="meme";
                 button type="submit" { "C'est la même personne : intégrer l'INS" }
             }
             form.inline method="post" action={ (base) "/insi/confirmation" } {
                 (csrf_field(c.csrf))
+                input type="hidden" name="version" value=(c.usager.version);
                 input type="hidden" name="call_id" value=(f.call_id);
                 input type="hidden" name="decision" value="autre";
                 div.checkbox {

@@ -129,6 +129,20 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Markup {
     )
 }
 
+/// 409: the file changed since the page was read; nothing was written.
+pub fn stale_page(usager_id: uuid::Uuid) -> Markup {
+    bare(
+        "Dossier modifié entre-temps",
+        false,
+        html! {
+            p.error-text { "Ce dossier a été modifié par quelqu'un d'autre depuis que vous avez ouvert la page : votre action n'a pas été enregistrée, pour ne pas effacer ce changement." }
+            p { "Ouvrez le dossier dans son état actuel, vérifiez ce qui a changé (statut de l'identité, traits, attributs), puis refaites votre action si elle est toujours nécessaire." }
+            p { a href={ "/usagers/" (usager_id) "#identitovigilance" } { "Ouvrir le dossier dans son état actuel" } " · " a href="/usagers" { "Revenir à la liste des usagers" } }
+            p.muted { "Code 409" }
+        },
+    )
+}
+
 pub fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="_csrf" value=(token); }
 }

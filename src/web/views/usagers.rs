@@ -166,6 +166,14 @@ pub fn form(
             @if let Some(seen) = &form.doublons_vus {
                 input type="hidden" name="doublons_vus" value=(seen);
             }
+            @if let (Some(id), Some(version)) = (id, &form.version) {
+                input type="hidden" name="version" value=(version);
+                @if errors.contains_key("version") {
+                    p.notice role="alert" #f-version {
+                        a href={ "/usagers/" (id) } target="_blank" { "Voir le dossier dans son état actuel (nouvel onglet)" }
+                    }
+                }
+            }
             @if !editing && anonymity_allowed {
                 fieldset {
                     legend { "Accueil anonyme" }

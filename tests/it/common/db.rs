@@ -203,12 +203,15 @@ pub async fn create_structure(
     finess_juridique: &str,
 ) -> Structure {
     store
-        .create_structure(&NewStructure {
-            name: name.to_string(),
-            kind,
-            finess_geo: finess_geo.to_string(),
-            finess_juridique: finess_juridique.to_string(),
-        })
+        .create_structure(
+            &NewStructure {
+                name: name.to_string(),
+                kind,
+                finess_geo: finess_geo.to_string(),
+                finess_juridique: finess_juridique.to_string(),
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("create structure")
 }
@@ -221,13 +224,16 @@ pub async fn create_professional(
     profession: &str,
 ) -> Professional {
     store
-        .create_professional(&NewProfessional {
-            first_name: first_name.to_string(),
-            last_name: last_name.to_string(),
-            national_id: national_id.map(str::to_string),
-            profession: profession.to_string(),
-            instance_admin: false,
-        })
+        .create_professional(
+            &NewProfessional {
+                first_name: first_name.to_string(),
+                last_name: last_name.to_string(),
+                national_id: national_id.map(str::to_string),
+                profession: profession.to_string(),
+                instance_admin: false,
+            },
+            &|_| Vec::new(),
+        )
         .await
         .expect("create professional")
 }
@@ -243,7 +249,7 @@ pub async fn seed_member(
         create_professional(store, first_name, last_name, national_id, profession).await;
     for role in roles {
         store
-            .grant_role(structure.id, professional.id, *role)
+            .grant_role(structure.id, professional.id, *role, &[])
             .await
             .expect("grant role");
     }

@@ -81,7 +81,8 @@ fn job_report(job: &crate::store::Job) -> maud::Markup {
             @if let Some(e) = &r.error { p.error-text { "Interrompue : " (e) } }
             p { (r.checked) " vérifiée(s) : " (r.unchanged) " inchangée(s), " (r.ins_changed) " INS modifié(s), "
                 (r.downgraded) " repassée(s) provisoire(s) (tâche pour le référent), " (r.failed) " en échec."
-                @if r.skipped > 0 { " " (r.skipped) " pas encore due(s) selon la procédure." } }
+                @if r.skipped > 0 { " " (r.skipped) " pas encore due(s) selon la procédure." }
+                @if r.left_alone > 0 { " " (r.left_alone) " modifiée(s) pendant la revérification : laissée(s) telle(s) quelle(s)." } }
             @if !r.changes.is_empty() {
                 ul { @for (id, what) in &r.changes { li { a href={ "/usagers/" (id) } { (what) } } } }
             }

@@ -12,6 +12,7 @@ use crate::domain::duplicates::Collision;
 use crate::domain::merge::Side;
 use crate::domain::procedure::IdentityAction;
 use crate::domain::text;
+use crate::services::audit;
 use crate::services::identity_quality::{self, MergeError};
 use crate::store::StoreError;
 use crate::web::extract::RawForm;
@@ -53,7 +54,7 @@ pub async fn merge_preview(
         },
     );
     for id in [s_id, m_id] {
-        crate::services::audit::record(
+        audit::record(
             st.store.as_ref(),
             t,
             AuditAction::FileOpened,
@@ -80,27 +81,13 @@ pub async fn merge(
 ) -> Result<Response, AppError> {
     require(&ctx, IdentityAction::Merge, MERGE_FORBIDDEN)?;
     let (s_id, m_id) = (form_id(&form, "survivant")?, form_id(&form, "fusionne")?);
-    let record = identity_quality::merge_files(st.store.as_ref(), &ctx.tenant, s_id, m_id)
+    identity_quality::merge_files(st.store.as_ref(), &ctx.tenant, s_id, m_id)
         .await
         .map_err(|e| match e {
             MergeError::Refused(r) => AppError::Refused(r.to_string()),
             MergeError::Store(StoreError::Conflict(m)) => AppError::Refused(m),
             MergeError::Store(e) => AppError::Store(e),
         })?;
-    for (id, what) in [(s_id, "dossier conservé"), (m_id, "dossier fusionné")] {
-        crate::services::audit::record(
-            st.store.as_ref(),
-            &ctx.tenant,
-            AuditAction::FilesMerged,
-            Some(id),
-            format!(
-                "{what} ; fusion {} ; {} objet(s) déplacé(s)",
-                record.id,
-                record.moved.count()
-            ),
-        )
-        .await?;
-    }
     Ok(Redirect::to(&format!("/usagers/{s_id}#qualite")).into_response())
 }
 
@@ -111,27 +98,12 @@ pub async fn unmerge(
 ) -> Result<Response, AppError> {
     require(&ctx, IdentityAction::Merge, MERGE_FORBIDDEN)?;
     let id = parse_id(&raw)?;
-    let record = st
-        .store
-        .unmerge(&ctx.tenant, id)
+    let record = identity_quality::unmerge(st.store.as_ref(), &ctx.tenant, id)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(m) => AppError::Refused(m),
             e => AppError::Store(e),
         })?;
-    for uid in [record.survivor_id, record.merged_id] {
-        crate::services::audit::record(
-            st.store.as_ref(),
-            &ctx.tenant,
-            AuditAction::FilesUnmerged,
-            Some(uid),
-            format!(
-                "fusion {} annulée : les deux dossiers sont rétablis",
-                record.id
-            ),
-        )
-        .await?;
-    }
     Ok(Redirect::to(&format!("/usagers/{}#qualite", record.survivor_id)).into_response())
 }
 
@@ -142,15 +114,10 @@ pub async fn close_task(
 ) -> Result<Response, AppError> {
     require_referent(&ctx)?;
     let id = parse_id(&raw)?;
-    st.store.close_identity_task(&ctx.tenant, id).await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::TaskClosed,
-        None,
-        id.to_string(),
-    )
-    .await?;
+    let entry = audit::event(&ctx.tenant, AuditAction::TaskClosed, None, id.to_string());
+    st.store
+        .close_identity_task(&ctx.tenant, id, &[entry])
+        .await?;
     Ok(Redirect::to("/identitovigilance#h-taches").into_response())
 }
 
@@ -175,8 +142,14 @@ pub async fn flag_collision(
         "" if referent => None,
         _ => Some(Collision::Potentielle),
     };
+    let entry = audit::event(
+        &ctx.tenant,
+        AuditAction::CollisionFlagged,
+        Some(id),
+        collision.map(|c| c.label()).unwrap_or("signalement levé"),
+    );
     st.store
-        .set_collision(&ctx.tenant, id, collision, Some(&note))
+        .set_collision(&ctx.tenant, id, collision, Some(&note), &[entry])
         .await?;
     if collision == Some(Collision::Potentielle) {
         st.store
@@ -188,13 +161,5 @@ pub async fn flag_collision(
             )
             .await?;
     }
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::CollisionFlagged,
-        Some(id),
-        collision.map(|c| c.label()).unwrap_or("signalement levé"),
-    )
-    .await?;
     Ok(Redirect::to(&format!("/usagers/{id}#qualite")).into_response())
 }

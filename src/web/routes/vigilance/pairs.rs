@@ -61,16 +61,16 @@ pub async fn decide_pair(
     let status = PairStatus::parse(form.get("status"))
         .filter(|s| identity_quality::decidable(*s))
         .ok_or_else(|| AppError::BadRequest("décision inconnue".into()))?;
-    st.store.set_pair_status(&ctx.tenant, a, b, status).await?;
-    for id in [a, b] {
-        crate::services::audit::record(
-            st.store.as_ref(),
+    let journal = [a, b].map(|id| {
+        crate::services::audit::event(
             &ctx.tenant,
             AuditAction::DuplicateDecided,
             Some(id),
             status.label(),
         )
+    });
+    st.store
+        .set_pair_status(&ctx.tenant, a, b, status, &journal)
         .await?;
-    }
     Ok(Redirect::to("/identitovigilance#h-doublons").into_response())
 }

@@ -11,7 +11,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::procedure::{IdentityAction, IdentityPolicy};
 use crate::domain::roles::Role;
 use crate::domain::text;
-use crate::store::NewProcedure;
+use crate::store::{NewProcedure, Procedure};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views;
@@ -46,15 +46,15 @@ pub async fn acknowledge(
             "Une nouvelle version de la procédure a été publiée entre-temps : lisez-la avant de confirmer.".into(),
         ));
     }
-    st.store.acknowledge_procedure(&ctx.tenant, version).await?;
-    crate::services::audit::record(
-        st.store.as_ref(),
+    let entry = crate::services::audit::event(
         &ctx.tenant,
         AuditAction::ProcedureAcknowledged,
         None,
         format!("version {version}"),
-    )
-    .await?;
+    );
+    st.store
+        .acknowledge_procedure(&ctx.tenant, version, &[entry])
+        .await?;
     Ok(Redirect::to("/identitovigilance/procedure").into_response())
 }
 
@@ -110,7 +110,7 @@ pub async fn save_settings(
 ) -> Result<Response, AppError> {
     require_director(&ctx)?;
     let t = &ctx.tenant;
-    let details = if form.get("part") == "procedure" {
+    if form.get("part") == "procedure" {
         let draft = NewProcedure {
             body: form.get("body").to_string(),
             guidance_01: form.get("guidance_01").to_string(),
@@ -139,15 +139,15 @@ pub async fn save_settings(
                 .await;
             }
         };
-        let published = st.store.publish_procedure(t, &p).await?;
-        crate::services::audit::record(
-            st.store.as_ref(),
-            t,
-            AuditAction::ProcedurePublished,
-            None,
-            format!("version {}", published.version),
-        )
-        .await?;
+        let journal = |published: &Procedure| {
+            vec![crate::services::audit::event(
+                t,
+                AuditAction::ProcedurePublished,
+                None,
+                format!("version {}", published.version),
+            )]
+        };
+        st.store.publish_procedure(t, &p, &journal).await?;
         return Ok(Redirect::to("/structure/identitovigilance?ok=1").into_response());
     } else {
         let mut policy = IdentityPolicy {
@@ -175,9 +175,8 @@ pub async fn save_settings(
             }
             policy.set_roles(action, roles);
         }
-        st.store.set_identity_policy(t, &policy).await?;
         let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
-        format!(
+        let details = format!(
             "identitovigilance : création {} ; doute/collision {} ; fusion {} ; revérification nouvelle prise en charge {} ; après {} mois",
             labels(&policy.create_roles),
             labels(&policy.doubt_roles),
@@ -191,15 +190,10 @@ pub async fn save_settings(
                 .reverify_after_months
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "—".into())
-        )
-    };
-    crate::services::audit::record(
-        st.store.as_ref(),
-        t,
-        AuditAction::ConfigurationChanged,
-        None,
-        details,
-    )
-    .await?;
+        );
+        let entry =
+            crate::services::audit::event(t, AuditAction::ConfigurationChanged, None, details);
+        st.store.set_identity_policy(t, &policy, &[entry]).await?;
+    }
     Ok(Redirect::to("/structure/identitovigilance?ok=1").into_response())
 }

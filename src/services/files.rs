@@ -1,0 +1,159 @@
+//! Editing a user file's identity and contact details (the form « Modifier
+//! le dossier »): the RNIV rules on strict traits, the optimistic check (the
+//! form carries the version it was read at) and the journal entry written
+//! with the change.
+
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::domain::audit::AuditAction;
+use crate::domain::identity::IdentityStatus;
+use crate::domain::lexical;
+use crate::domain::tenant::Tenant;
+use crate::domain::usager::{FieldErrors, Identity, Sex, UsagerData, UsagerForm};
+use crate::services::audit;
+use crate::services::error::ServiceResult;
+use crate::services::identity::live_usager;
+use crate::store::{Store, StoreError};
+
+/// What became of an edit.
+#[derive(Debug)]
+pub enum Edit {
+    /// Saved; `converted`: strict traits were put in the INSi format.
+    Saved { converted: bool },
+    /// Nothing saved: the form is shown again, as typed, with the reasons.
+    Rejected {
+        form: Box<UsagerForm>,
+        errors: FieldErrors,
+        why: Rejection,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// A field is missing or malformed.
+    Invalid,
+    /// Strict traits of a vouched identity change only through the vigilance process.
+    StrictTraits,
+    /// Someone else changed the file since the form was read. The form now
+    /// carries the current version: sent again, it applies what was typed.
+    Stale,
+}
+
+/// Applies the form to the file, if the file is still at the form's version
+/// (or, for a form without one, at the version read now).
+pub async fn update(
+    store: &dyn Store,
+    t: &Tenant,
+    id: Uuid,
+    mut form: UsagerForm,
+) -> ServiceResult<Edit> {
+    let existing = live_usager(store, t, id).await?;
+    // A page read before a change is caught by its version; a form without
+    // one (an old page) is checked against the version read here.
+    let version = form
+        .version
+        .as_deref()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(existing.version);
+    // An anonymous file stays anonymous and an identified one stays identified:
+    // lifting anonymity is an explicit, separate decision.
+    form.anonymous = existing
+        .data
+        .identity
+        .is_anonymous()
+        .then(|| "on".to_string());
+    let today = Utc::now().date_naive();
+    let mut data: UsagerData = match form.validate(today, true) {
+        Ok(d) => d,
+        Err(errors) => return Ok(rejected(form, errors, Rejection::Invalid)),
+    };
+    let converted = normalise_strict_traits(&mut data);
+    // RNIV: once INSi or a document vouched for them, strict traits change only
+    // through the vigilance process (doubt, then a new verification).
+    if existing.vigilance.status() != IdentityStatus::Prov
+        && strict_traits(&existing.data.identity) != strict_traits(&data.identity)
+    {
+        let mut errors = FieldErrors::new();
+        errors.insert(
+            "birth_name",
+            format!(
+                "{} : les traits stricts (nom de naissance, prénoms, date, sexe, lieu de naissance) ne se modifient pas directement. Signalez un doute sur l'identité, corrigez, puis vérifiez-la à nouveau.",
+                existing.vigilance.status().label()
+            ),
+        );
+        return Ok(rejected(form, errors, Rejection::StrictTraits));
+    }
+    let entry = audit::event(
+        t,
+        AuditAction::FileUpdated,
+        Some(id),
+        "identité ou coordonnées",
+    );
+    match store.update_usager(t, id, version, &data, &[entry]).await {
+        Ok(_) => Ok(Edit::Saved { converted }),
+        Err(StoreError::Stale(_)) => {
+            let current = live_usager(store, t, id).await?;
+            form.version = Some(current.version.to_string());
+            let mut errors = FieldErrors::new();
+            errors.insert(
+                "version",
+                format!(
+                    "Ce dossier a été modifié par quelqu'un d'autre pendant votre saisie (identité actuelle : {}, {}) : rien n'a été enregistré. Vos saisies sont conservées ci-dessous. Ouvrez le dossier dans un autre onglet pour voir ce qui a changé ; si vos modifications restent justes, envoyez à nouveau ce formulaire : elles remplaceront la version actuelle.",
+                    current.data.identity.display_name(),
+                    current.vigilance.status().label()
+                ),
+            );
+            Ok(rejected(form, errors, Rejection::Stale))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rejected(form: UsagerForm, errors: FieldErrors, why: Rejection) -> Edit {
+    Edit::Rejected {
+        form: Box::new(form),
+        errors,
+        why,
+    }
+}
+
+/// Strict traits are kept in the INSi format (SEL-MP-043 §3.4.1): upper case,
+/// no diacritics, Œ→OE, ’→'. Returns whether anything was converted, so that
+/// the operator sees it.
+pub fn normalise_strict_traits(data: &mut UsagerData) -> bool {
+    let Identity::Traits {
+        birth_name,
+        first_names,
+        ..
+    } = &mut data.identity
+    else {
+        return false;
+    };
+    let name = lexical::normalise_capture(birth_name);
+    let firsts = lexical::normalise_first_names(first_names).join(" ");
+    let changed = name != *birth_name || firsts != *first_names;
+    *birth_name = name;
+    *first_names = firsts;
+    changed
+}
+
+fn strict_traits(i: &Identity) -> Option<(&str, &str, NaiveDate, Sex, Option<&str>)> {
+    match i {
+        Identity::Traits {
+            birth_name,
+            first_names,
+            birth_date,
+            sex,
+            birth_place_code,
+            ..
+        } => Some((
+            birth_name,
+            first_names,
+            *birth_date,
+            *sex,
+            birth_place_code.as_deref(),
+        )),
+        Identity::Anonymous { .. } => None,
+    }
+}
