@@ -620,6 +620,7 @@ async fn retries_back_off_then_give_up_with_a_french_reason(db: TestDb) {
             .enqueue_job(
                 t.structure_id,
                 &new_job(JobKind::DuplicateBatch, key, &t, "{}"),
+                &[],
             )
             .await
             .unwrap();
