@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::connectors::insi::{CodeCr, InsiClient, rechercher_avec_strategie};
+use crate::connectors::insi::{CodeCr, InsiClient, InsiError, rechercher_avec_strategie};
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::Vigilance;
 use crate::domain::roles::Role;
@@ -69,6 +69,9 @@ enum Outcome {
     Failed(String),
     /// The file changed while INSi was being asked: nothing written.
     LeftAlone(String),
+    /// INSi did not answer (down, timeout, TLS): the job waits and retries
+    /// this identity rather than run through all of them in vain.
+    Unreachable(String),
 }
 
 pub struct Reverification {
@@ -108,9 +111,11 @@ impl JobHandler for Reverification {
         let Some(&id) = ids.first() else {
             return Ok(Step::Done);
         };
+        // What is left moves past this identity only once it is handled:
+        // a step that fails is done again from the same place.
         payload.after = Some(id);
-        job.set_payload(&payload);
         let Some(u) = store.get_usager(t, id).await? else {
+            job.set_payload(&payload);
             return Ok(Step::More);
         };
         let last = u.vigilance.ins().map(|r| r.retrieved_at.date_naive());
@@ -119,10 +124,14 @@ impl JobHandler for Reverification {
             report.skipped += 1;
             job.job.done = report.checked + report.skipped;
             job.set_report(&report);
+            job.set_payload(&payload);
             return Ok(Step::More);
         }
         let client = self.client(t).await?;
         let outcome = verify_one(store, t, &client, &u).await?;
+        if let Outcome::Unreachable(why) = &outcome {
+            return Err(JobError::Retry(format!("INSi ne répond pas : {why}")));
+        }
         report.checked += 1;
         match outcome {
             Outcome::Unchanged => report.unchanged += 1,
@@ -142,9 +151,11 @@ impl JobHandler for Reverification {
                 report.left_alone += 1;
                 report.changes.push((u.id, m));
             }
+            Outcome::Unreachable(_) => unreachable!("handled above"),
         }
         job.job.done = report.checked + report.skipped;
         job.set_report(&report);
+        job.set_payload(&payload);
         Ok(Step::More)
     }
 }
@@ -246,6 +257,14 @@ async fn verify_one(
     let name = u.data.identity.display_name();
     let response = match outcome.final_response() {
         Ok(r) => r,
+        // No answer at all: the service is down for everyone, wait and retry.
+        Err(
+            e @ (InsiError::Timeout
+            | InsiError::Unreachable(_)
+            | InsiError::Tls(_)
+            | InsiError::Http(_)),
+        ) => return Ok(Outcome::Unreachable(e.french_message())),
+        // An answer that refuses this identity: reported, nothing changed.
         Err(e) => {
             return Ok(Outcome::Failed(format!(
                 "{name} : INSi n'a pas répondu ({e}) — rien n'a changé"

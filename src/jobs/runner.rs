@@ -151,7 +151,23 @@ impl Runner {
         };
         tracing::info!(job = %job.id, kind = job.kind.code(), attempt = job.attempts, "travail pris en charge");
         let id = job.id;
-        self.run_claimed(job).await?;
+        // A task of its own: a panic in a step fails this job, not the runner.
+        let this = self.clone();
+        match tokio::spawn(async move { this.run_claimed(job).await }).await {
+            Ok(result) => result?,
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "travail interrompu par une erreur interne");
+                if let Some(job) = self.store.job_by_id(id).await? {
+                    self.end(
+                        &job,
+                        JobState::Failed,
+                        &job.report.clone(),
+                        Some("erreur interne du serveur pendant ce travail (voir le journal technique) : relancez-le"),
+                    )
+                    .await?;
+                }
+            }
+        }
         self.store.job_by_id(id).await
     }
 
@@ -226,7 +242,25 @@ impl Runner {
             if let Some(p) = pace.as_mut() {
                 p.tick().await;
             }
-            let step = handler.step(&tenant, &mut running).await;
+            let step = {
+                // A long step (several INSi calls) keeps its lease alive.
+                let id = running.job.id;
+                let step = handler.step(&tenant, &mut running);
+                tokio::pin!(step);
+                let mut beat = tokio::time::interval(self.config.lease / 3);
+                beat.tick().await;
+                loop {
+                    tokio::select! {
+                        r = &mut step => break r,
+                        _ = beat.tick() => {
+                            let until = Utc::now() + self.lease();
+                            if !self.store.renew_job_lease(id, &worker, until).await? {
+                                tracing::warn!(job = %id, "bail perdu pendant un pas");
+                            }
+                        }
+                    }
+                }
+            };
             let report = running.report.to_string();
             match step {
                 Ok(Step::More) => {

@@ -48,7 +48,18 @@ pub async fn enqueue_due_reverifications(
             })
             .expect("payload serialises"),
         };
-        let (job, created) = store.enqueue_job(structure_id, &job, &[]).await?;
+        // Journaled with the enqueue, as the procedure that asked for it.
+        let mut entry = crate::services::audit::event(
+            &t,
+            crate::domain::audit::AuditAction::JobStarted,
+            None,
+            format!(
+                "revérification INSi planifiée par la procédure (après {months} mois) : {total} identité(s), seulement celles dues, sous l'autorité de {}",
+                director.display_name
+            ),
+        );
+        entry.actor_id = Some(director.id);
+        let (job, created) = store.enqueue_job(structure_id, &job, &[entry]).await?;
         if created {
             enqueued.push(job.id);
         }

@@ -147,7 +147,9 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<(Job, bool)>;
     /// Takes the oldest job that is ready (queued and due, or running with an
     /// expired lease: its runner died) for `worker` until `lease_until`, and
-    /// counts an attempt. Two runners never get the same job.
+    /// counts an attempt. Two runners never get the same job. A job whose
+    /// runner died on its last allowed attempt fails instead (it would kill
+    /// the next runner too).
     async fn claim_job(
         &self,
         worker: &str,
@@ -164,6 +166,14 @@ pub trait JobStore: Send + Sync {
         done: i64,
         payload: &str,
         report: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Extends the lease while a long step runs; `false` when `worker` no
+    /// longer holds the job.
+    async fn renew_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Hands the job back for another attempt at `run_after` (backoff).

@@ -152,13 +152,20 @@ async fn job_store_contract(db: TestDb) {
     assert!(system.roles.is_empty());
 }
 
-fn runner(store: &DynStore, insi: &Arc<InsiService>, worker: &str, rate: u32) -> Runner {
+/// A runner whose lease is `lease_ms` (short only where a takeover is tested).
+fn runner(
+    store: &DynStore,
+    insi: &Arc<InsiService>,
+    worker: &str,
+    rate: u32,
+    lease_ms: u64,
+) -> Runner {
     Runner::new(
         store.clone(),
         escale::jobs::handlers(store, insi, rate),
         RunnerConfig {
             worker: worker.into(),
-            lease: Duration::from_secs(1),
+            lease: Duration::from_millis(lease_ms),
             poll: Duration::from_millis(50),
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
@@ -288,7 +295,7 @@ async fn reverification_survives_the_death_of_its_process(db: TestDb) {
                 ..Default::default()
             };
             let insi = Arc::new(InsiService::new(&config, sandbox_url, ca, None).unwrap());
-            runner(&store, &insi, "premier", 400)
+            runner(&store, &insi, "premier", 60, 1000)
                 .serve(std::future::pending())
                 .await;
         });
@@ -316,7 +323,7 @@ async fn reverification_survives_the_death_of_its_process(db: TestDb) {
     let requests_when_killed = sandbox.request_count() - before;
 
     // The second process takes it over once the lease has expired.
-    let second = runner(&db.store, &nat.insi, "second", 400);
+    let second = runner(&db.store, &nat.insi, "second", 400, 1000);
     let mut finished = None;
     for _ in 0..100 {
         if let Some(j) = second.run_one().await.unwrap() {
@@ -404,7 +411,7 @@ async fn two_runners_never_take_the_same_job(db: TestDb) {
     let mut handles = Vec::new();
     for name in ["un", "deux"] {
         let store = escale::store::connect(&db.url).await.unwrap();
-        let r = runner(&store, &insi, name, 5);
+        let r = runner(&store, &insi, name, 5, 30_000);
         handles.push(tokio::spawn(async move {
             let mut ran = Vec::new();
             while let Some(j) = r.run_one().await.unwrap() {
@@ -462,7 +469,7 @@ async fn the_procedure_schedules_its_reverification(db: TestDb) {
 
     let sandbox = nat.sandboxes.insi.as_ref().unwrap();
     let before = sandbox.request_count();
-    let r = runner(&db.store, &nat.insi, "planifie", 50);
+    let r = runner(&db.store, &nat.insi, "planifie", 50, 30_000);
     r.run_until_idle().await.unwrap();
     let job = wait_done(&db.store, enqueued[0]).await;
     assert_eq!(job.state, JobState::Done, "{:?}", job.last_error);
@@ -529,7 +536,7 @@ async fn a_doubt_raised_during_a_reverification_stays(db: TestDb) {
     sandbox.set_behaviour(escale::sandbox::Behaviour::Slow(Duration::from_millis(800)));
     let job = start_reverification(&db.store, &f.directeur.tenant, false).await;
     let before = sandbox.request_count();
-    let r = runner(&db.store, &nat.insi, "lent", 400);
+    let r = runner(&db.store, &nat.insi, "lent", 400, 30_000);
     let running = tokio::spawn(async move { r.run_until_idle().await.unwrap() });
     for _ in 0..400 {
         if sandbox.request_count() > before {
@@ -570,6 +577,20 @@ async fn a_doubt_raised_during_a_reverification_stays(db: TestDb) {
 struct Flaky {
     fail: i32,
     fatal: bool,
+}
+
+/// A handler whose step panics (a bug).
+struct Panics;
+
+#[async_trait::async_trait]
+impl escale::jobs::JobHandler for Panics {
+    async fn step(
+        &self,
+        _t: &Tenant,
+        _job: &mut escale::jobs::Running,
+    ) -> Result<escale::jobs::Step, escale::jobs::JobError> {
+        panic!("bogue d'un type de travail");
+    }
 }
 
 #[async_trait::async_trait]
@@ -665,7 +686,80 @@ async fn retries_back_off_then_give_up_with_a_french_reason(db: TestDb) {
     }
 }
 
+/// A step that panics fails its job with a French reason; the runner goes
+/// on with the next job.
+async fn a_panicking_step_fails_its_job_not_the_runner(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.directeur.tenant.clone();
+    let mut ids = Vec::new();
+    for key in ["a", "b"] {
+        let (j, _) = db
+            .store
+            .enqueue_job(
+                t.structure_id,
+                &new_job(JobKind::DuplicateBatch, key, &t, "{}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        ids.push(j.id);
+    }
+    let mut handlers: std::collections::HashMap<JobKind, Arc<dyn escale::jobs::JobHandler>> =
+        std::collections::HashMap::new();
+    handlers.insert(JobKind::DuplicateBatch, Arc::new(Panics));
+    let r = Runner::new(db.store.clone(), handlers, RunnerConfig::default());
+    assert_eq!(r.run_until_idle().await.unwrap(), 2, "both jobs were taken");
+    for id in ids {
+        let j = db.store.job_by_id(id).await.unwrap().unwrap();
+        assert_eq!((j.state, j.attempts), (JobState::Failed, 1), "{j:?}");
+        assert!(j.last_error.unwrap().contains("erreur interne"));
+    }
+}
+
+/// INSi down: the re-verification does not run through every identity in
+/// vain; it waits (backoff) and asks again about the same one.
+async fn insi_down_retries_the_same_identity(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.accueil.tenant.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let nat = national(&db, &dir).await;
+    recovered_files(&db.store, &nat.insi, &t, 3, 1).await;
+    let sandbox = nat.sandboxes.insi.as_ref().unwrap();
+    sandbox.set_behaviour(escale::sandbox::Behaviour::Down);
+    let job = start_reverification(&db.store, &f.directeur.tenant, false).await;
+    let r = runner(&db.store, &nat.insi, "panne", 400, 30_000);
+    r.run_one().await.unwrap();
+    let waiting = db.store.job_by_id(job.id).await.unwrap().unwrap();
+    assert_eq!(
+        (waiting.state, waiting.done, waiting.attempts),
+        (JobState::Queued, 0, 1),
+        "{waiting:?}"
+    );
+    assert!(
+        waiting
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("INSi ne répond pas"),
+        "{waiting:?}"
+    );
+    assert!(waiting.run_after > Utc::now(), "after a backoff");
+    assert_eq!(
+        waiting.payload,
+        serde_json::json!({"after": null, "only_due": false}).to_string()
+    );
+    sandbox.set_behaviour(escale::sandbox::Behaviour::Normal);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    r.run_until_idle().await.unwrap();
+    let done = db.store.job_by_id(job.id).await.unwrap().unwrap();
+    assert_eq!((done.state, done.attempts), (JobState::Done, 2), "{done:?}");
+    let report: escale::jobs::reverification::Report = serde_json::from_str(&done.report).unwrap();
+    assert_eq!((report.checked, report.failed), (3, 0), "{report:?}");
+}
+
 both_backends!(
+    insi_down_retries_the_same_identity,
+    a_panicking_step_fails_its_job_not_the_runner,
     retries_back_off_then_give_up_with_a_french_reason,
     job_store_contract,
     a_doubt_raised_during_a_reverification_stays,

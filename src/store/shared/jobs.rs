@@ -108,11 +108,22 @@ impl JobStore for SqlStore {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        self.db
+            .query(
+                "UPDATE jobs SET state = $1, finished_at = $2, lease_until = NULL, last_error = $3
+                 WHERE state = $4 AND lease_until < $2 AND attempts >= max_attempts",
+            )
+            .bind(JobState::Failed.code())
+            .bind(now)
+            .bind("abandonné : le traitement s'est interrompu à chaque essai (voir le journal technique du serveur)")
+            .bind(JobState::Running.code())
+            .execute()
+            .await?;
         let sql = format!(
             "UPDATE jobs SET state = $1, attempts = attempts + 1, leased_by = $2, lease_until = $3
              WHERE id = (SELECT id FROM jobs
                          WHERE (state = $4 AND run_after <= $5)
-                            OR (state = $1 AND lease_until < $5)
+                            OR (state = $1 AND lease_until < $5 AND attempts < max_attempts)
                          ORDER BY run_after LIMIT 1{lock})
              RETURNING *"
         );
@@ -145,6 +156,26 @@ impl JobStore for SqlStore {
             .bind(done)
             .bind(payload)
             .bind(report)
+            .bind(lease_until)
+            .bind(id)
+            .bind(worker)
+            .bind(JobState::Running.code())
+            .execute()
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn renew_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = self
+            .db
+            .query(
+                "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND leased_by = $3 AND state = $4",
+            )
             .bind(lease_until)
             .bind(id)
             .bind(worker)
