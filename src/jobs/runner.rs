@@ -89,6 +89,9 @@ pub struct RunnerConfig {
     /// How long an idle runner waits before looking again (an enqueue in
     /// this process wakes it at once).
     pub poll: Duration,
+    /// A job that ran this long goes back to the queue behind the others
+    /// (one structure's long re-verification does not hold up the rest).
+    pub slice: Duration,
     /// Backoff of the first retry; doubled at each attempt, at most `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
@@ -100,6 +103,7 @@ impl Default for RunnerConfig {
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(2),
+            slice: Duration::from_secs(60),
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(3600),
         }
@@ -238,6 +242,7 @@ impl Runner {
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             i
         });
+        let started = std::time::Instant::now();
         loop {
             if let Some(p) = pace.as_mut() {
                 p.tick().await;
@@ -279,6 +284,12 @@ impl Runner {
                     if !kept {
                         // Our lease expired and another runner took the job over.
                         tracing::warn!(job = %running.job.id, "bail perdu : le travail continue ailleurs");
+                        return Ok(());
+                    }
+                    if started.elapsed() >= self.config.slice {
+                        self.store
+                            .release_job(running.job.id, &worker, Utc::now())
+                            .await?;
                         return Ok(());
                     }
                 }

@@ -176,6 +176,9 @@ pub trait JobStore: Send + Sync {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Hands a job that had its time slice back to the queue, behind the
+    /// others (`run_after` = now), its progress kept; not a failed attempt.
+    async fn release_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Hands the job back for another attempt at `run_after` (backoff).
     #[allow(clippy::too_many_arguments)]
     async fn retry_job(

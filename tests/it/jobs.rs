@@ -167,6 +167,7 @@ fn runner(
             worker: worker.into(),
             lease: Duration::from_millis(lease_ms),
             poll: Duration::from_millis(50),
+            slice: Duration::from_secs(600),
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(1),
         },
@@ -655,6 +656,7 @@ async fn retries_back_off_then_give_up_with_a_french_reason(db: TestDb) {
                 worker: "essais".into(),
                 lease: Duration::from_secs(5),
                 poll: Duration::from_millis(10),
+                slice: Duration::from_secs(600),
                 backoff: Duration::from_millis(20),
                 max_backoff: Duration::from_millis(80),
             },
@@ -757,7 +759,66 @@ async fn insi_down_retries_the_same_identity(db: TestDb) {
     assert_eq!((report.checked, report.failed), (3, 0), "{report:?}");
 }
 
+/// A job that had its time slice goes back behind the others, its progress
+/// kept and no attempt counted: a long job does not hold up other structures'.
+async fn a_long_job_takes_turns_with_the_others(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.directeur.tenant.clone();
+    for i in 0..120 {
+        db.store
+            .create_usager(
+                &t,
+                &crate::common::synthetic::Generator::new(i).identity(),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    let mut jobs = Vec::new();
+    for key in ["premier", "second"] {
+        let (j, _) = db
+            .store
+            .enqueue_job(
+                t.structure_id,
+                &new_job(JobKind::DuplicateBatch, key, &t, "{}"),
+                &[],
+            )
+            .await
+            .unwrap();
+        jobs.push(j.id);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let insi = Arc::new(InsiService::disabled());
+    let r = Runner::new(
+        db.store.clone(),
+        escale::jobs::handlers(&db.store, &insi, 5),
+        RunnerConfig {
+            slice: Duration::ZERO,
+            ..RunnerConfig::default()
+        },
+    );
+    let first = r.run_one().await.unwrap().unwrap();
+    assert_eq!(first.id, jobs[0]);
+    assert_eq!(
+        (first.state, first.attempts, first.done),
+        (JobState::Queued, 0, 50),
+        "{first:?}"
+    );
+    let second = r.run_one().await.unwrap().unwrap();
+    assert_eq!(second.id, jobs[1], "the other job's turn");
+    r.run_until_idle().await.unwrap();
+    for id in jobs {
+        let j = db.store.job_by_id(id).await.unwrap().unwrap();
+        assert_eq!(
+            (j.state, j.done, j.attempts),
+            (JobState::Done, 120, 1),
+            "{j:?}"
+        );
+    }
+}
+
 both_backends!(
+    a_long_job_takes_turns_with_the_others,
     insi_down_retries_the_same_identity,
     a_panicking_step_fails_its_job_not_the_runner,
     retries_back_off_then_give_up_with_a_french_reason,

@@ -185,6 +185,24 @@ impl JobStore for SqlStore {
         Ok(n == 1)
     }
 
+    async fn release_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let n = self
+            .db
+            .query(
+                "UPDATE jobs SET state = $1, run_after = $2, attempts = attempts - 1,
+                     leased_by = NULL, lease_until = NULL
+                 WHERE id = $3 AND leased_by = $4 AND state = $5",
+            )
+            .bind(JobState::Queued.code())
+            .bind(now)
+            .bind(id)
+            .bind(worker)
+            .bind(JobState::Running.code())
+            .execute()
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn retry_job(
         &self,
         id: Uuid,
