@@ -136,6 +136,7 @@ pub async fn serve(
         psc: app.psc.clone(),
         directory: app.directory.clone(),
         jobs: app.jobs.clone(),
+        team: Default::default(),
     });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)

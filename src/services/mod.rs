@@ -11,3 +11,4 @@ pub mod identity;
 pub mod identity_quality;
 pub mod insi;
 pub mod psc;
+pub mod team;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub directory: Arc<crate::services::annuaire::DirectoryService>,
     /// The job runner of this process (woken when a job is enqueued).
     pub jobs: crate::jobs::Runner,
+    /// The structures' teams as file pages show them (a few seconds).
+    pub team: Arc<crate::services::team::TeamCache>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -38,7 +38,7 @@ async fn render(
         st.store.episodes(t, id),
         st.store.activities(t, id),
         st.store.notes(t, id),
-        st.store.team(t),
+        st.team.team(st.store.as_ref(), t),
         st.store.insi_calls(t, id),
         st.store.anonymity_lift(t, id),
         st.store.duplicate_pairs(t, None, Some(id), 50),

@@ -161,6 +161,7 @@ pub async fn add(
     st.store
         .set_roles(&ctx.tenant, professional.id, &roles, &[entry])
         .await?;
+    st.team.forget(ctx.tenant.structure_id);
     Ok(Redirect::to("/structure/equipe").into_response())
 }
 
@@ -236,6 +237,7 @@ pub async fn preregister(
     st.store
         .set_roles(&ctx.tenant, p.id, &roles, &[entry])
         .await?;
+    st.team.forget(ctx.tenant.structure_id);
     Ok(views::equipe::invitation_made(
         &ctx,
         st.config.is_sandbox(),
@@ -273,5 +275,6 @@ pub async fn set_roles(
         Err(StoreError::NotFound) => return Err(AppError::NotFound),
         Err(e) => return Err(e.into()),
     }
+    st.team.forget(ctx.tenant.structure_id);
     Ok(Redirect::to("/structure/equipe").into_response())
 }
