@@ -177,6 +177,21 @@ fn ensure_pcscd(started: &mut Started, tmp: &Path) -> Result<String, String> {
         Err(pcsc::Error::NoService) => {}
         Err(e) => return Err(format!("pcscd does not answer: {e}")),
     }
+    // vpcd listens on two loopback ports (35963, 35964) in the ephemeral
+    // range: a port still held by another program's connection makes pcscd
+    // drop the readers. Such a collision passes: try again a little later.
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        match start_pcscd(started, tmp) {
+            Ok(()) => return Ok(format!("pcscd started by the test (attempt {attempt})")),
+            Err(e) => last = e,
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    Err(last)
+}
+
+fn start_pcscd(started: &mut Started, tmp: &Path) -> Result<(), String> {
     let log_path = tmp.join("pcscd.log");
     let log = File::create(&log_path).unwrap();
     let child = Command::new(find_program("pcscd").unwrap())
@@ -194,12 +209,22 @@ fn ensure_pcscd(started: &mut Started, tmp: &Path) -> Result<String, String> {
             return Err(format!("pcscd exited at once ({status}): {}", log.trim()));
         }
         if virtual_reader_listed() == Ok(true) {
-            return Ok("pcscd started by the test".into());
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    if let Some(mut child) = started.pcscd.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     Err(format!(
-        "pcscd started but « {READER} » did not appear within 10 s"
+        "pcscd started but « {READER} » did not appear within 10 s{}",
+        if log.contains("Address already in use") {
+            " (a vpcd port was in use)"
+        } else {
+            ""
+        }
     ))
 }
 
