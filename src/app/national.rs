@@ -15,7 +15,7 @@ use crate::sandbox::psc::{PscSandboxHandle, PscSandboxOptions};
 use crate::sandbox::{InsiSandbox, SANDBOX_IDAM, SandboxHandle, SandboxOptions};
 use crate::services::annuaire::DirectoryService;
 use crate::services::insi::{CredentialIssuer, InsiService, Profile};
-use crate::services::psc::{PSC_TIMEOUT, PscService};
+use crate::services::psc::PscService;
 use crate::store::StructureInsi;
 
 /// The simulators this process started (tests make them slow, down or faulty).
@@ -120,16 +120,8 @@ async fn psc_sandbox(config: &Config) -> anyhow::Result<(PscSandboxHandle, PscCl
     .await?;
     tracing::info!(issuer = %sandbox.issuer(), "bac à sable Pro Santé Connect prêt");
     let client = PscClient::new(PscSettings {
-        issuer: sandbox.issuer().to_string(),
-        discovery_url: None,
-        client_id: sandbox.client_id().to_string(),
         client_secret: Some(sandbox.client_secret().to_string()),
-        redirect_url: config.psc_redirect(),
-        post_logout_redirect_url: Some(config.psc_post_logout()),
-        client_identity_pem: None,
-        extra_ca_pem: None,
-        userinfo_jwt: config.psc.userinfo_jwt,
-        timeout: PSC_TIMEOUT,
+        ..PscService::settings(config, sandbox.issuer(), sandbox.client_id())
     })?;
     Ok((sandbox, client))
 }

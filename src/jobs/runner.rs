@@ -37,9 +37,14 @@ pub enum JobError {
     Fatal(String),
 }
 
+/// The database's own message (English, technical) goes to the log; the
+/// desk reads a French reason.
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> Self {
-        JobError::Retry(format!("base de données : {e}"))
+        tracing::warn!(error = %e, "travail de fond : erreur de la base de données");
+        JobError::Retry(
+            "la base de données n'a pas pu enregistrer ce pas (détail dans le journal technique du serveur)".into(),
+        )
     }
 }
 
@@ -55,8 +60,12 @@ impl Running {
     /// The payload as the handler's type (a job written by an older version
     /// that cannot be read fails rather than redoing work blindly).
     pub fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
-        serde_json::from_value(self.payload.clone())
-            .map_err(|e| JobError::Fatal(format!("travail illisible ({e})")))
+        serde_json::from_value(self.payload.clone()).map_err(|e| {
+            tracing::error!(error = %e, "travail illisible");
+            JobError::Fatal(
+                "travail illisible (écrit par une autre version d'Escale ?) : relancez-le".into(),
+            )
+        })
     }
     pub fn set_payload<T: serde::Serialize>(&mut self, p: &T) {
         self.payload = serde_json::to_value(p).expect("payload serialises");

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::connectors::psc::{PscClient, PscIdentity, PscSettings};
 
 /// Each call to PSC (discovery, keys, token, userinfo) gets at most this long.
-pub const PSC_TIMEOUT: Duration = Duration::from_secs(10);
+const PSC_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PscService {
     client: Option<PscClient>,
@@ -49,17 +49,30 @@ impl PscService {
             return Ok(None);
         };
         Ok(Some(PscClient::new(PscSettings {
-            issuer: issuer.clone(),
             discovery_url: config.psc.discovery_url.clone(),
-            client_id: client_id.clone(),
             client_secret: config.psc.client_secret.clone(),
-            redirect_url: config.psc_redirect(),
-            post_logout_redirect_url: Some(config.psc_post_logout()),
             client_identity_pem: config.psc.client_certificate.clone(),
             extra_ca_pem: config.psc.ca.clone(),
+            ..Self::settings(config, issuer, client_id)
+        })?))
+    }
+
+    /// This instance's settings for the provider `issuer` (its return
+    /// addresses, the configuration's choices); the client authenticates
+    /// with what the caller adds.
+    pub fn settings(config: &Config, issuer: &str, client_id: &str) -> PscSettings {
+        PscSettings {
+            issuer: issuer.to_string(),
+            discovery_url: None,
+            client_id: client_id.to_string(),
+            client_secret: None,
+            redirect_url: config.psc_redirect(),
+            post_logout_redirect_url: Some(config.psc_post_logout()),
+            client_identity_pem: None,
+            extra_ca_pem: None,
             userinfo_jwt: config.psc.userinfo_jwt,
             timeout: PSC_TIMEOUT,
-        })?))
+        }
     }
 
     pub fn client(&self) -> Option<&PscClient> {

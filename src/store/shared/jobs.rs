@@ -11,7 +11,7 @@ use super::audit::append_in_tx;
 use super::{SqlStore, rows};
 use crate::domain::procedure::IdentityPolicy;
 use crate::domain::tenant::Tenant;
-use crate::store::sql::Row;
+use crate::store::sql::{Query, Row};
 use crate::store::{
     AuditChain, Backend, Job, JobKind, JobState, JobStore, Journal, NewJob, StoreError,
     StoreResult, StructureStore, jobs::MAX_ATTEMPTS,
@@ -43,6 +43,21 @@ fn job(r: &Row) -> StoreResult<Job> {
         started_at: r.get("started_at")?,
         finished_at: r.get("finished_at")?,
     })
+}
+
+/// Ends a runner's `UPDATE jobs SET …`: only the runner holding the job
+/// writes it; `true` when it did.
+async fn held_by(q: Query<'_>, id: Uuid, worker: &str) -> StoreResult<bool> {
+    let n = q
+        .push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND leased_by = ")
+        .push_bind(worker)
+        .push(" AND state = ")
+        .push_bind(JobState::Running.code())
+        .execute()
+        .await?;
+    Ok(n == 1)
 }
 
 #[async_trait]
@@ -147,22 +162,14 @@ impl JobStore for SqlStore {
         report: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = self
+        let q = self
             .db
-            .query(
-                "UPDATE jobs SET done = $1, payload = $2, report = $3, lease_until = $4
-                 WHERE id = $5 AND leased_by = $6 AND state = $7",
-            )
+            .query("UPDATE jobs SET done = $1, payload = $2, report = $3, lease_until = $4")
             .bind(done)
             .bind(payload)
             .bind(report)
-            .bind(lease_until)
-            .bind(id)
-            .bind(worker)
-            .bind(JobState::Running.code())
-            .execute()
-            .await?;
-        Ok(n == 1)
+            .bind(lease_until);
+        held_by(q, id, worker).await
     }
 
     async fn renew_job_lease(
@@ -171,36 +178,23 @@ impl JobStore for SqlStore {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = self
+        let q = self
             .db
-            .query(
-                "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND leased_by = $3 AND state = $4",
-            )
-            .bind(lease_until)
-            .bind(id)
-            .bind(worker)
-            .bind(JobState::Running.code())
-            .execute()
-            .await?;
-        Ok(n == 1)
+            .query("UPDATE jobs SET lease_until = $1")
+            .bind(lease_until);
+        held_by(q, id, worker).await
     }
 
     async fn release_job(&self, id: Uuid, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        let n = self
+        let q = self
             .db
             .query(
                 "UPDATE jobs SET state = $1, run_after = $2, attempts = attempts - 1,
-                     leased_by = NULL, lease_until = NULL
-                 WHERE id = $3 AND leased_by = $4 AND state = $5",
+                     leased_by = NULL, lease_until = NULL",
             )
             .bind(JobState::Queued.code())
-            .bind(now)
-            .bind(id)
-            .bind(worker)
-            .bind(JobState::Running.code())
-            .execute()
-            .await?;
-        Ok(n == 1)
+            .bind(now);
+        held_by(q, id, worker).await
     }
 
     async fn retry_job(
@@ -213,25 +207,19 @@ impl JobStore for SqlStore {
         error: &str,
         run_after: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = self
+        let q = self
             .db
             .query(
                 "UPDATE jobs SET state = $1, done = $2, payload = $3, report = $4, last_error = $5,
-                     run_after = $6, leased_by = NULL, lease_until = NULL
-                 WHERE id = $7 AND leased_by = $8 AND state = $9",
+                     run_after = $6, leased_by = NULL, lease_until = NULL",
             )
             .bind(JobState::Queued.code())
             .bind(done)
             .bind(payload)
             .bind(report)
             .bind(error)
-            .bind(run_after)
-            .bind(id)
-            .bind(worker)
-            .bind(JobState::Running.code())
-            .execute()
-            .await?;
-        Ok(n == 1)
+            .bind(run_after);
+        held_by(q, id, worker).await
     }
 
     async fn finish_job(
@@ -244,24 +232,18 @@ impl JobStore for SqlStore {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let n = self
+        let q = self
             .db
             .query(
                 "UPDATE jobs SET state = $1, done = $2, report = $3, last_error = $4,
-                     finished_at = $5, lease_until = NULL
-                 WHERE id = $6 AND leased_by = $7 AND state = $8",
+                     finished_at = $5, lease_until = NULL",
             )
             .bind(state.code())
             .bind(done)
             .bind(report)
             .bind(error)
-            .bind(now)
-            .bind(id)
-            .bind(worker)
-            .bind(JobState::Running.code())
-            .execute()
-            .await?;
-        Ok(n == 1)
+            .bind(now);
+        held_by(q, id, worker).await
     }
 
     async fn job_tenant(&self, job: &Job) -> StoreResult<Option<Tenant>> {
