@@ -1,7 +1,10 @@
-//! Editing a user file's identity and contact details (the form « Modifier
-//! le dossier »): the RNIV rules on strict traits, the optimistic check (the
+//! A user file: opening it (what its page shows, always journaled), and
+//! editing its identity and contact details (the form « Modifier le
+//! dossier »): the RNIV rules on strict traits, the optimistic check (the
 //! form carries the version it was read at) and the journal entry written
 //! with the change.
+
+use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
@@ -14,7 +17,51 @@ use crate::domain::usager::{FieldErrors, Identity, Sex, UsagerData, UsagerForm};
 use crate::services::audit;
 use crate::services::error::ServiceResult;
 use crate::services::identity::live_usager;
-use crate::store::{Store, StoreError};
+use crate::services::identity_quality;
+use crate::services::team::TeamCache;
+use crate::store::{FileContents, Store, StoreError, TeamMember};
+
+/// A file as its page shows it.
+#[derive(Debug)]
+pub struct OpenedFile {
+    pub contents: FileContents,
+    /// The structure's team (the referent choices).
+    pub team: Arc<Vec<TeamMember>>,
+    /// The identity-quality markers (candidate pairs, collision).
+    pub markers: Vec<&'static str>,
+    /// Why the identity is due for a new INSi check, if it is (the
+    /// structure's policy, RNIV: the INS is checked again after a while).
+    pub reverification_due: Option<String>,
+}
+
+/// Opens the tenant's file `id`: reads what its page shows, then journals
+/// the access (with `details`) before anything is shown: no trace, no file.
+pub async fn open(
+    store: &dyn Store,
+    team: &TeamCache,
+    t: &Tenant,
+    id: Uuid,
+    details: &str,
+) -> ServiceResult<OpenedFile> {
+    let (contents, team) = tokio::try_join!(store.file_contents(t, id), team.team(store, t))?;
+    let contents = contents.ok_or(crate::services::error::ServiceError::NotFound)?;
+    let usager = &contents.usager;
+    let markers = identity_quality::markers(&contents.pairs, usager.collision);
+    let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
+    let new_episode_since =
+        last_retrieval.is_some_and(|d| contents.episodes.iter().any(|e| e.start_date > d));
+    let reverification_due = t
+        .policy
+        .reverification_due(last_retrieval, Utc::now().date_naive(), new_episode_since)
+        .map(|r| r.label());
+    audit::record(store, t, AuditAction::FileOpened, Some(id), details).await?;
+    Ok(OpenedFile {
+        contents,
+        team,
+        markers,
+        reverification_due,
+    })
+}
 
 /// What became of an edit.
 #[derive(Debug)]

@@ -202,6 +202,10 @@ pub trait UsagerStore: Send + Sync {
         journal: Journal<'_>,
     ) -> StoreResult<Usager>;
     async fn get_usager(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<Usager>>;
+    /// The file with everything its page shows, in one round trip (the
+    /// lists as [`CareStore`], [`VigilanceStore`] and the quality store
+    /// give them); `None` when it is not the tenant's.
+    async fn file_contents(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<FileContents>>;
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>>;
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
 }

@@ -331,6 +331,25 @@ pub struct MergeRecord {
     pub undone_by: Option<String>,
 }
 
+/// Everything a file's page shows, read in one statement: the file and its
+/// lists, each as its own query would give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileContents {
+    pub usager: Usager,
+    pub episodes: Vec<Episode>,
+    pub activities: Vec<Activity>,
+    /// Only the classes the tenant may read.
+    pub notes: Vec<Note>,
+    pub insi_calls: Vec<InsiCall>,
+    pub anonymity_lift: Option<AnonymityLift>,
+    /// The file's candidate pairs (at most [`FILE_PAIRS`]), named.
+    pub pairs: Vec<DuplicatePair>,
+    pub merges: Vec<MergeRecord>,
+}
+
+/// How many candidate pairs a file's page lists.
+pub const FILE_PAIRS: i64 = 50;
+
 /// A version of the structure's identity-vigilance procedure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Procedure {

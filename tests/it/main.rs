@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod datamatrix;
 mod equipe;
+mod file_contents;
 mod http;
 mod identite_http;
 mod insi;

@@ -69,3 +69,13 @@ pub async fn save_audit_heads(
     }
     Ok(())
 }
+
+/// `(SELECT …)`: the rows of `from` as one JSON array of objects (the
+/// `columns` of each row), in `order`, as text; NULL when there are none.
+pub fn json_rows(columns: &[&str], from: &str, order: &str) -> String {
+    let fields: Vec<String> = columns.iter().map(|c| format!("'{c}', q.{c}")).collect();
+    format!(
+        "(SELECT json_agg(json_build_object({}) ORDER BY {order})::text FROM ({from}) q)",
+        fields.join(", ")
+    )
+}

@@ -36,14 +36,17 @@ pub(super) async fn write_batch(
         };
         heads.insert(chain, head);
     }
-    let mut records = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
     for (chain, e) in &batch {
         let key = chain.key();
         let head = heads
             .get_mut(&key)
             .expect("every chain's head was read above");
-        records.push(insert_entry(&mut tx, &key, head, e).await?);
+        let rec = next_entry(head, e);
+        rows.push((key, rec));
     }
+    insert_entries(&mut tx, &rows).await?;
+    let records = rows.into_iter().map(|(_, rec)| rec).collect();
     if tx.backend() == Backend::Postgres {
         postgres::save_audit_heads(&mut tx, &heads).await?;
     }
@@ -69,10 +72,12 @@ pub(super) async fn append_in_tx(
         Backend::Sqlite => sqlite::audit_head(tx, &key).await?,
         Backend::Postgres => postgres::lock_audit_head(tx, &key).await?,
     };
-    let mut records = Vec::with_capacity(events.len());
-    for e in events {
-        records.push(insert_entry(tx, &key, &mut head, e).await?);
-    }
+    let rows: Vec<(String, AuditRecord)> = events
+        .iter()
+        .map(|e| (key.clone(), next_entry(&mut head, e)))
+        .collect();
+    insert_entries(tx, &rows).await?;
+    let records = rows.into_iter().map(|(_, rec)| rec).collect();
     if tx.backend() == Backend::Postgres {
         postgres::save_audit_heads(tx, &HashMap::from([(key, head)])).await?;
     }
@@ -110,33 +115,40 @@ pub(super) async fn commit_journaled_chains(
     tx.commit().await
 }
 
-/// Inserts the entry after `head` (the chain's last seq and hash) and moves `head` to it.
-async fn insert_entry(
-    tx: &mut Tx,
-    key: &str,
-    head: &mut (i64, String),
-    e: &AuditEvent,
-) -> StoreResult<AuditRecord> {
+/// The entry after `head` (the chain's last seq and hash); `head` moves to it.
+fn next_entry(head: &mut (i64, String), e: &AuditEvent) -> AuditRecord {
     let rec = rows::new_audit_record(head.0 + 1, std::mem::take(&mut head.1), e);
-    tx.query(
-        "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id,
-                 details, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(key)
-    .bind(rec.seq)
-    .bind(rec.at)
-    .bind(rec.actor_id)
-    .bind(&rec.actor_label)
-    .bind(&rec.action)
-    .bind(rec.usager_id)
-    .bind(&rec.details)
-    .bind(&rec.prev_hash)
-    .bind(&rec.hash)
-    .execute()
-    .await?;
     *head = (rec.seq, rec.hash.clone());
-    Ok(rec)
+    rec
+}
+
+/// Entries per `INSERT` (ten values each: well under both backends' limits).
+const INSERT_ROWS: usize = 256;
+
+/// Inserts the entries (chain key, record), a few hundred per statement: a
+/// batch of the group commit is one statement, not one per file opened.
+async fn insert_entries(tx: &mut Tx, entries: &[(String, AuditRecord)]) -> StoreResult<()> {
+    for chunk in entries.chunks(INSERT_ROWS) {
+        tx.query(
+            "INSERT INTO audit_entries (chain, seq, at, actor_id, actor_label, action, usager_id,
+                 details, prev_hash, hash) ",
+        )
+        .push_values(chunk, |row, (key, rec)| {
+            row.bind(key.as_str())
+                .bind(rec.seq)
+                .bind(rec.at)
+                .bind(rec.actor_id)
+                .bind(rec.actor_label.as_str())
+                .bind(rec.action.as_str())
+                .bind(rec.usager_id)
+                .bind(rec.details.as_str())
+                .bind(rec.prev_hash.as_str())
+                .bind(rec.hash.as_str())
+        })
+        .execute()
+        .await?;
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -18,12 +18,12 @@ use crate::store::{
 // The lists of a file: `$1` structure, `$2` user file; `$3` an id (`<list> AND x.id = $3`).
 
 /// Episodes with their referent's name.
-const EPISODES_SQL: &str = "SELECT x.*, p.first_name, p.last_name FROM episodes x
+pub(super) const EPISODES_SQL: &str = "SELECT x.*, p.first_name, p.last_name FROM episodes x
      LEFT JOIN professionals p ON p.id = x.referent_id
      WHERE x.structure_id = $1 AND x.usager_id = $2";
 
 /// Activities with their participants' names, sorted, joined with `|`.
-const ACTIVITIES_SQL: &str = r#"SELECT x.*, (
+pub(super) const ACTIVITIES_SQL: &str = r#"SELECT x.*, (
          SELECT string_agg(p.first_name || ' ' || p.last_name, '|'
                            ORDER BY (p.first_name || ' ' || p.last_name) COLLATE "C")
          FROM activity_participants ap JOIN professionals p ON p.id = ap.professional_id
@@ -31,7 +31,7 @@ const ACTIVITIES_SQL: &str = r#"SELECT x.*, (
      FROM activities x WHERE x.structure_id = $1 AND x.usager_id = $2"#;
 
 /// Notes with their author's name.
-const NOTES_SQL: &str = "SELECT x.*, p.first_name, p.last_name FROM notes x
+pub(super) const NOTES_SQL: &str = "SELECT x.*, p.first_name, p.last_name FROM notes x
      JOIN professionals p ON p.id = x.author_id
      WHERE x.structure_id = $1 AND x.usager_id = $2";
 
@@ -53,7 +53,7 @@ async fn one<'c, T>(
         .ok_or(StoreError::NotFound)
 }
 
-fn episode(r: &Row) -> StoreResult<Episode> {
+pub(super) fn episode(r: &Row) -> StoreResult<Episode> {
     let first: Option<String> = r.get("first_name")?;
     let last: Option<String> = r.get("last_name")?;
     Ok(Episode {
@@ -67,7 +67,7 @@ fn episode(r: &Row) -> StoreResult<Episode> {
     })
 }
 
-fn activity(r: &Row) -> StoreResult<Activity> {
+pub(super) fn activity(r: &Row) -> StoreResult<Activity> {
     Ok(Activity {
         id: r.get("id")?,
         usager_id: r.get("usager_id")?,
@@ -80,7 +80,7 @@ fn activity(r: &Row) -> StoreResult<Activity> {
     })
 }
 
-fn note(r: &Row) -> StoreResult<Note> {
+pub(super) fn note(r: &Row) -> StoreResult<Note> {
     Ok(Note {
         id: r.get("id")?,
         usager_id: r.get("usager_id")?,

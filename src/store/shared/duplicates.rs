@@ -10,10 +10,50 @@ use super::{SqlStore, found};
 use crate::domain::duplicates::{self as dup, Collision, Match, PairStatus};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
-use crate::store::sql::{Exec, Tx};
+use crate::store::sql::{Exec, Row, Tx};
 use crate::store::{
     DuplicatePair, DuplicateStore, Journal, StoreError, StoreResult, Usager, UsagerStore,
 };
+
+/// The tenant's candidate pairs (`$1`: the structure) between live files,
+/// and those that led to a merge.
+pub(super) const PAIRS_SQL: &str = "SELECT p.first_id, p.second_id, p.score, p.reasons, p.status,
+            p.found_at, p.decided_by
+     FROM duplicate_pairs p
+     JOIN usagers a ON a.id = p.first_id JOIN usagers b ON b.id = p.second_id
+     WHERE p.structure_id = $1
+       AND ((a.merged_into IS NULL AND b.merged_into IS NULL) OR p.status = 'fusionne')";
+
+/// A pair as stored; the names are filled in from the files.
+pub(super) fn pair(r: &Row) -> StoreResult<DuplicatePair> {
+    Ok(DuplicatePair {
+        first_id: r.get("first_id")?,
+        second_id: r.get("second_id")?,
+        first_name: String::new(),
+        second_name: String::new(),
+        score: r.get::<i64>("score")?.clamp(0, 100) as u8,
+        reasons: dup::reasons_from_csv(&r.get::<String>("reasons")?),
+        status: rows::parse_code_with(&r.get::<String>("status")?, PairStatus::parse)?,
+        found_at: r.get("found_at")?,
+        decided_by: r.get("decided_by")?,
+    })
+}
+
+/// The pairs with their files' display names (`names`: by id).
+pub(super) fn named(
+    pairs: Vec<DuplicatePair>,
+    names: &std::collections::HashMap<Uuid, String>,
+) -> Vec<DuplicatePair> {
+    let name = |id| names.get(&id).cloned().unwrap_or_default();
+    pairs
+        .into_iter()
+        .map(|p| DuplicatePair {
+            first_name: name(p.first_id),
+            second_name: name(p.second_id),
+            ..p
+        })
+        .collect()
+}
 
 /// A pair is stored once, smaller id first.
 pub(super) fn pair_ids(a: Uuid, b: Uuid) -> (Uuid, Uuid) {
@@ -226,17 +266,7 @@ impl DuplicateStore for SqlStore {
         usager: Option<Uuid>,
         limit: i64,
     ) -> StoreResult<Vec<DuplicatePair>> {
-        let mut q = self
-            .db
-            .query(
-                "SELECT p.first_id, p.second_id, p.score, p.reasons, p.status, p.found_at,
-                        p.decided_by
-                 FROM duplicate_pairs p
-                 JOIN usagers a ON a.id = p.first_id JOIN usagers b ON b.id = p.second_id
-                 WHERE p.structure_id = $1
-                   AND ((a.merged_into IS NULL AND b.merged_into IS NULL) OR p.status = 'fusionne')",
-            )
-            .bind(t.structure_id);
+        let mut q = self.db.query(PAIRS_SQL).bind(t.structure_id);
         if let Some(status) = status {
             q = q.push(" AND p.status = ").push_bind(status.code());
         }
@@ -251,34 +281,14 @@ impl DuplicateStore for SqlStore {
         let pairs = q
             .push(" ORDER BY p.score DESC, p.found_at LIMIT ")
             .push_bind(limit.clamp(1, 1000))
-            .all(|r| {
-                Ok(DuplicatePair {
-                    first_id: r.get("first_id")?,
-                    second_id: r.get("second_id")?,
-                    first_name: String::new(),
-                    second_name: String::new(),
-                    score: r.get::<i64>("score")?.clamp(0, 100) as u8,
-                    reasons: dup::reasons_from_csv(&r.get::<String>("reasons")?),
-                    status: rows::parse_code_with(&r.get::<String>("status")?, PairStatus::parse)?,
-                    found_at: r.get("found_at")?,
-                    decided_by: r.get("decided_by")?,
-                })
-            })
+            .all(pair)
             .await?;
         let ids = pairs
             .iter()
             .flat_map(|p| [p.first_id, p.second_id])
             .collect();
         let names = self.usager_names(t, ids).await?;
-        let name = |id| names.get(&id).cloned().unwrap_or_default();
-        Ok(pairs
-            .into_iter()
-            .map(|p| DuplicatePair {
-                first_name: name(p.first_id),
-                second_name: name(p.second_id),
-                ..p
-            })
-            .collect())
+        Ok(named(pairs, &names))
     }
 
     async fn set_pair_status(

@@ -63,7 +63,7 @@ fn snapshot(r: &Row) -> StoreResult<UsagerSnapshot> {
     })
 }
 
-fn merge_record(r: &Row) -> StoreResult<MergeRecord> {
+pub(super) fn merge_record(r: &Row) -> StoreResult<MergeRecord> {
     let snap: MergeSnapshot = rows::json(r, "snapshot")?;
     Ok(MergeRecord {
         id: r.get("id")?,

@@ -6,6 +6,7 @@ mod audit;
 mod care;
 mod directory;
 mod duplicates;
+mod file;
 mod jobs;
 mod merges;
 mod procedure;

@@ -14,8 +14,9 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
 use crate::store::sql::{Query, Row};
 use crate::store::{
-    AuditEvent, Professional, StoreError, StoreResult, Structure, StructureInsi, Usager,
+    AuditEvent, Backend, Professional, StoreError, StoreResult, Structure, StructureInsi, Usager,
 };
+use crate::store::{postgres, sqlite};
 
 /// The `usagers` columns every file query returns, as a literal for
 /// `concat!`, so that the statements stay constants.
@@ -27,6 +28,22 @@ macro_rules! usager_column_list {
     };
 }
 pub(crate) use usager_column_list;
+
+/// The `usagers` columns every file query returns, one by one.
+pub fn usager_columns_each() -> impl Iterator<Item = &'static str> {
+    usager_column_list!().split(',').map(str::trim)
+}
+
+/// `(SELECT …)` giving the rows of `from` (a query whose rows have
+/// `columns`) as one JSON array of objects, in `order` (over `q.<column>`),
+/// each read back by the usual reader through [`Row::json_rows`]: the lists
+/// of a page come with their parent in one statement.
+pub fn json_rows(backend: Backend, columns: &[&str], from: &str, order: &str) -> String {
+    match backend {
+        Backend::Sqlite => sqlite::json_rows(columns, from, order),
+        Backend::Postgres => postgres::json_rows(columns, from, order),
+    }
+}
 
 /// `SELECT <usager columns> FROM usagers <tail>`.
 macro_rules! select_usagers {

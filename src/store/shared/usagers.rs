@@ -13,7 +13,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
 use crate::store::sql::Tx;
 use crate::store::{
-    AuditEvent, Journal, StoreError, StoreResult, Usager, UsagerQuery, UsagerStore,
+    AuditEvent, FileContents, Journal, StoreError, StoreResult, Usager, UsagerQuery, UsagerStore,
 };
 
 /// At most this many search terms are matched (the rest are ignored).
@@ -106,6 +106,10 @@ impl UsagerStore for SqlStore {
             .bind(t.structure_id)
             .optional(rows::usager)
             .await
+    }
+
+    async fn file_contents(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<FileContents>> {
+        self.read_file_contents(t, id).await
     }
 
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>> {

@@ -19,7 +19,7 @@ use crate::store::{
     StoreResult, StructureInsi, Usager, VigilanceStore,
 };
 
-fn insi_call(r: &Row) -> StoreResult<InsiCall> {
+pub(super) fn insi_call(r: &Row) -> StoreResult<InsiCall> {
     Ok(InsiCall {
         id: r.get("id")?,
         usager_id: r.get("usager_id")?,
@@ -33,7 +33,7 @@ fn insi_call(r: &Row) -> StoreResult<InsiCall> {
     })
 }
 
-fn anonymity_lift(r: &Row) -> StoreResult<AnonymityLift> {
+pub(super) fn anonymity_lift(r: &Row) -> StoreResult<AnonymityLift> {
     Ok(AnonymityLift {
         anonymous_id: r.get("anonymous_id")?,
         requested_on: r.get("requested_on")?,

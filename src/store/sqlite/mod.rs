@@ -67,3 +67,17 @@ pub async fn audit_head(tx: &mut Tx, chain: &str) -> StoreResult<(i64, String)> 
         .await?;
     Ok(head.unwrap_or_else(|| (0, GENESIS_HASH.to_string())))
 }
+
+/// `(SELECT …)`: the rows of `from` as one JSON array of objects (the
+/// `columns` of each row), in `order`. SQLite's JSON cannot hold a blob, so
+/// a blob (a uuid) is written as its hexadecimal digits.
+pub fn json_rows(columns: &[&str], from: &str, order: &str) -> String {
+    let fields: Vec<String> = columns
+        .iter()
+        .map(|c| format!("'{c}', CASE typeof(q.{c}) WHEN 'blob' THEN hex(q.{c}) ELSE q.{c} END"))
+        .collect();
+    format!(
+        "(SELECT json_group_array(json_object({}) ORDER BY {order}) FROM ({from}) q)",
+        fields.join(", ")
+    )
+}

@@ -12,7 +12,7 @@ use crate::domain::care::{self, ActivityKind, Confidentiality, EpisodeKind};
 use crate::domain::procedure::IdentityAction;
 use crate::domain::text;
 use crate::domain::usager::parse_event_date;
-use crate::services::audit;
+use crate::services::{audit, files};
 use crate::store::{NewActivity, NewEpisode, NewNote};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
@@ -20,8 +20,7 @@ use crate::web::views::dossier::{FileView, Forms, SectionForm};
 use crate::web::views::{self};
 use crate::web::{AppError, AppState};
 
-/// Loads the file, writes the audit entry, then renders. The audit write comes
-/// before anything is shown: no trace, no file.
+/// Opens the file (read and journaled), then renders it.
 async fn render(
     st: &AppState,
     ctx: &Ctx,
@@ -31,70 +30,42 @@ async fn render(
     details: &str,
 ) -> Result<Response, AppError> {
     let t = &ctx.tenant;
-    // One round trip for everything: each read is filtered by the tenant, so
-    // reading the attachments of a file that turns out to be absent is harmless.
-    let (usager, episodes, activities, notes, team, calls, lift, pairs, merges) = tokio::try_join!(
-        st.store.get_usager(t, id),
-        st.store.episodes(t, id),
-        st.store.activities(t, id),
-        st.store.notes(t, id),
-        st.team.team(st.store.as_ref(), t),
-        st.store.insi_calls(t, id),
-        st.store.anonymity_lift(t, id),
-        st.store.duplicate_pairs(t, None, Some(id), 50),
-        st.store.merges_of(t, id),
-    )?;
-    let usager = usager.ok_or(AppError::NotFound)?;
-    let markers = crate::services::identity_quality::markers(&pairs, usager.collision);
-    let today = Utc::now().date_naive();
-    let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
-    let new_episode_since =
-        last_retrieval.is_some_and(|d| episodes.iter().any(|e| e.start_date > d));
-    let due = t
-        .policy
-        .reverification_due(last_retrieval, today, new_episode_since)
-        .map(|r| r.label());
-    audit::record(
-        st.store.as_ref(),
-        t,
-        AuditAction::FileOpened,
-        Some(id),
-        details,
-    )
-    .await?;
+    let opened = files::open(st.store.as_ref(), &st.team, t, id, details).await?;
+    let c = &opened.contents;
+    let usager = &c.usager;
     let writable: Vec<Confidentiality> = Confidentiality::ALL
         .iter()
         .copied()
         .filter(|c| t.may_write(*c))
         .collect();
     let view = FileView {
-        usager: &usager,
-        episodes: &episodes,
-        activities: &activities,
-        notes: &notes,
-        team: &team,
+        usager,
+        episodes: &c.episodes,
+        activities: &c.activities,
+        notes: &c.notes,
+        team: &opened.team,
         writable: &writable,
         csrf: &ctx.session.csrf_token,
         today: Utc::now().date_naive().format("%Y-%m-%d").to_string(),
         forms,
         quality: views::vigilance::FilePanel {
-            usager: &usager,
-            pairs: &pairs,
-            merges: &merges,
-            markers: &markers,
-            due,
+            usager,
+            pairs: &c.pairs,
+            merges: &c.merges,
+            markers: &opened.markers,
+            due: opened.reverification_due.clone(),
             can_merge: t.may(IdentityAction::Merge),
             can_flag: t.may(IdentityAction::MarkDoubtful),
             is_referent: super::vigilance::is_referent(ctx),
             csrf: &ctx.session.csrf_token,
         },
         identity: views::identite::Panel {
-            usager: &usager,
+            usager,
             can_qualify: t.may_qualify(),
             can_link: super::identite::may_link(ctx),
             documents: &t.identity_documents,
-            calls: &calls,
-            lift: lift.as_ref(),
+            calls: &c.insi_calls,
+            lift: c.anonymity_lift.as_ref(),
             csrf: &ctx.session.csrf_token,
             today: Utc::now().date_naive().format("%Y-%m-%d").to_string(),
         },
