@@ -15,8 +15,10 @@
 //! `ESCALE_BENCH_SECONDS` (default 15) measured. Every response must be a 200
 //! holding the file's name; more than 0.1 % errors fails the run.
 //!
-//! Other knobs: `ESCALE_BENCH_CLIENTS` (default 32), `ESCALE_LOG` (passed to the
-//! server, default `info` as shipped). Without `--bench` (e.g. `cargo test
+//! Other knobs: `ESCALE_BENCH_CLIENTS` (default 32), `ESCALE_BENCH_BACKENDS`
+//! (`sqlite` or `postgres`: only that one), `ESCALE_BENCH_SERVER` (the path
+//! of another `escale` build to run, to compare two), `ESCALE_LOG` (passed to
+//! the server, default `info` as shipped). Without `--bench` (e.g. `cargo test
 //! --benches`) a one-second smoke run with 4 clients checks the script itself.
 
 use std::io::{BufRead, BufReader};
@@ -156,12 +158,20 @@ fn main() -> ExitCode {
          the server does with the CPU the clients leave it, a lower bound for the server alone."
     );
 
-    let mut backends = vec![Backend::Sqlite];
+    // `ESCALE_BENCH_BACKENDS=postgres` (or `sqlite`) runs only that one.
+    let only = std::env::var("ESCALE_BENCH_BACKENDS").unwrap_or_default();
+    let wanted = |b: Backend| only.trim().is_empty() || only.contains(b.name());
+    let mut backends = Vec::new();
+    if wanted(Backend::Sqlite) {
+        backends.push(Backend::Sqlite);
+    }
     let pg_admin = std::env::var("ESCALE_TEST_POSTGRES_URL")
         .ok()
         .filter(|u| !u.trim().is_empty());
     if pg_admin.is_some() {
-        backends.push(Backend::Postgres);
+        if wanted(Backend::Postgres) {
+            backends.push(Backend::Postgres);
+        }
     } else {
         println!(
             "PostgreSQL: skipped (set ESCALE_TEST_POSTGRES_URL, e.g. postgres://postgres@127.0.0.1:5432/postgres)."
@@ -614,7 +624,10 @@ struct Server {
 impl Server {
     fn start(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Server> {
         let log = data_dir.join("server.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_escale"));
+        // `ESCALE_BENCH_SERVER`: another build of `escale` (to compare two).
+        let binary = std::env::var("ESCALE_BENCH_SERVER")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_escale").to_string());
+        let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .arg("--data-dir")

@@ -11,9 +11,25 @@ use crate::domain::audit::GENESIS_HASH;
 use crate::store::StoreResult;
 use crate::store::sql::{Db, Tx};
 
+/// A connection idle this long is tested before it is used again.
+const RETEST_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 pub async fn connect(url: &str) -> StoreResult<Db> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        // sqlx would ask the server whether each connection is alive before
+        // every statement (one more round trip each); a connection is
+        // tested when it comes back to the pool anyway, so only one that
+        // sat idle (the server may have restarted meanwhile) is tested again.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= RETEST_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await?;

@@ -4,7 +4,9 @@
 //! trips to the database (a thread hop each on SQLite, a network exchange on
 //! PostgreSQL), one is one.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use uuid::Uuid;
 
@@ -12,7 +14,7 @@ use super::rows::{self, json_rows, usager_column_list};
 use super::{SqlStore, care, duplicates, merges, vigilance};
 use crate::domain::tenant::Tenant;
 use crate::store::sql::Row;
-use crate::store::{FILE_PAIRS, FileContents, StoreResult};
+use crate::store::{Backend, FILE_PAIRS, FileContents, StoreResult};
 
 const EPISODE_COLUMNS: &[&str] = &[
     "id",
@@ -114,62 +116,78 @@ fn class_placeholders(count: usize) -> String {
         .join(", ")
 }
 
+/// The statement for a backend and a number of readable note classes:
+/// built once per process (it is a few kilobytes of text).
+fn statement(backend: Backend, classes: usize) -> Cow<'static, str> {
+    static BUILT: [[OnceLock<String>; 8]; 2] = [const { [const { OnceLock::new() }; 8] }; 2];
+    let by_backend = match backend {
+        Backend::Sqlite => &BUILT[0],
+        Backend::Postgres => &BUILT[1],
+    };
+    match by_backend.get(classes) {
+        Some(cell) => Cow::Borrowed(cell.get_or_init(|| build_statement(backend, classes))),
+        None => Cow::Owned(build_statement(backend, classes)),
+    }
+}
+
+fn build_statement(backend: Backend, classes: usize) -> String {
+    let list = |columns: &[&str], from: &str, order: &str| json_rows(backend, columns, from, order);
+    let usager_columns: Vec<&str> = rows::usager_columns_each().collect();
+    // The placeholders first appear in order: $1 and $2 in the episodes, then the classes.
+    format!(
+        "SELECT {}, {} AS episodes, {} AS activities, {} AS notes, {} AS insi_calls,
+                    {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
+             FROM usagers WHERE structure_id = $1 AND id = $2",
+        usager_column_list!(),
+        list(
+            EPISODE_COLUMNS,
+            care::EPISODES_SQL,
+            "q.start_date DESC, q.created_at DESC"
+        ),
+        list(
+            ACTIVITY_COLUMNS,
+            care::ACTIVITIES_SQL,
+            "q.date DESC, q.created_at DESC"
+        ),
+        list(
+            NOTE_COLUMNS,
+            &format!(
+                "{} AND x.confidentiality IN ({})",
+                care::NOTES_SQL,
+                class_placeholders(classes)
+            ),
+            "q.created_at DESC"
+        ),
+        list(
+            INSI_CALL_COLUMNS,
+            "SELECT * FROM insi_calls WHERE structure_id = $1 AND usager_id = $2",
+            "q.at, q.id"
+        ),
+        list(
+            LIFT_COLUMNS,
+            "SELECT * FROM anonymity_lifts
+                 WHERE structure_id = $1 AND (anonymous_id = $2 OR real_id = $2)",
+            "q.requested_on"
+        ),
+        list(PAIR_COLUMNS, &pairs_sql(), "q.score DESC, q.found_at"),
+        list(&usager_columns, PAIR_FILES_SQL, "q.id"),
+        list(
+            MERGE_COLUMNS,
+            "SELECT * FROM merges
+                 WHERE structure_id = $1 AND (survivor_id = $2 OR merged_id = $2)",
+            "q.at DESC"
+        ),
+    )
+}
+
 impl SqlStore {
     pub(super) async fn read_file_contents(
         &self,
         t: &Tenant,
         id: Uuid,
     ) -> StoreResult<Option<FileContents>> {
-        let backend = self.db.backend();
-        let list =
-            |columns: &[&str], from: &str, order: &str| json_rows(backend, columns, from, order);
         let classes = t.readable_classes();
-        let usager_columns: Vec<&str> = rows::usager_columns_each().collect();
-        // The placeholders first appear in order: $1 and $2 in the episodes, then the classes.
-        let sql = format!(
-            "SELECT {}, {} AS episodes, {} AS activities, {} AS notes, {} AS insi_calls,
-                    {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
-             FROM usagers WHERE structure_id = $1 AND id = $2",
-            usager_column_list!(),
-            list(
-                EPISODE_COLUMNS,
-                care::EPISODES_SQL,
-                "q.start_date DESC, q.created_at DESC"
-            ),
-            list(
-                ACTIVITY_COLUMNS,
-                care::ACTIVITIES_SQL,
-                "q.date DESC, q.created_at DESC"
-            ),
-            list(
-                NOTE_COLUMNS,
-                &format!(
-                    "{} AND x.confidentiality IN ({})",
-                    care::NOTES_SQL,
-                    class_placeholders(classes.len())
-                ),
-                "q.created_at DESC"
-            ),
-            list(
-                INSI_CALL_COLUMNS,
-                "SELECT * FROM insi_calls WHERE structure_id = $1 AND usager_id = $2",
-                "q.at, q.id"
-            ),
-            list(
-                LIFT_COLUMNS,
-                "SELECT * FROM anonymity_lifts
-                 WHERE structure_id = $1 AND (anonymous_id = $2 OR real_id = $2)",
-                "q.requested_on"
-            ),
-            list(PAIR_COLUMNS, &pairs_sql(), "q.score DESC, q.found_at"),
-            list(&usager_columns, PAIR_FILES_SQL, "q.id"),
-            list(
-                MERGE_COLUMNS,
-                "SELECT * FROM merges
-                 WHERE structure_id = $1 AND (survivor_id = $2 OR merged_id = $2)",
-                "q.at DESC"
-            ),
-        );
+        let sql = statement(self.db.backend(), classes.len());
         let mut query = self.db.query(sql).bind(t.structure_id).bind(id);
         for class in &classes {
             query = query.bind(class.code());
