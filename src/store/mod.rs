@@ -38,6 +38,7 @@ pub use quality::{
     DuplicateStore, JournalOf, MergeStore, NewProcedure, ProcedureStore, QualityStore,
 };
 pub use shared::SqlStore;
+pub use sql::RETEST_AFTER_IDLE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1731,3 +1731,57 @@ async fn postgres_audit_head_rebuilt_from_entries() {
     assert_eq!(next.seq, 4);
     assert_eq!(verify(&whole_chain(store, chain).await), 4);
 }
+
+// The server ends the application's connections (a restart, an
+// administrator): the next statements get new ones. A connection that sat
+// idle is tested before it serves; one that breaks during a statement fails
+// that statement only and is not handed out again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_ended_by_the_server_are_replaced() {
+    use sqlx::Connection;
+    let Some(db) = db::test_store(TestBackend::Postgres).await else {
+        return;
+    };
+    let store = &db.store;
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let end_others = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                      WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    store.ping().await.unwrap();
+
+    // Ended while idle: tested, replaced, nothing fails.
+    let ended: i64 = sqlx::query_scalar(end_others)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert!(ended >= 1, "the store had a connection open");
+    tokio::time::sleep(escale::store::RETEST_AFTER_IDLE + std::time::Duration::from_millis(200))
+        .await;
+    store
+        .ping()
+        .await
+        .expect("an idle connection ended by the server is replaced");
+    store
+        .list_structures()
+        .await
+        .expect("and the next statements run");
+
+    // Ended just after use: at most the next statement fails, then new connections serve.
+    sqlx::query_scalar::<_, i64>(end_others)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    let failures = {
+        let mut failures = 0;
+        for _ in 0..3 {
+            if store.ping().await.is_err() {
+                failures += 1;
+            }
+        }
+        failures
+    };
+    assert!(
+        failures <= 1,
+        "{failures} statements failed after one broken connection"
+    );
+    store.ping().await.unwrap();
+}

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use crate::domain::audit::GENESIS_HASH;
 use crate::store::StoreResult;
-use crate::store::sql::{Db, Tx};
+use crate::store::sql::{Db, RETEST_AFTER_IDLE, Tx};
 
-/// A connection idle this long is tested before it is used again.
-const RETEST_AFTER_IDLE: Duration = Duration::from_secs(1);
+/// Connections per process: sqlx's pool for transactions, the lane for the
+/// other statements (most of the reads).
+const POOL: u32 = 6;
+const LANE: usize = 10;
 
 pub async fn connect(url: &str) -> StoreResult<Db> {
     let pool = PgPoolOptions::new()
-        .max_connections(16)
-        // sqlx would ask the server whether each connection is alive before
-        // every statement (one more round trip each); a connection is
-        // tested when it comes back to the pool anyway, so only one that
-        // sat idle (the server may have restarted meanwhile) is tested again.
+        .max_connections(POOL)
+        // sqlx would ask the server whether a connection is alive before
+        // each transaction (one more round trip); it tests it when it comes
+        // back anyway, so only one that sat idle (the server may have
+        // restarted meanwhile) is tested again, as on the lane.
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
@@ -33,7 +35,7 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         .acquire_timeout(Duration::from_secs(5))
         .connect(url)
         .await?;
-    Ok(Db::Postgres(pool))
+    Ok(Db::postgres(pool, LANE))
 }
 
 pub async fn migrate(pool: &sqlx::PgPool) -> StoreResult<()> {

@@ -8,42 +8,57 @@
 //! What only one backend can say lives in `store/sqlite/` or `store/postgres/`
 //! and is reached through [`Db::backend`].
 
+mod lane;
 mod query;
 mod row;
 
+pub use lane::{Lane, RETEST_AFTER_IDLE};
 pub use query::{Query, Tuple};
 pub use row::{Column, Row};
 
 use std::borrow::Cow;
 
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{Backend, StoreError, StoreResult};
 
-/// A pool of either backend. Cloning shares the pool.
+/// The connections of either backend: sqlx's pool for transactions, the
+/// [`Lane`] for statements outside one. Cloning shares them.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, Lane<SqliteConnection>),
+    Postgres(PgPool, Lane<PgConnection>),
 }
 
 impl Db {
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite(..) => Backend::Sqlite,
+            Db::Postgres(..) => Backend::Postgres,
         }
     }
 
-    /// A statement run on a connection of the pool.
+    /// Statements outside a transaction run on a lane of `lane_size`
+    /// connections opened like the pool's.
+    pub fn sqlite(pool: SqlitePool, lane_size: usize) -> Db {
+        let lane = Lane::new(pool.connect_options(), lane_size);
+        Db::Sqlite(pool, lane)
+    }
+
+    pub fn postgres(pool: PgPool, lane_size: usize) -> Db {
+        let lane = Lane::new(pool.connect_options(), lane_size);
+        Db::Postgres(pool, lane)
+    }
+
+    /// A statement run on a connection of the lane (outside any transaction).
     pub fn query(&self, sql: impl Into<Cow<'static, str>>) -> Query<'_> {
         Query::on_pool(self, sql.into())
     }
 
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
         })
     }
 
@@ -53,16 +68,22 @@ impl Db {
     /// writers lock the rows they serialise on instead.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Sqlite(p, _) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
         })
     }
 
     /// Closes every connection; later queries fail.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+            Db::Sqlite(p, lane) => {
+                lane.close();
+                p.close().await
+            }
+            Db::Postgres(p, lane) => {
+                lane.close();
+                p.close().await
+            }
         }
     }
 }

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArguments, PgConnection};
 use sqlx::sqlite::{SqliteArguments, SqliteConnection};
-use sqlx::{Arguments, AssertSqlSafe, Encode, PgPool, Postgres, Sqlite, SqlitePool, Type};
+use sqlx::{Arguments, AssertSqlSafe, Encode, Postgres, Sqlite, Type};
 
+use super::lane::{Lane, broke_connection};
 use super::{Column, Db, Row, Tx};
 use crate::store::{StoreError, StoreResult};
 
@@ -27,9 +28,9 @@ impl<'q, T> Value<'q> for T where
 /// Where the statement runs, with the values bound so far in that backend's
 /// encoding (the two always match: a query is made by its pool or transaction).
 enum Target<'c> {
-    SqlitePool(&'c SqlitePool, SqliteArguments),
+    SqliteLane(&'c Lane<SqliteConnection>, SqliteArguments),
     SqliteTx(&'c mut SqliteConnection, SqliteArguments),
-    PgPool(&'c PgPool, PgArguments),
+    PgLane(&'c Lane<PgConnection>, PgArguments),
     PgTx(&'c mut PgConnection, PgArguments),
 }
 
@@ -59,17 +60,29 @@ macro_rules! run {
         );
         let sql = AssertSqlSafe($self.sql);
         match $self.target {
-            Target::SqlitePool($ex, args) => {
+            Target::SqliteLane(lane, args) => {
+                let mut conn = lane.get().await?;
                 let ($query, $row) = (sqlx::query_with(sql, args), Row::Sqlite);
-                $body
+                let $ex = &mut *conn;
+                let result = async { $body }.await;
+                if result.as_ref().is_err_and(broke_connection) {
+                    let _ = deadpool::managed::Object::take(conn);
+                }
+                result
             }
             Target::SqliteTx($ex, args) => {
                 let ($query, $row) = (sqlx::query_with(sql, args), Row::Sqlite);
                 $body
             }
-            Target::PgPool($ex, args) => {
+            Target::PgLane(lane, args) => {
+                let mut conn = lane.get().await?;
                 let ($query, $row) = (sqlx::query_with(sql, args), Row::Postgres);
-                $body
+                let $ex = &mut *conn;
+                let result = async { $body }.await;
+                if result.as_ref().is_err_and(broke_connection) {
+                    let _ = deadpool::managed::Object::take(conn);
+                }
+                result
             }
             Target::PgTx($ex, args) => {
                 let ($query, $row) = (sqlx::query_with(sql, args), Row::Postgres);
@@ -82,8 +95,8 @@ macro_rules! run {
 impl<'c> Query<'c> {
     pub(super) fn on_pool(db: &'c Db, sql: Cow<'static, str>) -> Query<'c> {
         let target = match db {
-            Db::Sqlite(p) => Target::SqlitePool(p, SqliteArguments::default()),
-            Db::Postgres(p) => Target::PgPool(p, PgArguments::default()),
+            Db::Sqlite(_, lane) => Target::SqliteLane(lane, SqliteArguments::default()),
+            Db::Postgres(_, lane) => Target::PgLane(lane, PgArguments::default()),
         };
         Query::new(sql, target)
     }
@@ -108,8 +121,8 @@ impl<'c> Query<'c> {
     /// Binds the value of the next `$N`.
     pub fn bind<'q, T: Value<'q>>(mut self, value: T) -> Self {
         let added = match &mut self.target {
-            Target::SqlitePool(_, a) | Target::SqliteTx(_, a) => a.add(value),
-            Target::PgPool(_, a) | Target::PgTx(_, a) => a.add(value),
+            Target::SqliteLane(_, a) | Target::SqliteTx(_, a) => a.add(value),
+            Target::PgLane(_, a) | Target::PgTx(_, a) => a.add(value),
         };
         if let Err(e) = added {
             self.error.get_or_insert(e);
@@ -119,8 +132,8 @@ impl<'c> Query<'c> {
 
     fn bound(&self) -> usize {
         match &self.target {
-            Target::SqlitePool(_, a) | Target::SqliteTx(_, a) => a.len(),
-            Target::PgPool(_, a) | Target::PgTx(_, a) => a.len(),
+            Target::SqliteLane(_, a) | Target::SqliteTx(_, a) => a.len(),
+            Target::PgLane(_, a) | Target::PgTx(_, a) => a.len(),
         }
     }
 
@@ -140,7 +153,7 @@ impl<'c> Query<'c> {
         let n = self.bound() + 1;
         let sql = self.sql.to_mut();
         let _ = match self.target {
-            Target::PgPool(..) | Target::PgTx(..) => write!(sql, "${n}"),
+            Target::PgLane(..) | Target::PgTx(..) => write!(sql, "${n}"),
             _ if self.numbered => write!(sql, "?{n}"),
             _ => write!(sql, "?"),
         };

@@ -29,23 +29,22 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         // for a search by birth date, rather than use its index.
         .pragma("analysis_limit", "400")
         .pragma("optimize", "0x10002");
+    // Transactions (writes, one at a time under SQLite's lock) on sqlx's
+    // pool; the other statements on the lane.
     let pool = SqlitePoolOptions::new()
         .max_connections(pool_size())
         .min_connections(1)
-        // A file on this machine, not a network peer: testing a connection
-        // before each statement would be one more trip to its thread for
-        // nothing (sqlx still tests it when it comes back to the pool).
+        // A file on this machine, not a network peer: nothing to test first.
         .test_before_acquire(false)
         .connect_with(options)
         .await?;
-    Ok(Db::Sqlite(pool))
+    Ok(Db::sqlite(pool, pool_size() as usize))
 }
 
-/// Connections (each one a thread of sqlx's, and a page cache). SQLite's
-/// statements take microseconds; what costs is handing each one to its
-/// thread and back, and threads beyond the cores only add switches: 4 serve
-/// as many file views as 8 on two cores, with 12 MiB less memory.
-/// `ESCALE_BENCH_SQLITE_POOL` overrides it for measurements.
+/// Connections of the pool, and of the lane (each one a thread of sqlx's,
+/// and a page cache). SQLite's statements take microseconds; what costs is
+/// handing each one to its thread and back, and threads beyond the cores
+/// only add switches. `ESCALE_BENCH_SQLITE_POOL` overrides it for measurements.
 fn pool_size() -> u32 {
     std::env::var("ESCALE_BENCH_SQLITE_POOL")
         .ok()
