@@ -4,6 +4,7 @@
 //! another browser, replayed code, bad nonce, expired ID token, returned
 //! `acr` different from the requested one, signed userinfo, PSC down, logout.
 
+use escale::config::Mode;
 use escale::domain::invitation;
 use escale::sandbox::psc::{PscFault, PscSandboxHandle, PscSandboxOptions};
 use escale::store::access::NewInvitation;
@@ -495,3 +496,68 @@ async fn configured_provider_and_signed_userinfo(db: TestDb) {
     assert!(page.contains("Thomas Girard"), "{page}");
 }
 both_backends!(configured_provider_and_signed_userinfo);
+
+/// The browser-binding cookie of a PSC login is always a new value: one
+/// brought by the request may have been planted by someone who started their
+/// own login with it (login CSRF: the victim's browser would finish the
+/// planter's login). Over HTTPS its name carries the `__Secure-` prefix.
+async fn psc_login_never_adopts_a_planted_browser_cookie(db: TestDb) {
+    let planted = "A".repeat(43);
+    let set_cookie = |r: &reqwest::Response| -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.contains("escale_psc="))
+            .expect("the login sets its browser cookie")
+    };
+    let app = demo_app(db).await;
+    let r = app
+        .client()
+        .get(app.url("/auth/psc/login"))
+        .header("cookie", format!("escale_psc={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&r);
+    assert!(cookie.starts_with("escale_psc="), "{cookie}");
+    assert!(
+        !cookie.contains(&planted),
+        "planted value adopted: {cookie}"
+    );
+    // The login still completes in the browser that started it.
+    let r = psc_callback(&app, &app.client(), CLAIRE, "carte").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+both_backends!(psc_login_never_adopts_a_planted_browser_cookie);
+
+async fn psc_browser_cookie_is_secure_prefixed_over_https(db: TestDb) {
+    let planted = "A".repeat(43);
+    let mut https = test_config(&db, Mode::Sandbox);
+    https.public_url = Some("https://escale.test".into());
+    let secure = spawn_with_config(db, https).await;
+    let r = secure
+        .client()
+        .get(secure.url("/auth/psc/login"))
+        .header("cookie", format!("__Secure-escale_psc={planted}"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.contains("escale_psc="))
+        .expect("the login sets its browser cookie");
+    assert!(
+        cookie.starts_with("__Secure-escale_psc=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(&planted),
+        "planted value adopted: {cookie}"
+    );
+}
+both_backends!(psc_browser_cookie_is_secure_prefixed_over_https);

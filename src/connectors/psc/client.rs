@@ -37,7 +37,8 @@ pub const REQUESTED_ACR: &str = "eidas1";
 /// Provider metadata and keys are kept this long before being fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Clone)]
+/// `Debug` hides the client secret (settings end up in logs and panics).
+#[derive(Clone)]
 pub struct PscSettings {
     pub issuer: String,
     /// Explicit discovery document; otherwise PSC's path, then the standard one.
@@ -121,8 +122,10 @@ pub struct LoginStart {
     pub pkce_verifier: String,
 }
 
-/// A professional authenticated by PSC.
-#[derive(Debug, Clone)]
+/// A professional authenticated by PSC. `Debug` hides the ID token (a
+/// bearer credential until it expires: it would let its holder end the
+/// session at PSC, or be replayed where it is accepted as a hint).
+#[derive(Clone)]
 pub struct PscIdentity {
     pub person: DirectoryPerson,
     /// The `acr` PSC returned (any level is accepted and recorded).
@@ -131,6 +134,40 @@ pub struct PscIdentity {
     /// Kept in memory only, for `id_token_hint` at logout.
     pub id_token: String,
     pub sub: String,
+}
+
+const HIDDEN: &str = "<masqué>";
+
+impl std::fmt::Debug for PscSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PscSettings")
+            .field("issuer", &self.issuer)
+            .field("discovery_url", &self.discovery_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| HIDDEN),
+            )
+            .field("redirect_url", &self.redirect_url)
+            .field("post_logout_redirect_url", &self.post_logout_redirect_url)
+            .field("client_identity_pem", &self.client_identity_pem)
+            .field("extra_ca_pem", &self.extra_ca_pem)
+            .field("userinfo_jwt", &self.userinfo_jwt)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PscIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PscIdentity")
+            .field("person", &self.person)
+            .field("acr", &self.acr)
+            .field("means", &self.means)
+            .field("id_token", &HIDDEN)
+            .field("sub", &self.sub)
+            .finish()
+    }
 }
 
 /// The client as built from provider metadata: authorization endpoint set,
@@ -476,6 +513,44 @@ fn explain(e: &ClaimsVerificationError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn psc_settings_and_identity_debug_hide_secrets() {
+        let settings = PscSettings {
+            issuer: "https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet".into(),
+            discovery_url: None,
+            client_id: "escale-csapa".into(),
+            client_secret: Some("s3cr3t-du-client-PSC".into()),
+            redirect_url: "https://escale.test/auth/psc/callback".into(),
+            post_logout_redirect_url: None,
+            client_identity_pem: None,
+            extra_ca_pem: None,
+            userinfo_jwt: true,
+            timeout: Duration::from_secs(10),
+        };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("escale-csapa") && shown.contains("<masqué>"),
+            "{shown}"
+        );
+        let identity = PscIdentity {
+            person: DirectoryPerson {
+                id_nat_ps: "899900000011".into(),
+                ..DirectoryPerson::default()
+            },
+            acr: Some("eidas1".into()),
+            means: AuthMeans::Card,
+            id_token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl".into(),
+            sub: "f:550dc1c8".into(),
+        };
+        let shown = format!("{identity:?}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(
+            shown.contains("899900000011") && shown.contains("eidas1"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn psc_discovery_document_is_read() {

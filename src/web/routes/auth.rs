@@ -18,6 +18,9 @@ use crate::web::{AppError, AppState};
 
 /// Binds a login in progress to the browser that started it.
 const BROWSER_COOKIE: &str = "escale_psc";
+/// Its name over HTTPS: a `__Secure-` cookie cannot be planted by a page
+/// served over plain HTTP or set without `Secure`.
+const BROWSER_COOKIE_SECURE: &str = "__Secure-escale_psc";
 /// A login must come back from PSC within this time.
 const LOGIN_TTL_MINUTES: i64 = 10;
 
@@ -48,12 +51,26 @@ pub async fn login_page(
     )
 }
 
-fn browser_cookie(st: &AppState, value: &str) -> HeaderValue {
-    session::scoped_cookie(&st.config, BROWSER_COOKIE, value, "/auth/psc", Some(1800))
+fn browser_cookie_name(st: &AppState) -> &'static str {
+    if st.config.secure_cookies() {
+        BROWSER_COOKIE_SECURE
+    } else {
+        BROWSER_COOKIE
+    }
 }
 
-fn browser_value(headers: &HeaderMap) -> Option<String> {
-    session::cookie_value(headers, BROWSER_COOKIE).map(str::to_string)
+fn browser_cookie(st: &AppState, value: &str) -> HeaderValue {
+    session::scoped_cookie(
+        &st.config,
+        browser_cookie_name(st),
+        value,
+        "/auth/psc",
+        Some(1800),
+    )
+}
+
+fn browser_value(st: &AppState, headers: &HeaderMap) -> Option<String> {
+    session::cookie_value(headers, browser_cookie_name(st)).map(str::to_string)
 }
 
 fn failed(st: &AppState, status: StatusCode, message: &str) -> Response {
@@ -75,10 +92,7 @@ fn psc_failure(st: &AppState, e: &PscError) -> Response {
 }
 
 /// `GET /auth/psc/login`: off to Pro Santé Connect.
-pub async fn psc_login(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
+pub async fn psc_login(State(st): State<AppState>) -> Result<Response, AppError> {
     let Some(client) = st.psc.client() else {
         return Ok(failed(
             &st,
@@ -90,9 +104,9 @@ pub async fn psc_login(
         Ok(s) => s,
         Err(e) => return Ok(psc_failure(&st, &e)),
     };
-    let browser = browser_value(&headers)
-        .filter(|b| b.len() >= 32)
-        .unwrap_or_else(random_token);
+    // Always a new value: a value brought by the request could have been
+    // planted, binding the planter's login to this browser (login CSRF).
+    let browser = random_token();
     st.store
         .save_psc_login(&PendingPscLogin {
             state_hash: hash_token(&start.state),
@@ -134,7 +148,7 @@ pub async fn psc_callback(
     let Some(pending) = pending else {
         return Ok(failed(&st, StatusCode::BAD_REQUEST, unknown));
     };
-    if browser_value(&headers).map(|b| hash_token(&b)) != Some(pending.browser_hash.clone()) {
+    if browser_value(&st, &headers).map(|b| hash_token(&b)) != Some(pending.browser_hash.clone()) {
         return Ok(failed(&st, StatusCode::BAD_REQUEST, unknown));
     }
     if let Some(err) = &q.error {
@@ -169,7 +183,7 @@ pub async fn psc_callback(
         Ok(i) => i,
         Err(e) => return Ok(psc_failure(&st, &e)),
     };
-    let browser = browser_value(&headers).unwrap_or_default();
+    let browser = browser_value(&st, &headers).unwrap_or_default();
     continue_login(&st, &headers, &browser, identity).await
 }
 
@@ -311,7 +325,7 @@ pub async fn choose_structure(
 ) -> Result<Response, AppError> {
     let key = hash_token(&f.choix);
     let choice = st.store.take_login_choice(&key).await?;
-    let browser = browser_value(&headers).map(|b| hash_token(&b));
+    let browser = browser_value(&st, &headers).map(|b| hash_token(&b));
     let Some(choice) = choice.filter(|c| Some(&c.browser_hash) == browser.as_ref()) else {
         return Ok(failed(
             &st,
@@ -392,7 +406,7 @@ pub async fn redeem_invitation(
             .append(header::SET_COOKIE, session::pre_login_cookie(&st, &csrf));
         return Ok(resp);
     }
-    let browser = browser_value(&headers).unwrap_or_default();
+    let browser = browser_value(&st, &headers).unwrap_or_default();
     continue_login(&st, &headers, &browser, identity).await
 }
 
