@@ -44,14 +44,12 @@ pub fn jobs_runner(store: &DynStore, insi: &Arc<InsiService>) -> Runner {
 /// Connects the store named by the configuration, applies migrations and, in
 /// sandbox mode, loads the demo data.
 pub async fn prepare(config: Config) -> anyhow::Result<App> {
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "impossible de créer le répertoire de données {} : {e}",
-                config.data_dir.display()
-            )
-        })?;
-    }
+    config.prepare_data_dir().map_err(|e| {
+        anyhow::anyhow!(
+            "impossible de créer le répertoire de données {} : {e}",
+            config.data_dir.display()
+        )
+    })?;
     let url = config.database_url();
     let store = store::connect(&url).await.map_err(|e| {
         anyhow::anyhow!(

@@ -20,9 +20,12 @@ use crate::store::{self, DynStore};
 pub(crate) const CLI_ACTOR: &str = "ligne de commande";
 
 pub(crate) async fn open(config: &Config) -> anyhow::Result<DynStore> {
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)?;
-    }
+    config.prepare_data_dir().map_err(|e| {
+        anyhow::anyhow!(
+            "impossible de créer le répertoire de données {} : {e}",
+            config.data_dir.display()
+        )
+    })?;
     let store = store::connect(&config.database_url()).await?;
     store.migrate().await?;
     Ok(store)

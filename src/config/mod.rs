@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod data_dir;
 mod keys;
 mod sections;
 
@@ -301,12 +302,23 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("escale.sqlite").display()
-            )
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.sqlite_path().display()))
+    }
+
+    fn sqlite_path(&self) -> std::path::PathBuf {
+        self.data_dir.join("escale.sqlite")
+    }
+
+    /// Creates the data directory (`0700`) and, when the database is the
+    /// embedded SQLite file, that file (`0600`) before SQLite opens it.
+    pub fn prepare_data_dir(&self) -> std::io::Result<()> {
+        data_dir::create(&self.data_dir)?;
+        if self.database_url.is_none() {
+            data_dir::create_private_file(&self.sqlite_path())?;
+        }
+        Ok(())
     }
 
     pub fn is_sandbox(&self) -> bool {

@@ -153,7 +153,7 @@ impl TestPki {
     /// Writes `ca.pem`, `ca.key`, `insi-server.pem`, `insi-server.key`
     /// (keys readable by the owner only).
     pub fn write_to(&self, dir: &Path) -> Result<(), PkiError> {
-        std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+        crate::config::data_dir::create(dir).map_err(|source| PkiError::Io {
             path: dir.to_owned(),
             source,
         })?;
@@ -194,7 +194,7 @@ impl TestPki {
             key: dir.join(format!("{stem}.key")),
         };
         if !(files.cert.exists() && files.key.exists()) {
-            std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
+            crate::config::data_dir::create(dir).map_err(|source| PkiError::Io {
                 path: dir.to_owned(),
                 source,
             })?;
@@ -230,15 +230,12 @@ fn write(path: &Path, content: &str, secret: bool) -> Result<(), PkiError> {
         path: path.to_owned(),
         source,
     };
-    std::fs::write(path, content).map_err(io)?;
-    #[cfg(unix)]
+    // A key is 0600 from its creation, never readable in between.
     if secret {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        crate::config::data_dir::write_private(path, content.as_bytes()).map_err(io)
+    } else {
+        std::fs::write(path, content).map_err(io)
     }
-    #[cfg(not(unix))]
-    let _ = secret;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -592,3 +592,32 @@ async fn insi_credentials_from_the_command_line(db: TestDb) {
     assert!(insi.certificate.ends_with(".pem"));
 }
 both_backends!(insi_credentials_from_the_command_line);
+
+/// Issue 11, finding 10: the data directory and the SQLite files are
+/// Escale's own (0700, 0600) from their creation, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn data_directory_and_database_are_private_from_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("donnees");
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["--data-dir", dir.to_str().unwrap(), "migrate"])
+        .env("ESCALE_LOG", "warn")
+        .env_remove("ESCALE_MODE")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "data directory");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            seen += 1;
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    assert!(seen >= 1, "the database file was created");
+}

@@ -230,8 +230,8 @@ fn instance_id(config: &Config) -> anyhow::Result<Uuid> {
         return Ok(id);
     }
     let id = Uuid::new_v4();
-    if std::fs::create_dir_all(&config.data_dir).is_ok() {
-        let _ = std::fs::write(&path, id.to_string());
+    if crate::config::data_dir::create(&config.data_dir).is_ok() {
+        let _ = crate::config::data_dir::write_private(&path, id.to_string().as_bytes());
     }
     Ok(id)
 }
