@@ -65,6 +65,10 @@ impl Element {
     }
 }
 
+/// Elements nested deeper than this are refused: a SOAP answer is a dozen
+/// levels deep, and the tree is walked (and dropped) recursively.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses a whole document into its root element. The error is a short
 /// description (in French) of what is wrong with the XML.
 pub fn parse(xml: &str) -> Result<Element, String> {
@@ -84,7 +88,14 @@ pub fn parse(xml: &str) -> Result<Element, String> {
             }
         };
         match event {
-            Event::Start(start) => stack.push(open(namespace, &start)?),
+            Event::Start(start) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!(
+                        "XML trop profond (plus de {MAX_DEPTH} niveaux d'éléments)"
+                    ));
+                }
+                stack.push(open(namespace, &start)?)
+            }
             Event::Empty(start) => {
                 let element = open(namespace, &start)?;
                 close(element, &mut stack, &mut root)?;
@@ -191,6 +202,15 @@ mod tests {
         assert_eq!(child.text, "x & yé");
         assert_eq!(child.attribute("k"), Some("v&w"));
         assert!(root.child("empty").unwrap().is("urn:a", "empty"));
+    }
+
+    #[test]
+    fn refuses_documents_nested_too_deep() {
+        let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.contains("trop profond"), "{e}");
+        let fine = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&fine).is_ok());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum FaultKind {
     InsufficientRights,
     /// `soap:Receiver`: technical error of the service.
     ServerError,
+    /// A 200 answer of 2 MiB (a broken or hostile peer).
+    Oversized,
+    /// A 200 answer nested 100,000 elements deep.
+    TooDeep,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,6 +307,11 @@ fn insufficient_rights() -> Response<Body> {
     ))
 }
 
+/// A 200 answer that no real service would send (too big, too deep).
+fn hostile_answer(xml: String) -> Response<Body> {
+    xml_response(StatusCode::OK, xml)
+}
+
 fn server_error() -> Response<Body> {
     fault_response(answers::fault(
         "Receiver",
@@ -368,6 +377,19 @@ async fn handle(
         Behaviour::Fault(FaultKind::IdamUnknown) => return idam_unknown(None),
         Behaviour::Fault(FaultKind::InsufficientRights) => return insufficient_rights(),
         Behaviour::Fault(FaultKind::ServerError) => return server_error(),
+        Behaviour::Fault(FaultKind::Oversized) => {
+            return hostile_answer(format!(
+                "<soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\"><soap:Body>{}</soap:Body></soap:Envelope>",
+                "<x/>".repeat(2 << 18)
+            ));
+        }
+        Behaviour::Fault(FaultKind::TooDeep) => {
+            return hostile_answer(format!(
+                "{}{}",
+                "<x>".repeat(100_000),
+                "</x>".repeat(100_000)
+            ));
+        }
         Behaviour::Normal | Behaviour::Slow(_) | Behaviour::Down => {}
     }
     // Rights first: the certificate CN decides access (padoa README).

@@ -1027,3 +1027,43 @@ async fn sandbox_answers_match_the_cnda_files() {
         assert_eq!(got, expected, "{file}");
     }
 }
+
+/// Issue 11, finding 10: an answer too big (2 MiB) or nested too deep
+/// (100,000 levels) is refused with a French reason, without reading it
+/// whole or walking it recursively; the next exchange works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_or_too_deep_answers_are_refused() {
+    let env = Env::start().await;
+    let c = env.client();
+    env.sandbox
+        .set_behaviour(Behaviour::Fault(FaultKind::Oversized));
+    let ex = c
+        .rechercher(&query("ADRUN", "ZOE", "F", "1975-12-31", None))
+        .await;
+    assert_eq!(ex.http_status, Some(200));
+    assert!(
+        ex.response_xml.is_none(),
+        "the oversized answer is not kept"
+    );
+    let err = ex.outcome.unwrap_err();
+    assert!(
+        matches!(&err, InsiError::Malformed(m) if m.contains("1024 Kio")),
+        "{err:?}"
+    );
+    assert!(err.french_message().contains("illisible"));
+
+    env.sandbox
+        .set_behaviour(Behaviour::Fault(FaultKind::TooDeep));
+    let err = c
+        .rechercher(&query("ADRUN", "ZOE", "F", "1975-12-31", None))
+        .await
+        .outcome
+        .unwrap_err();
+    assert!(
+        matches!(&err, InsiError::Malformed(m) if m.contains("trop profond")),
+        "{err:?}"
+    );
+
+    env.sandbox.set_behaviour(Behaviour::Normal);
+    found(&c, query("ADRUN", "ZOE", "F", "1975-12-31", None)).await;
+}

@@ -231,8 +231,9 @@ impl InsiClient {
             Err(e) => return (None, None, Err(classify(&e))),
         };
         let status = response.status().as_u16();
-        let text = match response.text().await {
-            Ok(t) => t,
+        let text = match read_capped(response).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(refused)) => return (Some(status), None, Err(refused)),
             Err(e) => return (Some(status), None, Err(classify(&e))),
         };
         let outcome = match (status, parse_response(&text)) {
@@ -244,6 +245,37 @@ impl InsiClient {
         };
         (Some(status), Some(text), outcome)
     }
+}
+
+/// An INSi answer is a few kilobytes; a bigger one is refused as it
+/// arrives, rather than held in memory whole.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
+/// The body as UTF-8 text, or why it is refused (too big, not UTF-8).
+async fn read_capped(
+    mut response: reqwest::Response,
+) -> Result<Result<String, InsiError>, reqwest::Error> {
+    let too_big = || {
+        InsiError::Malformed(format!(
+            "réponse de plus de {} Kio, refusée",
+            MAX_RESPONSE_BYTES / 1024
+        ))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Ok(Err(too_big()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Ok(Err(too_big()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body)
+        .map_err(|_| InsiError::Malformed("réponse qui n'est pas du texte UTF-8".to_owned())))
 }
 
 fn read(path: &Path, what: &str) -> Result<String, InsiError> {
