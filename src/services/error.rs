@@ -20,6 +20,9 @@ pub enum ServiceError {
     Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A fault of Escale itself (a document that cannot be produced…).
+    #[error("erreur interne : {0}")]
+    Internal(String),
 }
 
 impl From<Refusal> for ServiceError {

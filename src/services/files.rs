@@ -15,7 +15,7 @@ use crate::domain::lexical;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::{FieldErrors, Identity, Sex, UsagerData, UsagerForm};
 use crate::services::audit;
-use crate::services::error::ServiceResult;
+use crate::services::error::{ServiceError, ServiceResult};
 use crate::services::identity::live_usager;
 use crate::services::identity_quality;
 use crate::services::team::TeamCache;
@@ -44,7 +44,7 @@ pub async fn open(
     details: &str,
 ) -> ServiceResult<OpenedFile> {
     let (contents, team) = tokio::try_join!(store.file_contents(t, id), team.team(store, t))?;
-    let contents = contents.ok_or(crate::services::error::ServiceError::NotFound)?;
+    let contents = contents.ok_or(ServiceError::NotFound)?;
     let usager = &contents.usager;
     let markers = identity_quality::markers(&contents.pairs, usager.collision);
     let last_retrieval = usager.vigilance.ins().map(|r| r.retrieved_at.date_naive());
@@ -61,6 +61,56 @@ pub async fn open(
         markers,
         reverification_due,
     })
+}
+
+/// The identity sheet (PDF/A, with the INS DataMatrix when the identity
+/// is qualified) of a live file, journaled. A merged file has none: its
+/// identity may be the one the merge set aside, and a printed sheet would
+/// carry it on (RNIV: one identity, one file).
+pub async fn identity_sheet(
+    store: &dyn Store,
+    t: &Tenant,
+    id: Uuid,
+    structure_name: &str,
+) -> ServiceResult<Vec<u8>> {
+    let u = store
+        .get_usager(t, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if u.merged_into.is_some() {
+        return Err(ServiceError::Refused(
+            "Ce dossier a été fusionné dans un autre : sa fiche d'identité ne s'imprime plus. Imprimez celle du dossier conservé (lien en haut de ce dossier).".into(),
+        ));
+    }
+    let sheet = crate::documents::identity_sheet::for_file(
+        &u.data.identity,
+        &u.vigilance,
+        structure_name,
+        &t.actor_label,
+        Utc::now(),
+    )
+    .ok_or_else(|| {
+        ServiceError::Refused(
+            "Un dossier anonyme n'a pas de fiche d'identité : seul le pseudonyme est enregistré."
+                .into(),
+        )
+    })?;
+    let pdf = crate::documents::identity_sheet::render(&sheet)
+        .map_err(|e| ServiceError::Internal(format!("fiche d'identité : {e}")))?;
+    let details = if sheet.datamatrix.is_some() {
+        "avec INS et DataMatrix"
+    } else {
+        "sans INS (identité non qualifiée)"
+    };
+    audit::record(
+        store,
+        t,
+        AuditAction::IdentitySheetPrinted,
+        Some(id),
+        details,
+    )
+    .await?;
+    Ok(pdf)
 }
 
 /// What became of an edit.

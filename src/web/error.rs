@@ -40,6 +40,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Invalid(m) => AppError::BadRequest(m),
             ServiceError::Refused(m) => AppError::Refused(m),
             ServiceError::Store(e) => AppError::Store(e),
+            ServiceError::Internal(m) => AppError::Internal(anyhow::anyhow!(m)),
         }
     }
 }

@@ -688,3 +688,58 @@ async fn a_scanned_ins_prefills_the_form_without_qualifying(db: TestDb) {
     assert!(page.contains("Rescannez le code"));
 }
 both_backends!(a_scanned_ins_prefills_the_form_without_qualifying);
+
+/// Issue 11, finding 10: a merged file prints no identity sheet (its
+/// identity may be the one the merge set aside); the kept file does.
+async fn a_merged_file_prints_no_identity_sheet(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let t = &f.directeur.tenant;
+    let traits = |first: &str| escale::domain::usager::UsagerData {
+        identity: Identity::Traits {
+            birth_name: "LEFEVRE".into(),
+            first_names: first.into(),
+            used_name: None,
+            used_first_name: None,
+            birth_date: chrono::NaiveDate::from_ymd_opt(1980, 4, 7).unwrap(),
+            sex: escale::domain::usager::Sex::F,
+            birth_place_code: None,
+        },
+        contact: Default::default(),
+    };
+    let kept = app
+        .db
+        .store
+        .create_usager(t, &traits("ANNE"), &[])
+        .await
+        .unwrap();
+    let merged = app
+        .db
+        .store
+        .create_usager(t, &traits("ANNE MARIE"), &[])
+        .await
+        .unwrap();
+    escale::services::identity_quality::merge_files(app.db.store.as_ref(), t, kept.id, merged.id)
+        .await
+        .unwrap();
+    let dir = app.client();
+    login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    let (status, page) = get(
+        &app,
+        &dir,
+        &format!("/usagers/{}/fiche-identite.pdf", merged.id),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(
+        page.contains("fusionné") && page.contains("dossier conservé"),
+        "{page}"
+    );
+    let r = dir
+        .get(app.url(&format!("/usagers/{}/fiche-identite.pdf", kept.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+}
+both_backends!(a_merged_file_prints_no_identity_sheet);

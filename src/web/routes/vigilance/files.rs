@@ -64,36 +64,11 @@ pub async fn identity_sheet(
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&raw)?;
-    let u = st
-        .store
-        .get_usager(&ctx.tenant, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let sheet = crate::documents::identity_sheet::for_file(
-        &u.data.identity,
-        &u.vigilance,
-        &ctx.session.structure_name,
-        &ctx.tenant.actor_label,
-        chrono::Utc::now(),
-    )
-    .ok_or_else(|| {
-        AppError::Refused(
-            "Un dossier anonyme n'a pas de fiche d'identité : seul le pseudonyme est enregistré."
-                .into(),
-        )
-    })?;
-    let pdf = crate::documents::identity_sheet::render(&sheet)
-        .map_err(|e| AppError::Internal(e.into()))?;
-    crate::services::audit::record(
+    let pdf = crate::services::files::identity_sheet(
         st.store.as_ref(),
         &ctx.tenant,
-        AuditAction::IdentitySheetPrinted,
-        Some(id),
-        if sheet.datamatrix.is_some() {
-            "avec INS et DataMatrix"
-        } else {
-            "sans INS (identité non qualifiée)"
-        },
+        id,
+        &ctx.session.structure_name,
     )
     .await?;
     Ok((
