@@ -38,6 +38,18 @@ impl Tenant {
     pub fn may(&self, action: IdentityAction) -> bool {
         self.policy.allows(&self.roles, action)
     }
+    /// The structure's address book is kept by the professionals who work
+    /// with its partners (care, social work, direction); reception reads it.
+    pub fn may_manage_correspondents(&self) -> bool {
+        self.roles.any(&[
+            Role::Directeur,
+            Role::Medecin,
+            Role::Infirmier,
+            Role::Psychologue,
+            Role::TravailleurSocial,
+            Role::Educateur,
+        ])
+    }
     pub fn may_write(&self, class: Confidentiality) -> bool {
         care::may_write(&self.roles, &self.medical_roles, class)
     }

@@ -154,10 +154,23 @@ pub trait AccessStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Uuid>>;
 
-    /// Adds (or refreshes, same kind and identifier) an address-book entry.
-    async fn save_correspondent(&self, t: &Tenant, c: &Correspondent) -> StoreResult<()>;
+    /// Adds (or refreshes, same kind and identifier) an address-book entry,
+    /// journaled with it.
+    async fn save_correspondent(
+        &self,
+        t: &Tenant,
+        c: &Correspondent,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
     async fn correspondents(&self, t: &Tenant) -> StoreResult<Vec<Correspondent>>;
-    async fn remove_correspondent(&self, t: &Tenant, id: Uuid) -> StoreResult<()>;
+    /// Removes the entry; `journal` gets the removed entry's name, and its
+    /// entries are written with the removal. `NotFound` if not the tenant's.
+    async fn remove_correspondent(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        journal: crate::store::JournalOf<'_, String>,
+    ) -> StoreResult<()>;
 
     async fn admin_credentials_count(&self) -> StoreResult<i64>;
     /// The administrator and their credential, together (`Conflict` when the login is taken).

@@ -425,3 +425,102 @@ async fn the_local_copy_answers_when_the_api_is_down(db: TestDb) {
     );
 }
 both_backends!(the_local_copy_answers_when_the_api_is_down);
+
+/// Issue 11, finding 10: the address book is kept by the care, social and
+/// direction roles (reception reads it), and each addition or removal is in
+/// the structure's journal.
+async fn correspondents_are_kept_by_care_roles_and_journaled(db: TestDb) {
+    let s = setup(db).await;
+    let app = &s.app;
+    let desk = app.client(); // Lucie: accueil and identity referent
+    login_as(app, &desk, "899900000078").await;
+    let (status, page) = get(&desk, app, "/correspondants?q=HOSPITALIER&type=structure").await;
+    assert_eq!(status, StatusCode::OK, "reception reads the book");
+    assert!(
+        page.contains("CENTRE HOSPITALIER DE PAU") && !page.contains("Ajouter au carnet"),
+        "{page}"
+    );
+    let desk_csrf = csrf_in(&page);
+    let add = |c: &reqwest::Client, csrf: String| {
+        c.post(app.url("/correspondants/ajout"))
+            .form(&[
+                ("_csrf", csrf),
+                ("kind", "structure".to_string()),
+                ("identifier", "640780417".to_string()),
+            ])
+            .send()
+    };
+    assert_eq!(
+        add(&desk, desk_csrf.clone()).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let doctor = app.client();
+    login_as(app, &doctor, CLAIRE).await;
+    let (_, home) = get(&doctor, app, "/usagers").await;
+    let csrf = csrf_in(&home);
+    assert_eq!(
+        add(&doctor, csrf.clone()).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let claire = app
+        .db
+        .store
+        .find_professional_by_national_id(CLAIRE)
+        .await
+        .unwrap()
+        .unwrap();
+    let t = app
+        .db
+        .store
+        .tenant_for(claire.id, s.csapa)
+        .await
+        .unwrap()
+        .unwrap();
+    let entry = app.db.store.correspondents(&t).await.unwrap()[0].id;
+    let remove = |c: &reqwest::Client, csrf: String| {
+        c.post(app.url(&format!("/correspondants/{entry}/suppression")))
+            .form(&[("_csrf", csrf)])
+            .send()
+    };
+    assert_eq!(
+        remove(&desk, desk_csrf).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.db.store.correspondents(&t).await.unwrap().len(), 1);
+    assert_eq!(
+        remove(&doctor, csrf).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(app.db.store.correspondents(&t).await.unwrap().is_empty());
+
+    let journal: Vec<String> = app
+        .db
+        .store
+        .audit_entries(
+            &t,
+            &escale::store::AuditFilter {
+                action: Some("configuration.modification".into()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.details)
+        .collect();
+    assert!(
+        journal
+            .iter()
+            .any(|d| d.contains("CENTRE HOSPITALIER DE PAU ajouté")),
+        "{journal:?}"
+    );
+    assert!(
+        journal
+            .iter()
+            .any(|d| d.contains("CENTRE HOSPITALIER DE PAU retiré")),
+        "{journal:?}"
+    );
+}
+both_backends!(correspondents_are_kept_by_care_roles_and_journaled);

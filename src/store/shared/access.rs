@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::audit::{commit_journaled, commit_journaled_chains};
-use super::{SqlStore, found, rows};
+use super::{SqlStore, rows};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
 use crate::store::access::{
@@ -16,7 +16,7 @@ use crate::store::access::{
 };
 use crate::store::sql::{Row, is_unique_violation};
 use crate::store::{
-    InstanceJournal, Journal, Membership, NewProfessional, StoreError, StoreResult,
+    InstanceJournal, Journal, JournalOf, Membership, NewProfessional, StoreError, StoreResult,
 };
 
 /// Adds a role to a set (team lists read one row per role).
@@ -382,30 +382,35 @@ impl AccessStore for SqlStore {
         Ok(Some(pid))
     }
 
-    async fn save_correspondent(&self, t: &Tenant, c: &Correspondent) -> StoreResult<()> {
+    async fn save_correspondent(
+        &self,
+        t: &Tenant,
+        c: &Correspondent,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
         let boxes = serde_json::to_string(&c.mailboxes).unwrap_or_else(|_| "[]".into());
-        self.db
-            .query(
-                "INSERT INTO correspondents (id, structure_id, kind, identifier, name, detail,
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "INSERT INTO correspondents (id, structure_id, kind, identifier, name, detail,
                      mailboxes_json, note, added_by, added_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                  ON CONFLICT (structure_id, kind, identifier) DO UPDATE SET name = excluded.name,
                      detail = excluded.detail, mailboxes_json = excluded.mailboxes_json,
                      note = excluded.note",
-            )
-            .bind(c.id)
-            .bind(t.structure_id)
-            .bind(&c.kind)
-            .bind(&c.identifier)
-            .bind(&c.name)
-            .bind(&c.detail)
-            .bind(boxes)
-            .bind(&c.note)
-            .bind(t.professional_id)
-            .bind(c.added_at)
-            .execute()
-            .await?;
-        Ok(())
+        )
+        .bind(c.id)
+        .bind(t.structure_id)
+        .bind(&c.kind)
+        .bind(&c.identifier)
+        .bind(&c.name)
+        .bind(&c.detail)
+        .bind(boxes)
+        .bind(&c.note)
+        .bind(t.professional_id)
+        .bind(c.added_at)
+        .execute()
+        .await?;
+        commit_journaled(tx, t, journal).await
     }
 
     async fn correspondents(&self, t: &Tenant) -> StoreResult<Vec<Correspondent>> {
@@ -419,14 +424,21 @@ impl AccessStore for SqlStore {
             .await
     }
 
-    async fn remove_correspondent(&self, t: &Tenant, id: Uuid) -> StoreResult<()> {
-        self.db
-            .query("DELETE FROM correspondents WHERE id = $1 AND structure_id = $2")
+    async fn remove_correspondent(
+        &self,
+        t: &Tenant,
+        id: Uuid,
+        journal: JournalOf<'_, String>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let name: String = tx
+            .query("DELETE FROM correspondents WHERE id = $1 AND structure_id = $2 RETURNING name")
             .bind(id)
             .bind(t.structure_id)
-            .execute()
-            .await
-            .and_then(found)
+            .scalar_optional()
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        commit_journaled(tx, t, &journal(&name)).await
     }
 
     async fn admin_credentials_count(&self) -> StoreResult<i64> {

@@ -8,6 +8,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use crate::connectors::annuaire::OrganizationQuery;
+use crate::domain::audit::AuditAction;
 use crate::domain::directory::DirectoryQuery;
 use crate::store::access::Correspondent;
 use crate::web::extract::FormData;
@@ -60,12 +61,23 @@ async fn render(
         structures,
         results: results.as_ref(),
         message: message.as_deref(),
+        can_manage: ctx.tenant.may_manage_correspondents(),
     };
     Ok((
         status,
         views::correspondants::page(ctx, st.config.is_sandbox(), &view),
     )
         .into_response())
+}
+
+fn may_manage(ctx: &Ctx) -> Result<(), AppError> {
+    if ctx.tenant.may_manage_correspondents() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "le carnet d'adresses est tenu par les professionnels du soin, du social et de la direction",
+        ))
+    }
 }
 
 pub async fn list(
@@ -105,6 +117,7 @@ pub async fn add(
         };
         (q, m)
     };
+    may_manage(&ctx)?;
     let entry = if f.kind == "structure" {
         let q = OrganizationQuery::parse(&f.identifier)
             .ok_or_else(|| AppError::BadRequest("numéro FINESS attendu".into()))?;
@@ -173,7 +186,18 @@ pub async fn add(
         let (q, m) = again("Ce correspondant n'est plus dans l'Annuaire Santé.".into());
         return render(&st, &ctx, &q, Some(m), StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    st.store.save_correspondent(&ctx.tenant, &entry).await?;
+    let journal = crate::services::audit::event(
+        &ctx.tenant,
+        AuditAction::ConfigurationChanged,
+        None,
+        format!(
+            "carnet d'adresses : {} ajouté ({} {})",
+            entry.name, entry.kind, entry.identifier
+        ),
+    );
+    st.store
+        .save_correspondent(&ctx.tenant, &entry, &[journal])
+        .await?;
     Ok(Redirect::to("/correspondants").into_response())
 }
 
@@ -183,6 +207,17 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
-    st.store.remove_correspondent(&ctx.tenant, id).await?;
+    may_manage(&ctx)?;
+    let t = &ctx.tenant;
+    st.store
+        .remove_correspondent(t, id, &|name: &String| {
+            vec![crate::services::audit::event(
+                t,
+                AuditAction::ConfigurationChanged,
+                None,
+                format!("carnet d'adresses : {name} retiré"),
+            )]
+        })
+        .await?;
     Ok(Redirect::to("/correspondants").into_response())
 }

@@ -21,6 +21,8 @@ pub struct View<'a> {
     pub structures: bool,
     pub results: Option<&'a Results>,
     pub message: Option<&'a str>,
+    /// Whether the reader may add and remove entries (else the book is read-only).
+    pub can_manage: bool,
 }
 
 fn mailboxes(boxes: &[Mailbox]) -> Markup {
@@ -68,9 +70,11 @@ pub fn page(ctx: &Ctx, sandbox: bool, v: &View) -> Markup {
                             strong { (c.name) } " · " span.muted { (c.detail) }
                             @if !c.note.is_empty() { " · " em { (c.note) } }
                             (mailboxes(&c.mailboxes))
-                            form method="post" action={ "/correspondants/" (c.id) "/suppression" } {
-                                (csrf_field(&ctx.session.csrf_token))
-                                button.link type="submit" { "Retirer du carnet" }
+                            @if v.can_manage {
+                                form method="post" action={ "/correspondants/" (c.id) "/suppression" } {
+                                    (csrf_field(&ctx.session.csrf_token))
+                                    button.link type="submit" { "Retirer du carnet" }
+                                }
                             }
                         }
                     }
@@ -99,7 +103,7 @@ pub fn page(ctx: &Ctx, sandbox: bool, v: &View) -> Markup {
                                 li {
                                     strong { (p.display_name()) } " · " (p.headline())
                                     (mailboxes(&p.mailboxes))
-                                    (add_form(ctx, "professionnel", &p.id_nat_ps))
+                                    @if v.can_manage { (add_form(ctx, "professionnel", &p.id_nat_ps)) }
                                 }
                             }
                         }
@@ -114,7 +118,7 @@ pub fn page(ctx: &Ctx, sandbox: bool, v: &View) -> Markup {
                                     @if let Some(fi) = &o.finess { " · FINESS " (fi) }
                                     @if let Some(c) = &o.city { " · " (c) }
                                     (mailboxes(&o.mailboxes))
-                                    @if let Some(fi) = &o.finess { (add_form(ctx, "structure", fi)) }
+                                    @if let (true, Some(fi)) = (v.can_manage, &o.finess) { (add_form(ctx, "structure", fi)) }
                                 }
                             }
                         }
