@@ -115,7 +115,16 @@ pub struct Correspondent {
 
 #[async_trait]
 pub trait AccessStore: Send + Sync {
-    async fn save_psc_login(&self, l: &PendingPscLogin) -> StoreResult<()>;
+    /// Saves a login in progress, unless `max` logins started since `since`
+    /// are still pending (then `false`: nothing saved). Each anonymous
+    /// request to `/auth/psc/login` writes one: the table must not grow
+    /// without bound.
+    async fn save_psc_login(
+        &self,
+        l: &PendingPscLogin,
+        since: DateTime<Utc>,
+        max: i64,
+    ) -> StoreResult<bool>;
     /// Removes and returns the login.
     async fn take_psc_login(&self, state_hash: &str) -> StoreResult<Option<PendingPscLogin>>;
     async fn save_login_choice(&self, c: &PendingChoice) -> StoreResult<()>;

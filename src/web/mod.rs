@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod oversized;
 mod routes;
+pub use routes::auth::MAX_PENDING_LOGINS;
 mod security;
 mod session;
 mod views;

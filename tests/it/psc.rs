@@ -561,3 +561,65 @@ async fn psc_browser_cookie_is_secure_prefixed_over_https(db: TestDb) {
     );
 }
 both_backends!(psc_browser_cookie_is_secure_prefixed_over_https);
+
+/// Issue 11, finding 10: each anonymous `GET /auth/psc/login` writes a
+/// pending login; past `MAX_PENDING_LOGINS` started in the last ten minutes
+/// the next one is refused (429, French page) instead of filling the
+/// database; older, dead ones do not count.
+async fn pending_psc_logins_are_capped(db: TestDb) {
+    use escale::store::access::PendingPscLogin;
+    let app = demo_app(db).await;
+    let store = app.db.store.clone();
+    let fill = |minutes_ago: i64| {
+        let store = store.clone();
+        async move {
+            let at = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+            let far = at - chrono::Duration::days(1);
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..escale::web::MAX_PENDING_LOGINS {
+                let store = store.clone();
+                set.spawn(async move {
+                    store
+                        .save_psc_login(
+                            &PendingPscLogin {
+                                state_hash: format!("{minutes_ago}-{i}"),
+                                browser_hash: "b".into(),
+                                nonce: "n".into(),
+                                pkce_verifier: "v".into(),
+                                created_at: at,
+                            },
+                            far,
+                            i64::MAX,
+                        )
+                        .await
+                        .unwrap()
+                });
+            }
+            assert!(set.join_all().await.into_iter().all(|saved| saved));
+        }
+    };
+    // Dead logins (older than ten minutes) do not count.
+    fill(11).await;
+    let r = app
+        .client()
+        .get(app.url("/auth/psc/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    fill(1).await;
+    let (status, page) = text(
+        app.client()
+            .get(app.url("/auth/psc/login"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(
+        page.contains("Trop de connexions") && page.contains("réessayez"),
+        "{page}"
+    );
+}
+both_backends!(pending_psc_logins_are_capped);

@@ -51,20 +51,29 @@ fn correspondent(r: &Row) -> StoreResult<Correspondent> {
 
 #[async_trait]
 impl AccessStore for SqlStore {
-    async fn save_psc_login(&self, l: &PendingPscLogin) -> StoreResult<()> {
-        self.db
+    async fn save_psc_login(
+        &self,
+        l: &PendingPscLogin,
+        since: DateTime<Utc>,
+        max: i64,
+    ) -> StoreResult<bool> {
+        let saved = self
+            .db
             .query(
                 "INSERT INTO psc_logins (state_hash, browser_hash, nonce, pkce_verifier, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                 SELECT $1, $2, $3, $4, $5
+                 WHERE (SELECT COUNT(*) FROM psc_logins WHERE created_at >= $6) < $7",
             )
             .bind(&l.state_hash)
             .bind(&l.browser_hash)
             .bind(&l.nonce)
             .bind(&l.pkce_verifier)
             .bind(l.created_at)
+            .bind(since)
+            .bind(max)
             .execute()
             .await?;
-        Ok(())
+        Ok(saved == 1)
     }
 
     async fn take_psc_login(&self, state_hash: &str) -> StoreResult<Option<PendingPscLogin>> {

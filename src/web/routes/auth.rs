@@ -23,6 +23,10 @@ const BROWSER_COOKIE: &str = "escale_psc";
 const BROWSER_COOKIE_SECURE: &str = "__Secure-escale_psc";
 /// A login must come back from PSC within this time.
 const LOGIN_TTL_MINUTES: i64 = 10;
+/// Logins started within that time and still pending, at most: each
+/// anonymous request writes one, so a script must not fill the database.
+/// A regional instance sees a few hundred logins in ten minutes.
+pub const MAX_PENDING_LOGINS: i64 = 2_000;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -107,15 +111,32 @@ pub async fn psc_login(State(st): State<AppState>) -> Result<Response, AppError>
     // Always a new value: a value brought by the request could have been
     // planted, binding the planter's login to this browser (login CSRF).
     let browser = random_token();
-    st.store
-        .save_psc_login(&PendingPscLogin {
-            state_hash: hash_token(&start.state),
-            browser_hash: hash_token(&browser),
-            nonce: start.nonce,
-            pkce_verifier: start.pkce_verifier,
-            created_at: Utc::now(),
-        })
+    let now = Utc::now();
+    let saved = st
+        .store
+        .save_psc_login(
+            &PendingPscLogin {
+                state_hash: hash_token(&start.state),
+                browser_hash: hash_token(&browser),
+                nonce: start.nonce,
+                pkce_verifier: start.pkce_verifier,
+                created_at: now,
+            },
+            now - Duration::minutes(LOGIN_TTL_MINUTES),
+            MAX_PENDING_LOGINS,
+        )
         .await?;
+    if !saved {
+        tracing::warn!(
+            max = MAX_PENDING_LOGINS,
+            "trop de connexions PSC en cours : nouvelle connexion refusée"
+        );
+        return Ok(failed(
+            &st,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Trop de connexions sont en cours sur cette instance : réessayez dans quelques minutes.",
+        ));
+    }
     let mut resp = Redirect::to(&start.authorization_url).into_response();
     resp.headers_mut()
         .append(header::SET_COOKIE, browser_cookie(&st, &browser));
