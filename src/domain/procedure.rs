@@ -12,19 +12,24 @@ use super::roles::{Role, RoleSet};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityAction {
     Create,
+    /// Changing a file's identity traits and contact details (RNIV: the
+    /// procedure says who may change an identity).
+    Edit,
     MarkDoubtful,
     Merge,
 }
 
 impl IdentityAction {
-    pub const ALL: [IdentityAction; 3] = [
+    pub const ALL: [IdentityAction; 4] = [
         IdentityAction::Create,
+        IdentityAction::Edit,
         IdentityAction::MarkDoubtful,
         IdentityAction::Merge,
     ];
     pub fn code(self) -> &'static str {
         match self {
             IdentityAction::Create => "create",
+            IdentityAction::Edit => "edit",
             IdentityAction::MarkDoubtful => "doubt",
             IdentityAction::Merge => "merge",
         }
@@ -32,6 +37,7 @@ impl IdentityAction {
     pub fn label(self) -> &'static str {
         match self {
             IdentityAction::Create => "Créer un dossier",
+            IdentityAction::Edit => "Modifier l'identité et les coordonnées d'un dossier",
             IdentityAction::MarkDoubtful => "Signaler une identité douteuse ou une collision",
             IdentityAction::Merge => "Fusionner des dossiers (doublons)",
         }
@@ -43,6 +49,8 @@ impl IdentityAction {
 #[serde(default)]
 pub struct IdentityPolicy {
     pub create_roles: Vec<Role>,
+    /// Absent from policies saved before it existed: every role, as then.
+    pub edit_roles: Vec<Role>,
     pub doubt_roles: Vec<Role>,
     pub merge_roles: Vec<Role>,
     /// Re-query INSi when a new episode opens for a recovered/qualified identity.
@@ -55,6 +63,7 @@ impl Default for IdentityPolicy {
     fn default() -> Self {
         IdentityPolicy {
             create_roles: Role::ALL.to_vec(),
+            edit_roles: Role::ALL.to_vec(),
             doubt_roles: Role::ALL.to_vec(),
             merge_roles: vec![Role::ReferentIdentitovigilance],
             reverify_on_new_episode: false,
@@ -74,6 +83,7 @@ impl IdentityPolicy {
     pub fn roles_for(&self, action: IdentityAction) -> &[Role] {
         match action {
             IdentityAction::Create => &self.create_roles,
+            IdentityAction::Edit => &self.edit_roles,
             IdentityAction::MarkDoubtful => &self.doubt_roles,
             IdentityAction::Merge => &self.merge_roles,
         }
@@ -81,6 +91,7 @@ impl IdentityPolicy {
     pub fn set_roles(&mut self, action: IdentityAction, roles: Vec<Role>) {
         match action {
             IdentityAction::Create => self.create_roles = roles,
+            IdentityAction::Edit => self.edit_roles = roles,
             IdentityAction::MarkDoubtful => self.doubt_roles = roles,
             IdentityAction::Merge => self.merge_roles = roles,
         }
@@ -133,6 +144,20 @@ pub const DEFAULT_GUIDANCE_02: &str = "Plusieurs identités trouvées : ajoutez 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_saved_before_the_edit_setting_lets_every_role_edit() {
+        let old =
+            r#"{"create_roles":["accueil"],"doubt_roles":["accueil"],"merge_roles":["directeur"]}"#;
+        let p = IdentityPolicy::from_json(old);
+        assert_eq!(p.roles_for(IdentityAction::Edit), Role::ALL);
+        assert_eq!(p.roles_for(IdentityAction::Create), [Role::Accueil]);
+        let mut p = p;
+        p.set_roles(IdentityAction::Edit, vec![Role::Medecin]);
+        let back = IdentityPolicy::from_json(&p.to_json());
+        assert!(back.allows(&RoleSet::new(vec![Role::Medecin]), IdentityAction::Edit));
+        assert!(!back.allows(&RoleSet::new(vec![Role::Accueil]), IdentityAction::Edit));
+    }
 
     #[test]
     fn defaults_give_merging_to_the_referent_only() {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::domain::audit::AuditAction;
 use crate::domain::identity::IdentityStatus;
 use crate::domain::lexical;
+use crate::domain::procedure::IdentityAction;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::{FieldErrors, Identity, Sex, UsagerData, UsagerForm};
 use crate::services::audit;
@@ -113,6 +114,17 @@ pub async fn identity_sheet(
     Ok(pdf)
 }
 
+/// The structure's procedure says who changes identities and contact details.
+pub fn require_editor(t: &Tenant) -> ServiceResult<()> {
+    if t.may(IdentityAction::Edit) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "la procédure d'identitovigilance de la structure ne confie pas à votre rôle la modification des dossiers",
+        ))
+    }
+}
+
 /// What became of an edit.
 #[derive(Debug)]
 pub enum Edit {
@@ -145,6 +157,7 @@ pub async fn update(
     id: Uuid,
     mut form: UsagerForm,
 ) -> ServiceResult<Edit> {
+    require_editor(t)?;
     let existing = live_usager(store, t, id).await?;
     // A page read before a change is caught by its version; a form without
     // one (an old page) is checked against the version read here.

@@ -68,6 +68,9 @@ async fn create(app: &TestApp, c: &reqwest::Client, csrf: &str, fields: &[(&str,
 
 const POLICY_DIRECTOR_MERGES: &[(&str, &str)] = &[
     ("part", "policy"),
+    ("edit", "accueil"),
+    ("edit", "directeur"),
+    ("edit", "medecin"),
     ("create", "accueil"),
     ("create", "directeur"),
     ("create", "medecin"),
@@ -170,6 +173,9 @@ async fn merges_follow_the_procedure_and_are_reversible(db: TestDb) {
         &csrf,
         &[
             ("part", "policy"),
+            ("edit", "accueil"),
+            ("edit", "directeur"),
+            ("edit", "medecin"),
             ("merge", "directeur"),
             ("doubt", "accueil"),
         ],
@@ -576,6 +582,9 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
         &csrf,
         &[
             ("part", "policy"),
+            ("edit", "accueil"),
+            ("edit", "directeur"),
+            ("edit", "medecin"),
             ("create", "accueil"),
             ("doubt", "accueil"),
             ("merge", "referent_identitovigilance"),
@@ -743,3 +752,75 @@ async fn a_merged_file_prints_no_identity_sheet(db: TestDb) {
     assert_eq!(r.headers()["content-type"], "application/pdf");
 }
 both_backends!(a_merged_file_prints_no_identity_sheet);
+
+/// Issue 11, finding 9: changing a file's identity and contact details
+/// follows the roles the director's procedure names (before: any role).
+async fn identity_edits_follow_the_procedure_roles(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let dir = app.client();
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    let desk = app.client();
+    let csrf_acc = login(&app, &desk, f.accueil.professional.id, f.csapa.id).await;
+    let id = create(
+        &app,
+        &desk,
+        &csrf_acc,
+        &[
+            ("birth_name", "GARNIER"),
+            ("first_names", "Lou"),
+            ("birth_date", "03/04/1990"),
+            ("sex", "F"),
+        ],
+    )
+    .await;
+    let edit = [
+        ("birth_name", "GARNIER"),
+        ("first_names", "Lou"),
+        ("birth_date", "03/04/1990"),
+        ("sex", "F"),
+        ("phone", "0601020304"),
+    ];
+    let path = format!("/usagers/{id}");
+    let form_path = format!("/usagers/{id}/modifier");
+    // By default (and in policies saved before the setting), every role may.
+    let (status, _, _) = post(&app, &desk, &path, &csrf_acc, &edit).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[
+            ("part", "policy"),
+            ("create", "accueil"),
+            ("edit", "directeur"),
+            ("doubt", "accueil"),
+            ("merge", "directeur"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mut changed = edit.to_vec();
+    changed.push(("email", "lou@example.org"));
+    let (status, page, _) = post(&app, &desk, &path, &csrf_acc, &changed).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("procédure d'identitovigilance"), "{page}");
+    let (status, _) = get(&app, &desk, &form_path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, file) = get(&app, &desk, &path).await;
+    assert!(
+        !file.contains(&form_path),
+        "no edit link for a role the procedure does not name"
+    );
+    let u = app
+        .db
+        .store
+        .get_usager(&f.accueil.tenant, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.data.contact.email, None, "nothing was changed");
+    let (status, _, _) = post(&app, &dir, &path, &csrf, &changed).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the director may");
+}
+both_backends!(identity_edits_follow_the_procedure_roles);

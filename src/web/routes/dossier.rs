@@ -45,6 +45,7 @@ async fn render(
         notes: &c.notes,
         team: &opened.team,
         writable: &writable,
+        can_edit: t.may(IdentityAction::Edit),
         csrf: &ctx.session.csrf_token,
         today: Utc::now().date_naive().format("%Y-%m-%d").to_string(),
         forms,

@@ -340,6 +340,7 @@ pub async fn edit_form(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
+    files::require_editor(&ctx.tenant)?;
     super::require_live(&st, &ctx, id).await?;
     let u = st
         .store

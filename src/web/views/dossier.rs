@@ -41,6 +41,8 @@ pub struct FileView<'a> {
     pub notes: &'a [Note],
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
+    /// The procedure lets the reader change identities and contact details.
+    pub can_edit: bool,
     pub csrf: &'a str,
     pub today: String,
     pub forms: Forms,
@@ -55,7 +57,9 @@ pub fn page(v: &FileView<'_>) -> Markup {
         (super::identite::status_banner(u))
         @if let Some(n) = v.forms.notice { p.notice role="status" { (n) } }
         (banner(u))
-        p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
+        @if v.can_edit && u.merged_into.is_none() {
+            p { a href={ "/usagers/" (u.id) "/modifier" } { "Modifier l'identité et les coordonnées" } }
+        }
         (super::identite::panel(&v.identity))
         (super::vigilance::file_panel(&v.quality))
         (episodes(v))

@@ -177,8 +177,9 @@ pub async fn save_settings(
         }
         let labels = |rs: &[Role]| rs.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
         let details = format!(
-            "identitovigilance : création {} ; doute/collision {} ; fusion {} ; revérification nouvelle prise en charge {} ; après {} mois",
+            "identitovigilance : création {} ; modification {} ; doute/collision {} ; fusion {} ; revérification nouvelle prise en charge {} ; après {} mois",
             labels(&policy.create_roles),
+            labels(&policy.edit_roles),
             labels(&policy.doubt_roles),
             labels(&policy.merge_roles),
             if policy.reverify_on_new_episode {
