@@ -17,7 +17,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::{FieldErrors, Identity, Sex, UsagerData, UsagerForm};
 use crate::services::audit;
 use crate::services::error::{ServiceError, ServiceResult};
-use crate::services::identity::live_usager;
+use crate::services::identity::{live_usager, live_usager_or};
 use crate::services::identity_quality;
 use crate::services::team::TeamCache;
 use crate::store::{FileContents, Store, StoreError, TeamMember};
@@ -74,15 +74,13 @@ pub async fn identity_sheet(
     id: Uuid,
     structure_name: &str,
 ) -> ServiceResult<Vec<u8>> {
-    let u = store
-        .get_usager(t, id)
-        .await?
-        .ok_or(ServiceError::NotFound)?;
-    if u.merged_into.is_some() {
-        return Err(ServiceError::Refused(
-            "Ce dossier a été fusionné dans un autre : sa fiche d'identité ne s'imprime plus. Imprimez celle du dossier conservé (lien en haut de ce dossier).".into(),
-        ));
-    }
+    let u = live_usager_or(
+        store,
+        t,
+        id,
+        "Ce dossier a été fusionné dans un autre : sa fiche d'identité ne s'imprime plus. Imprimez celle du dossier conservé (lien en haut de ce dossier).",
+    )
+    .await?;
     let sheet = crate::documents::identity_sheet::for_file(
         &u.data.identity,
         &u.vigilance,

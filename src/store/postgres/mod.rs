@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::domain::audit::GENESIS_HASH;
 use crate::store::StoreResult;
-use crate::store::sql::{Db, RETEST_AFTER_IDLE, Tx};
+use crate::store::sql::{Db, Tx, retest_if_idle};
 
 /// Connections per process: sqlx's pool for transactions, the lane for the
 /// other statements (most of the reads).
@@ -26,9 +26,7 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
-                if meta.idle_for >= RETEST_AFTER_IDLE {
-                    sqlx::Connection::ping(conn).await?;
-                }
+                retest_if_idle(conn, meta.idle_for).await?;
                 Ok(true)
             })
         })

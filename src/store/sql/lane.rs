@@ -38,11 +38,20 @@ impl<C: Connection> managed::Manager for Connector<C> {
     }
 
     async fn recycle(&self, conn: &mut C, metrics: &Metrics) -> RecycleResult<sqlx::Error> {
-        if metrics.last_used() >= RETEST_AFTER_IDLE {
-            conn.ping().await?;
-        }
-        Ok(())
+        Ok(retest_if_idle(conn, metrics.last_used()).await?)
     }
+}
+
+/// Tests a connection that sat idle `idle` (the server may have restarted
+/// meanwhile); a busy one is not tested again.
+pub async fn retest_if_idle<C: Connection>(
+    conn: &mut C,
+    idle: Duration,
+) -> Result<(), sqlx::Error> {
+    if idle >= RETEST_AFTER_IDLE {
+        conn.ping().await?;
+    }
+    Ok(())
 }
 
 /// A lane of at most `size` connections of one backend. Cloning shares it.

@@ -12,7 +12,7 @@ mod lane;
 mod query;
 mod row;
 
-pub use lane::{Lane, RETEST_AFTER_IDLE};
+pub use lane::{Lane, RETEST_AFTER_IDLE, retest_if_idle};
 pub use query::{Query, Tuple};
 pub use row::{Column, Row};
 

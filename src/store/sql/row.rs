@@ -154,13 +154,7 @@ macro_rules! integer_from_json {
         }
     )*};
 }
-integer_from_json!(i16, i32, i64);
-
-impl FromJson for f64 {
-    fn from_json(value: &Value) -> Result<Self, BoxDynError> {
-        value.as_f64().ok_or_else(|| unexpected("a number", value))
-    }
-}
+integer_from_json!(i32, i64);
 
 impl FromJson for NaiveDate {
     fn from_json(value: &Value) -> Result<Self, BoxDynError> {
@@ -177,21 +171,6 @@ impl FromJson for DateTime<Utc> {
         // rendering (`T`, an offset in the session's time zone).
         let t = text("a timestamp", value)?;
         Ok(t.parse::<DateTime<FixedOffset>>()?.with_timezone(&Utc))
-    }
-}
-
-impl FromJson for Vec<u8> {
-    fn from_json(value: &Value) -> Result<Self, BoxDynError> {
-        // PostgreSQL renders bytea as `\x` and hexadecimal digits; SQLite's as plain hexadecimal.
-        let t = text("bytes", value)?;
-        let hex = t.strip_prefix("\\x").unwrap_or(t);
-        if hex.len() % 2 != 0 || !hex.is_ascii() {
-            return Err(unexpected("hexadecimal bytes", value));
-        }
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(Into::into))
-            .collect()
     }
 }
 
@@ -224,11 +203,6 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 2, 28)
         );
         assert_eq!(Option::<i32>::from_json(&Value::Null).unwrap(), None);
-        assert!(i16::from_json(&json!(70_000)).is_err());
-        assert_eq!(
-            Vec::<u8>::from_json(&json!("\\x0aff")).unwrap(),
-            vec![10, 255]
-        );
         assert_eq!(String::from_json(&json!({"a": 1})).unwrap(), r#"{"a":1}"#);
     }
 
