@@ -3,9 +3,10 @@
 # Escale in a container: one static-ish binary on Debian slim, data under /data.
 #
 #   docker build -t escale .
-#   docker run -p 8080:8080 -v escale-data:/data escale                 # sandbox, SQLite in /data
-#   docker run -p 8080:8080 -e ESCALE_MODE=production \
+#   docker run -p 8080:8080 \
 #     -e DATABASE_URL=postgres://escale@db/escale -e ESCALE_PUBLIC_URL=https://escale.example.fr escale
+#   docker run -p 127.0.0.1:8080:8080 -v escale-demo:/data \
+#     -e ESCALE_MODE=sandbox -e ESCALE_SANDBOX_PUBLIC=true escale       # demo (public admin password)
 #   docker run --rm -v escale-data:/data escale audit verify            # any subcommand
 
 # ---- Build ------------------------------------------------------------------
@@ -47,7 +48,10 @@ RUN groupadd --system --gid 10001 escale \
 
 COPY --from=builder /usr/local/bin/escale /usr/local/bin/escale
 
-ENV ESCALE_LISTEN=0.0.0.0:8080 \
+# Production by default: the sandbox (demo administrator with a public
+# password) listens on 0.0.0.0 only when asked explicitly.
+ENV ESCALE_MODE=production \
+    ESCALE_LISTEN=0.0.0.0:8080 \
     ESCALE_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 8080

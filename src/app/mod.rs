@@ -58,6 +58,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         )
     })?;
     store.migrate().await?;
+    if !config.is_sandbox() {
+        refuse_sandbox_data(store.as_ref(), &url).await?;
+    }
     if config.is_sandbox() && config.demo_data && crate::sandbox::demo::seed(store.as_ref()).await?
     {
         tracing::info!("données de démonstration créées");
@@ -75,6 +78,47 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     })
 }
 
+/// Production never starts on a database the sandbox's demo data went into:
+/// its administrator's password and TOTP secret are in the source. The
+/// journal being append-only, that data cannot be taken out again: the
+/// message names how to start from a new database.
+async fn refuse_sandbox_data(store: &dyn crate::store::Store, url: &str) -> anyhow::Result<()> {
+    let left = store.sandbox_rows().await?;
+    if left.is_empty() {
+        return Ok(());
+    }
+    let what = if left.structures.is_empty() {
+        String::new()
+    } else {
+        format!("structures « {} », ", left.structures.join(" », « "))
+    };
+    let how = match url.strip_prefix("sqlite://") {
+        Some(rest) => {
+            let path = rest.split('?').next().unwrap_or(rest);
+            format!(
+                "sauvegardez ce fichier si besoin, puis supprimez-le : rm {path} {path}-wal {path}-shm — la prochaine ouverture crée une base neuve"
+            )
+        }
+        None => {
+            let name = url
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("");
+            format!(
+                "partez d'une base neuve : dropdb {name} && createdb {name} (ou DATABASE_URL vers une base vide)"
+            )
+        }
+    };
+    anyhow::bail!(
+        "cette base contient les données de démonstration du bac à sable ({what}{} professionnels, dont l'administrateur {} au mot de passe public) : le mode production refuse de démarrer dessus. Le journal étant inaltérable, elles ne peuvent pas en être retirées : {how}",
+        left.professionals,
+        crate::services::administration::SANDBOX_LOGIN,
+    )
+}
+
 /// How often the structures' procedures are looked at for work to enqueue.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -85,12 +129,28 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let break_glass = Arc::new(crate::services::administration::BreakGlassGuard::new(
+        crate::domain::login_guard::GuardRules {
+            summary_every: chrono::Duration::seconds(app.config.admin_login_summary_seconds as i64),
+            ..Default::default()
+        },
+    ));
     let purge_store = app.store.clone();
+    let purge_guard = break_glass.clone();
     let purge = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut minutes = 0u32;
         loop {
             tick.tick().await;
             let now = chrono::Utc::now();
+            // Refused break-glass logins are summarised even when no new attempt comes.
+            if let Err(e) = purge_guard.journal_summary(purge_store.as_ref(), now).await {
+                tracing::warn!(error = %e, "résumé des connexions de secours refusées impossible");
+            }
+            minutes += 1;
+            if minutes % 10 != 1 {
+                continue;
+            }
             if let Err(e) = purge_store.purge_expired_sessions(now).await {
                 tracing::warn!(error = %e, "purge des sessions expirées impossible");
             }
@@ -135,10 +195,9 @@ pub async fn serve(
         directory: app.directory.clone(),
         jobs: app.jobs.clone(),
         team: Default::default(),
+        break_glass,
     });
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = web::server::serve(listener, router, &app.config.http, shutdown).await;
     purge.abort();
     schedule.abort();
     // A step cut here is done again from its last checkpoint when the lease

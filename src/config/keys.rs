@@ -35,6 +35,42 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "URL publique (https://… obligatoire en production ; cookies Secure)",
     ),
     (
+        "http_header_timeout_seconds",
+        "ESCALE_HTTP_HEADER_TIMEOUT_SECONDS",
+        "15",
+        "délai pour recevoir les en-têtes d'une requête (et fermeture d'une connexion inactive)",
+    ),
+    (
+        "http_request_timeout_seconds",
+        "ESCALE_HTTP_REQUEST_TIMEOUT_SECONDS",
+        "60",
+        "délai maximal pour répondre à une requête, corps compris",
+    ),
+    (
+        "http_body_timeout_seconds",
+        "ESCALE_HTTP_BODY_TIMEOUT_SECONDS",
+        "20",
+        "abandon d'un envoi dont le corps n'avance plus pendant N secondes",
+    ),
+    (
+        "http_max_connections",
+        "ESCALE_HTTP_MAX_CONNECTIONS",
+        "1024",
+        "connexions servies en même temps (les suivantes attendent)",
+    ),
+    (
+        "http_trusted_proxy_header",
+        "ESCALE_HTTP_TRUSTED_PROXY_HEADER",
+        "(aucun : adresse de la connexion)",
+        "en-tête donnant l'adresse du client derrière un proxy inverse, ex. X-Forwarded-For",
+    ),
+    (
+        "http_trusted_proxies",
+        "ESCALE_HTTP_TRUSTED_PROXIES",
+        "127.0.0.1,::1",
+        "adresses des proxys inverses dont cet en-tête est cru (séparées par des virgules)",
+    ),
+    (
         "session_idle_minutes",
         "ESCALE_SESSION_IDLE_MINUTES",
         "30",
@@ -53,10 +89,22 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "crée les structures et usagers de démonstration (bac à sable seulement)",
     ),
     (
+        "sandbox_public",
+        "ESCALE_SANDBOX_PUBLIC",
+        "false",
+        "autorise le bac à sable sur une adresse non locale (démonstration sur le réseau)",
+    ),
+    (
         "max_body_bytes",
         "ESCALE_MAX_BODY_BYTES",
         "262144",
         "taille maximale d'un formulaire envoyé",
+    ),
+    (
+        "admin_login_summary_seconds",
+        "ESCALE_ADMIN_LOGIN_SUMMARY_SECONDS",
+        "600",
+        "intervalle des résumés des connexions de secours refusées dans le journal de l'instance",
     ),
     (
         "insi_url",
@@ -164,7 +212,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
 
 /// The sections of the configuration; a flat key starting with `<section>_`
 /// is `<section>.<rest>` in the typed configuration and in TOML.
-pub const SECTIONS: [&str; 4] = ["session", "insi", "psc", "annuaire"];
+pub const SECTIONS: [&str; 5] = ["http", "session", "insi", "psc", "annuaire"];
 
 /// `insi_url` → `insi.url`; `listen` → `listen`.
 pub fn path_of(key: &str) -> String {

@@ -13,7 +13,7 @@ mod keys;
 mod sections;
 
 pub use keys::{KEYS, SECRET_FILES, key_of, path_of};
-pub use sections::{AnnuaireConfig, InsiConfig, PscConfig, SessionConfig};
+pub use sections::{AnnuaireConfig, HttpConfig, InsiConfig, PscConfig, SessionConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,7 +34,10 @@ pub struct Config {
     pub public_url: Option<String>,
     pub demo_data: bool,
     pub max_body_bytes: usize,
+    pub admin_login_summary_seconds: u64,
+    pub sandbox_public: bool,
     pub log: String,
+    pub http: HttpConfig,
     pub session: SessionConfig,
     pub insi: InsiConfig,
     pub psc: PscConfig,
@@ -51,7 +54,10 @@ impl Default for Config {
             public_url: None,
             demo_data: true,
             max_body_bytes: 256 * 1024,
+            admin_login_summary_seconds: 600,
+            sandbox_public: false,
             log: "info".to_string(),
+            http: HttpConfig::default(),
             session: SessionConfig::default(),
             insi: InsiConfig::default(),
             psc: PscConfig::default(),
@@ -74,7 +80,13 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("demo_data", &self.demo_data)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field(
+                "admin_login_summary_seconds",
+                &self.admin_login_summary_seconds,
+            )
+            .field("sandbox_public", &self.sandbox_public)
             .field("log", &self.log)
+            .field("http", &self.http)
             .field("session", &self.session)
             .field("insi", &self.insi)
             .field("psc", &self.psc)
@@ -194,10 +206,18 @@ impl Config {
             ));
         }
         self.validate_psc()?;
+        self.validate_http()?;
         if self.session.idle_minutes == 0 || self.session.max_hours == 0 {
             return Err(ConfigError::Invalid(
                 "clés `session_idle_minutes` et `session_max_hours` : attendu un nombre supérieur à 0".into(),
             ));
+        }
+        // The sandbox's demo administrator has a public password and TOTP secret.
+        if self.mode == Mode::Sandbox && !self.listen.ip().is_loopback() && !self.sandbox_public {
+            return Err(ConfigError::Invalid(format!(
+                "le bac à sable (mode sandbox) a un administrateur de démonstration dont le mot de passe est public : il n'écoute que sur une adresse locale (127.0.0.1), pas sur {}. Pour un service réel : ESCALE_MODE=production ; pour une démonstration sur le réseau, en connaissance de cause : ESCALE_SANDBOX_PUBLIC=true",
+                self.listen
+            )));
         }
         if self.mode == Mode::Production {
             if self.database_url.is_none() {
@@ -216,6 +236,44 @@ impl Config {
             // Never demo data in production, whatever was asked.
             self.demo_data = false;
         }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let h = &self.http;
+        for (key, v, max) in [
+            ("http_header_timeout_seconds", h.header_timeout_seconds, 600),
+            (
+                "http_request_timeout_seconds",
+                h.request_timeout_seconds,
+                3600,
+            ),
+            ("http_body_timeout_seconds", h.body_timeout_seconds, 600),
+        ] {
+            if v == 0 || v > max {
+                return Err(ConfigError::Invalid(format!(
+                    "clé `{key}` (ESCALE_{}) : attendu un nombre de secondes entre 1 et {max}",
+                    key.to_ascii_uppercase()
+                )));
+            }
+        }
+        if h.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "clé `http_max_connections` (ESCALE_HTTP_MAX_CONNECTIONS) : attendu un nombre supérieur à 0".into(),
+            ));
+        }
+        if let Some(name) = &h.trusted_proxy_header
+            && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "clé `http_trusted_proxy_header` (ESCALE_HTTP_TRUSTED_PROXY_HEADER) : « {name} » n'est pas un nom d'en-tête HTTP (ex. X-Forwarded-For)"
+            )));
+        }
+        h.proxies().map_err(|bad| {
+            ConfigError::Invalid(format!(
+                "clé `http_trusted_proxies` (ESCALE_HTTP_TRUSTED_PROXIES) : « {bad} » n'est pas une adresse IP (liste séparée par des virgules, ex. 10.0.0.5,::1)"
+            ))
+        })?;
         Ok(())
     }
 
@@ -497,7 +555,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ESCALE_ANNUAIRE_URL"), "{err}");
-        let c = with(&[("listen", "\"0.0.0.0:9000\"")]).unwrap();
+        // The sandbox stays on the loopback unless asked in so many words.
+        let err = with(&[("listen", "\"0.0.0.0:9000\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_SANDBOX_PUBLIC=true"), "{err}");
+        let c = with(&[("listen", "\"0.0.0.0:9000\""), ("sandbox_public", "true")]).unwrap();
         assert_eq!(c.psc_redirect(), "http://127.0.0.1:9000/auth/psc/callback");
     }
 }

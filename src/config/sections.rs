@@ -1,10 +1,57 @@
-//! The sections of the configuration, one per concern (`[session]`, `[insi]`,
+//! The sections of the configuration, one per concern (`[http]`, `[session]`, `[insi]`,
 //! `[psc]`, `[annuaire]` in TOML; `ESCALE_<SECTION>_<NAME>` in the environment).
 //! Secrets are redacted in `Debug`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
+
+/// What the HTTP server grants a connection, and whom it believes about the
+/// client's address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A request's headers must arrive within this many seconds (an idle
+    /// kept-alive connection is closed after as long).
+    pub header_timeout_seconds: u64,
+    /// A request (body included) is answered within this many seconds.
+    pub request_timeout_seconds: u64,
+    /// A request body that sends nothing for this many seconds is abandoned.
+    pub body_timeout_seconds: u64,
+    /// Connections served at once; the next ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Header carrying the client address set by a reverse proxy
+    /// (`X-Forwarded-For`); `None`: the socket's address.
+    pub trusted_proxy_header: Option<String>,
+    /// Addresses of the proxies whose header is believed (comma-separated).
+    pub trusted_proxies: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            header_timeout_seconds: 15,
+            request_timeout_seconds: 60,
+            body_timeout_seconds: 20,
+            max_connections: 1024,
+            trusted_proxy_header: None,
+            trusted_proxies: "127.0.0.1,::1".into(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The trusted proxies' addresses, or which one is not an address.
+    pub fn proxies(&self) -> Result<Vec<IpAddr>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<IpAddr>().map_err(|_| s.to_string()))
+            .collect()
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ins;
 pub mod invitation;
 pub mod lexical;
+pub mod login_guard;
 pub mod merge;
 pub mod procedure;
 pub mod roles;

@@ -175,7 +175,7 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
             &journal,
         )
         .await?;
-    crate::services::administration::create_sandbox_administrator(store).await?;
+    let admin = crate::services::administration::create_sandbox_administrator(store).await?;
     let mut ids = Vec::new();
     for p in TEAM {
         let pro = store
@@ -198,6 +198,10 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
         }
         ids.push(pro.id);
     }
+    // Production refuses a database holding these (the administrator's secrets are public).
+    store
+        .mark_sandbox(&[csapa.id, caarud.id], &[&ids[..], &[admin]].concat())
+        .await?;
     let doctor = store
         .tenant_for(ids[0], csapa.id)
         .await?

@@ -6,14 +6,16 @@
 use crate::services::audit::instance_event;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rand::{Rng, RngCore};
+use std::net::IpAddr;
 use std::sync::OnceLock;
 use uuid::Uuid;
 
 use crate::domain::audit::AuditAction;
 use crate::domain::directory::DirectoryQuery;
 use crate::domain::identifiers::NationalId;
+use crate::domain::login_guard::{Admission, GuardRules, LoginGuard};
 use crate::domain::roles::Role;
 use crate::domain::structure::{Finess, StructureKind};
 use crate::domain::text;
@@ -21,9 +23,6 @@ use crate::domain::totp::TotpSecret;
 use crate::store::access::AdminCredential;
 use crate::store::{AuditChain, NewProfessional, NewStructure, Store, StoreError, Structure};
 
-/// Failed attempts within `LOCK_MINUTES` before the account is locked, and for how long.
-pub const MAX_FAILURES: i64 = 5;
-pub const LOCK_MINUTES: i64 = 15;
 /// An administration session ends after this long, whatever happens.
 pub const SESSION_MINUTES: i64 = 30;
 
@@ -47,6 +46,12 @@ pub enum AdminError {
         .until.format("%H:%M")
     )]
     Locked { until: DateTime<Utc> },
+    #[error(
+        "Trop de tentatives de connexion depuis votre adresse ou sur l'instance : réessayez dans {retry_after_seconds} secondes."
+    )]
+    Throttled { retry_after_seconds: i64 },
+    #[error("Le service vérifie déjà d'autres connexions : réessayez dans quelques secondes.")]
+    Busy,
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("hachage du mot de passe : {0}")]
@@ -148,8 +153,6 @@ async fn create_administrator(
         password_hash: fresh.password_hash.clone(),
         totp_secret: fresh.totp.to_base32(),
         last_totp_step: 0,
-        failures: 0,
-        locked_until: None,
     };
     let display_name = format!("{} {}", professional.first_name, professional.last_name);
     let entry = instance_event(
@@ -207,8 +210,6 @@ pub async fn create_sandbox_administrator(store: &dyn Store) -> Result<Uuid, Sto
                 password_hash: hash,
                 totp_secret: SANDBOX_TOTP_SECRET.into(),
                 last_totp_step: 0,
-                failures: 0,
-                locked_until: None,
             },
             &[instance_event(
                 AuditChain::Instance,
@@ -365,76 +366,105 @@ impl std::fmt::Debug for LoginAttempt {
     }
 }
 
-/// Checks a login attempt; counts failures, locks after `MAX_FAILURES`
-/// for `LOCK_MINUTES`, and accepts each TOTP code once. Journaled on the
-/// instance chain either way (never the password or the code).
+/// The break-glass login's guard for this process (one, in the app state):
+/// throttling, lock-outs, the counted summaries of refused attempts (see
+/// `domain::login_guard`), and the turns of the Argon2id checks (each takes
+/// ~19 MiB and a core for tens of milliseconds: beyond a few at once, a
+/// login is told to retry instead of exhausting memory).
+pub struct BreakGlassGuard {
+    guard: std::sync::Mutex<LoginGuard>,
+    hashing: tokio::sync::Semaphore,
+}
+
+impl BreakGlassGuard {
+    pub fn new(rules: GuardRules) -> Self {
+        BreakGlassGuard {
+            hashing: tokio::sync::Semaphore::new(rules.hashing_permits),
+            guard: std::sync::Mutex::new(LoginGuard::new(rules, Utc::now())),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut LoginGuard) -> T) -> T {
+        // A panic while holding it leaves counters, never a broken invariant.
+        f(&mut self.guard.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Writes the summary of refused attempts when one is due.
+    pub async fn journal_summary(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<(), AdminError> {
+        if let Some(summary) = self.with(|g| g.summary_due(now)) {
+            journal(store, &summary).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for BreakGlassGuard {
+    fn default() -> Self {
+        Self::new(GuardRules::default())
+    }
+}
+
+/// The break-glass login from `from` (the client's address): throttled,
+/// locked per (login, address) whether the login exists or not, a bounded
+/// number of Argon2 checks at once, and failures journaled as summaries.
 pub async fn check_login(
     store: &dyn Store,
+    guard: &BreakGlassGuard,
     attempt: LoginAttempt,
+    from: IpAddr,
     now: DateTime<Utc>,
 ) -> Result<Uuid, AdminError> {
     let login = attempt.login.trim().to_lowercase();
-    let credential = store.admin_credential(&login).await?;
-    let Some(c) = credential else {
-        let password = attempt.password;
-        let _ =
-            tokio::task::spawn_blocking(move || password_matches(&password, decoy_hash())).await;
-        journal(store, "connexion de secours refusée : identifiant inconnu").await?;
-        return Err(AdminError::BadCredentials);
+    guard.journal_summary(store, now).await?;
+    match guard.with(|g| g.admit(&login, from, now)) {
+        Admission::Go => {}
+        Admission::Throttled { retry_after } => {
+            return Err(AdminError::Throttled {
+                retry_after_seconds: retry_after.num_seconds().max(1),
+            });
+        }
+        // No hash is checked while locked, for a known or an unknown login alike.
+        Admission::Locked { until } => return Err(AdminError::Locked { until }),
+    }
+    let Ok(_turn) = guard.hashing.try_acquire() else {
+        return Err(AdminError::Busy);
     };
-    // The hash is checked even when locked, so that the answer takes as long.
-    let hash = c.password_hash.clone();
+    let credential = store.admin_credential(&login).await?;
+    // An unknown login costs the same check (a decoy hash) and answers the same.
+    let hash = credential
+        .as_ref()
+        .map_or_else(|| decoy_hash().to_string(), |c| c.password_hash.clone());
     let password_ok =
         tokio::task::spawn_blocking(move || password_matches(&attempt.password, &hash))
             .await
             .unwrap_or(false);
-    if let Some(until) = c.locked_until.filter(|u| *u > now) {
-        journal(
-            store,
-            &format!("connexion de secours refusée ({login}) : compte bloqué"),
-        )
-        .await?;
-        return Err(AdminError::Locked { until });
+    if let Some(c) = &credential {
+        let step = TotpSecret::from_base32(&c.totp_secret)
+            .ok()
+            .and_then(|s| s.verify(&attempt.code, now.timestamp(), c.last_totp_step));
+        if let (true, Some(step)) = (password_ok, step)
+            && store.admin_login_succeeded(c.professional_id, step).await?
+        {
+            guard.with(|g| g.succeeded(&login, from));
+            crate::services::audit::record_instance(
+                store,
+                AuditChain::Instance,
+                &login,
+                AuditAction::AdminLogin,
+                "connexion de secours (mot de passe + TOTP)",
+            )
+            .await?;
+            return Ok(c.professional_id);
+        }
     }
-    let step = TotpSecret::from_base32(&c.totp_secret)
-        .ok()
-        .and_then(|s| s.verify(&attempt.code, now.timestamp(), c.last_totp_step));
-    if let (true, Some(step)) = (password_ok, step)
-        && store
-            .admin_login_succeeded(c.professional_id, step, now)
-            .await?
-    {
-        crate::services::audit::record_instance(
-            store,
-            AuditChain::Instance,
-            &login,
-            AuditAction::AdminLogin,
-            "connexion de secours (mot de passe + TOTP)",
-        )
-        .await?;
-        return Ok(c.professional_id);
+    match guard.with(|g| g.failed(&login, from, credential.is_some(), now)) {
+        Some(until) => Err(AdminError::Locked { until }),
+        None => Err(AdminError::BadCredentials),
     }
-    let locked = store
-        .admin_login_failed(
-            c.professional_id,
-            now,
-            now - Duration::minutes(LOCK_MINUTES),
-            MAX_FAILURES,
-            now + Duration::minutes(LOCK_MINUTES),
-        )
-        .await?
-        .filter(|u| *u > now);
-    let details = match locked {
-        Some(_) => format!(
-            "connexion de secours refusée ({login}) : {MAX_FAILURES} échecs en {LOCK_MINUTES} minutes, compte bloqué {LOCK_MINUTES} minutes"
-        ),
-        None => format!("connexion de secours refusée ({login}) : mot de passe ou code incorrect"),
-    };
-    journal(store, &details).await?;
-    Err(match locked {
-        Some(until) => AdminError::Locked { until },
-        None => AdminError::BadCredentials,
-    })
 }
 
 async fn journal(store: &dyn Store, details: &str) -> Result<(), AdminError> {

@@ -68,8 +68,6 @@ pub struct AdminCredential {
     pub password_hash: String,
     pub totp_secret: String,
     pub last_totp_step: i64,
-    pub failures: i64,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for AdminCredential {
@@ -77,8 +75,6 @@ impl std::fmt::Debug for AdminCredential {
         f.debug_struct("AdminCredential")
             .field("professional_id", &self.professional_id)
             .field("login", &self.login)
-            .field("failures", &self.failures)
-            .field("locked_until", &self.locked_until)
             .finish_non_exhaustive()
     }
 }
@@ -192,25 +188,9 @@ pub trait AccessStore: Send + Sync {
     /// Whether any credential, even a deactivated administrator's, has this login.
     async fn admin_login_taken(&self, login: &str) -> StoreResult<bool>;
     async fn admin_credential(&self, login: &str) -> StoreResult<Option<AdminCredential>>;
-    /// Counts a failed attempt (failures older than `window_start` are
-    /// forgotten); the one reaching `max_failures` locks until `lock_until`.
-    /// Returns the lock's end, if any.
-    async fn admin_login_failed(
-        &self,
-        professional_id: Uuid,
-        now: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-        max_failures: i64,
-        lock_until: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>>;
     /// Records a good login with the TOTP step used; `false` when that step
-    /// (or a later one) was already used or a lock holds.
-    async fn admin_login_succeeded(
-        &self,
-        professional_id: Uuid,
-        step: i64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    /// (or a later one) was already used.
+    async fn admin_login_succeeded(&self, professional_id: Uuid, step: i64) -> StoreResult<bool>;
     async fn create_admin_session(
         &self,
         token_hash: &str,

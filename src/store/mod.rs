@@ -114,6 +114,10 @@ pub trait StructureStore: Send + Sync {
         journal: InstanceJournalOf<'_, Structure>,
     ) -> StoreResult<Structure>;
     async fn list_structures(&self) -> StoreResult<Vec<Structure>>;
+    /// Marks what the sandbox's demo data created (structures, professionals).
+    async fn mark_sandbox(&self, structures: &[Uuid], professionals: &[Uuid]) -> StoreResult<()>;
+    /// What the sandbox left in this database, if anything.
+    async fn sandbox_rows(&self) -> StoreResult<SandboxRows>;
     async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>>;
     async fn find_structure_by_finess(&self, finess_geo: &str) -> StoreResult<Option<Structure>>;
     /// The director's choice of who reads medical notes, for the tenant's own structure only.

@@ -34,6 +34,19 @@ pub struct Structure {
     pub created_at: DateTime<Utc>,
 }
 
+/// What the sandbox's demo data left in a database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxRows {
+    pub structures: Vec<String>,
+    pub professionals: i64,
+}
+
+impl SandboxRows {
+    pub fn is_empty(&self) -> bool {
+        self.structures.is_empty() && self.professionals == 0
+    }
+}
+
 /// The structure's INSi credentials: its software certificate (a PEM file
 /// holding certificate and key, a PEM pair, or a PKCS#12 file) and the
 /// software's CNDA authorisation number.

@@ -21,6 +21,8 @@ pub enum AppError {
     Csrf,
     #[error("requête trop volumineuse")]
     PayloadTooLarge,
+    #[error("délai de réponse dépassé")]
+    TimedOut,
     #[error("requête invalide : {0}")]
     BadRequest(String),
     /// A rule refuses the action (identity vigilance, anonymity…): what to do instead.
@@ -73,6 +75,11 @@ impl IntoResponse for AppError {
                 StatusCode::FORBIDDEN,
                 "Formulaire expiré",
                 "Ce formulaire n'a pas pu être vérifié (page trop ancienne ou envoyée depuis un autre site). Revenez en arrière, rechargez la page puis envoyez-le à nouveau.".into(),
+            ),
+            AppError::TimedOut => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Délai dépassé",
+                "Le serveur n'a pas pu répondre à temps (envoi trop lent ou service chargé). Revenez en arrière : vérifiez sur la page si l'action a été enregistrée avant de la refaire.".into(),
             ),
             AppError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,18 +3,22 @@
 
 mod admin_session;
 mod assets;
+mod client;
 mod error;
 mod extract;
 mod oversized;
 mod routes;
 pub use routes::auth::MAX_PENDING_LOGINS;
 mod security;
+pub mod server;
 mod session;
 mod views;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Config;
 use crate::store::DynStore;
@@ -43,11 +47,16 @@ pub struct AppState {
     pub jobs: crate::jobs::Runner,
     /// The structures' teams as file pages show them (a few seconds).
     pub team: Arc<crate::services::team::TeamCache>,
+    /// The break-glass login's throttling, lock-outs and journal summaries.
+    pub break_glass: Arc<crate::services::administration::BreakGlassGuard>,
 }
 
 pub fn router(state: AppState) -> Router {
     assets::announce_htmx();
     let limit = state.config.max_body_bytes;
+    let http = &state.config.http;
+    let request_limit = Duration::from_secs(http.request_timeout_seconds);
+    let body_limit = Duration::from_secs(http.body_timeout_seconds);
     let app = routes::routes(&state.config)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -64,6 +73,11 @@ pub fn router(state: AppState) -> Router {
             oversized::refuse_oversized,
         ))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyTimeoutLayer::new(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            request_limit,
+            server::request_timeout,
+        ))
         .merge(assets::routes())
         .merge(routes::health::routes())
         .fallback(routes::not_found);

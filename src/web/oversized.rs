@@ -8,11 +8,15 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use std::time::Duration;
 
 use super::{AppError, AppState};
 
-/// Beyond this, the body is not read at all: the connection is closed.
-const DRAIN_MAX: usize = 32 * 1024 * 1024;
+/// Beyond this, the body is not read at all: the connection is closed. Read
+/// and thrown away, a body costs bandwidth and time, never memory; both are
+/// bounded so that a refused upload cannot hold a connection.
+const DRAIN_MAX: usize = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 pub async fn refuse_oversized(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let declared = req
@@ -24,11 +28,16 @@ pub async fn refuse_oversized(State(st): State<AppState>, req: Request, next: Ne
         Some(n) if n > st.config.max_body_bytes => {
             if n <= DRAIN_MAX {
                 let mut body = req.into_body();
-                while let Some(frame) = body.frame().await {
-                    if frame.is_err() {
-                        break;
+                let mut read = 0usize;
+                let _ = tokio::time::timeout(DRAIN_TIME, async {
+                    while let Some(Ok(frame)) = body.frame().await {
+                        read += frame.data_ref().map_or(0, |d| d.len());
+                        if read > DRAIN_MAX {
+                            break;
+                        }
                     }
-                }
+                })
+                .await;
             }
             AppError::PayloadTooLarge.into_response()
         }

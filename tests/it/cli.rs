@@ -329,11 +329,13 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
         .code_at_step(chrono::Utc::now().timestamp() / 30, 6);
     escale::services::administration::check_login(
         db.store.as_ref(),
+        &Default::default(),
         escale::services::administration::LoginAttempt {
             login: "grades.pau".into(),
             password: password.clone(),
             code,
         },
+        [127, 0, 0, 1].into(),
         chrono::Utc::now(),
     )
     .await
@@ -380,16 +382,21 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
             .unwrap()
             .code_at_step(later.timestamp() / 30, 6),
     };
+    let guard = escale::services::administration::BreakGlassGuard::default();
     let old = escale::services::administration::check_login(
         db.store.as_ref(),
+        &guard,
         attempt(&password, &secret),
+        [127, 0, 0, 1].into(),
         later,
     )
     .await;
     assert!(old.is_err(), "the old secrets are void");
     escale::services::administration::check_login(
         db.store.as_ref(),
+        &guard,
         attempt(&new_password, &new_secret),
+        [127, 0, 0, 1].into(),
         later,
     )
     .await
@@ -621,3 +628,40 @@ fn data_directory_and_database_are_private_from_the_start() {
     }
     assert!(seen >= 1, "the database file was created");
 }
+
+/// Issue 11, finding 3: what the sandbox's demo data created is marked, and
+/// production refuses to start on such a database with a French message that
+/// names how to start afresh; the sandbox itself stays off public interfaces
+/// unless asked in so many words.
+async fn the_demo_administrator_never_reaches_production(db: TestDb) {
+    assert!(db.store.sandbox_rows().await.unwrap().is_empty());
+    escale::sandbox::demo::seed(db.store.as_ref())
+        .await
+        .unwrap();
+    let left = db.store.sandbox_rows().await.unwrap();
+    assert_eq!(left.structures.len(), 2, "{left:?}");
+    assert!(left.professionals > 5, "{left:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("ESCALE_LOG", "warn")
+        .env("ESCALE_MODE", "production")
+        .env("ESCALE_PUBLIC_URL", "https://escale.test")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run escale");
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("données de démonstration du bac à sable") && t.contains("admin.demo"),
+        "{t}"
+    );
+    assert!(t.contains("rm ") || t.contains("dropdb "), "{t}");
+    // The sandbox on every interface: refused unless explicitly allowed.
+    let o = escale(Some(&db.url), &["serve", "--listen", "0.0.0.0:0"]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("ESCALE_SANDBOX_PUBLIC=true"), "{t}");
+}
+both_backends!(the_demo_administrator_never_reaches_production);

@@ -13,6 +13,7 @@ mod cli;
 mod datamatrix;
 mod equipe;
 mod file_contents;
+mod hardening;
 mod http;
 mod identite_http;
 mod insi;

@@ -31,8 +31,6 @@ fn admin_credential(r: &Row) -> StoreResult<AdminCredential> {
         password_hash: r.get("password_hash")?,
         totp_secret: r.get("totp_secret")?,
         last_totp_step: r.get("last_totp_step")?,
-        failures: r.get("failures")?,
-        locked_until: r.get("locked_until")?,
     })
 }
 
@@ -517,7 +515,7 @@ impl AccessStore for SqlStore {
         self.db
             .query(
                 "SELECT c.professional_id, c.login, c.password_hash, c.totp_secret,
-                        c.last_totp_step, c.failures, c.locked_until
+                        c.last_totp_step
                  FROM admin_credentials c
                  JOIN professionals p ON p.id = c.professional_id AND p.active AND p.instance_admin
                  WHERE c.login = $1",
@@ -527,58 +525,18 @@ impl AccessStore for SqlStore {
             .await
     }
 
-    async fn admin_login_failed(
-        &self,
-        professional_id: Uuid,
-        now: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-        max_failures: i64,
-        lock_until: DateTime<Utc>,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
-        // One statement, so that parallel attempts all count. Failures older
-        // than the window are forgotten; the one that reaches the limit locks.
-        let locked = self
-            .db
-            .query(
-                "UPDATE admin_credentials SET
-                    failures = CASE WHEN failures_since IS NULL OR failures_since < $1
-                                    THEN 1 ELSE failures + 1 END,
-                    failures_since = CASE WHEN failures_since IS NULL OR failures_since < $1
-                                          THEN $2 ELSE failures_since END,
-                    locked_until = CASE WHEN failures_since IS NOT NULL AND failures_since >= $1
-                                             AND failures + 1 >= $3
-                                        THEN $4 ELSE locked_until END
-                 WHERE professional_id = $5 RETURNING locked_until",
-            )
-            .bind(window_start)
-            .bind(now)
-            .bind(max_failures)
-            .bind(lock_until)
-            .bind(professional_id)
-            .scalar_optional::<Option<DateTime<Utc>>>()
-            .await?;
-        Ok(locked.flatten())
-    }
-
-    async fn admin_login_succeeded(
-        &self,
-        professional_id: Uuid,
-        step: i64,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        // Only if this code's step is later than the last one used and no
-        // lock holds: a code replayed in parallel passes once (RFC 6238 §5.2).
+    async fn admin_login_succeeded(&self, professional_id: Uuid, step: i64) -> StoreResult<bool> {
+        // Only if this code's step is later than the last one used: a code
+        // replayed in parallel passes once (RFC 6238 §5.2). Failures and locks
+        // are the login guard's (services::administration), not the database's.
         let done = self
             .db
             .query(
-                "UPDATE admin_credentials SET last_totp_step = $1, failures = 0,
-                     failures_since = NULL, locked_until = NULL
-                 WHERE professional_id = $2 AND last_totp_step < $1
-                   AND (locked_until IS NULL OR locked_until <= $3)",
+                "UPDATE admin_credentials SET last_totp_step = $1
+                 WHERE professional_id = $2 AND last_totp_step < $1",
             )
             .bind(step)
             .bind(professional_id)
-            .bind(now)
             .execute()
             .await?;
         Ok(done == 1)

@@ -13,7 +13,8 @@ use crate::domain::tenant::Tenant;
 use crate::store::sql::is_unique_violation;
 use crate::store::{
     InstanceJournal, InstanceJournalOf, Journal, LoginChoice, Membership, NewProfessional,
-    NewStructure, Professional, StoreError, StoreResult, Structure, StructureStore, TeamMember,
+    NewStructure, Professional, SandboxRows, StoreError, StoreResult, Structure, StructureStore,
+    TeamMember,
 };
 
 // Text ordering uses the "C" collation: byte order, the same on both
@@ -58,6 +59,40 @@ impl StructureStore for SqlStore {
             .query(r#"SELECT * FROM structures ORDER BY name COLLATE "C""#)
             .all(rows::structure)
             .await
+    }
+
+    async fn mark_sandbox(&self, structures: &[Uuid], professionals: &[Uuid]) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        for (table, ids) in [("structures", structures), ("professionals", professionals)] {
+            for id in ids {
+                tx.query(format!("UPDATE {table} SET sandbox = $1 WHERE id = $2"))
+                    .bind(true)
+                    .bind(*id)
+                    .execute()
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sandbox_rows(&self) -> StoreResult<SandboxRows> {
+        let structures = self
+            .db
+            .query(r#"SELECT name FROM structures WHERE sandbox = $1 ORDER BY name COLLATE "C""#)
+            .bind(true)
+            .all(|r| r.get::<String>("name"))
+            .await?;
+        let professionals: i64 = self
+            .db
+            .query("SELECT COUNT(*) FROM professionals WHERE sandbox = $1")
+            .bind(true)
+            .scalar()
+            .await?;
+        Ok(SandboxRows {
+            structures,
+            professionals,
+        })
     }
 
     async fn get_structure(&self, id: Uuid) -> StoreResult<Option<Structure>> {

@@ -14,6 +14,7 @@ use crate::services::administration::{
     self, AdminError, BootstrapRequest, DirectorRequest, LoginAttempt, StructureRequest,
 };
 use crate::web::admin_session::{self, AdminCtx, AdminState};
+use crate::web::client::ClientAddr;
 use crate::web::extract::RawForm;
 use crate::web::routes::parse_id;
 use crate::web::views::admin::AdminPage;
@@ -69,6 +70,7 @@ pub async fn login_page(
 pub async fn login(
     State(st): State<AppState>,
     state: AdminState,
+    ClientAddr(from): ClientAddr,
     headers: HeaderMap,
     form: RawForm,
 ) -> Result<Response, AppError> {
@@ -78,7 +80,9 @@ pub async fn login(
         code: form.get("code").to_string(),
     };
     let typed = attempt.login.clone();
-    match administration::check_login(st.store.as_ref(), attempt, Utc::now()).await {
+    let now = Utc::now();
+    match administration::check_login(st.store.as_ref(), &st.break_glass, attempt, from, now).await
+    {
         Ok(professional_id) => {
             // A session this browser still held ends: one session per login.
             admin_session::close(&st, &headers).await?;
@@ -101,11 +105,30 @@ pub async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             &typed,
             Some(&format!(
-                "Trop d'essais infructueux : la connexion de secours est bloquée jusqu'au {}. Réessayez ensuite ; en cas d'urgence, un autre administrateur de l'instance peut agir.",
+                "Trop d'essais infructueux : la connexion de secours est bloquée pour cet identifiant jusqu'au {}. Réessayez ensuite ; en cas d'urgence, un autre administrateur de l'instance peut agir.",
                 views::datetime_fr(until)
             )),
             false,
         )),
+        Err(e @ (AdminError::Throttled { .. } | AdminError::Busy)) => {
+            let retry = match e {
+                AdminError::Throttled {
+                    retry_after_seconds,
+                } => retry_after_seconds,
+                _ => 5,
+            };
+            let mut resp = login_form(
+                &st,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &typed,
+                Some(&e.to_string()),
+                false,
+            );
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry));
+            Ok(resp)
+        }
         Err(AdminError::Store(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.into())),
     }

@@ -35,6 +35,12 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The body of `GET path` with this client.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        let r = client.get(self.url(path)).send().await.expect("GET");
+        r.text().await.expect("body")
+    }
+
     /// Waits until the app's job runner has no job queued or running.
     pub async fn drain_jobs(&self) {
         for _ in 0..600 {
