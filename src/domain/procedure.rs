@@ -17,14 +17,18 @@ pub enum IdentityAction {
     Edit,
     MarkDoubtful,
     Merge,
+    /// Exporting a whole file (the user's right of access): everything it
+    /// holds leaves Escale, so the procedure names who may.
+    Export,
 }
 
 impl IdentityAction {
-    pub const ALL: [IdentityAction; 4] = [
+    pub const ALL: [IdentityAction; 5] = [
         IdentityAction::Create,
         IdentityAction::Edit,
         IdentityAction::MarkDoubtful,
         IdentityAction::Merge,
+        IdentityAction::Export,
     ];
     pub fn code(self) -> &'static str {
         match self {
@@ -32,6 +36,7 @@ impl IdentityAction {
             IdentityAction::Edit => "edit",
             IdentityAction::MarkDoubtful => "doubt",
             IdentityAction::Merge => "merge",
+            IdentityAction::Export => "export",
         }
     }
     pub fn label(self) -> &'static str {
@@ -40,6 +45,7 @@ impl IdentityAction {
             IdentityAction::Edit => "Modifier l'identité et les coordonnées d'un dossier",
             IdentityAction::MarkDoubtful => "Signaler une identité douteuse ou une collision",
             IdentityAction::Merge => "Fusionner des dossiers (doublons)",
+            IdentityAction::Export => "Exporter un dossier complet (fichier JSON, droit d'accès)",
         }
     }
 }
@@ -53,6 +59,9 @@ pub struct IdentityPolicy {
     pub edit_roles: Vec<Role>,
     pub doubt_roles: Vec<Role>,
     pub merge_roles: Vec<Role>,
+    /// Absent from policies saved before it existed: the director and the
+    /// identity-vigilance referent (export was open to every role then).
+    pub export_roles: Vec<Role>,
     /// Re-query INSi when a new episode opens for a recovered/qualified identity.
     pub reverify_on_new_episode: bool,
     /// Re-query INSi when the last retrieval is older than this (months).
@@ -66,6 +75,7 @@ impl Default for IdentityPolicy {
             edit_roles: Role::ALL.to_vec(),
             doubt_roles: Role::ALL.to_vec(),
             merge_roles: vec![Role::ReferentIdentitovigilance],
+            export_roles: vec![Role::Directeur, Role::ReferentIdentitovigilance],
             reverify_on_new_episode: false,
             reverify_after_months: None,
         }
@@ -86,6 +96,7 @@ impl IdentityPolicy {
             IdentityAction::Edit => &self.edit_roles,
             IdentityAction::MarkDoubtful => &self.doubt_roles,
             IdentityAction::Merge => &self.merge_roles,
+            IdentityAction::Export => &self.export_roles,
         }
     }
     pub fn set_roles(&mut self, action: IdentityAction, roles: Vec<Role>) {
@@ -94,6 +105,7 @@ impl IdentityPolicy {
             IdentityAction::Edit => self.edit_roles = roles,
             IdentityAction::MarkDoubtful => self.doubt_roles = roles,
             IdentityAction::Merge => self.merge_roles = roles,
+            IdentityAction::Export => self.export_roles = roles,
         }
     }
     pub fn allows(&self, roles: &RoleSet, action: IdentityAction) -> bool {
@@ -157,6 +169,11 @@ mod tests {
         let back = IdentityPolicy::from_json(&p.to_json());
         assert!(back.allows(&RoleSet::new(vec![Role::Medecin]), IdentityAction::Edit));
         assert!(!back.allows(&RoleSet::new(vec![Role::Accueil]), IdentityAction::Edit));
+        // Export was open to all before the setting: now the director and the referent.
+        assert_eq!(
+            back.roles_for(IdentityAction::Export),
+            [Role::Directeur, Role::ReferentIdentitovigilance]
+        );
     }
 
     #[test]

@@ -112,6 +112,68 @@ pub async fn identity_sheet(
     Ok(pdf)
 }
 
+const EXPORT_FORBIDDEN: &str = "La procédure d'identitovigilance de la structure réserve l'export complet d'un dossier à d'autres rôles (page « Procédure »).";
+
+/// The whole file as JSON (the user's right of access), for the roles the
+/// procedure names: the identity through the sharing gate (the INS only when
+/// qualified), the notes the reader's roles read (filtered in the query), the
+/// INSi exchanges' XML for the roles that qualify identities; journaled as an
+/// export. A merged file exports nothing (its content is in the kept file).
+pub async fn export(store: &dyn Store, t: &Tenant, id: Uuid) -> ServiceResult<serde_json::Value> {
+    if !t.may(IdentityAction::Export) {
+        return Err(ServiceError::Forbidden(EXPORT_FORBIDDEN));
+    }
+    let u = live_usager_or(
+        store,
+        t,
+        id,
+        "Ce dossier a été fusionné dans un autre : son contenu a rejoint le dossier conservé. Exportez celui-ci (lien en haut de ce dossier).",
+    )
+    .await?;
+    let insi_xml = t.may_qualify();
+    let mut export = store.export_usager(t, id, insi_xml).await?;
+    let identity = match crate::domain::sharing::shareable(&u.data.identity, &u.vigilance) {
+        Ok(s) => serde_json::json!({
+            "ins": s.ins.matricule.as_string(),
+            "oid": s.ins.oid.oid(),
+            "nom_naissance": s.birth_name,
+            "prenoms": s.first_names,
+            "date_naissance": s.birth_date,
+            "sexe": s.sex.code(),
+            "lieu_naissance": s.birth_place_code,
+        }),
+        Err(refusal) => serde_json::json!({ "non_partageable": refusal.to_string() }),
+    };
+    if let Some(file) = export.get_mut("dossier").and_then(|d| d.as_object_mut()) {
+        // The raw INS and the INSi retrieval go out only through the gate above.
+        file.remove("ins_matricule");
+        file.remove("vigilance");
+        file.insert("identite_ins".into(), identity);
+        file.insert(
+            "statut_identite".into(),
+            u.vigilance.status().label().into(),
+        );
+    }
+    let classes: Vec<&str> = t.readable_classes().iter().map(|c| c.label()).collect();
+    audit::record(
+        store,
+        t,
+        AuditAction::FileExported,
+        Some(id),
+        &format!(
+            "export JSON complet (notes : {} ; échanges INSi : {})",
+            if classes.is_empty() {
+                "aucune".to_string()
+            } else {
+                classes.join(", ")
+            },
+            if insi_xml { "avec XML" } else { "sans XML" }
+        ),
+    )
+    .await?;
+    Ok(export)
+}
+
 /// The structure's procedure says who changes identities and contact details.
 pub fn require_editor(t: &Tenant) -> ServiceResult<()> {
     if t.may(IdentityAction::Edit) {

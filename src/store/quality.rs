@@ -104,9 +104,16 @@ pub trait DuplicateStore: Send + Sync {
 #[async_trait]
 pub trait MergeStore: Send + Sync {
     /// The whole file and everything attached to it, as canonical JSON
-    /// (the user's right of access; merge/unmerge checks).
-    async fn export_usager(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<serde_json::Value>;
-    /// What a merge of `merged` would move, by kind.
+    /// (the user's right of access; merge/unmerge checks): only the notes the
+    /// tenant's roles read (filtered in the query), and the INSi exchanges'
+    /// XML only with `insi_xml`.
+    async fn export_usager(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        insi_xml: bool,
+    ) -> StoreResult<serde_json::Value>;
+    /// What a merge of `merged` would move, by kind (notes: those the tenant reads).
     async fn merge_preview(&self, t: &Tenant, merged_id: Uuid) -> StoreResult<MovedObjects>;
     /// One transaction: snapshot both files, move every attached row to the
     /// survivor, write the survivor's new identity, hide the merged file.

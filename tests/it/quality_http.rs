@@ -66,6 +66,34 @@ async fn create(app: &TestApp, c: &reqwest::Client, csrf: &str, fields: &[(&str,
     id_from(&location.unwrap())
 }
 
+/// A CNDA test person (Zoé ADRUN) created at the desk and recovered
+/// through INSi (the traits confirmed, no identity document): RECUP.
+async fn recovered_at_the_desk(app: &TestApp, acc: &reqwest::Client, csrf_acc: &str) -> Uuid {
+    let id = create(
+        app,
+        acc,
+        csrf_acc,
+        &[
+            ("birth_name", "Adrun"),
+            ("first_names", "Zoé"),
+            ("birth_date", "31/12/1975"),
+            ("sex", "F"),
+        ],
+    )
+    .await;
+    let (_, page, _) = post(app, acc, &format!("/usagers/{id}/insi"), csrf_acc, &[]).await;
+    let call = crate::common::app::hidden_value(&page, "call_id");
+    post(
+        app,
+        acc,
+        &format!("/usagers/{id}/insi/confirmation"),
+        csrf_acc,
+        &[("call_id", &call), ("decision", "meme")],
+    )
+    .await;
+    id
+}
+
 const POLICY_DIRECTOR_MERGES: &[(&str, &str)] = &[
     ("part", "policy"),
     ("edit", "accueil"),
@@ -77,6 +105,7 @@ const POLICY_DIRECTOR_MERGES: &[(&str, &str)] = &[
     ("doubt", "accueil"),
     ("doubt", "directeur"),
     ("merge", "directeur"),
+    ("export", "directeur"),
 ];
 
 async fn merges_follow_the_procedure_and_are_reversible(db: TestDb) {
@@ -502,28 +531,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
     assert!(desk.contains(&format!("/usagers/{}", gen_a.id)), "{desk}");
 
     // A CNDA test person, recovered through INSi at the desk.
-    let id = create(
-        &app,
-        &acc,
-        &csrf_acc,
-        &[
-            ("birth_name", "Adrun"),
-            ("first_names", "Zoé"),
-            ("birth_date", "31/12/1975"),
-            ("sex", "F"),
-        ],
-    )
-    .await;
-    let (_, page, _) = post(&app, &acc, &format!("/usagers/{id}/insi"), &csrf_acc, &[]).await;
-    let call = crate::common::app::hidden_value(&page, "call_id");
-    post(
-        &app,
-        &acc,
-        &format!("/usagers/{id}/insi/confirmation"),
-        &csrf_acc,
-        &[("call_id", &call), ("decision", "meme")],
-    )
-    .await;
+    let id = recovered_at_the_desk(&app, &acc, &csrf_acc).await;
     assert_eq!(
         app.db
             .store
@@ -588,6 +596,7 @@ async fn batch_finder_and_insi_reverification(db: TestDb) {
             ("create", "accueil"),
             ("doubt", "accueil"),
             ("merge", "referent_identitovigilance"),
+            ("export", "directeur"),
             ("reverify_after_months", "12"),
         ],
     )
@@ -796,6 +805,7 @@ async fn identity_edits_follow_the_procedure_roles(db: TestDb) {
             ("edit", "directeur"),
             ("doubt", "accueil"),
             ("merge", "directeur"),
+            ("export", "directeur"),
         ],
     )
     .await;
@@ -824,3 +834,158 @@ async fn identity_edits_follow_the_procedure_roles(db: TestDb) {
     assert_eq!(status, StatusCode::SEE_OTHER, "the director may");
 }
 both_backends!(identity_edits_follow_the_procedure_roles);
+
+/// Issue 11, finding 4: the export is an action of the director's procedure
+/// (reception: 403 by default), its identity part goes through the sharing
+/// gate (a recovered, not qualified INS never leaves), medical notes are left
+/// out by the query for roles that do not read them, the INSi XML goes only to
+/// roles that qualify identities, it is journaled as an export, and a merged
+/// file exports nothing. The merge preview does not count unreadable notes.
+async fn the_export_follows_the_procedure_and_the_sharing_gate(db: TestDb) {
+    let (app, f) = setup(db).await;
+    let t = &f.directeur.tenant;
+    let (dir, acc, doc) = (app.client(), app.client(), app.client());
+    let csrf = login(&app, &dir, f.directeur.professional.id, f.csapa.id).await;
+    let csrf_acc = login(&app, &acc, f.accueil.professional.id, f.csapa.id).await;
+    let csrf_doc = login(&app, &doc, f.medecin.professional.id, f.csapa.id).await;
+    // A CNDA test person recovered through INSi at the desk: an INS, not qualified.
+    let id = recovered_at_the_desk(&app, &acc, &csrf_acc).await;
+    let u = app.db.store.get_usager(t, id).await.unwrap().unwrap();
+    assert_eq!(u.vigilance.status(), IdentityStatus::Recup);
+    let ins = u.vigilance.ins().expect("an INS").ins.matricule.as_string();
+    for (class, body) in [
+        ("medicale", "Suivi TSO très confidentiel"),
+        ("partagee", "Venue ce matin"),
+    ] {
+        let (status, page, _) = post(
+            &app,
+            &doc,
+            &format!("/usagers/{id}/notes"),
+            &csrf_doc,
+            &[("confidentiality", class), ("body", body)],
+        )
+        .await;
+        assert!(status.is_success() || status.is_redirection(), "{page}");
+    }
+    let export = format!("/usagers/{id}/export.json");
+
+    // Reception: not named by the procedure (by default the director and the referent).
+    let (status, page) = get(&app, &acc, &export).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("procédure"), "{page}");
+
+    // The director: no INS (not qualified), no medical note, no INSi XML.
+    let (status, json) = get(&app, &dir, &export).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(!json.contains(&ins), "a recovered INS never leaves: {json}");
+    assert!(
+        json.contains("non_partageable") && json.contains("Venue ce matin"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("très confidentiel"),
+        "medical note left out: {json}"
+    );
+    assert!(
+        !json.contains("request_xml"),
+        "no INSi XML for the director: {json}"
+    );
+
+    // Reception, once named: the exchanges' XML (it qualifies identities), still
+    // no medical note and no INS in the identity part.
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/structure/identitovigilance",
+        &csrf,
+        &[POLICY_DIRECTOR_MERGES, &[("export", "accueil")]].concat(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, json) = get(&app, &acc, &export).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert!(
+        json.contains("request_xml") && json.contains("response_xml"),
+        "{json}"
+    );
+    assert!(!json.contains("très confidentiel"), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["dossier"].get("ins_matricule").is_none(), "{json}");
+    assert!(
+        v["dossier"]["identite_ins"]["non_partageable"].is_string(),
+        "{json}"
+    );
+
+    // Journaled as exports.
+    let journal = app
+        .db
+        .store
+        .audit_entries(
+            t,
+            &escale::store::AuditFilter {
+                action: Some("dossier.export".into()),
+                usager_id: Some(id),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(journal.len(), 2, "two exports, two entries: {journal:?}");
+    assert!(journal.iter().any(|e| e.details.contains("sans XML")));
+
+    // The merge preview for the director (no medical notes) does not count the
+    // doctor's medical note, and says so whatever the file holds.
+    let other = create(
+        &app,
+        &acc,
+        &csrf_acc,
+        &[
+            ("birth_name", "Adrun"),
+            ("first_names", "Zoe"),
+            ("birth_date", "31/12/1975"),
+            ("sex", "F"),
+        ],
+    )
+    .await;
+    post(
+        &app,
+        &doc,
+        &format!("/usagers/{other}/notes"),
+        &csrf_doc,
+        &[
+            ("confidentiality", "medicale"),
+            ("body", "Autre note médicale"),
+        ],
+    )
+    .await;
+    let (status, page) = get(
+        &app,
+        &dir,
+        &format!("/identitovigilance/fusion?survivant={id}&fusionne={other}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        !page.contains("1 notes"),
+        "an unreadable note is not counted: {page}"
+    );
+    assert!(page.contains("ne sont pas comptées"), "{page}");
+    let (status, _, _) = post(
+        &app,
+        &dir,
+        "/identitovigilance/fusion",
+        &csrf,
+        &[
+            ("survivant", &id.to_string()),
+            ("fusionne", &other.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A merged file exports nothing: its content is in the kept file.
+    let (status, page) = get(&app, &dir, &format!("/usagers/{other}/export.json")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("a été fusionné"), "{page}");
+}
+both_backends!(the_export_follows_the_procedure_and_the_sharing_gate);

@@ -340,8 +340,8 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .await
         .unwrap();
 
-    let before_a = export_text(&db.store.export_usager(t, a.id).await.unwrap());
-    let before_b = export_text(&db.store.export_usager(t, b.id).await.unwrap());
+    let before_a = export_text(&db.store.export_usager(t, a.id, true).await.unwrap());
+    let before_b = export_text(&db.store.export_usager(t, b.id, true).await.unwrap());
     let preview = db.store.merge_preview(t, b.id).await.unwrap();
     assert_eq!(preview.count(), 5, "{preview:?}");
 
@@ -404,11 +404,11 @@ async fn merge_and_unmerge_restore_both_files(db: TestDb) {
         .unwrap();
     assert!(undone.undone_at.is_some());
     assert_eq!(
-        export_text(&db.store.export_usager(t, a.id).await.unwrap()),
+        export_text(&db.store.export_usager(t, a.id, true).await.unwrap()),
         before_a
     );
     assert_eq!(
-        export_text(&db.store.export_usager(t, b.id).await.unwrap()),
+        export_text(&db.store.export_usager(t, b.id, true).await.unwrap()),
         before_b
     );
     let pair = db

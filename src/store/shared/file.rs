@@ -106,7 +106,7 @@ const PAIR_FILES_SQL: &str = concat!(
 
 /// `$3, $4, …`: the note classes the tenant may read (`NULL`, which
 /// matches nothing, when it may read none), as in `CareStore::notes`.
-fn class_placeholders(count: usize) -> String {
+pub(super) fn class_placeholders(count: usize) -> String {
     if count == 0 {
         return "NULL".to_string();
     }

@@ -162,9 +162,30 @@ async fn attached<'c>(
     .await
 }
 
+/// `AND x.confidentiality IN (…)` for the classes the tenant reads, from `$3`
+/// (notes only; other tables: nothing), and the classes to bind.
+fn readable_notes(t: &Tenant, table: &str) -> (String, Vec<&'static str>) {
+    if table != "notes" {
+        return (String::new(), Vec::new());
+    }
+    let classes: Vec<&'static str> = t.readable_classes().iter().map(|c| c.code()).collect();
+    (
+        format!(
+            " AND x.confidentiality IN ({})",
+            super::file::class_placeholders(classes.len())
+        ),
+        classes,
+    )
+}
+
 #[async_trait]
 impl MergeStore for SqlStore {
-    async fn export_usager(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<serde_json::Value> {
+    async fn export_usager(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        insi_xml: bool,
+    ) -> StoreResult<serde_json::Value> {
         let file = read_snapshot(&self.db, t, usager_id).await?;
         let mut out = serde_json::Map::new();
         out.insert("id".into(), json!(usager_id));
@@ -173,16 +194,27 @@ impl MergeStore for SqlStore {
             serde_json::to_value(file).expect("snapshot serialises"),
         );
         for (name, table, columns) in EXPORT_TABLES {
+            // The exchanges' XML holds INS values INSi returned, maybe since
+            // invalidated: for the roles that qualify identities only.
+            let columns: Vec<_> = columns
+                .iter()
+                .filter(|(c, _)| insi_xml || !c.ends_with("_xml"))
+                .collect();
             let list: Vec<String> = columns.iter().map(|(c, _)| format!("x.{c}")).collect();
-            let items = self
+            let (filter, classes) = readable_notes(t, table);
+            let mut query = self
                 .db
                 .query(format!(
-                    "SELECT {} FROM {table} x WHERE x.structure_id = $1 AND x.usager_id = $2
+                    "SELECT {} FROM {table} x WHERE x.structure_id = $1 AND x.usager_id = $2{filter}
                      ORDER BY x.id",
                     list.join(", ")
                 ))
                 .bind(t.structure_id)
-                .bind(usager_id)
+                .bind(usager_id);
+            for class in classes {
+                query = query.bind(class);
+            }
+            let items = query
                 .all(|r| {
                     let mut obj = serde_json::Map::new();
                     for (c, kind) in columns.iter() {
@@ -199,7 +231,21 @@ impl MergeStore for SqlStore {
     async fn merge_preview(&self, t: &Tenant, merged_id: Uuid) -> StoreResult<MovedObjects> {
         let mut moved = MovedObjects::default();
         for (kind, table) in MOVABLE {
-            let ids = attached(&self.db, t, table, merged_id).await?;
+            // A note the reader may not read is not counted either: its
+            // existence says something (a medical follow-up).
+            let (filter, classes) = readable_notes(t, table);
+            let mut query = self
+                .db
+                .query(format!(
+                "SELECT x.id FROM {table} x WHERE x.structure_id = $1 AND x.usager_id = $2{filter}
+                 ORDER BY x.id"
+            ))
+                .bind(t.structure_id)
+                .bind(merged_id);
+            for class in classes {
+                query = query.bind(class);
+            }
+            let ids: Vec<Uuid> = query.scalars().await?;
             if !ids.is_empty() {
                 moved.by_kind.insert((*kind).to_string(), ids);
             }

@@ -372,6 +372,8 @@ pub struct MergePreview<'a> {
     pub kept_name: String,
     pub kept_status: &'static str,
     pub csrf: &'a str,
+    /// The reader's roles do not read every class of notes.
+    pub notes_hidden: bool,
 }
 
 pub fn merge_preview(p: &MergePreview<'_>) -> Markup {
@@ -384,6 +386,10 @@ pub fn merge_preview(p: &MergePreview<'_>) -> Markup {
             p.muted { "Aucun objet attaché au dossier fusionné." }
         } @else {
             ul { @for (kind, ids) in &p.moved.by_kind { li { (ids.len()) " " (kind) } } }
+        }
+        @if p.notes_hidden {
+            // Said whether or not such notes exist: the sentence reveals nothing.
+            p.hint { "Les notes que vos rôles ne permettent pas de lire ne sont pas comptées ici ; s'il y en a, elles suivent aussi le dossier conservé." }
         }
         p.hint { "La fusion est tracée dans le journal et réversible : l'historique des fusions du dossier conservé permet de l'annuler et de rétablir les deux dossiers tels qu'ils étaient." }
         form method="post" action="/identitovigilance/fusion" {

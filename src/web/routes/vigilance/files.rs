@@ -5,41 +5,18 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::super::parse_id;
-use crate::domain::audit::AuditAction;
-use crate::domain::care::Confidentiality;
 use crate::web::session::Ctx;
 use crate::web::{AppError, AppState};
 
-/// The file and everything attached, as JSON (right of access), without the
-/// note classes the reader may not see.
+/// The file and everything attached, as JSON (right of access): the use
+/// case `services::files::export` says what the reader's roles get.
 pub async fn export(
     State(st): State<AppState>,
     ctx: Ctx,
     Path(raw): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&raw)?;
-    let mut export = st.store.export_usager(&ctx.tenant, id).await?;
-    let readable: Vec<&str> = ctx
-        .tenant
-        .readable_classes()
-        .iter()
-        .map(|c: &Confidentiality| c.code())
-        .collect();
-    if let Some(notes) = export.get_mut("notes").and_then(|n| n.as_array_mut()) {
-        notes.retain(|n| {
-            n.get("confidentiality")
-                .and_then(|c| c.as_str())
-                .is_some_and(|c| readable.contains(&c))
-        });
-    }
-    crate::services::audit::record(
-        st.store.as_ref(),
-        &ctx.tenant,
-        AuditAction::FileExported,
-        Some(id),
-        "export JSON",
-    )
-    .await?;
+    let export = crate::services::files::export(st.store.as_ref(), &ctx.tenant, id).await?;
     let body = serde_json::to_string_pretty(&export).map_err(|e| AppError::Internal(e.into()))?;
     Ok((
         StatusCode::OK,

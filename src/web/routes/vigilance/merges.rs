@@ -70,6 +70,7 @@ pub async fn merge_preview(
         kept_name: data.identity.display_name(),
         kept_status: vigilance.status().label(),
         csrf: &ctx.session.csrf_token,
+        notes_hidden: t.readable_classes().len() < crate::domain::care::Confidentiality::ALL.len(),
     });
     Ok(page(&st, &ctx, "Fusionner deux dossiers", body))
 }
