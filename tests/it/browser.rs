@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use crate::common::app::{TestApp, spawn_app};
 use crate::common::db::{TestBackend, test_store};
 
+mod axe;
+
 /// Longest wait for anything the browser should do.
 const WAIT: Duration = Duration::from_secs(10);
 /// How often a condition is checked while waiting.
