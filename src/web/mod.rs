@@ -3,6 +3,7 @@
 
 mod admin_session;
 mod assets;
+mod card_agent;
 mod error;
 mod extract;
 mod oversized;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub jobs: crate::jobs::Runner,
     /// The structures' teams as file pages show them (a few seconds).
     pub team: Arc<crate::services::team::TeamCache>,
+    /// Signs the card agent's session tokens; `None`: no card reading.
+    pub card_agent: Option<Arc<escale_agent::token::SharedKey>>,
 }
 
 pub fn router(state: AppState) -> Router {
