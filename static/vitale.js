@@ -2,6 +2,9 @@
 // Loaded once in the page head; works on pages swapped in by htmx too (event
 // delegation). Text only (textContent), never markup: what the card holds is
 // not trusted. The card is a key to query INSi, never a proof of identity.
+// The agent answers only this page: its Origin, and the session token Escale
+// put in data-jeton (sent as X-Escale-Jeton; the agent checks it with the key
+// it shares with Escale). Its refusals come with a French message, shown as is.
 (function () {
   "use strict";
   if (!window.fetch) { return; }
@@ -63,7 +66,10 @@
     var list = root.querySelector("[data-vitale-list]");
     status.textContent = "Lecture de la carte…";
     list.replaceChildren();
-    fetch(root.dataset.agent + "/vitale/beneficiaires", { cache: "no-store" })
+    fetch(root.dataset.agent + "/vitale/beneficiaires", {
+      cache: "no-store",
+      headers: { "X-Escale-Jeton": root.dataset.jeton || "" }
+    })
       .then(function (r) {
         return r.json().then(function (data) { return { ok: r.ok, data: data }; });
       })

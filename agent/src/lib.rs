@@ -7,7 +7,10 @@
 //! - [`card`]: the APDU sequence over any transport;
 //! - `pcsc_reader` (feature `pcsc`, on by default): the reader over PC/SC
 //!   (`pcsc` crate, pcscd on Linux); the Escale server never links it;
-//! - [`server`]: the HTTP API, CORS restricted to one origin.
+//! - [`server`]: the HTTP API, CORS restricted to one origin, card reads
+//!   for the Escale page's session token only, at a limited rate;
+//! - [`token`]: that token, issued by Escale and checked here under a key
+//!   both share.
 //!
 //! Its own crate so that the server and its test suite build without
 //! libpcsclite; the `escale-agent` binary wires it to a command line.
@@ -16,6 +19,7 @@ pub mod card;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_reader;
 pub mod server;
+pub mod token;
 pub mod vitale;
 
 use std::future::Future;
@@ -27,12 +31,14 @@ use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 
 use card::CardReader;
+pub use server::ReadLimit;
+use token::SharedKey;
 
 /// `127.0.0.1:8765`.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8765));
 
 /// What `escale-agent` needs (no clap here: the caller parses its own CLI).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
     /// Must be a loopback address ([`DEFAULT_LISTEN`] by default).
     pub listen: SocketAddr,
@@ -41,14 +47,19 @@ pub struct AgentConfig {
     pub origin: String,
     /// Exact PC/SC reader name; `None`: the first reader holding a Vitale.
     pub reader: Option<String>,
+    /// The key Escale signs its session tokens with (`card_agent_key`).
+    pub key: SharedKey,
+    pub read_limit: ReadLimit,
 }
 
 impl AgentConfig {
-    pub fn new(origin: impl Into<String>) -> Self {
+    pub fn new(origin: impl Into<String>, key: SharedKey) -> Self {
         Self {
             listen: DEFAULT_LISTEN,
             origin: origin.into(),
             reader: None,
+            key,
+            read_limit: ReadLimit::default(),
         }
     }
 }
@@ -83,7 +94,12 @@ pub async fn serve(
     check_loopback(addr)?;
     let origin = check_origin(&cfg.origin)?;
     tracing::info!(%addr, origine = cfg.origin, "agent Carte Vitale prêt");
-    axum::serve(listener, server::router(origin, reader))
+    let access = server::Access {
+        origin,
+        key: cfg.key,
+        limit: cfg.read_limit,
+    };
+    axum::serve(listener, server::router(access, reader))
         .with_graceful_shutdown(shutdown)
         .await
         .context("le serveur de l'agent s'est arrêté sur une erreur")
@@ -126,10 +142,15 @@ mod tests {
     use super::*;
 
     #[cfg(feature = "pcsc")]
+    fn key() -> SharedKey {
+        SharedKey::parse("cle-de-test-partagee-0123456789abcdef").unwrap()
+    }
+
+    #[cfg(feature = "pcsc")]
     #[tokio::test]
     async fn refuses_non_loopback_addresses() {
         for listen in ["0.0.0.0:8765", "192.168.1.2:8765", "[::]:8765"] {
-            let mut cfg = AgentConfig::new("https://escale.example");
+            let mut cfg = AgentConfig::new("https://escale.example", key());
             cfg.listen = listen.parse().unwrap();
             let err = run(cfg).await.unwrap_err().to_string();
             assert!(err.contains("n'écoute que sur la boucle locale"), "{err}");
@@ -138,7 +159,7 @@ mod tests {
         let reader = Arc::new(pcsc_reader::PcscReader::default());
         let err = serve(
             listener,
-            AgentConfig::new("https://escale.example"),
+            AgentConfig::new("https://escale.example", key()),
             reader,
             async {},
         )

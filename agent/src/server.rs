@@ -8,15 +8,22 @@
 //! (a DNS-rebinding page reaches us with its own host name and no `Origin`),
 //! and an `Origin`, when sent, must be exactly the configured Escale origin,
 //! which alone gets `Access-Control-Allow-Origin`. No credentials are allowed.
+//!
+//! A card read needs more (issue 11, finding 8): the `Origin` header itself
+//! (a browser always sends it on this cross-origin fetch: without it, the
+//! caller is not the Escale page), the session token the page got from Escale
+//! ([`crate::token`], header `X-Escale-Jeton`), and a free slot of the
+//! [`ReadLimit`]. Refused requests never reach the reader, nor use up a slot,
+//! so that a stranger cannot lock the reception out.
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Request, State};
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE,
-    CACHE_CONTROL, HOST, ORIGIN, VARY, X_CONTENT_TYPE_OPTIONS,
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, HOST, ORIGIN, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -27,6 +34,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::card::{CardError, CardReader};
+use super::token::{self, SessionTag, SharedKey, TokenError};
 
 /// A card read that takes longer is answered with 504 (the blocking read goes
 /// on in its thread; PC/SC has its own timeouts).
@@ -36,19 +44,74 @@ const READ_TIMEOUT: Duration = Duration::from_secs(20);
 const REQUEST_PRIVATE_NETWORK: &str = "access-control-request-private-network";
 const ALLOW_PRIVATE_NETWORK: &str = "access-control-allow-private-network";
 
+/// How many card reads the agent accepts: `burst` at once, then one more
+/// every `every` (for the whole agent: there is one reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimit {
+    pub burst: u32,
+    pub every: Duration,
+}
+
+impl Default for ReadLimit {
+    /// 5 reads at once, then 5 a minute: a receptionist who retries while
+    /// the card settles is never stopped; a page that loops is.
+    fn default() -> Self {
+        ReadLimit {
+            burst: 5,
+            every: Duration::from_secs(12),
+        }
+    }
+}
+
+/// What the router needs besides the reader.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// The exact Escale origin (`scheme://host[:port]`), already checked.
+    pub origin: HeaderValue,
+    pub key: SharedKey,
+    pub limit: ReadLimit,
+}
+
+/// Generic cell rate algorithm: the theoretical arrival time of the next
+/// read; a read is allowed while it is at most `burst - 1` intervals ahead.
+struct Throttle {
+    limit: ReadLimit,
+    next: Option<Instant>,
+}
+
+impl Throttle {
+    /// `Err(wait)` when no slot is free.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let next = self.next.map_or(now, |t| t.max(now));
+        let allowance = self.limit.every * self.limit.burst.saturating_sub(1);
+        let ahead = next - now;
+        if ahead > allowance {
+            return Err(ahead - allowance);
+        }
+        self.next = Some(next + self.limit.every);
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     origin: HeaderValue,
+    key: Arc<SharedKey>,
+    throttle: Arc<std::sync::Mutex<Throttle>>,
     reader: Arc<dyn CardReader>,
     /// One card read at a time.
     turn: Arc<Mutex<()>>,
 }
 
-/// The agent's routes. `origin` is the exact Escale origin
-/// (`scheme://host[:port]`), already checked by the caller.
-pub fn router(origin: HeaderValue, reader: Arc<dyn CardReader>) -> Router {
+/// The agent's routes.
+pub fn router(access: Access, reader: Arc<dyn CardReader>) -> Router {
     let state = AppState {
-        origin,
+        origin: access.origin,
+        key: Arc::new(access.key),
+        throttle: Arc::new(std::sync::Mutex::new(Throttle {
+            limit: access.limit,
+            next: None,
+        })),
         reader,
         turn: Arc::new(Mutex::new(())),
     };
@@ -60,7 +123,85 @@ pub fn router(origin: HeaderValue, reader: Arc<dyn CardReader>) -> Router {
         .with_state(state)
 }
 
-async fn beneficiaires(State(state): State<AppState>) -> Response {
+/// Why a card read is refused (before the reader is touched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    NoOrigin,
+    NoToken,
+    ExpiredToken,
+    InvalidToken,
+    /// No free slot for this many seconds.
+    TooMany(u64),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NoOrigin => error(
+                StatusCode::FORBIDDEN,
+                "origine_absente",
+                "Requête sans origine refusée : seule la page Escale configurée peut lire la carte Vitale",
+            ),
+            Refusal::NoToken => error(
+                StatusCode::UNAUTHORIZED,
+                "jeton_absent",
+                "Jeton de session absent : lisez la carte depuis la page Escale",
+            ),
+            Refusal::ExpiredToken => error(
+                StatusCode::UNAUTHORIZED,
+                "jeton_expire",
+                "Jeton de session expiré : rechargez la page Escale (reconnectez-vous si besoin)",
+            ),
+            Refusal::InvalidToken => error(
+                StatusCode::FORBIDDEN,
+                "jeton_invalide",
+                "Jeton de session invalide : rechargez la page Escale ; si cela persiste, la clé partagée de l'agent n'est pas celle d'Escale",
+            ),
+            Refusal::TooMany(seconds) => {
+                let mut resp = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "trop_de_lectures",
+                    &format!("Trop de lectures de la carte : réessayez dans {seconds} s"),
+                );
+                resp.headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+                resp
+            }
+        }
+    }
+}
+
+/// The Escale page, with a live session token, within the read limit.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<SessionTag, Refusal> {
+    if !headers.contains_key(ORIGIN) {
+        return Err(Refusal::NoOrigin);
+    }
+    let sent = headers.get(token::HEADER).ok_or(Refusal::NoToken)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let tag = match sent.to_str().map(|t| state.key.verify(t, now)) {
+        Ok(Ok(tag)) => tag,
+        Ok(Err(TokenError::Expired)) => return Err(Refusal::ExpiredToken),
+        Ok(Err(TokenError::Invalid)) | Err(_) => {
+            tracing::warn!("lecture refusée : jeton de session invalide");
+            return Err(Refusal::InvalidToken);
+        }
+    };
+    state
+        .throttle
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take(Instant::now())
+        .map_err(|wait| Refusal::TooMany(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)))?;
+    Ok(tag)
+}
+
+async fn beneficiaires(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = match authorize(&state, &headers) {
+        Ok(tag) => tag,
+        Err(refused) => return refused.into_response(),
+    };
     let reader = Arc::clone(&state.reader);
     let read = async {
         let _turn = state.turn.lock().await;
@@ -68,7 +209,7 @@ async fn beneficiaires(State(state): State<AppState>) -> Response {
     };
     match tokio::time::timeout(READ_TIMEOUT, read).await {
         Ok(Ok(Ok(list))) => {
-            tracing::info!(beneficiaires = list.len(), "carte Vitale lue");
+            tracing::info!(beneficiaires = list.len(), %session, "carte Vitale lue");
             Json(list).into_response()
         }
         Ok(Ok(Err(e))) => {
@@ -178,6 +319,10 @@ fn preflight(origin: &HeaderValue, request: &HeaderMap) -> Response {
         ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static("GET"),
     );
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(token::HEADER),
+    );
     headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     if request
         .get(REQUEST_PRIVATE_NETWORK)
@@ -209,6 +354,17 @@ mod tests {
     use tower::ServiceExt;
 
     const ESCALE: &str = "https://escale.example";
+    const KEY: &str = "cle-de-test-partagee-0123456789abcdef";
+
+    fn key() -> SharedKey {
+        SharedKey::parse(KEY).unwrap()
+    }
+
+    /// A token of a session that ends in an hour.
+    fn jeton() -> String {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        key().issue(b"session", now.as_secs() as i64 + 3600)
+    }
 
     struct Fake(fn() -> Result<Vec<Beneficiary>, CardError>);
 
@@ -236,7 +392,12 @@ mod tests {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, HeaderMap, serde_json::Value) {
-        let app = router(HeaderValue::from_static(ESCALE), Arc::new(Fake(reader)));
+        let access = Access {
+            origin: HeaderValue::from_static(ESCALE),
+            key: key(),
+            limit: ReadLimit::default(),
+        };
+        let app = router(access, Arc::new(Fake(reader)));
         let mut req = Request::builder().method(method).uri(path);
         for (name, value) in headers {
             req = req.header(*name, *value);
@@ -255,11 +416,12 @@ mod tests {
 
     #[tokio::test]
     async fn escale_origin_reads_the_card() {
+        let jeton = jeton();
         let (status, headers, body) = call(
             one,
             Method::GET,
             "/vitale/beneficiaires",
-            &[LOCAL, ("origin", ESCALE)],
+            &[LOCAL, ("origin", ESCALE), (token::HEADER, jeton.as_str())],
         )
         .await;
         assert_eq!(status, StatusCode::OK);
@@ -311,6 +473,7 @@ mod tests {
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_ORIGIN], ESCALE);
         assert_eq!(headers[ACCESS_CONTROL_ALLOW_METHODS], "GET");
+        assert_eq!(headers[ACCESS_CONTROL_ALLOW_HEADERS], token::HEADER);
         assert_eq!(headers[ALLOW_PRIVATE_NETWORK], "true");
 
         let (status, headers, _) = call(
@@ -329,8 +492,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_origin_gets_no_cors_header() {
-        let (status, headers, _) = call(one, Method::GET, "/vitale/beneficiaires", &[LOCAL]).await;
+    async fn no_origin_reads_no_card() {
+        let jeton = jeton();
+        let (status, headers, body) = call(
+            one,
+            Method::GET,
+            "/vitale/beneficiaires",
+            &[LOCAL, (token::HEADER, jeton.as_str())],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert_eq!(body["erreur"], "origine_absente");
+        let (status, headers, _) = call(one, Method::GET, "/healthz", &[LOCAL]).await;
         assert_eq!(status, StatusCode::OK);
         assert!(!headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN));
     }
@@ -349,13 +523,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_throttle_lets_a_burst_through_then_one_per_interval() {
+        let every = Duration::from_secs(12);
+        let mut t = Throttle {
+            limit: ReadLimit { burst: 3, every },
+            next: None,
+        };
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(t.take(start), Ok(()));
+        }
+        assert_eq!(t.take(start), Err(every));
+        assert_eq!(
+            t.take(start + Duration::from_secs(2)),
+            Err(every - Duration::from_secs(2))
+        );
+        assert_eq!(t.take(start + every), Ok(()));
+        assert_eq!(t.take(start + every), Err(every));
+        // Idle for long: the full burst again, no more.
+        let later = start + every * 100;
+        for _ in 0..3 {
+            assert_eq!(t.take(later), Ok(()));
+        }
+        assert!(t.take(later).is_err());
+    }
+
     #[tokio::test]
     async fn card_errors_are_french_json() {
+        let jeton = jeton();
+        let escale = [LOCAL, ("origin", ESCALE), (token::HEADER, jeton.as_str())];
         let (status, headers, body) = call(
             || Err(CardError::AucuneCarte),
             Method::GET,
             "/vitale/beneficiaires",
-            &[LOCAL, ("origin", ESCALE)],
+            &escale,
         )
         .await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -367,7 +569,7 @@ mod tests {
             || Err(CardError::PasUneVitale),
             Method::GET,
             "/vitale/beneficiaires",
-            &[LOCAL],
+            &escale,
         )
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

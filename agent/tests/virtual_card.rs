@@ -8,16 +8,19 @@
 
 #![cfg(feature = "pcsc")]
 
+mod common;
+
 use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{ORIGIN, Reply, get_as_escale, request};
 use escale_agent::pcsc_reader::PcscReader;
-use escale_agent::{AgentConfig, serve};
-use serde_json::{Value, json};
+use escale_agent::{AgentConfig, ReadLimit, serve};
+use serde_json::json;
 
 const READER: &str = "Virtual PCD 00 00";
 /// vpcd's TCP port for "Virtual PCD 00 00" (`/etc/reader.conf.d/vpcd`,
@@ -28,7 +31,6 @@ const VPCD_DRIVERS: [&str; 2] = [
     "/usr/lib/x86_64-linux-gnu/pcsc/drivers/serial/libifdvpcd.so",
 ];
 const VPCD_CONF: &str = "/etc/reader.conf.d/vpcd";
-const ORIGIN: &str = "https://escale.example";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_reads_a_virtual_vitale() {
@@ -50,7 +52,13 @@ async fn agent_reads_a_virtual_vitale() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let cfg = AgentConfig::new(ORIGIN);
+    let mut cfg = AgentConfig::new(ORIGIN, common::key());
+    // This test polls while the virtual card settles; the limit has its own
+    // test (access.rs).
+    cfg.read_limit = ReadLimit {
+        burst: 10_000,
+        every: Duration::from_millis(1),
+    };
     let reader = std::sync::Arc::new(PcscReader {
         reader: Some(READER.to_string()),
     });
@@ -59,7 +67,7 @@ async fn agent_reads_a_virtual_vitale() {
     }));
 
     // No card yet.
-    let reply = get(addr, "/vitale/beneficiaires", Some(ORIGIN)).await;
+    let reply = get_as_escale(addr, "/vitale/beneficiaires").await;
     assert_eq!(reply.status, 503, "{reply:?}");
     assert_eq!(reply.body["message"], "Aucune carte Vitale dans le lecteur");
 
@@ -94,23 +102,37 @@ async fn agent_reads_a_virtual_vitale() {
         ])
     );
 
-    // Another site: 403 and no CORS header; its preflight too.
-    let reply = get(addr, "/vitale/beneficiaires", Some("https://evil.example")).await;
+    // Another site: 403 and no CORS header; its preflight too. Without a
+    // session token, no read either (access.rs has the whole story).
+    let token = common::session_token();
+    let evil = [
+        ("Origin", "https://evil.example"),
+        (escale_agent::token::HEADER, token.as_str()),
+    ];
+    let reply = request(addr, "GET", "/vitale/beneficiaires", &evil).await;
     assert_eq!(reply.status, 403, "{reply:?}");
     assert_eq!(reply.header("access-control-allow-origin"), None);
     assert_eq!(reply.body["erreur"], "origine_refusee");
-    let reply = request(
-        addr,
-        "OPTIONS",
-        "/vitale/beneficiaires",
-        Some("https://evil.example"),
-    )
-    .await;
+    let preflight = |origin| {
+        [
+            ("Origin", origin),
+            ("Access-Control-Request-Method", "GET"),
+            (
+                "Access-Control-Request-Headers",
+                escale_agent::token::HEADER,
+            ),
+        ]
+    };
+    let path = "/vitale/beneficiaires";
+    let reply = request(addr, "OPTIONS", path, &preflight("https://evil.example")).await;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.header("access-control-allow-origin"), None);
-    let reply = request(addr, "OPTIONS", "/vitale/beneficiaires", Some(ORIGIN)).await;
+    let reply = request(addr, "OPTIONS", path, &preflight(ORIGIN)).await;
     assert_eq!(reply.status, 204);
     assert_eq!(reply.header("access-control-allow-origin"), Some(ORIGIN));
+    let reply = request(addr, "GET", "/vitale/beneficiaires", &[("Origin", ORIGIN)]).await;
+    assert_eq!(reply.status, 401, "{reply:?}");
+    assert_eq!(reply.body["erreur"], "jeton_absent");
 
     // Remove the card: 503 with the French message, still readable by Escale.
     started.stop_vicc();
@@ -324,28 +346,12 @@ impl Drop for Started {
     }
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// Polls until the expected status and error code: the card takes a moment
 /// to appear in, or leave, the reader (meanwhile: « carte_retiree »).
 async fn poll(addr: SocketAddr, status: u16, code: Option<&str>) -> Reply {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let reply = get(addr, "/vitale/beneficiaires", Some(ORIGIN)).await;
+        let reply = get_as_escale(addr, "/vitale/beneficiaires").await;
         let done = reply.status == status && code.is_none_or(|c| reply.body["erreur"] == c);
         if done || Instant::now() > deadline {
             assert_eq!(reply.status, status, "{reply:?}");
@@ -356,52 +362,4 @@ async fn poll(addr: SocketAddr, status: u16, code: Option<&str>) -> Reply {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn get(addr: SocketAddr, path: &str, origin: Option<&str>) -> Reply {
-    request(addr, "GET", path, origin).await
-}
-
-/// A plain HTTP/1.1 exchange, so the test controls every header sent.
-async fn request(addr: SocketAddr, method: &str, path: &str, origin: Option<&str>) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(origin) = origin {
-        head.push_str(&format!("Origin: {origin}\r\n"));
-        if method == "OPTIONS" {
-            head.push_str("Access-Control-Request-Method: GET\r\n");
-        }
-    }
-    head.push_str("\r\n");
-    tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream.write_all(head.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let text = String::from_utf8(raw).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect();
-        let body = serde_json::from_str(body).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    })
-    .await
-    .unwrap()
 }

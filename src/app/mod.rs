@@ -1,5 +1,6 @@
 //! Builds and runs the application: store, migrations, demo data, HTTP server.
 
+pub mod card_agent;
 pub mod national;
 pub mod telemetry;
 
@@ -26,6 +27,8 @@ pub struct App {
     pub sandboxes: Arc<Sandboxes>,
     /// This process's job runner (started by [`serve`]).
     pub jobs: Runner,
+    /// Signs the card agent's session tokens ([`card_agent::load`]).
+    pub card_agent: Option<Arc<escale_agent::token::SharedKey>>,
 }
 
 /// The job runner over this store and these services, with every job kind.
@@ -68,6 +71,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     let national = national::start(&config).await?;
     let jobs = jobs_runner(&store, &national.insi);
     Ok(App {
+        card_agent: card_agent::load(&config),
         config: Arc::new(config),
         jobs,
         store,
@@ -188,6 +192,7 @@ pub async fn serve(
         }
     });
     let router = web::router(web::AppState {
+        card_agent: app.card_agent.clone(),
         config: app.config.clone(),
         store: app.store.clone(),
         insi: app.insi.clone(),

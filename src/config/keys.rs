@@ -203,6 +203,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "durée de conservation en mémoire des réponses de l'Annuaire Santé",
     ),
     (
+        "card_agent_key",
+        "ESCALE_CARD_AGENT_KEY",
+        "(générée dans data_dir en bac à sable, aucune sinon)",
+        "clé partagée avec l'agent carte Vitale (au moins 32 caractères) ; sans elle, pas de lecture de carte",
+    ),
+    (
         "log",
         "ESCALE_LOG",
         "info",
@@ -231,8 +237,9 @@ pub fn key_of(path: &str) -> String {
 
 /// Secrets that may also come from a file named by `<VARIABLE>_FILE`
 /// (container secrets): (flat key, variable).
-pub const SECRET_FILES: [(&str, &str); 3] = [
+pub const SECRET_FILES: [(&str, &str); 4] = [
     ("database_url", "DATABASE_URL"),
     ("psc_client_secret", "ESCALE_PSC_CLIENT_SECRET"),
     ("annuaire_api_key", "ESCALE_ANNUAIRE_API_KEY"),
+    ("card_agent_key", "ESCALE_CARD_AGENT_KEY"),
 ];

@@ -38,6 +38,10 @@ pub struct Config {
     pub sandbox_public: bool,
     pub log: String,
     pub http: HttpConfig,
+    /// Signs the session tokens the card agent checks (issue 11, finding 8);
+    /// `None`: generated in the data directory in sandbox mode, no card
+    /// reading otherwise.
+    pub card_agent_key: Option<String>,
     pub session: SessionConfig,
     pub insi: InsiConfig,
     pub psc: PscConfig,
@@ -58,6 +62,7 @@ impl Default for Config {
             sandbox_public: false,
             log: "info".to_string(),
             http: HttpConfig::default(),
+            card_agent_key: None,
             session: SessionConfig::default(),
             insi: InsiConfig::default(),
             psc: PscConfig::default(),
@@ -87,6 +92,10 @@ impl fmt::Debug for Config {
             .field("sandbox_public", &self.sandbox_public)
             .field("log", &self.log)
             .field("http", &self.http)
+            .field(
+                "card_agent_key",
+                &self.card_agent_key.as_ref().map(|_| "***"),
+            )
             .field("session", &self.session)
             .field("insi", &self.insi)
             .field("psc", &self.psc)
@@ -207,6 +216,13 @@ impl Config {
         }
         self.validate_psc()?;
         self.validate_http()?;
+        if let Some(key) = &self.card_agent_key {
+            escale_agent::token::SharedKey::parse(key).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "clé `card_agent_key` (ESCALE_CARD_AGENT_KEY) : {e}"
+                ))
+            })?;
+        }
         if self.session.idle_minutes == 0 || self.session.max_hours == 0 {
             return Err(ConfigError::Invalid(
                 "clés `session_idle_minutes` et `session_max_hours` : attendu un nombre supérieur à 0".into(),
@@ -525,13 +541,29 @@ mod tests {
             ("psc_client_secret", "\"tres-secret\""),
             ("annuaire_url", "\"https://gateway.example/fhir/v2\""),
             ("annuaire_api_key", "\"cle-api-secrete\""),
+            (
+                "card_agent_key",
+                "\"cle-de-l-agent-carte-vitale-0123456789\"",
+            ),
         ])
         .unwrap();
         let dbg = format!("{c:?}");
         assert!(
-            !dbg.contains("tres-secret") && !dbg.contains("cle-api-secrete"),
+            !dbg.contains("tres-secret")
+                && !dbg.contains("cle-api-secrete")
+                && !dbg.contains("cle-de-l-agent"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn a_short_card_agent_key_is_refused() {
+        let err = with(&[("card_agent_key", "\"abc123\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_CARD_AGENT_KEY"), "{err}");
+        assert!(err.contains("32 caractères"), "{err}");
+        assert!(!err.contains("abc123"), "the key is never shown: {err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod admin_session;
 mod assets;
+mod card_agent;
 mod client;
 mod error;
 mod extract;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub team: Arc<crate::services::team::TeamCache>,
     /// The break-glass login's throttling, lock-outs and journal summaries.
     pub break_glass: Arc<crate::services::administration::BreakGlassGuard>,
+    /// Signs the card agent's session tokens; `None`: no card reading.
+    pub card_agent: Option<Arc<escale_agent::token::SharedKey>>,
 }
 
 pub fn router(state: AppState) -> Router {

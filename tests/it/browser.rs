@@ -788,9 +788,11 @@ async fn browser_reception_page_gets_the_beneficiaries() {
         .await
         .expect("port 8765 of the loopback free for the card agent");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The agent gets the sandbox's key as `--key-file <data_dir>/card-agent-key`
+    // would: the page must hand it a token signed with that key.
     let agent = tokio::spawn(escale_agent::serve(
         listener,
-        escale_agent::AgentConfig::new(app.url("")),
+        escale_agent::AgentConfig::new(app.url(""), app.card_agent_key()),
         std::sync::Arc::new(TwoBeneficiaries),
         async {
             let _ = stopped.await;

@@ -1077,6 +1077,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         psc: std::sync::Arc::new(escale::services::psc::PscService::disabled()),
         directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
         sandboxes: Default::default(),
+        card_agent: None,
     };
     tokio::spawn(escale::app::serve(app, listener, std::future::pending()));
     let r = reqwest::get(format!("http://{addr}/healthz"))

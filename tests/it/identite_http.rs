@@ -732,6 +732,18 @@ async fn carte_vitale_search_through_the_sandbox(db: TestDb) {
     .await;
     let page = get(&app, &c, &format!("/usagers/{id}")).await;
     assert!(page.contains("data-vitale-read") && page.contains("/static/vitale.js"));
+    // The widget hands the card agent a session token signed with the key the
+    // sandbox shares with it, for two hours at most (issue 11, finding 8).
+    let marker = "data-jeton=\"";
+    let start = page.find(marker).expect("the widget has a token") + marker.len();
+    let token = &page[start..start + page[start..].find('"').unwrap()];
+    let key = app.card_agent_key();
+    let now = chrono::Utc::now().timestamp();
+    assert!(key.verify(token, now).is_ok());
+    assert_eq!(
+        key.verify(token, now + 2 * 3600 + 1),
+        Err(escale_agent::token::TokenError::Expired)
+    );
     let before = insi_requests(&app);
     let path = format!("/usagers/{id}/insi/vitale");
     let (status, page) = post(

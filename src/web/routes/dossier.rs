@@ -38,6 +38,7 @@ async fn render(
         .copied()
         .filter(|c| t.may_write(*c))
         .collect();
+    let agent_token = crate::web::card_agent::token(st, ctx);
     let view = FileView {
         usager,
         episodes: &c.episodes,
@@ -68,6 +69,7 @@ async fn render(
             calls: &c.insi_calls,
             lift: c.anonymity_lift.as_ref(),
             csrf: &ctx.session.csrf_token,
+            agent_token: agent_token.as_deref(),
             today: Utc::now().date_naive().format("%Y-%m-%d").to_string(),
         },
     };

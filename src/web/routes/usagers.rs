@@ -136,6 +136,7 @@ pub async fn new_form(
             .unwrap_or_default(),
         ..UsagerForm::default()
     };
+    let agent_token = crate::web::card_agent::token(&st, &ctx);
     let search = views::usagers::anteriority(&views::usagers::Anteriority {
         date: &q.ant_date,
         name: &q.ant_nom,
@@ -143,6 +144,7 @@ pub async fn new_form(
         error,
         results: results.as_deref(),
         csrf: &ctx.session.csrf_token,
+        agent_token: agent_token.as_deref(),
         scan: "",
         scan_error: None,
     });
@@ -185,6 +187,7 @@ pub async fn scan(
     form: crate::web::extract::RawForm,
 ) -> Result<Response, AppError> {
     let typed = form.get("scan").to_string();
+    let agent_token = crate::web::card_agent::token(&st, &ctx);
     let anteriority = |scan_error: Option<&str>| {
         views::usagers::anteriority(&views::usagers::Anteriority {
             date: "",
@@ -193,6 +196,7 @@ pub async fn scan(
             error: None,
             results: None,
             csrf: &ctx.session.csrf_token,
+            agent_token: agent_token.as_deref(),
             scan: &typed,
             scan_error,
         })

@@ -49,6 +49,8 @@ pub struct Panel<'a> {
     pub calls: &'a [InsiCall],
     pub lift: Option<&'a AnonymityLift>,
     pub csrf: &'a str,
+    /// The card agent's session token; `None`: no card reading offered.
+    pub agent_token: Option<&'a str>,
     pub today: String,
 }
 
@@ -123,7 +125,7 @@ fn actions(p: &Panel<'_>, base: &str) -> Markup {
                         @if v.ins().is_some() { "Interroger à nouveau INSi" } @else { "Rechercher l'INS" }
                     }
                 }
-                (vitale_widget(&format!("{base}/insi/vitale"), p.csrf))
+                (vitale_widget(&format!("{base}/insi/vitale"), p.csrf, p.agent_token))
                 @if v.document().is_none() && !docs.is_empty() {
                     form.inline method="post" action={ (base) "/piece" } {
                         (csrf_field(p.csrf))
@@ -311,16 +313,33 @@ pub fn local_traits(identity: &Identity) -> [String; 5] {
 pub const VITALE_AGENT: &str = "http://127.0.0.1:8765";
 
 /// Reads the Carte Vitale through the workstation agent (static/vitale.js,
-/// loaded by the layout);
-/// the chosen beneficiary is posted to `action` (INSi search by card) or, on
+/// loaded by the layout), which sends it `token`, the session token signed
+/// with the key it shares with Escale; no token (no key configured): nothing.
+/// The chosen beneficiary is posted to `action` (INSi search by card) or, on
 /// the creation page (`action` empty), only prefills the form. Hidden until
 /// the script runs: without it, nothing dead is shown.
-pub fn vitale_widget(action: &str, csrf: &str) -> Markup {
+pub fn vitale_widget(action: &str, csrf: &str, token: Option<&str>) -> Markup {
     html! {
-        div #vitale data-agent=(VITALE_AGENT) data-action=(action) data-csrf=(csrf) {
-            button.secondary type="button" data-vitale-read hidden { "Lire la carte Vitale" }
-            p data-vitale-status role="status" {}
-            ul data-vitale-list {}
+        @if let Some(token) = token {
+            div #vitale data-agent=(VITALE_AGENT) data-jeton=(token) data-action=(action) data-csrf=(csrf) {
+                button.secondary type="button" data-vitale-read hidden { "Lire la carte Vitale" }
+                p data-vitale-status role="status" {}
+                ul data-vitale-list {}
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_card_reading_without_an_agent_token() {
+        assert_eq!(vitale_widget("", "csrf", None).into_string(), "");
+        let widget =
+            vitale_widget("/usagers/1/insi/vitale", "csrf", Some("v1.9.t.m")).into_string();
+        assert!(widget.contains(r#"data-jeton="v1.9.t.m""#), "{widget}");
+        assert!(widget.contains("data-vitale-read"), "{widget}");
     }
 }

@@ -62,6 +62,8 @@ pub struct Anteriority<'a> {
     /// `None` when no search was made yet.
     pub results: Option<&'a [Usager]>,
     pub csrf: &'a str,
+    /// The card agent's session token; `None`: no card reading offered.
+    pub agent_token: Option<&'a str>,
     pub scan: &'a str,
     pub scan_error: Option<&'a str>,
 }
@@ -95,7 +97,7 @@ pub fn anteriority(a: &Anteriority<'_>) -> Markup {
             }
         }
         (scan_form(a.csrf, a.scan, a.scan_error))
-        (super::identite::vitale_widget("", a.csrf))
+        (super::identite::vitale_widget("", a.csrf, a.agent_token))
         h2 { "2. Nouveau dossier" }
     }
 }

@@ -23,6 +23,16 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The key a sandbox app shares with the card agent (made at start in its
+    /// data directory), as `escale-agent --key-file` reads it.
+    pub fn card_agent_key(&self) -> escale_agent::token::SharedKey {
+        let path = self
+            ._data_dir
+            .path()
+            .join(escale::app::card_agent::SANDBOX_KEY_FILE);
+        escale_agent::token::SharedKey::from_file(&path).expect("the sandbox's card agent key")
+    }
+
     /// A fresh browser-like client: its own cookie jar, no redirects followed.
     pub fn client(&self) -> reqwest::Client {
         escale::install_crypto_provider();
@@ -122,6 +132,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     let sandboxes = national.sandboxes.clone();
     let jobs = escale::app::jobs_runner(&db.store, &national.insi);
     let app = escale::app::App {
+        card_agent: escale::app::card_agent::load(&config),
         config: Arc::new(config),
         jobs,
         store: db.store.clone(),
