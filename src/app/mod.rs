@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::jobs::{Runner, RunnerConfig};
+use crate::services::admin_secrets::AdminSecrets;
 use crate::services::annuaire::DirectoryService;
 use crate::services::insi::InsiService;
 use crate::services::psc::PscService;
@@ -29,6 +30,8 @@ pub struct App {
     pub jobs: Runner,
     /// Signs the card agent's session tokens ([`card_agent::load`]).
     pub card_agent: Option<Arc<escale_agent::token::SharedKey>>,
+    /// Seals the administrators' TOTP secrets in the database.
+    pub admin_secrets: Arc<AdminSecrets>,
 }
 
 /// The job runner over this store and these services, with every job kind.
@@ -68,9 +71,19 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     {
         tracing::info!("données de démonstration créées");
     }
+    let admin_secrets = Arc::new(AdminSecrets::load(&config)?);
+    let sealed =
+        crate::services::administration::seal_clear_secrets(store.as_ref(), &admin_secrets).await?;
+    if sealed > 0 {
+        tracing::info!(
+            secrets = sealed,
+            "secrets TOTP des administrateurs chiffrés en base"
+        );
+    }
     let national = national::start(&config).await?;
     let jobs = jobs_runner(&store, &national.insi);
     Ok(App {
+        admin_secrets,
         card_agent: card_agent::load(&config),
         config: Arc::new(config),
         jobs,
@@ -138,6 +151,7 @@ pub async fn serve(
             summary_every: chrono::Duration::seconds(app.config.admin_login_summary_seconds as i64),
             ..Default::default()
         },
+        app.admin_secrets.clone(),
     ));
     let purge_store = app.store.clone();
     let purge_guard = break_glass.clone();

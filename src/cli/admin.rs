@@ -124,8 +124,10 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
     let store = open(&config).await?;
     match cmd {
         AdminCommand::Bootstrap(a) => {
+            let secrets = crate::services::admin_secrets::AdminSecrets::load(&config)?;
             let done = crate::services::administration::bootstrap(
                 store.as_ref(),
+                &secrets,
                 &crate::services::administration::BootstrapRequest {
                     first_name: a.first_name,
                     last_name: a.last_name,
@@ -139,8 +141,10 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
             print_credential(&config, "Administrateur de l'instance créé", &done);
         }
         AdminCommand::ResetCredential(a) => {
+            let secrets = crate::services::admin_secrets::AdminSecrets::load(&config)?;
             let done = crate::services::administration::reset_credential(
                 store.as_ref(),
+                &secrets,
                 &a.login,
                 &crate::services::administration::totp_issuer(config.public_url.as_deref()),
             )

@@ -101,6 +101,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "taille maximale d'un formulaire envoyé",
     ),
     (
+        "admin_secret_key",
+        "ESCALE_ADMIN_SECRET_KEY",
+        "(générée dans data_dir/admin-secret.key)",
+        "clé (32 octets en base64) qui chiffre les secrets TOTP des administrateurs en base",
+    ),
+    (
         "admin_login_summary_seconds",
         "ESCALE_ADMIN_LOGIN_SUMMARY_SECONDS",
         "600",
@@ -237,9 +243,10 @@ pub fn key_of(path: &str) -> String {
 
 /// Secrets that may also come from a file named by `<VARIABLE>_FILE`
 /// (container secrets): (flat key, variable).
-pub const SECRET_FILES: [(&str, &str); 4] = [
+pub const SECRET_FILES: [(&str, &str); 5] = [
     ("database_url", "DATABASE_URL"),
     ("psc_client_secret", "ESCALE_PSC_CLIENT_SECRET"),
     ("annuaire_api_key", "ESCALE_ANNUAIRE_API_KEY"),
     ("card_agent_key", "ESCALE_CARD_AGENT_KEY"),
+    ("admin_secret_key", "ESCALE_ADMIN_SECRET_KEY"),
 ];

@@ -35,6 +35,8 @@ pub struct Config {
     pub demo_data: bool,
     pub max_body_bytes: usize,
     pub admin_login_summary_seconds: u64,
+    /// Seals the administrators' TOTP secrets (`services::admin_secrets`).
+    pub admin_secret_key: Option<String>,
     pub sandbox_public: bool,
     pub log: String,
     pub http: HttpConfig,
@@ -59,6 +61,7 @@ impl Default for Config {
             demo_data: true,
             max_body_bytes: 256 * 1024,
             admin_login_summary_seconds: 600,
+            admin_secret_key: None,
             sandbox_public: false,
             log: "info".to_string(),
             http: HttpConfig::default(),
@@ -90,6 +93,10 @@ impl fmt::Debug for Config {
                 &self.admin_login_summary_seconds,
             )
             .field("sandbox_public", &self.sandbox_public)
+            .field(
+                "admin_secret_key",
+                &self.admin_secret_key.as_ref().map(|_| "***"),
+            )
             .field("log", &self.log)
             .field("http", &self.http)
             .field(

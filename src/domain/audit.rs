@@ -21,6 +21,7 @@ pub enum AuditAction {
     ConfigurationChanged,
     StructureCreated,
     ProfessionalCreated,
+    ProfessionalRenamed,
     RoleGranted,
     InsiQueried,
     IdentityConfirmed,
@@ -47,7 +48,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -60,6 +61,7 @@ impl AuditAction {
         AuditAction::ConfigurationChanged,
         AuditAction::StructureCreated,
         AuditAction::ProfessionalCreated,
+        AuditAction::ProfessionalRenamed,
         AuditAction::RoleGranted,
         AuditAction::InsiQueried,
         AuditAction::IdentityConfirmed,
@@ -99,6 +101,7 @@ impl AuditAction {
             AuditAction::ConfigurationChanged => "configuration.modification",
             AuditAction::StructureCreated => "structure.creation",
             AuditAction::ProfessionalCreated => "professionnel.creation",
+            AuditAction::ProfessionalRenamed => "professionnel.nom",
             AuditAction::RoleGranted => "role.attribution",
             AuditAction::InsiQueried => "insi.appel",
             AuditAction::IdentityConfirmed => "identite.insi_confirmee",
@@ -139,6 +142,7 @@ impl AuditAction {
             AuditAction::ConfigurationChanged => "Modification de la configuration",
             AuditAction::StructureCreated => "Création de la structure",
             AuditAction::ProfessionalCreated => "Création d'un professionnel",
+            AuditAction::ProfessionalRenamed => "Nom d'un professionnel mis à jour",
             AuditAction::RoleGranted => "Attribution d'un rôle",
             AuditAction::InsiQueried => "Appel au téléservice INSi",
             AuditAction::IdentityConfirmed => "INS confirmé (même personne)",

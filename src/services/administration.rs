@@ -13,13 +13,13 @@ use std::sync::OnceLock;
 use uuid::Uuid;
 
 use crate::domain::audit::AuditAction;
-use crate::domain::directory::DirectoryQuery;
 use crate::domain::identifiers::NationalId;
 use crate::domain::login_guard::{Admission, GuardRules, LoginGuard};
 use crate::domain::roles::Role;
 use crate::domain::structure::{Finess, StructureKind};
 use crate::domain::text;
 use crate::domain::totp::TotpSecret;
+use crate::services::admin_secrets::AdminSecrets;
 use crate::store::access::AdminCredential;
 use crate::store::{AuditChain, NewProfessional, NewStructure, Store, StoreError, Structure};
 
@@ -97,26 +97,29 @@ impl std::fmt::Debug for Bootstrapped {
 /// once any administrator credential exists.
 pub async fn bootstrap(
     store: &dyn Store,
+    secrets: &AdminSecrets,
     req: &BootstrapRequest,
 ) -> Result<Bootstrapped, AdminError> {
     if store.admin_credentials_count().await? > 0 {
         return Err(AdminError::AlreadyBootstrapped);
     }
-    create_administrator(store, req, "ligne de commande").await
+    create_administrator(store, secrets, req, "ligne de commande").await
 }
 
 /// Another instance administrator, added by one already there (a second
 /// person for the break-glass login); the secrets are shown once to hand over.
 pub async fn add_administrator(
     store: &dyn Store,
+    secrets: &AdminSecrets,
     req: &BootstrapRequest,
     actor: &str,
 ) -> Result<Bootstrapped, AdminError> {
-    create_administrator(store, req, actor).await
+    create_administrator(store, secrets, req, actor).await
 }
 
 async fn create_administrator(
     store: &dyn Store,
+    secrets: &AdminSecrets,
     req: &BootstrapRequest,
     actor: &str,
 ) -> Result<Bootstrapped, AdminError> {
@@ -151,7 +154,7 @@ async fn create_administrator(
         professional_id: Uuid::nil(),
         login: login.clone(),
         password_hash: fresh.password_hash.clone(),
-        totp_secret: fresh.totp.to_base32(),
+        totp_secret: secrets.seal(&login, &fresh.totp.to_base32()),
         last_totp_step: 0,
     };
     let display_name = format!("{} {}", professional.first_name, professional.last_name);
@@ -275,6 +278,7 @@ impl Fresh {
 /// lock is lifted and their open administration sessions end.
 pub async fn reset_credential(
     store: &dyn Store,
+    secrets: &AdminSecrets,
     login: &str,
     issuer: &str,
 ) -> Result<Bootstrapped, AdminError> {
@@ -301,7 +305,7 @@ pub async fn reset_credential(
         .reset_admin_credential(
             &login,
             &fresh.password_hash,
-            &fresh.totp.to_base32(),
+            &secrets.seal(&login, &fresh.totp.to_base32()),
             &[entry],
         )
         .await?
@@ -374,14 +378,22 @@ impl std::fmt::Debug for LoginAttempt {
 pub struct BreakGlassGuard {
     guard: std::sync::Mutex<LoginGuard>,
     hashing: tokio::sync::Semaphore,
+    /// Opens the TOTP secrets the database keeps sealed.
+    secrets: std::sync::Arc<AdminSecrets>,
 }
 
 impl BreakGlassGuard {
-    pub fn new(rules: GuardRules) -> Self {
+    pub fn new(rules: GuardRules, secrets: std::sync::Arc<AdminSecrets>) -> Self {
         BreakGlassGuard {
             hashing: tokio::sync::Semaphore::new(rules.hashing_permits),
             guard: std::sync::Mutex::new(LoginGuard::new(rules, Utc::now())),
+            secrets,
         }
+    }
+
+    /// The key new administrators' secrets are sealed with.
+    pub fn secrets(&self) -> &AdminSecrets {
+        &self.secrets
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut LoginGuard) -> T) -> T {
@@ -402,10 +414,15 @@ impl BreakGlassGuard {
     }
 }
 
-impl Default for BreakGlassGuard {
-    fn default() -> Self {
-        Self::new(GuardRules::default())
-    }
+/// Seals the TOTP secrets stored before sealing existed (and the sandbox
+/// administrator's, written in clear by the demo data); returns how many.
+pub async fn seal_clear_secrets(
+    store: &dyn Store,
+    secrets: &AdminSecrets,
+) -> Result<usize, StoreError> {
+    store
+        .seal_admin_secrets(&|login, clear| secrets.seal(login, clear))
+        .await
 }
 
 /// The break-glass login from `from` (the client's address): throttled,
@@ -443,8 +460,12 @@ pub async fn check_login(
             .await
             .unwrap_or(false);
     if let Some(c) = &credential {
-        let step = TotpSecret::from_base32(&c.totp_secret)
+        // A secret the key does not open counts as a failed code.
+        let step = guard
+            .secrets
+            .open(&login, &c.totp_secret)
             .ok()
+            .and_then(|s| TotpSecret::from_base32(&s).ok())
             .and_then(|s| s.verify(&attempt.code, now.timestamp(), c.last_totp_step));
         if let (true, Some(step)) = (password_ok, step)
             && store.admin_login_succeeded(c.professional_id, step).await?
@@ -594,11 +615,7 @@ pub async fn designate_director(
     let professional = match store.find_professional_by_national_id(&id_nat).await? {
         Some(p) => p,
         None => {
-            let found = directory
-                .people(store, &DirectoryQuery::Identifier(id_nat.clone()))
-                .await
-                .ok()
-                .and_then(|f| f.items.into_iter().find(|p| p.id_nat_ps == id_nat));
+            let found = directory.person(store, &id_nat).await.ok().flatten();
             let (first, last, profession) = match found {
                 Some(p) => {
                     let profession = p.headline();

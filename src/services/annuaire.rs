@@ -126,6 +126,18 @@ impl DirectoryService {
         }
     }
 
+    /// The professional with exactly this idNat_PS, if the Annuaire has them.
+    pub async fn person(
+        &self,
+        store: &dyn crate::store::Store,
+        id_nat: &str,
+    ) -> Result<Option<DirectoryPerson>, DirectoryError> {
+        let found = self
+            .people(store, &DirectoryQuery::Identifier(id_nat.to_string()))
+            .await?;
+        Ok(found.items.into_iter().find(|p| p.id_nat_ps == id_nat))
+    }
+
     /// Structures matching a name or a FINESS number.
     pub async fn organizations(
         &self,

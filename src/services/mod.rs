@@ -1,6 +1,7 @@
 //! Use cases: the domain, the store and the connectors put together. No HTTP,
 //! no HTML, no simulator: `web/` calls these, `app/` wires them.
 
+pub mod admin_secrets;
 pub mod administration;
 pub mod annuaire;
 pub mod annuaire_import;

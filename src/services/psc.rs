@@ -111,3 +111,55 @@ impl PscService {
             .map(|(i, _)| i)
     }
 }
+
+/// At each login, the names Pro Santé Connect gives (those of the RPPS)
+/// replace what Escale kept, journaled on the instance's chain and on each
+/// structure the professional works in (their journals show the name).
+/// Empty or unusable names from PSC, or the same names up to case and
+/// accents, change nothing.
+pub async fn refresh_names(
+    store: &dyn crate::store::Store,
+    professional: &crate::store::Professional,
+    person: &crate::domain::directory::DirectoryPerson,
+    memberships: &[crate::store::Membership],
+) -> crate::store::StoreResult<bool> {
+    use crate::domain::text;
+    let (Ok(first), Ok(last)) = (
+        text::single_line(&person.first_name, 100),
+        text::single_line(&person.last_name, 100),
+    ) else {
+        return Ok(false);
+    };
+    // The RPPS writes names in capitals, without accents: the same name
+    // written otherwise in Escale is not a change.
+    use crate::domain::search::fold;
+    if fold(&first) == fold(&professional.first_name)
+        && fold(&last) == fold(&professional.last_name)
+    {
+        return Ok(false);
+    }
+    let details = format!(
+        "nom mis à jour depuis Pro Santé Connect ({}) : {} → {first} {last}",
+        person.id_nat_ps,
+        professional.display_name()
+    );
+    let chains = std::iter::once(crate::store::AuditChain::Instance).chain(
+        memberships
+            .iter()
+            .map(|m| crate::store::AuditChain::Structure(m.structure_id)),
+    );
+    let journal: Vec<_> = chains
+        .map(|chain| {
+            crate::services::audit::instance_event(
+                chain,
+                "Pro Santé Connect",
+                crate::domain::audit::AuditAction::ProfessionalRenamed,
+                details.clone(),
+            )
+        })
+        .collect();
+    store
+        .rename_professional(professional.id, &first, &last, &journal)
+        .await?;
+    Ok(true)
+}

@@ -132,6 +132,20 @@ pub trait StructureStore: Send + Sync {
         p: &NewProfessional,
         journal: InstanceJournalOf<'_, Professional>,
     ) -> StoreResult<Professional>;
+    /// Seals, in one transaction, every administrator's TOTP secret still in
+    /// clear (not starting with `v1:`): `seal(login, clear)`. Returns how many.
+    async fn seal_admin_secrets(
+        &self,
+        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> String + Send + Sync),
+    ) -> StoreResult<usize>;
+    /// New names for a professional (as Pro Santé Connect gives them at login).
+    async fn rename_professional(
+        &self,
+        id: Uuid,
+        first_name: &str,
+        last_name: &str,
+        journal: InstanceJournal<'_>,
+    ) -> StoreResult<()>;
     async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>>;
     async fn find_professional_by_national_id(
         &self,

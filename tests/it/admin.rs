@@ -9,7 +9,9 @@ use escale::services::administration::{self, AdminError, BootstrapRequest, Login
 use escale::store::AuditChain;
 use reqwest::StatusCode;
 
-use crate::common::app::{TestApp, csrf_in, location, login_as, spawn_app, spawn_app_with};
+use crate::common::app::{
+    TestApp, csrf_in, location, login_as, spawn_app, spawn_app_with, test_guard, test_secrets,
+};
 use crate::common::db::TestDb;
 
 const INES: &str = "899900000086"; // in the Annuaire and PSC sandboxes, no structure yet
@@ -17,6 +19,7 @@ const INES: &str = "899900000086"; // in the Annuaire and PSC sandboxes, no stru
 async fn bootstrap(db: &TestDb) -> administration::Bootstrapped {
     administration::bootstrap(
         db.store.as_ref(),
+        &test_secrets(),
         &BootstrapRequest {
             first_name: "Paule".into(),
             last_name: "Admin <b>GRADeS</b>".into(),
@@ -151,6 +154,7 @@ async fn bootstrap_is_once_and_the_password_is_never_stored_in_clear(db: TestDb)
     assert!(!c.password_hash.contains(&done.password));
     let again = administration::bootstrap(
         db.store.as_ref(),
+        &test_secrets(),
         &BootstrapRequest {
             first_name: "Autre".into(),
             last_name: "Admin".into(),
@@ -195,7 +199,7 @@ async fn failures_lock_the_login_and_codes_are_good_once(db: TestDb) {
         code,
     };
     let store = db.store.as_ref();
-    let guard = &administration::BreakGlassGuard::default();
+    let guard = &test_guard();
     let (here, elsewhere) = (ip("192.0.2.1"), ip("198.51.100.2"));
     let check =
         move |a: LoginAttempt, from, t| administration::check_login(store, guard, a, from, t);
@@ -629,7 +633,7 @@ async fn break_glass_administration_in_production(db: TestDb) {
     let later = Utc::now() + Duration::minutes(1);
     administration::check_login(
         app.db.store.as_ref(),
-        &administration::BreakGlassGuard::default(),
+        &test_guard(),
         LoginAttempt {
             login: "jean.second".into(),
             password,
@@ -742,7 +746,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
     // The same password and code sent 8 times at once (a relayed code):
     // exactly one opens; the others fail, or are told to retry when every
     // password-check turn is taken.
-    let guard = std::sync::Arc::new(administration::BreakGlassGuard::default());
+    let guard = std::sync::Arc::new(test_guard());
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let store = db.store.clone();
@@ -777,10 +781,13 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
         "Debug hides the secret"
     );
     // Every turn of the password check taken: told to retry, nothing checked.
-    let busy = administration::BreakGlassGuard::new(escale::domain::login_guard::GuardRules {
-        hashing_permits: 0,
-        ..Default::default()
-    });
+    let busy = administration::BreakGlassGuard::new(
+        escale::domain::login_guard::GuardRules {
+            hashing_permits: 0,
+            ..Default::default()
+        },
+        std::sync::Arc::new(test_secrets()),
+    );
     let r = administration::check_login(
         db.store.as_ref(),
         &busy,
@@ -805,9 +812,14 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
         )
         .await
         .unwrap();
-    let fresh = administration::reset_credential(db.store.as_ref(), "Admin.Grades", "Escale")
-        .await
-        .unwrap();
+    let fresh = administration::reset_credential(
+        db.store.as_ref(),
+        &test_secrets(),
+        "Admin.Grades",
+        "Escale",
+    )
+    .await
+    .unwrap();
     assert!(db.store.admin_session("empreinte").await.unwrap().is_none());
     let later = now + Duration::minutes(1);
     let new_code = TotpSecret::from_base32(&fresh.totp_secret)
@@ -815,7 +827,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
         .code_at_step(later.timestamp() / 30, 6);
     let old = administration::check_login(
         db.store.as_ref(),
-        &administration::BreakGlassGuard::default(),
+        &test_guard(),
         LoginAttempt {
             login: "admin.grades".into(),
             password: done.password.clone(),
@@ -831,7 +843,7 @@ async fn parallel_attempts_all_count_and_a_code_passes_once(db: TestDb) {
     );
     administration::check_login(
         db.store.as_ref(),
-        &administration::BreakGlassGuard::default(),
+        &test_guard(),
         LoginAttempt {
             login: "admin.grades".into(),
             password: fresh.password.clone(),
@@ -884,3 +896,97 @@ async fn the_sandbox_administrator_can_be_tried(db: TestDb) {
     );
 }
 both_backends!(the_sandbox_administrator_can_be_tried);
+
+/// Issue 11, finding 10 (TOTP secret at rest): the database keeps the secret
+/// sealed (AES-256-GCM, bound to the login) under a key it does not hold;
+/// with another key the right password and code are refused; a secret stored
+/// in clear before sealing existed is sealed at startup and keeps working.
+async fn totp_secrets_are_sealed_at_rest(db: TestDb) {
+    let done = bootstrap(&db).await;
+    let stored = |db: &TestDb| {
+        let store = db.store.clone();
+        async move {
+            store
+                .admin_credential("admin.grades")
+                .await
+                .unwrap()
+                .unwrap()
+                .totp_secret
+        }
+    };
+    let sealed = stored(&db).await;
+    assert!(sealed.starts_with("v1:"), "{sealed}");
+    assert!(!sealed.contains(&done.totp_secret));
+    let now = Utc::now();
+    let attempt = |secret: &str, t: chrono::DateTime<Utc>| LoginAttempt {
+        login: "admin.grades".into(),
+        password: done.password.clone(),
+        code: TotpSecret::from_base32(secret)
+            .unwrap()
+            .code_at_step(t.timestamp() / 30, 6),
+    };
+    let other_key = administration::BreakGlassGuard::new(
+        Default::default(),
+        std::sync::Arc::new(
+            escale::services::admin_secrets::AdminSecrets::from_base64(
+                "CQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQk=",
+            )
+            .unwrap(),
+        ),
+    );
+    let r = administration::check_login(
+        db.store.as_ref(),
+        &other_key,
+        attempt(&done.totp_secret, now),
+        ip("192.0.2.1"),
+        now,
+    )
+    .await;
+    assert!(matches!(r, Err(AdminError::BadCredentials)), "{r:?}");
+    administration::check_login(
+        db.store.as_ref(),
+        &test_guard(),
+        attempt(&done.totp_secret, now),
+        ip("192.0.2.1"),
+        now,
+    )
+    .await
+    .expect("the right key opens the secret");
+    // Stored in clear (before sealing existed): sealed at startup, still valid.
+    let c = db
+        .store
+        .admin_credential("admin.grades")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        db.store
+            .reset_admin_credential(
+                "admin.grades",
+                &c.password_hash,
+                "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                &[]
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        administration::seal_clear_secrets(db.store.as_ref(), &test_secrets())
+            .await
+            .unwrap(),
+        1
+    );
+    let resealed = stored(&db).await;
+    assert!(resealed.starts_with("v1:") && !resealed.contains("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"));
+    let later = now + Duration::minutes(1);
+    administration::check_login(
+        db.store.as_ref(),
+        &test_guard(),
+        attempt("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", later),
+        ip("192.0.2.1"),
+        later,
+    )
+    .await
+    .expect("a secret sealed at startup still opens");
+}
+both_backends!(totp_secrets_are_sealed_at_rest);

@@ -9,6 +9,10 @@ fn escale(db_url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escale"));
     cmd.args(args)
         .env("ESCALE_LOG", "warn")
+        .env(
+            "ESCALE_ADMIN_SECRET_KEY",
+            crate::common::app::TEST_ADMIN_KEY,
+        )
         .env_remove("ESCALE_MODE");
     if let Some(url) = db_url {
         cmd.env("DATABASE_URL", url);
@@ -329,7 +333,7 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
         .code_at_step(chrono::Utc::now().timestamp() / 30, 6);
     escale::services::administration::check_login(
         db.store.as_ref(),
-        &Default::default(),
+        &crate::common::app::test_guard(),
         escale::services::administration::LoginAttempt {
             login: "grades.pau".into(),
             password: password.clone(),
@@ -382,7 +386,7 @@ async fn bootstrap_from_the_command_line_only_once(db: TestDb) {
             .unwrap()
             .code_at_step(later.timestamp() / 30, 6),
     };
-    let guard = escale::services::administration::BreakGlassGuard::default();
+    let guard = crate::common::app::test_guard();
     let old = escale::services::administration::check_login(
         db.store.as_ref(),
         &guard,

@@ -235,9 +235,17 @@ async fn preregistration_gives_a_code_that_ties_the_first_psc_login(db: TestDb) 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The names typed at pre-registration give way to the RPPS's at the PSC login.
     let (_, home) = get(&newcomer, app, "/usagers").await;
-    assert!(home.contains("Kit Doc"), "{home}");
+    assert!(home.contains("KIT DOC0042788"), "{home}");
     let journal = journal_details(app).await;
+    assert!(
+        journal
+            .iter()
+            .any(|d| d.contains("nom mis à jour depuis Pro Santé Connect")
+                && d.contains("Kit Doc → KIT DOC0042788")),
+        "{journal:?}"
+    );
     assert!(
         journal
             .iter()
@@ -524,3 +532,121 @@ async fn correspondents_are_kept_by_care_roles_and_journaled(db: TestDb) {
     );
 }
 both_backends!(correspondents_are_kept_by_care_roles_and_journaled);
+
+/// Issue 11, finding 6: a new team member is who the Annuaire Santé says
+/// (names and profession typed into the form are ignored; a number it does
+/// not know is refused), the last director cannot drop their role through any
+/// form, and a professional's changed name comes from Pro Santé Connect at
+/// login, journaled.
+async fn team_members_are_who_the_annuaire_and_psc_say(db: TestDb) {
+    let s = setup(db).await;
+    let app = &s.app;
+    let (c, csrf) = director(&s).await;
+    let add = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("_csrf", csrf.clone())];
+        form.extend(fields);
+        c.post(app.url("/structure/equipe/ajout"))
+            .form(&form)
+            .send()
+    };
+    // Forged names and profession: ignored, the Annuaire's are kept.
+    let r = add(vec![
+        ("id_nat", INES.into()),
+        ("first_name", "Jean".into()),
+        ("last_name", "IMPOSTEUR".into()),
+        ("profession", "Chirurgien".into()),
+        ("role", "educateur".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let ines = app
+        .db
+        .store
+        .find_professional_by_national_id(INES)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ines.last_name.to_uppercase(), "MOREAU", "{ines:?}");
+    assert!(!ines.profession.contains("Chirurgien"), "{ines:?}");
+    // A number the Annuaire does not know: refused, nothing created.
+    let r = add(vec![
+        ("id_nat", "812345678901".into()),
+        ("first_name", "Jean".into()),
+        ("last_name", "IMPOSTEUR".into()),
+        ("role", "accueil".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("pas dans l'Annuaire Santé"),
+        "said why"
+    );
+    assert!(
+        app.db
+            .store
+            .find_professional_by_national_id("812345678901")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The last director cannot drop the role through the add form either.
+    let r = add(vec![
+        ("id_nat", DIRECTOR.into()),
+        ("role", "accueil".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("au moins un directeur"));
+    let (status, _) = get(&c, app, "/structure/equipe").await;
+    assert_eq!(status, StatusCode::OK, "still the director");
+    // A name changed at the RPPS reaches Escale at the next PSC login.
+    let claire = app
+        .db
+        .store
+        .find_professional_by_national_id(CLAIRE)
+        .await
+        .unwrap()
+        .unwrap();
+    app.db
+        .store
+        .rename_professional(claire.id, "Claire", "DUPONT", &[])
+        .await
+        .unwrap();
+    login_as(app, &app.client(), CLAIRE).await;
+    let renamed = app
+        .db
+        .store
+        .get_professional(claire.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.last_name.to_uppercase(), "MARTIN", "{renamed:?}");
+    let journal = journal_details(app).await;
+    assert!(
+        journal
+            .iter()
+            .any(|d| d.contains("nom mis à jour depuis Pro Santé Connect")
+                && d.contains("Claire DUPONT →")),
+        "{journal:?}"
+    );
+    // The same name up to case and accents is not a change.
+    login_as(app, &app.client(), CLAIRE).await;
+    let again = journal_details(app).await;
+    assert_eq!(
+        again
+            .iter()
+            .filter(|d| d.contains("nom mis à jour"))
+            .count(),
+        journal
+            .iter()
+            .filter(|d| d.contains("nom mis à jour"))
+            .count()
+    );
+}
+both_backends!(team_members_are_who_the_annuaire_and_psc_say);

@@ -100,6 +100,7 @@ async fn slow_clients_cannot_hold_the_server() {
 async fn admin_app(db: TestDb, summary_seconds: u64) -> (TestApp, administration::Bootstrapped) {
     let done = administration::bootstrap(
         db.store.as_ref(),
+        &crate::common::app::test_secrets(),
         &administration::BootstrapRequest {
             first_name: "Paule".into(),
             last_name: "Admin".into(),

@@ -1078,6 +1078,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
         sandboxes: Default::default(),
         card_agent: None,
+        admin_secrets: std::sync::Arc::new(crate::common::app::test_secrets()),
     };
     tokio::spawn(escale::app::serve(app, listener, std::future::pending()));
     let r = reqwest::get(format!("http://{addr}/healthz"))

@@ -16,13 +16,18 @@ use crate::store::access::{
 };
 use crate::store::sql::{Row, is_unique_violation};
 use crate::store::{
-    InstanceJournal, Journal, JournalOf, Membership, NewProfessional, StoreError, StoreResult,
+    Backend, InstanceJournal, Journal, JournalOf, Membership, NewProfessional, StoreError,
+    StoreResult,
 };
 
 /// Adds a role to a set (team lists read one row per role).
 fn with_role(roles: &RoleSet, role: Role) -> RoleSet {
     RoleSet::new(roles.iter().chain([role]).collect())
 }
+
+/// The one rule on a team's roles, checked in the change's transaction
+/// whatever the path (adding, changing, ending someone's access).
+pub const LAST_DIRECTOR: &str = "La structure doit garder au moins un directeur ou une directrice : nommez-en un autre avant de retirer ce rôle.";
 
 fn admin_credential(r: &Row) -> StoreResult<AdminCredential> {
     Ok(AdminCredential {
@@ -281,6 +286,21 @@ impl AccessStore for SqlStore {
     ) -> StoreResult<()> {
         let now = Utc::now();
         let mut tx = self.db.begin_write().await?;
+        // One change of a structure's team at a time (SQLite has one writer),
+        // so that two directors removing each other cannot both pass the rule.
+        if self.db.backend() == Backend::Postgres {
+            tx.query("SELECT id FROM structures WHERE id = $1 FOR UPDATE")
+                .bind(t.structure_id)
+                .scalars::<Uuid>()
+                .await?;
+        }
+        let directors = "SELECT COUNT(*) FROM memberships WHERE structure_id = $1 AND role = $2";
+        let before: i64 = tx
+            .query(directors)
+            .bind(t.structure_id)
+            .bind(Role::Directeur.code())
+            .scalar()
+            .await?;
         tx.query("DELETE FROM memberships WHERE structure_id = $1 AND professional_id = $2")
             .bind(t.structure_id)
             .bind(professional_id)
@@ -312,6 +332,15 @@ impl AccessStore for SqlStore {
                 })
                 .execute()
                 .await?;
+        }
+        let after: i64 = tx
+            .query(directors)
+            .bind(t.structure_id)
+            .bind(Role::Directeur.code())
+            .scalar()
+            .await?;
+        if before > 0 && after == 0 {
+            return Err(StoreError::Conflict(LAST_DIRECTOR.into()));
         }
         commit_journaled(tx, t, journal).await
     }

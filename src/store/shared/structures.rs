@@ -159,6 +159,49 @@ impl StructureStore for SqlStore {
         Ok(professional)
     }
 
+    async fn seal_admin_secrets(
+        &self,
+        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> String + Send + Sync),
+    ) -> StoreResult<usize> {
+        let mut tx = self.db.begin_write().await?;
+        let clear = tx
+            .query("SELECT login, totp_secret FROM admin_credentials WHERE totp_secret NOT LIKE 'v1:%'")
+            .all(|r| Ok((r.get::<String>("login")?, r.get::<String>("totp_secret")?)))
+            .await?;
+        let count = clear.len();
+        for (login, secret) in clear {
+            let sealed = seal(&login, &secret);
+            tx.query("UPDATE admin_credentials SET totp_secret = $1 WHERE login = $2")
+                .bind(sealed)
+                .bind(login)
+                .execute()
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn rename_professional(
+        &self,
+        id: Uuid,
+        first_name: &str,
+        last_name: &str,
+        journal: InstanceJournal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let changed = tx
+            .query("UPDATE professionals SET first_name = $1, last_name = $2 WHERE id = $3")
+            .bind(first_name)
+            .bind(last_name)
+            .bind(id)
+            .execute()
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        commit_journaled_chains(tx, journal).await
+    }
+
     async fn get_professional(&self, id: Uuid) -> StoreResult<Option<Professional>> {
         self.db
             .query("SELECT * FROM professionals WHERE id = $1")

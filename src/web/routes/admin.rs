@@ -354,7 +354,14 @@ pub async fn add_administrator(
         login: form.get("login").to_string(),
         issuer: administration::totp_issuer(st.config.public_url.as_deref()),
     };
-    match administration::add_administrator(st.store.as_ref(), &req, &actor(&admin)).await {
+    match administration::add_administrator(
+        st.store.as_ref(),
+        st.break_glass.secrets(),
+        &req,
+        &actor(&admin),
+    )
+    .await
+    {
         Ok(done) => {
             let mut resp =
                 views::admin::credentials(&admin, st.config.is_sandbox(), &done).into_response();

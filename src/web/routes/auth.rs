@@ -254,6 +254,13 @@ async fn continue_login(
             .append(header::SET_COOKIE, session::pre_login_cookie(st, &csrf));
         return Ok(resp);
     };
+    crate::services::psc::refresh_names(
+        st.store.as_ref(),
+        &professional,
+        &identity.person,
+        &memberships,
+    )
+    .await?;
     st.store
         .save_profile(
             professional.id,

@@ -10,11 +10,12 @@ use serde::Deserialize;
 
 use crate::domain::audit::AuditAction;
 use crate::domain::directory::DirectoryQuery;
-use crate::domain::identifiers::NationalId;
 use crate::domain::invitation;
 use crate::domain::roles::{Role, RoleSet};
+use crate::services::error::ServiceError;
+use crate::services::team::members;
+use crate::store::NewProfessional;
 use crate::store::access::NewInvitation;
-use crate::store::{AuditEvent, NewProfessional, StoreError};
 use crate::web::extract::RawForm;
 use crate::web::routes::parse_id;
 use crate::web::session::Ctx;
@@ -97,25 +98,6 @@ pub async fn show(
     render(&st, &ctx, &q.q, None, StatusCode::OK).await
 }
 
-/// The journal entry of a change of roles, written with it.
-fn roles_entry(ctx: &Ctx, who: &str, before: &RoleSet, after: &[Role]) -> AuditEvent {
-    let after = RoleSet::new(after.to_vec());
-    let details = if after.is_empty() {
-        format!("accès de {who} retiré (rôles : {})", before.labels())
-    } else {
-        format!(
-            "rôles de {who} : {} → {}",
-            if before.is_empty() {
-                "aucun".to_string()
-            } else {
-                before.labels()
-            },
-            after.labels()
-        )
-    };
-    crate::services::audit::event(&ctx.tenant, AuditAction::RoleGranted, None, details)
-}
-
 /// `POST /structure/equipe/ajout`: a professional found in the Annuaire joins the team.
 pub async fn add(
     State(st): State<AppState>,
@@ -123,57 +105,32 @@ pub async fn add(
     form: RawForm,
 ) -> Result<Response, AppError> {
     require_director(&ctx)?;
-    let roles = roles_of(&form);
-    let id = match NationalId::parse(form.get("id_nat")) {
-        Ok(id) => id,
-        Err(e) => return refuse(&st, &ctx, &e.to_string()).await,
-    };
-    if roles.is_empty() {
-        return render(
-            &st,
-            &ctx,
-            form.get("q"),
-            Some("Cochez au moins un rôle pour ajouter ce professionnel à l'équipe.".into()),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let id_nat = id.id_nat_ps();
-    let professional = match st.store.find_professional_by_national_id(&id_nat).await? {
-        Some(p) => p,
-        None => {
-            st.store
-                .create_professional(
-                    &NewProfessional {
-                        first_name: form.get("first_name").trim().to_string(),
-                        last_name: form.get("last_name").trim().to_string(),
-                        national_id: Some(id_nat.clone()),
-                        profession: form.get("profession").trim().to_string(),
-                        instance_admin: false,
-                    },
-                    &|_| Vec::new(),
-                )
-                .await?
+    // Who they are comes from the Annuaire, never from the form's other fields.
+    match members::add(
+        st.store.as_ref(),
+        &st.directory,
+        &ctx.tenant,
+        form.get("id_nat"),
+        &roles_of(&form),
+    )
+    .await
+    {
+        Ok(()) => {
+            st.team.forget(ctx.tenant.structure_id);
+            Ok(Redirect::to("/structure/equipe").into_response())
         }
-    };
-    let before = current_roles(&st, &ctx, professional.id).await?;
-    let entry = roles_entry(&ctx, &professional.display_name(), &before, &roles);
-    st.store
-        .set_roles(&ctx.tenant, professional.id, &roles, &[entry])
-        .await?;
-    st.team.forget(ctx.tenant.structure_id);
-    Ok(Redirect::to("/structure/equipe").into_response())
-}
-
-async fn current_roles(st: &AppState, ctx: &Ctx, id: uuid::Uuid) -> Result<RoleSet, AppError> {
-    Ok(st
-        .store
-        .team_entries(&ctx.tenant)
-        .await?
-        .into_iter()
-        .find(|e| e.id == id)
-        .map(|e| e.roles)
-        .unwrap_or_else(|| RoleSet::new(Vec::new())))
+        Err(ServiceError::Invalid(m) | ServiceError::Refused(m)) => {
+            render(
+                &st,
+                &ctx,
+                form.get("q"),
+                Some(m),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /structure/equipe/preinscription`: someone whose RPPS is pending.
@@ -233,7 +190,12 @@ pub async fn preregister(
             &[created],
         )
         .await?;
-    let entry = roles_entry(&ctx, &p.display_name(), &RoleSet::new(Vec::new()), &roles);
+    let entry = members::roles_entry(
+        &ctx.tenant,
+        &p.display_name(),
+        &RoleSet::new(Vec::new()),
+        &roles,
+    );
     st.store
         .set_roles(&ctx.tenant, p.id, &roles, &[entry])
         .await?;
@@ -257,24 +219,12 @@ pub async fn set_roles(
 ) -> Result<Response, AppError> {
     require_director(&ctx)?;
     let id = parse_id(&id)?;
-    let team = st.store.team_entries(&ctx.tenant).await?;
-    let member = team.iter().find(|e| e.id == id).ok_or(AppError::NotFound)?;
-    let roles = roles_of(&form);
-    let directors_left = team
-        .iter()
-        .filter(|e| e.roles.contains(Role::Directeur))
-        .filter(|e| e.id != id || roles.contains(&Role::Directeur))
-        .count();
-    if directors_left == 0 {
-        return refuse(&st, &ctx, "La structure doit garder au moins un directeur ou une directrice : nommez-en un autre avant de retirer ce rôle.").await;
+    match members::change_roles(st.store.as_ref(), &ctx.tenant, id, &roles_of(&form)).await {
+        Ok(()) => {
+            st.team.forget(ctx.tenant.structure_id);
+            Ok(Redirect::to("/structure/equipe").into_response())
+        }
+        Err(ServiceError::Refused(m)) => refuse(&st, &ctx, &m).await,
+        Err(e) => Err(e.into()),
     }
-    let who = format!("{} {}", member.first_name, member.last_name);
-    let entry = roles_entry(&ctx, &who, &member.roles, &roles);
-    match st.store.set_roles(&ctx.tenant, id, &roles, &[entry]).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(AppError::NotFound),
-        Err(e) => return Err(e.into()),
-    }
-    st.team.forget(ctx.tenant.structure_id);
-    Ok(Redirect::to("/structure/equipe").into_response())
 }

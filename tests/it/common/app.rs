@@ -92,11 +92,28 @@ impl Drop for TestApp {
     }
 }
 
+/// The key the tests' administrators' TOTP secrets are sealed with (32
+/// bytes, base64), shared by the apps the tests start and their direct calls.
+pub const TEST_ADMIN_KEY: &str = "dGVzdHMgZCdFc2NhbGUgOiBjbGUgZGUgMzIgb2N0ZXQ=";
+
+pub fn test_secrets() -> escale::services::admin_secrets::AdminSecrets {
+    escale::services::admin_secrets::AdminSecrets::from_base64(TEST_ADMIN_KEY).expect("test key")
+}
+
+/// The break-glass login's guard with the default rules and the test key.
+pub fn test_guard() -> escale::services::administration::BreakGlassGuard {
+    escale::services::administration::BreakGlassGuard::new(
+        Default::default(),
+        Arc::new(test_secrets()),
+    )
+}
+
 pub fn test_config(db: &TestDb, mode: Mode) -> Config {
     let mut config = Config {
         database_url: Some(db.url.clone()),
         mode,
         demo_data: false,
+        admin_secret_key: Some(TEST_ADMIN_KEY.into()),
         ..Config::default()
     };
     if mode == Mode::Production {
@@ -132,6 +149,9 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
     let sandboxes = national.sandboxes.clone();
     let jobs = escale::app::jobs_runner(&db.store, &national.insi);
     let app = escale::app::App {
+        admin_secrets: Arc::new(
+            escale::services::admin_secrets::AdminSecrets::load(&config).expect("admin key"),
+        ),
         card_agent: escale::app::card_agent::load(&config),
         config: Arc::new(config),
         jobs,
