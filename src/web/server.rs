@@ -58,7 +58,6 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
         let app = router.clone();
         let service = TowerToHyperService::new(tower::service_fn(
             move |mut req: Request<hyper::body::Incoming>| {
