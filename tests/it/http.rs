@@ -88,6 +88,20 @@ async fn setup(db: TestDb) -> (TestApp, Demo) {
     (spawn_app(db).await, d)
 }
 
+/// The tenant context of a professional in a structure (both must exist).
+async fn tenant(
+    app: &TestApp,
+    professional: Uuid,
+    structure: Uuid,
+) -> escale::domain::tenant::Tenant {
+    app.db
+        .store
+        .tenant_for(professional, structure)
+        .await
+        .unwrap()
+        .expect("a member of the structure")
+}
+
 async fn body(resp: reqwest::Response) -> (StatusCode, String) {
     let status = resp.status();
     (status, resp.text().await.unwrap())
@@ -175,13 +189,7 @@ async fn isolation_between_structures(db: TestDb) {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {path}");
     }
     // The CAARUD's file is untouched and its journal holds no trace of the doctor.
-    let educ = app
-        .db
-        .store
-        .tenant_for(d.educator, d.caarud)
-        .await
-        .unwrap()
-        .unwrap();
+    let educ = tenant(&app, d.educator, d.caarud).await;
     let u = app
         .db
         .store
@@ -212,13 +220,7 @@ async fn isolation_between_structures(db: TestDb) {
         .unwrap();
     assert!(journal.iter().all(|e| e.actor_id != Some(d.doctor)));
     // The doctor's own journal records no opening of it either.
-    let doc = app
-        .db
-        .store
-        .tenant_for(d.doctor, d.csapa)
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = tenant(&app, d.doctor, d.csapa).await;
     let mine = app
         .db
         .store
@@ -357,13 +359,7 @@ async fn csrf_is_required_on_every_state_change(db: TestDb) {
     let r = c.post(app.url("/deconnexion")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout without token");
     // Nothing was created by the refused requests.
-    let t = app
-        .db
-        .store
-        .tenant_for(d.doctor, d.csapa)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = tenant(&app, d.doctor, d.csapa).await;
     let q = UsagerQuery {
         terms: vec!["CSRF".into()],
         birth_date: None,
@@ -593,13 +589,7 @@ async fn bad_input_gets_french_messages_and_loses_nothing(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // A failed edit keeps the saved file as it was.
-    let t = app
-        .db
-        .store
-        .tenant_for(d.doctor, d.csapa)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = tenant(&app, d.doctor, d.csapa).await;
     let before = app.db.store.get_usager(&t, d.marie).await.unwrap().unwrap();
     let r = c
         .post(app.url(&format!("/usagers/{}", d.marie)))
@@ -805,13 +795,7 @@ async fn a_file_is_created_searched_edited_and_every_access_audited(db: TestDb) 
         assert!(page.contains(expected), "{expected}");
     }
     // Close the episode: a date before its start is refused, a later one accepted.
-    let t = app
-        .db
-        .store
-        .tenant_for(d.reception, d.csapa)
-        .await
-        .unwrap()
-        .unwrap();
+    let t = tenant(&app, d.reception, d.csapa).await;
     let ep = app.db.store.episodes(&t, id).await.unwrap()[0].id;
     let r = c
         .post(app.url(&format!("/usagers/{id}/prises-en-charge/{ep}/cloture")))
@@ -1089,3 +1073,35 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     assert_eq!(json["status"], "unavailable");
     assert_eq!(json["database"], "sqlite");
 }
+
+/// Issue 12, point 3: the list page never counts the whole structure (that
+/// count grew with it on every search); it asks for one file more than it
+/// shows, and says when the search should be narrowed.
+async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb) {
+    let (app, d) = setup(db).await;
+    let t = tenant(&app, d.reception, d.csapa).await;
+    let c = app.client();
+    login(&app, &c, d.reception, d.csapa).await;
+    let (_, page) = body(c.get(app.url("/usagers")).send().await.unwrap()).await;
+    assert!(page.contains("dossier(s) trouvé(s)"), "{page}");
+    assert!(!page.contains("précisez la recherche"), "{page}");
+    for i in 0..60 {
+        app.db
+            .store
+            .create_usager(
+                &t,
+                &crate::common::synthetic::Generator::new(1_000 + i).identity(),
+                &[],
+            )
+            .await
+            .unwrap();
+    }
+    let (_, page) = body(c.get(app.url("/usagers")).send().await.unwrap()).await;
+    assert!(
+        page.contains("Les 50 premiers dossiers sont affichés : précisez la recherche"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<tr><td><a href=\"/usagers/").count(), 50);
+    assert!(!page.contains(" sur "), "no total of the structure: {page}");
+}
+both_backends!(the_list_says_when_to_narrow_without_counting_the_structure);

@@ -38,6 +38,9 @@ fn parse_search_date(input: &str) -> Result<Option<NaiveDate>, &'static str> {
         .map_err(|_| "date invalide : saisissez-la sous la forme JJ/MM/AAAA")
 }
 
+/// Files shown by the list page.
+const LIST_PAGE: i64 = 50;
+
 pub async fn list(
     State(st): State<AppState>,
     ctx: Ctx,
@@ -47,21 +50,22 @@ pub async fn list(
         Ok(d) => (d, None),
         Err(e) => (None, Some(e)),
     };
+    // One more than shown says whether there are others: never a count of
+    // the whole structure, whose cost grows with it (issue 12).
     let query = UsagerQuery {
         terms: search::terms(&q.q),
         birth_date,
-        limit: 50,
+        limit: LIST_PAGE + 1,
     };
-    let (results, total) = tokio::try_join!(
-        st.store.search_usagers(&ctx.tenant, &query),
-        st.store.count_usagers(&ctx.tenant)
-    )?;
+    let mut results = st.store.search_usagers(&ctx.tenant, &query).await?;
+    let more = results.len() > LIST_PAGE as usize;
+    results.truncate(LIST_PAGE as usize);
     let form = views::usagers::SearchForm {
         q: &q.q,
         birth_date: &q.date,
         error,
     };
-    let body = views::usagers::list(&form, &results, total);
+    let body = views::usagers::list(&form, &results, more);
     Ok(views::layout::page(&ctx, st.config.is_sandbox(), "Usagers", body).into_response())
 }
 

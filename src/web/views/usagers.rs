@@ -15,7 +15,8 @@ pub struct SearchForm<'a> {
     pub error: Option<&'a str>,
 }
 
-pub fn list(search: &SearchForm<'_>, results: &[Usager], total: i64) -> Markup {
+/// `more`: other files match beyond those shown.
+pub fn list(search: &SearchForm<'_>, results: &[Usager], more: bool) -> Markup {
     let no_errors = Errors::new();
     let mut errors = Errors::new();
     if let Some(e) = search.error {
@@ -34,7 +35,11 @@ pub fn list(search: &SearchForm<'_>, results: &[Usager], total: i64) -> Markup {
             @if results.is_empty() {
                 p { "Aucun dossier ne correspond. " a href="/usagers/nouveau" { "Créer un dossier" } }
             } @else {
-                p.muted { (results.len()) " dossier(s) affiché(s) sur " (total) " dans la structure." }
+                @if more {
+                    p.muted { "Les " (results.len()) " premiers dossiers sont affichés : précisez la recherche (début du nom, date de naissance) pour trouver les autres." }
+                } @else {
+                    p.muted { (results.len()) " dossier(s) trouvé(s)." }
+                }
                 table {
                     thead { tr { th scope="col" { "Usager" } th scope="col" { "Naissance" } th scope="col" { "Sexe" } } }
                     tbody {
