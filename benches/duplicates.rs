@@ -24,11 +24,9 @@ use escale::domain::roles::Role;
 use escale::domain::structure::StructureKind;
 use escale::domain::tenant::Tenant;
 use escale::domain::usager::UsagerData;
+use escale::sandbox::generator::{Generator, Variation};
 use escale::services::identity_quality::candidates;
 use escale::store::{DynStore, NewProfessional, NewStructure};
-#[path = "../tests/it/common/synthetic.rs"]
-mod synthetic;
-use synthetic::{Generator, Variation};
 
 #[path = "support/mod.rs"]
 mod support;

@@ -42,6 +42,9 @@ enum Command {
     /// Journal d'audit.
     #[command(subcommand)]
     Audit(cli::AuditCommand),
+    /// Outils de développement et de mesure (bac à sable seulement).
+    #[command(subcommand)]
+    Dev(cli::DevCommand),
     /// Écrit un exemple de chaque artefact émis par Escale (données du bac à sable).
     Samples {
         /// Répertoire où écrire les fichiers (créé au besoin).
@@ -87,6 +90,7 @@ async fn main() -> std::process::ExitCode {
         Command::Annuaire(cmd) => cli::annuaire(config, cmd).await,
         Command::Audit(cmd) => cli::audit(config, cmd).await,
         Command::Samples { out } => cli::samples(&out),
+        Command::Dev(cmd) => cli::dev(config, cmd).await,
     };
     match result {
         Ok(code) => code,

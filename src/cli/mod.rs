@@ -1,15 +1,17 @@
-//! The command-line actions behind `escale serve|migrate|admin|annuaire|audit|samples`,
+//! The command-line actions behind `escale serve|migrate|admin|annuaire|audit|samples|dev`,
 //! one file per command group.
 
 mod admin;
 mod annuaire;
 mod audit;
+mod dev;
 mod samples;
 mod serve;
 
 pub use admin::{AdminCommand, admin};
 pub use annuaire::{AnnuaireCommand, annuaire};
 pub use audit::{AuditCommand, audit};
+pub use dev::{DevCommand, dev};
 pub use samples::*;
 pub use serve::{migrate, serve};
 

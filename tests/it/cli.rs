@@ -669,3 +669,86 @@ async fn the_demo_administrator_never_reaches_production(db: TestDb) {
     assert!(t.contains("ESCALE_SANDBOX_PUBLIC=true"), "{t}");
 }
 both_backends!(the_demo_administrator_never_reaches_production);
+
+/// Issue 12, point 1: `escale dev seed --users N --structures K` adds N
+/// generated files to the demo CSAPA (made first on a new database) and to
+/// K−1 generated CSAPA, with their identity keys (the search and the
+/// duplicate finder see them), and prints rows per second; refused outside
+/// the sandbox.
+async fn dev_seed_adds_generated_users(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", dir.path().to_str().unwrap(), "dev", "seed"];
+        args.extend_from_slice(extra);
+        escale(Some(&db.url), &args)
+    };
+    let o = run(&["--users", "120", "--structures", "2"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("lignes/s") && out.contains("structure 2/2"),
+        "{out}"
+    );
+    let structures = db.store.list_structures().await.unwrap();
+    assert_eq!(
+        structures.len(),
+        3,
+        "the demo CSAPA and CAARUD, one generated"
+    );
+    let choices = db.store.login_choices().await.unwrap();
+    for s in structures.iter().filter(|s| s.name.contains("CSAPA")) {
+        let member = choices
+            .iter()
+            .find(|c| c.memberships.iter().any(|m| m.structure_id == s.id))
+            .expect("a member");
+        let t = db
+            .store
+            .tenant_for(member.professional.id, s.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let n = db.store.count_usagers(&t).await.unwrap();
+        assert!(n >= 120, "{}: {n}", s.name);
+        // The generated files are found by the start of their name, in lower case.
+        let query = |terms: &str| escale::store::UsagerQuery {
+            terms: escale::domain::search::terms(terms),
+            birth_date: None,
+            limit: 200,
+        };
+        let some = db.store.search_usagers(&t, &query("")).await.unwrap();
+        let named = some
+            .iter()
+            .find(|u| !u.data.identity.is_anonymous())
+            .expect("a named file");
+        let start: String = named
+            .data
+            .identity
+            .display_name()
+            .to_lowercase()
+            .chars()
+            .take(3)
+            .collect();
+        let found = db.store.search_usagers(&t, &query(&start)).await.unwrap();
+        assert!(
+            found.iter().any(|u| u.id == named.id),
+            "{}: {start}",
+            s.name
+        );
+    }
+    // Run again: more files in the same structures, no new structure.
+    let o = run(&["--users", "10"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(db.store.list_structures().await.unwrap().len(), 3);
+    // Never outside the sandbox.
+    let o = Command::new(env!("CARGO_BIN_EXE_escale"))
+        .args(["dev", "seed", "--users", "1"])
+        .env("ESCALE_MODE", "production")
+        .env("ESCALE_PUBLIC_URL", "https://escale.test")
+        .env("DATABASE_URL", &db.url)
+        .env("ESCALE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("bac à sable"), "{}", text(&o));
+}
+both_backends!(dev_seed_adds_generated_users);

@@ -2,7 +2,10 @@
 
 pub mod app;
 pub mod db;
-pub mod synthetic;
+/// The generator lives in the library (`escale dev seed` uses it too).
+pub mod synthetic {
+    pub use escale::sandbox::generator::*;
+}
 
 /// In scope in every test module (`#[macro_use] mod common;` in main.rs).
 /// Runs `async fn $name(db: TestDb)` once per backend:

@@ -1,13 +1,13 @@
-#![allow(dead_code)] // each test binary uses part of it
 //! Synthetic identities with known near-duplicates, for duplicate-detection
-//! tests (precision, recall) and benchmarks. Deterministic for a given seed.
-//! Names are common French names; no real person is described.
+//! tests (precision, recall), benchmarks and `escale dev seed`.
+//! Deterministic for a given seed. Names are common French names; no real
+//! person is described.
 
 use chrono::{Datelike, NaiveDate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
+use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
 
 const SURNAMES: &[&str] = &[
     "MARTIN",
@@ -498,6 +498,113 @@ impl Generator {
             },
             contact: Contact::default(),
         })
+    }
+}
+
+/// Surnames with particles, apostrophes and spaces (RNIV: kept as written).
+const PARTICLE_SURNAMES: &[&str] = &[
+    "DE LA FONTAINE",
+    "LE GALL",
+    "N'DIAYE",
+    "D'ALMEIDA",
+    "DU PONT",
+    "VAN DER BERG",
+    "DE SOUSA",
+    "LE BRIS",
+    "DA SILVA",
+    "SAINT-MARTIN",
+];
+const COMPOUND_FIRST_NAMES: &[&str] = &[
+    "JEAN-PIERRE",
+    "MARIE-CLAIRE",
+    "ANNE-SOPHIE",
+    "PIERRE-YVES",
+    "JEAN-BAPTISTE",
+    "MARIE-NOËLLE",
+];
+const PSEUDONYMS: &[&str] = &[
+    "Le Marin",
+    "La Brune",
+    "Zébulon",
+    "Gavroche",
+    "Mistral",
+    "Loulou",
+    "Petite Plume",
+    "Le Grand",
+    "Tintin",
+    "Barbe Rousse",
+    "Coquelicot",
+    "Sirius",
+];
+
+/// One generated file of a population, with what comes with it.
+pub struct Member {
+    pub data: UsagerData,
+    /// A care episode (most files have one).
+    pub episode: bool,
+    /// Activities recorded (0 for most, a few for some).
+    pub activities: u32,
+    /// A shared note.
+    pub note: bool,
+}
+
+impl Generator {
+    /// A file as a structure's reception sees them over the years:
+    /// 8 % anonymous under a pseudonym, particles and compound names,
+    /// homonyms and near-duplicates of earlier files (`earlier`).
+    pub fn member(&mut self, earlier: Option<&UsagerData>) -> Member {
+        let roll = self.rng.random_range(0..100);
+        let data = match (roll, earlier) {
+            (0..=7, _) => {
+                let alias = self.pick(PSEUDONYMS).to_string();
+                let sex = self.rng.random_bool(0.6).then_some(Sex::M);
+                UsagerData {
+                    identity: Identity::Anonymous {
+                        alias,
+                        sex,
+                        birth_year: self
+                            .rng
+                            .random_bool(0.5)
+                            .then(|| self.rng.random_range(1955..2008)),
+                    },
+                    contact: Contact::default(),
+                }
+            }
+            (8..=10, Some(base)) => self.homonym(base).unwrap_or_else(|| self.identity()),
+            (11..=15, Some(base)) => {
+                let v = Variation::ALL[self.rng.random_range(0..Variation::ALL.len())];
+                self.variant(base, v).unwrap_or_else(|| self.identity())
+            }
+            _ => {
+                let mut data = self.identity();
+                if let Identity::Traits {
+                    birth_name,
+                    first_names,
+                    ..
+                } = &mut data.identity
+                {
+                    match self.rng.random_range(0..100) {
+                        0..=9 => *birth_name = self.pick(PARTICLE_SURNAMES).to_string(),
+                        10..=17 => *birth_name = format!("{}-{}", birth_name, self.pick(SURNAMES)),
+                        _ => {}
+                    }
+                    if self.rng.random_range(0..10) == 0 {
+                        *first_names = self.pick(COMPOUND_FIRST_NAMES).to_string();
+                    }
+                }
+                data
+            }
+        };
+        Member {
+            data,
+            episode: self.rng.random_range(0..10) < 7,
+            activities: match self.rng.random_range(0..10) {
+                0..=5 => 0,
+                6..=8 => 1,
+                _ => 3,
+            },
+            note: self.rng.random_range(0..10) < 2,
+        }
     }
 }
 
