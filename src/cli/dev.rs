@@ -148,7 +148,10 @@ fn generated_finess(k: u32) -> String {
     format!("{body}{}", (10 - sum % 10) % 10)
 }
 
-/// `n` files in the tenant's structure; returns the rows written.
+/// Files written per transaction.
+const BATCH: u32 = 500;
+
+/// `n` files in the tenant's structure, in batches; returns the rows written.
 async fn population(
     store: &DynStore,
     t: &Tenant,
@@ -156,68 +159,76 @@ async fn population(
     n: u32,
 ) -> anyhow::Result<u64> {
     let today = Utc::now().date_naive();
+    let entry = crate::services::audit::event(
+        t,
+        AuditAction::FileCreated,
+        None,
+        "dossier généré (escale dev seed)",
+    );
     let mut rows = 0u64;
     let mut previous = None;
-    for _ in 0..n {
-        let m = g.member(previous.as_ref());
-        let entry = crate::services::audit::event(
-            t,
-            AuditAction::FileCreated,
-            None,
-            "dossier généré (escale dev seed)",
-        );
-        let u = store.create_usager(t, &m.data, &[entry]).await?;
+    let mut left = n;
+    while left > 0 {
+        let size = left.min(BATCH);
+        left -= size;
+        let members: Vec<_> = (0..size)
+            .map(|_| {
+                let m = g.member(previous.as_ref());
+                if !m.data.identity.is_anonymous() {
+                    previous = Some(m.data.clone());
+                }
+                m
+            })
+            .collect();
+        let data: Vec<_> = members.iter().map(|m| m.data.clone()).collect();
+        let created = store
+            .create_usagers(t, &data, std::slice::from_ref(&entry))
+            .await?;
+        rows += created.len() as u64;
+        for (u, m) in created.iter().zip(&members) {
+            rows += care(store, t, u.id, m, today).await?;
+        }
+    }
+    Ok(rows)
+}
+
+/// The member's episode, activities and note; returns the rows written.
+async fn care(
+    store: &DynStore,
+    t: &Tenant,
+    id: uuid::Uuid,
+    m: &crate::sandbox::generator::Member,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<u64> {
+    let mut rows = 0;
+    if m.episode {
+        let e = NewEpisode {
+            kind: EpisodeKind::Ambulatoire,
+            start_date: today,
+            end_date: None,
+            referent_id: Some(t.professional_id),
+        };
+        store.add_episode(t, id, &e, &[]).await?;
         rows += 1;
-        if m.episode {
-            store
-                .add_episode(
-                    t,
-                    u.id,
-                    &NewEpisode {
-                        kind: EpisodeKind::Ambulatoire,
-                        start_date: today,
-                        end_date: None,
-                        referent_id: Some(t.professional_id),
-                    },
-                    &[],
-                )
-                .await?;
-            rows += 1;
-        }
-        for _ in 0..m.activities {
-            store
-                .add_activity(
-                    t,
-                    u.id,
-                    &NewActivity {
-                        kind: ActivityKind::Entretien,
-                        date: today,
-                        duration_minutes: Some(30),
-                        participant_ids: vec![t.professional_id],
-                        comment: None,
-                    },
-                    &[],
-                )
-                .await?;
-            rows += 1;
-        }
-        if m.note {
-            store
-                .add_note(
-                    t,
-                    u.id,
-                    &NewNote {
-                        confidentiality: Confidentiality::Partagee,
-                        body: "Note générée.".into(),
-                    },
-                    &[],
-                )
-                .await?;
-            rows += 1;
-        }
-        if !m.data.identity.is_anonymous() {
-            previous = Some(m.data);
-        }
+    }
+    for _ in 0..m.activities {
+        let a = NewActivity {
+            kind: ActivityKind::Entretien,
+            date: today,
+            duration_minutes: Some(30),
+            participant_ids: vec![t.professional_id],
+            comment: None,
+        };
+        store.add_activity(t, id, &a, &[]).await?;
+        rows += 1;
+    }
+    if m.note {
+        let n = NewNote {
+            confidentiality: Confidentiality::Partagee,
+            body: "Note générée.".into(),
+        };
+        store.add_note(t, id, &n, &[]).await?;
+        rows += 1;
     }
     Ok(rows)
 }

@@ -210,6 +210,14 @@ pub trait UsagerStore: Send + Sync {
         data: &UsagerData,
         journal: Journal<'_>,
     ) -> StoreResult<Usager>;
+    /// Several files in one transaction (generated populations, imports):
+    /// each with its identity keys and `journal`'s entries about it.
+    async fn create_usagers(
+        &self,
+        t: &Tenant,
+        data: &[UsagerData],
+        journal: Journal<'_>,
+    ) -> StoreResult<Vec<Usager>>;
     /// Only if the file is still at `version` (then bumped): `Stale` when
     /// someone wrote it since; `NotFound` when it is not the tenant's.
     async fn update_usager(

@@ -16,6 +16,33 @@ use crate::store::{
     AuditEvent, FileContents, Journal, StoreError, StoreResult, Usager, UsagerQuery, UsagerStore,
 };
 
+/// Inserts a new file of the tenant's structure (its keys and journal are the caller's).
+async fn insert_usager(tx: &mut Tx, t: &Tenant, data: &UsagerData) -> StoreResult<Usager> {
+    let c = rows::UsagerColumns::from_data(data);
+    let vigilance = rows::initial_vigilance(data);
+    let insert = tx
+        .query(concat!(
+            "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names,
+                 used_name, used_first_name, birth_date, birth_year, sex, birth_place_code,
+                 phone, email, address, identity_status, vigilance, search_key, created_by,
+                 created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $20)",
+            returning_usager!()
+        ))
+        .bind(Uuid::new_v4())
+        .bind(t.structure_id);
+    c.bind(insert)
+        .bind(vigilance.status().code())
+        .bind(rows::vigilance_json(&vigilance))
+        .bind(data.identity.search_key())
+        .bind(t.professional_id)
+        .bind(Utc::now())
+        .fetch_one()
+        .await
+        .and_then(|r| rows::usager(&r))
+}
+
 /// At most this many search terms are matched (the rest are ignored).
 const SEARCH_TERMS: usize = 4;
 
@@ -27,41 +54,32 @@ impl UsagerStore for SqlStore {
         data: &UsagerData,
         journal: Journal<'_>,
     ) -> StoreResult<Usager> {
-        let c = rows::UsagerColumns::from_data(data);
-        let vigilance = rows::initial_vigilance(data);
+        let mut created = self
+            .create_usagers(t, std::slice::from_ref(data), journal)
+            .await?;
+        Ok(created.remove(0))
+    }
+
+    async fn create_usagers(
+        &self,
+        t: &Tenant,
+        data: &[UsagerData],
+        journal: Journal<'_>,
+    ) -> StoreResult<Vec<Usager>> {
         let mut tx = self.db.begin_write().await?;
-        let insert = tx
-            .query(concat!(
-                "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names,
-                     used_name, used_first_name, birth_date, birth_year, sex, birth_place_code,
-                     phone, email, address, identity_status, vigilance, search_key, created_by,
-                     created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, $19, $20, $20)",
-                returning_usager!()
-            ))
-            .bind(Uuid::new_v4())
-            .bind(t.structure_id);
-        let u = c
-            .bind(insert)
-            .bind(vigilance.status().code())
-            .bind(rows::vigilance_json(&vigilance))
-            .bind(data.identity.search_key())
-            .bind(t.professional_id)
-            .bind(Utc::now())
-            .fetch_one()
-            .await
-            .and_then(|r| rows::usager(&r))?;
-        write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
-        let journal: Vec<AuditEvent> = journal
-            .iter()
-            .map(|e| AuditEvent {
+        let mut created = Vec::with_capacity(data.len());
+        let mut entries = Vec::with_capacity(data.len() * journal.len());
+        for d in data {
+            let u = insert_usager(&mut tx, t, d).await?;
+            write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
+            entries.extend(journal.iter().map(|e| AuditEvent {
                 usager_id: Some(u.id),
                 ..e.clone()
-            })
-            .collect();
-        commit_journaled(tx, t, &journal).await?;
-        Ok(u)
+            }));
+            created.push(u);
+        }
+        commit_journaled(tx, t, &entries).await?;
+        Ok(created)
     }
 
     async fn update_usager(
