@@ -156,28 +156,30 @@ pub async fn serve(
     let purge_store = app.store.clone();
     let purge_guard = break_glass.clone();
     let purge = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        let mut minutes = 0u32;
+        let mut purge_tick = tokio::time::interval(Duration::from_secs(600));
+        // Refused break-glass logins are summarised even when no new attempt comes.
+        let mut summary_tick = tokio::time::interval(Duration::from_secs(60));
         loop {
-            tick.tick().await;
-            let now = chrono::Utc::now();
-            // Refused break-glass logins are summarised even when no new attempt comes.
-            if let Err(e) = purge_guard.journal_summary(purge_store.as_ref(), now).await {
-                tracing::warn!(error = %e, "résumé des connexions de secours refusées impossible");
-            }
-            minutes += 1;
-            if minutes % 10 != 1 {
-                continue;
-            }
-            if let Err(e) = purge_store.purge_expired_sessions(now).await {
-                tracing::warn!(error = %e, "purge des sessions expirées impossible");
-            }
-            // A login must come back from PSC within minutes; older ones are dead.
-            if let Err(e) = purge_store
-                .purge_pending_logins(now - chrono::Duration::hours(1))
-                .await
-            {
-                tracing::warn!(error = %e, "purge des connexions PSC inachevées impossible");
+            tokio::select! {
+                _ = summary_tick.tick() => {
+                    let now = chrono::Utc::now();
+                    if let Err(e) = purge_guard.journal_summary(purge_store.as_ref(), now).await {
+                        tracing::warn!(error = %e, "résumé des connexions de secours refusées impossible");
+                    }
+                }
+                _ = purge_tick.tick() => {
+                    let now = chrono::Utc::now();
+                    if let Err(e) = purge_store.purge_expired_sessions(now).await {
+                        tracing::warn!(error = %e, "purge des sessions expirées impossible");
+                    }
+                    // A login must come back from PSC within minutes; older ones are dead.
+                    if let Err(e) = purge_store
+                        .purge_pending_logins(now - chrono::Duration::hours(1))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "purge des connexions PSC inachevées impossible");
+                    }
+                }
             }
         }
     });

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The guard's numbers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct GuardRules {
     /// Attempts one address may make per `address_window`.
     pub per_address: u32,
@@ -216,12 +216,12 @@ pub struct LoginGuard {
 }
 
 /// The form's login as the guard keys it: trimmed, lower case, bounded.
-pub fn login_key(login: &str) -> String {
+fn login_key(login: &str) -> String {
     login.trim().to_lowercase().chars().take(100).collect()
 }
 
 /// IPv6 clients are counted by /64 (one subscriber's network), IPv4 by address.
-pub fn address_key(address: IpAddr) -> IpAddr {
+fn address_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -250,7 +250,7 @@ impl LoginGuard {
     pub fn admit(&mut self, login: &str, address: IpAddr, now: DateTime<Utc>) -> Admission {
         let (login, address) = (login_key(login), address_key(address));
         self.forget_expired(now);
-        let rules = self.rules.clone();
+        let rules = self.rules;
         let global = self.global.current(now, rules.global_window);
         if global.count >= rules.global {
             self.tally.throttled += 1;
@@ -307,7 +307,7 @@ impl LoginGuard {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let (login, address) = (login_key(login), address_key(address));
-        let rules = self.rules.clone();
+        let rules = self.rules;
         self.tally.failures += 1;
         self.tally.note_address(address, rules.max_tracked);
         if known {
@@ -346,10 +346,6 @@ impl LoginGuard {
     /// A login that succeeded from this address starts afresh there.
     pub fn succeeded(&mut self, login: &str, address: IpAddr) {
         self.pairs.remove(&(login_key(login), address_key(address)));
-    }
-
-    pub fn rules(&self) -> &GuardRules {
-        &self.rules
     }
 
     /// The journal's summary of what was refused, once per `summary_every`

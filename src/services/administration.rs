@@ -58,6 +58,19 @@ pub enum AdminError {
     Hash(String),
 }
 
+impl AdminError {
+    /// For the answers that ask to come back later: after how many seconds.
+    pub fn retry_after_seconds(&self) -> Option<i64> {
+        match self {
+            AdminError::Throttled {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            AdminError::Busy => Some(5),
+            _ => None,
+        }
+    }
+}
+
 fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
     AdminError::Invalid {
         field,
@@ -421,7 +434,9 @@ pub async fn seal_clear_secrets(
     secrets: &AdminSecrets,
 ) -> Result<usize, StoreError> {
     store
-        .seal_admin_secrets(&|login, clear| secrets.seal(login, clear))
+        .seal_admin_secrets(&|login, stored| {
+            (!AdminSecrets::is_sealed(stored)).then(|| secrets.seal(login, stored))
+        })
         .await
 }
 

@@ -132,11 +132,11 @@ pub trait StructureStore: Send + Sync {
         p: &NewProfessional,
         journal: InstanceJournalOf<'_, Professional>,
     ) -> StoreResult<Professional>;
-    /// Seals, in one transaction, every administrator's TOTP secret still in
-    /// clear (not starting with `v1:`): `seal(login, clear)`. Returns how many.
+    /// Rewrites, in one transaction, the administrators' TOTP secrets that
+    /// `seal(login, stored)` gives a new value for. Returns how many.
     async fn seal_admin_secrets(
         &self,
-        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> String + Send + Sync),
+        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> Option<String> + Send + Sync),
     ) -> StoreResult<usize>;
     /// New names for a professional (as Pro Santé Connect gives them at login).
     async fn rename_professional(

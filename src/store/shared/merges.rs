@@ -146,20 +146,38 @@ async fn lock_pair(tx: &mut Tx, t: &Tenant, a: Uuid, b: Uuid) -> StoreResult<()>
     Ok(())
 }
 
+/// Which attached rows a read sees.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// Every row (what a merge moves).
+    All,
+    /// Notes only of the classes the tenant reads (what a person is shown).
+    Readable,
+}
+
 /// The ids of the rows of `table` attached to a file.
 async fn attached<'c>(
     on: impl Exec<'c>,
     t: &Tenant,
     table: &str,
     usager_id: Uuid,
+    seen: Seen,
 ) -> StoreResult<Vec<Uuid>> {
-    on.query(format!(
-        "SELECT id FROM {table} WHERE structure_id = $1 AND usager_id = $2 ORDER BY id"
-    ))
-    .bind(t.structure_id)
-    .bind(usager_id)
-    .scalars()
-    .await
+    let (filter, classes) = match seen {
+        Seen::All => (String::new(), Vec::new()),
+        Seen::Readable => readable_notes(t, table),
+    };
+    let mut query = on
+        .query(format!(
+            "SELECT x.id FROM {table} x WHERE x.structure_id = $1 AND x.usager_id = $2{filter}
+             ORDER BY x.id"
+        ))
+        .bind(t.structure_id)
+        .bind(usager_id);
+    for class in classes {
+        query = query.bind(class);
+    }
+    query.scalars().await
 }
 
 /// `AND x.confidentiality IN (…)` for the classes the tenant reads, from `$3`
@@ -233,19 +251,7 @@ impl MergeStore for SqlStore {
         for (kind, table) in MOVABLE {
             // A note the reader may not read is not counted either: its
             // existence says something (a medical follow-up).
-            let (filter, classes) = readable_notes(t, table);
-            let mut query = self
-                .db
-                .query(format!(
-                "SELECT x.id FROM {table} x WHERE x.structure_id = $1 AND x.usager_id = $2{filter}
-                 ORDER BY x.id"
-            ))
-                .bind(t.structure_id)
-                .bind(merged_id);
-            for class in classes {
-                query = query.bind(class);
-            }
-            let ids: Vec<Uuid> = query.scalars().await?;
+            let ids = attached(&self.db, t, table, merged_id, Seen::Readable).await?;
             if !ids.is_empty() {
                 moved.by_kind.insert((*kind).to_string(), ids);
             }
@@ -291,7 +297,7 @@ impl MergeStore for SqlStore {
             .await?;
         let mut moved = MovedObjects::default();
         for (kind, table) in MOVABLE {
-            let ids = attached(&mut tx, t, table, merged_id).await?;
+            let ids = attached(&mut tx, t, table, merged_id, Seen::All).await?;
             tx.query(format!(
                 "UPDATE {table} SET usager_id = $1 WHERE structure_id = $2 AND usager_id = $3"
             ))

@@ -161,16 +161,19 @@ impl StructureStore for SqlStore {
 
     async fn seal_admin_secrets(
         &self,
-        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> String + Send + Sync),
+        seal: &(dyn for<'a, 'b> Fn(&'a str, &'b str) -> Option<String> + Send + Sync),
     ) -> StoreResult<usize> {
         let mut tx = self.db.begin_write().await?;
-        let clear = tx
-            .query("SELECT login, totp_secret FROM admin_credentials WHERE totp_secret NOT LIKE 'v1:%'")
+        let stored = tx
+            .query("SELECT login, totp_secret FROM admin_credentials")
             .all(|r| Ok((r.get::<String>("login")?, r.get::<String>("totp_secret")?)))
             .await?;
-        let count = clear.len();
-        for (login, secret) in clear {
-            let sealed = seal(&login, &secret);
+        let mut count = 0;
+        for (login, secret) in stored {
+            let Some(sealed) = seal(&login, &secret) else {
+                continue;
+            };
+            count += 1;
             tx.query("UPDATE admin_credentials SET totp_secret = $1 WHERE login = $2")
                 .bind(sealed)
                 .bind(login)

@@ -80,8 +80,14 @@ pub async fn login(
         code: form.get("code").to_string(),
     };
     let typed = attempt.login.clone();
-    let now = Utc::now();
-    match administration::check_login(st.store.as_ref(), &st.break_glass, attempt, from, now).await
+    match administration::check_login(
+        st.store.as_ref(),
+        &st.break_glass,
+        attempt,
+        from,
+        Utc::now(),
+    )
+    .await
     {
         Ok(professional_id) => {
             // A session this browser still held ends: one session per login.
@@ -110,13 +116,8 @@ pub async fn login(
             )),
             false,
         )),
-        Err(e @ (AdminError::Throttled { .. } | AdminError::Busy)) => {
-            let retry = match e {
-                AdminError::Throttled {
-                    retry_after_seconds,
-                } => retry_after_seconds,
-                _ => 5,
-            };
+        Err(e) if e.retry_after_seconds().is_some() => {
+            let retry = e.retry_after_seconds().unwrap_or(5);
             let mut resp = login_form(
                 &st,
                 &state,
