@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use escale::cli;
 use escale::config::{Config, Overrides};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "escale",

@@ -3,7 +3,8 @@
 //! database) and, with `--structures K`, K−1 more CSAPA of N files each.
 //! Every file goes through the store like a real creation (identity keys and
 //! journal entry in its transaction), with episodes, activities and notes in
-//! realistic proportions. Rows per second are printed.
+//! realistic proportions, each batch of files and then its care rows in one
+//! transaction. Rows per second are printed.
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -18,7 +19,9 @@ use crate::domain::roles::Role;
 use crate::domain::structure::StructureKind;
 use crate::domain::tenant::Tenant;
 use crate::sandbox::generator::Generator;
-use crate::store::{DynStore, NewActivity, NewEpisode, NewNote, NewProfessional, NewStructure};
+use crate::store::{
+    DynStore, NewActivity, NewCare, NewEpisode, NewNote, NewProfessional, NewStructure,
+};
 
 #[derive(Subcommand)]
 pub enum DevCommand {
@@ -58,7 +61,7 @@ async fn seed(config: Config, a: SeedArgs) -> anyhow::Result<ExitCode> {
     for k in 0..a.structures {
         let t = tenant(&store, k).await?;
         let mut g = Generator::new(u64::from(k) * 1_000_003 + 17);
-        written += population(&store, &t, &mut g, a.users).await?;
+        written += population(&store, &t, &mut g, a.users, k == 0).await?;
         let seconds = started.elapsed().as_secs_f64().max(0.001);
         println!(
             "structure {}/{} : {} usagers ajoutés ({written} lignes en {seconds:.1} s, {:.0} lignes/s)",
@@ -68,6 +71,12 @@ async fn seed(config: Config, a: SeedArgs) -> anyhow::Result<ExitCode> {
             written as f64 / seconds
         );
     }
+    let started = Instant::now();
+    store.settle_after_bulk_load().await?;
+    println!(
+        "statistiques et index de recherche mis à jour en {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -157,6 +166,7 @@ async fn population(
     t: &Tenant,
     g: &mut Generator,
     n: u32,
+    mut settle_first: bool,
 ) -> anyhow::Result<u64> {
     let today = Utc::now().date_naive();
     let entry = crate::services::audit::event(
@@ -185,22 +195,31 @@ async fn population(
             .create_usagers(t, &data, std::slice::from_ref(&entry))
             .await?;
         rows += created.len() as u64;
-        for (u, m) in created.iter().zip(&members) {
-            rows += care(store, t, u.id, m, today).await?;
+        let care: Vec<NewCare> = created
+            .iter()
+            .zip(&members)
+            .flat_map(|(u, m)| care(t, u.id, m, today))
+            .collect();
+        rows += store.add_care(t, &care, &[]).await?;
+        if std::mem::take(&mut settle_first) {
+            // Statistics of the tables as they start to fill: without them,
+            // a prepared statement's plan, made while they were empty, may
+            // find a file by id through an index of the whole structure
+            // (PostgreSQL without autovacuum, as on this project's machines).
+            store.settle_after_bulk_load().await?;
         }
     }
     Ok(rows)
 }
 
-/// The member's episode, activities and note; returns the rows written.
-async fn care(
-    store: &DynStore,
+/// The member's episode, activities and note.
+fn care(
     t: &Tenant,
     id: uuid::Uuid,
     m: &crate::sandbox::generator::Member,
     today: chrono::NaiveDate,
-) -> anyhow::Result<u64> {
-    let mut rows = 0;
+) -> Vec<NewCare> {
+    let mut rows = Vec::new();
     if m.episode {
         let e = NewEpisode {
             kind: EpisodeKind::Ambulatoire,
@@ -208,8 +227,7 @@ async fn care(
             end_date: None,
             referent_id: Some(t.professional_id),
         };
-        store.add_episode(t, id, &e, &[]).await?;
-        rows += 1;
+        rows.push(NewCare::Episode(id, e));
     }
     for _ in 0..m.activities {
         let a = NewActivity {
@@ -219,18 +237,16 @@ async fn care(
             participant_ids: vec![t.professional_id],
             comment: None,
         };
-        store.add_activity(t, id, &a, &[]).await?;
-        rows += 1;
+        rows.push(NewCare::Activity(id, a));
     }
     if m.note {
         let n = NewNote {
             confidentiality: Confidentiality::Partagee,
             body: "Note générée.".into(),
         };
-        store.add_note(t, id, &n, &[]).await?;
-        rows += 1;
+        rows.push(NewCare::Note(id, n));
     }
-    Ok(rows)
+    rows
 }
 
 #[cfg(test)]

@@ -12,4 +12,5 @@ pub mod identity;
 pub mod identity_quality;
 pub mod insi;
 pub mod psc;
+pub mod reception;
 pub mod team;

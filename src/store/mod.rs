@@ -102,6 +102,9 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
     /// A trivial round trip, for `/healthz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// After a bulk load (`escale dev seed`, an import): planner statistics
+    /// gathered again, and SQLite's search index merged into one segment.
+    async fn settle_after_bulk_load(&self) -> StoreResult<()>;
 }
 
 /// Instance administration (no tenant: GRADeS administrator, CLI, login),
@@ -233,7 +236,7 @@ pub trait UsagerStore: Send + Sync {
     /// lists as [`CareStore`], [`VigilanceStore`] and the quality store
     /// give them); `None` when it is not the tenant's.
     async fn file_contents(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<FileContents>>;
-    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>>;
+    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Listed>>;
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
 }
 
@@ -274,6 +277,14 @@ pub trait CareStore: Send + Sync {
     ) -> StoreResult<Note>;
     /// Only the classes the tenant may read: the filter is in the query.
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>>;
+    /// Many rows of care in one transaction (generated data), each checked
+    /// as its own `add_*` checks it; all or nothing. Returns the rows written.
+    async fn add_care(
+        &self,
+        t: &Tenant,
+        rows: &[NewCare],
+        journal: Journal<'_>,
+    ) -> StoreResult<u64>;
 }
 
 /// Identity vigilance: the identity's state, INSi calls, the structure's

@@ -5,10 +5,10 @@ use uuid::Uuid;
 
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
 use crate::domain::duplicates::{Collision, PairStatus, Reason};
-use crate::domain::identity::Vigilance;
+use crate::domain::identity::{IdentityStatus, Vigilance};
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::structure::StructureKind;
-use crate::domain::usager::UsagerData;
+use crate::domain::usager::{Identity, UsagerData};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStructure {
@@ -184,6 +184,17 @@ pub struct Usager {
     pub version: i64,
 }
 
+/// A file as a search lists it: who it is and the state of its identity,
+/// not what it holds (a list reads only these columns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: Uuid,
+    pub identity: Identity,
+    pub status: IdentityStatus,
+    /// The folded key of its names (see `Identity::search_key`).
+    pub search_key: String,
+}
+
 /// A search: folded terms (each must appear in a name or alias) and/or a birth date.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsagerQuery {
@@ -233,6 +244,14 @@ pub struct Activity {
     pub participants: Vec<String>,
     pub comment: Option<String>,
     pub created_by: Uuid,
+}
+
+/// One row of care of a file, for [`CareStore::add_care`](super::CareStore::add_care).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewCare {
+    Episode(Uuid, NewEpisode),
+    Activity(Uuid, NewActivity),
+    Note(Uuid, NewNote),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

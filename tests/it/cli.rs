@@ -718,10 +718,9 @@ async fn dev_seed_adds_generated_users(db: TestDb) {
         let some = db.store.search_usagers(&t, &query("")).await.unwrap();
         let named = some
             .iter()
-            .find(|u| !u.data.identity.is_anonymous())
+            .find(|u| !u.identity.is_anonymous())
             .expect("a named file");
         let start: String = named
-            .data
             .identity
             .display_name()
             .to_lowercase()

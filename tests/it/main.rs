@@ -21,5 +21,6 @@ mod jobs;
 mod psc;
 mod quality_http;
 mod quality_store;
+mod search;
 mod store;
 mod vigilance_store;

@@ -846,8 +846,8 @@ async fn search_usagers(db: TestDb) {
         .await
         .unwrap();
 
-    let ids = |v: Vec<escale::store::Usager>| v.into_iter().map(|u| u.id).collect::<Vec<_>>();
-    let set = |v: Vec<escale::store::Usager>| v.into_iter().map(|u| u.id).collect::<BTreeSet<_>>();
+    let ids = |v: Vec<escale::store::Listed>| v.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    let set = |v: Vec<escale::store::Listed>| v.into_iter().map(|u| u.id).collect::<BTreeSet<_>>();
 
     // Partial, case- and accent-insensitive; ordered by search key.
     assert_eq!(

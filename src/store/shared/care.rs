@@ -9,10 +9,10 @@ use uuid::Uuid;
 use super::audit::commit_journaled;
 use super::{SqlStore, found, rows};
 use crate::domain::tenant::Tenant;
-use crate::store::sql::{Exec, Row};
+use crate::store::sql::{Exec, Row, Tx};
 use crate::store::{
-    Activity, CareStore, Episode, Journal, NewActivity, NewEpisode, NewNote, Note, StoreError,
-    StoreResult,
+    Activity, CareStore, Episode, Journal, NewActivity, NewCare, NewEpisode, NewNote, Note,
+    StoreError, StoreResult,
 };
 
 // The lists of a file: `$1` structure, `$2` user file; `$3` an id (`<list> AND x.id = $3`).
@@ -101,29 +101,9 @@ impl CareStore for SqlStore {
         e: &NewEpisode,
         journal: Journal<'_>,
     ) -> StoreResult<Episode> {
-        // Nothing is inserted unless the referent (if any) holds a role in
-        // the tenant's structure.
         let id = Uuid::new_v4();
         let mut tx = self.db.begin_write().await?;
-        tx.query(
-            "INSERT INTO episodes (id, structure_id, usager_id, kind, start_date, end_date,
-                     referent_id, created_at)
-                 SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6 FROM usagers u
-                 WHERE u.id = $7 AND u.structure_id = $8
-                   AND ($5 IS NULL OR EXISTS (SELECT 1 FROM memberships m
-                        WHERE m.structure_id = $8 AND m.professional_id = $5))",
-        )
-        .bind(id)
-        .bind(e.kind.code())
-        .bind(e.start_date)
-        .bind(e.end_date)
-        .bind(e.referent_id)
-        .bind(Utc::now())
-        .bind(usager_id)
-        .bind(t.structure_id)
-        .execute()
-        .await
-        .and_then(found)?;
+        insert_episode(&mut tx, t, usager_id, id, e).await?;
         let episode = one(&mut tx, EPISODES_SQL, episode, t, usager_id, id).await?;
         commit_journaled(tx, t, journal).await?;
         Ok(episode)
@@ -175,41 +155,7 @@ impl CareStore for SqlStore {
     ) -> StoreResult<Activity> {
         let id = Uuid::new_v4();
         let mut tx = self.db.begin_write().await?;
-        tx.query(
-            "INSERT INTO activities (id, structure_id, usager_id, kind, date, duration_minutes,
-                 comment, created_by, created_at)
-             SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6, $7 FROM usagers u
-             WHERE u.id = $8 AND u.structure_id = $9",
-        )
-        .bind(id)
-        .bind(a.kind.code())
-        .bind(a.date)
-        .bind(
-            a.duration_minutes
-                .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
-        )
-        .bind(&a.comment)
-        .bind(t.professional_id)
-        .bind(Utc::now())
-        .bind(usager_id)
-        .bind(t.structure_id)
-        .execute()
-        .await
-        .and_then(found)?;
-        if !a.participant_ids.is_empty() {
-            // Only members of the tenant's structure can be participants; others are dropped.
-            tx.query(
-                "INSERT INTO activity_participants (activity_id, professional_id)
-                 SELECT DISTINCT $1, m.professional_id FROM memberships m
-                 WHERE m.structure_id = $2 AND m.professional_id IN (",
-            )
-            .bind(id)
-            .bind(t.structure_id)
-            .push_list(&a.participant_ids)
-            .push(") ON CONFLICT DO NOTHING")
-            .execute()
-            .await?;
-        }
+        insert_activity(&mut tx, t, usager_id, id, a).await?;
         let activity = one(&mut tx, ACTIVITIES_SQL, activity, t, usager_id, id).await?;
         commit_journaled(tx, t, journal).await?;
         Ok(activity)
@@ -233,30 +179,31 @@ impl CareStore for SqlStore {
         n: &NewNote,
         journal: Journal<'_>,
     ) -> StoreResult<Note> {
-        if !t.may_write(n.confidentiality) {
-            return Err(StoreError::Forbidden);
-        }
         let id = Uuid::new_v4();
         let mut tx = self.db.begin_write().await?;
-        tx.query(
-            "INSERT INTO notes (id, structure_id, usager_id, confidentiality, body, author_id,
-                     created_at)
-                 SELECT $1, u.structure_id, u.id, $2, $3, $4, $5 FROM usagers u
-                 WHERE u.id = $6 AND u.structure_id = $7",
-        )
-        .bind(id)
-        .bind(n.confidentiality.code())
-        .bind(&n.body)
-        .bind(t.professional_id)
-        .bind(Utc::now())
-        .bind(usager_id)
-        .bind(t.structure_id)
-        .execute()
-        .await
-        .and_then(found)?;
+        insert_note(&mut tx, t, usager_id, id, n).await?;
         let note = one(&mut tx, NOTES_SQL, note, t, usager_id, id).await?;
         commit_journaled(tx, t, journal).await?;
         Ok(note)
+    }
+
+    async fn add_care(
+        &self,
+        t: &Tenant,
+        rows: &[NewCare],
+        journal: Journal<'_>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.db.begin_write().await?;
+        for row in rows {
+            let id = Uuid::new_v4();
+            match row {
+                NewCare::Episode(u, e) => insert_episode(&mut tx, t, *u, id, e).await?,
+                NewCare::Activity(u, a) => insert_activity(&mut tx, t, *u, id, a).await?,
+                NewCare::Note(u, n) => insert_note(&mut tx, t, *u, id, n).await?,
+            }
+        }
+        commit_journaled(tx, t, journal).await?;
+        Ok(rows.len() as u64)
     }
 
     async fn notes(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Note>> {
@@ -274,4 +221,110 @@ impl CareStore for SqlStore {
             .all(note)
             .await
     }
+}
+
+async fn insert_episode(
+    tx: &mut Tx,
+    t: &Tenant,
+    usager_id: Uuid,
+    id: Uuid,
+    e: &NewEpisode,
+) -> StoreResult<()> {
+    // Nothing is inserted unless the referent (if any) holds a role in
+    // the tenant's structure.
+    tx.query(
+        "INSERT INTO episodes (id, structure_id, usager_id, kind, start_date, end_date,
+                 referent_id, created_at)
+             SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6 FROM usagers u
+             WHERE u.id = $7 AND u.structure_id = $8
+               AND ($5 IS NULL OR EXISTS (SELECT 1 FROM memberships m
+                    WHERE m.structure_id = $8 AND m.professional_id = $5))",
+    )
+    .bind(id)
+    .bind(e.kind.code())
+    .bind(e.start_date)
+    .bind(e.end_date)
+    .bind(e.referent_id)
+    .bind(Utc::now())
+    .bind(usager_id)
+    .bind(t.structure_id)
+    .execute()
+    .await
+    .and_then(found)?;
+    Ok(())
+}
+
+async fn insert_activity(
+    tx: &mut Tx,
+    t: &Tenant,
+    usager_id: Uuid,
+    id: Uuid,
+    a: &NewActivity,
+) -> StoreResult<()> {
+    tx.query(
+        "INSERT INTO activities (id, structure_id, usager_id, kind, date, duration_minutes,
+             comment, created_by, created_at)
+         SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6, $7 FROM usagers u
+         WHERE u.id = $8 AND u.structure_id = $9",
+    )
+    .bind(id)
+    .bind(a.kind.code())
+    .bind(a.date)
+    .bind(
+        a.duration_minutes
+            .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
+    )
+    .bind(&a.comment)
+    .bind(t.professional_id)
+    .bind(Utc::now())
+    .bind(usager_id)
+    .bind(t.structure_id)
+    .execute()
+    .await
+    .and_then(found)?;
+    if !a.participant_ids.is_empty() {
+        // Only members of the tenant's structure can be participants; others are dropped.
+        tx.query(
+            "INSERT INTO activity_participants (activity_id, professional_id)
+             SELECT DISTINCT $1, m.professional_id FROM memberships m
+             WHERE m.structure_id = $2 AND m.professional_id IN (",
+        )
+        .bind(id)
+        .bind(t.structure_id)
+        .push_list(&a.participant_ids)
+        .push(") ON CONFLICT DO NOTHING")
+        .execute()
+        .await?;
+    }
+    Ok(())
+}
+
+/// `Forbidden` when the tenant's roles may not write this class.
+async fn insert_note(
+    tx: &mut Tx,
+    t: &Tenant,
+    usager_id: Uuid,
+    id: Uuid,
+    n: &NewNote,
+) -> StoreResult<()> {
+    if !t.may_write(n.confidentiality) {
+        return Err(StoreError::Forbidden);
+    }
+    tx.query(
+        "INSERT INTO notes (id, structure_id, usager_id, confidentiality, body, author_id,
+                 created_at)
+             SELECT $1, u.structure_id, u.id, $2, $3, $4, $5 FROM usagers u
+             WHERE u.id = $6 AND u.structure_id = $7",
+    )
+    .bind(id)
+    .bind(n.confidentiality.code())
+    .bind(&n.body)
+    .bind(t.professional_id)
+    .bind(Utc::now())
+    .bind(usager_id)
+    .bind(t.structure_id)
+    .execute()
+    .await
+    .and_then(found)?;
+    Ok(())
 }

@@ -104,9 +104,12 @@ pub(super) async fn write_keys_in(
     identity: &Identity,
 ) -> StoreResult<()> {
     let keys = dup::blocking_keys(identity);
-    tx.query("DELETE FROM identity_keys WHERE usager_id = $1 AND structure_id = $2")
+    // By the file alone (its index): with the structure too, SQLite walked
+    // the structure's keys (the primary key's first column) on every write,
+    // a cost that grew with the structure (issue 12). The caller wrote the
+    // tenant's file in this transaction: its keys are the tenant's.
+    tx.query("DELETE FROM identity_keys WHERE usager_id = $1")
         .bind(usager_id)
-        .bind(structure_id)
         .execute()
         .await?;
     if !keys.is_empty() {

@@ -129,7 +129,8 @@ async fn restore(tx: &mut Tx, t: &Tenant, id: Uuid, s: &UsagerSnapshot) -> Store
         .bind(t.structure_id)
         .execute()
         .await
-        .and_then(found)
+        .and_then(found)?;
+    super::search::reindex(tx, id).await
 }
 
 /// Write-locks both files first (row locks on PostgreSQL, the write lock on

@@ -11,6 +11,7 @@ mod jobs;
 mod merges;
 mod procedure;
 pub(crate) mod rows;
+mod search;
 mod sessions;
 mod structures;
 mod usagers;
@@ -65,6 +66,19 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.db.query("SELECT 1").execute().await?;
+        Ok(())
+    }
+
+    async fn settle_after_bulk_load(&self) -> StoreResult<()> {
+        if self.db.backend() == Backend::Sqlite {
+            // Each transaction added a segment to the FTS5 index; a search
+            // reads every segment of its trigrams.
+            self.db
+                .query("INSERT INTO usager_search (usager_search) VALUES ('optimize')")
+                .execute()
+                .await?;
+        }
+        self.db.query("ANALYZE").execute().await?;
         Ok(())
     }
 }

@@ -7,14 +7,15 @@ use uuid::Uuid;
 
 use crate::domain::audit::{AuditRecord, entry_hash};
 use crate::domain::duplicates::Collision;
-use crate::domain::identity::Vigilance;
+use crate::domain::identity::{IdentityStatus, Vigilance};
 use crate::domain::procedure::IdentityPolicy;
 use crate::domain::roles::{Role, RoleSet};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Contact, Identity, Sex, UsagerData};
 use crate::store::sql::{Query, Row};
 use crate::store::{
-    AuditEvent, Backend, Professional, StoreError, StoreResult, Structure, StructureInsi, Usager,
+    AuditEvent, Backend, Listed, Professional, StoreError, StoreResult, Structure, StructureInsi,
+    Usager,
 };
 use crate::store::{postgres, sqlite};
 
@@ -58,6 +59,19 @@ macro_rules! select_usagers {
 }
 pub(crate) use select_usagers;
 
+/// `SELECT <listed columns> FROM usagers <tail>`: what a search lists.
+macro_rules! select_listed {
+    ($($tail:expr),* $(,)?) => {
+        concat!(
+            "SELECT id, anonymous, alias, birth_name, first_names, used_name, used_first_name, \
+             birth_date, birth_year, sex, birth_place_code, identity_status, search_key \
+             FROM usagers ",
+            $($tail),*
+        )
+    };
+}
+pub(crate) use select_listed;
+
 /// ` RETURNING <usager columns>`.
 macro_rules! returning_usager {
     () => {
@@ -87,8 +101,36 @@ pub fn usager(r: &Row) -> StoreResult<Usager> {
     })
 }
 
+/// A row of `select_listed!`.
+pub fn listed(r: &Row) -> StoreResult<Listed> {
+    let columns = identity_columns(r)?;
+    let anonymous = columns.anonymous;
+    let status = if anonymous {
+        // An alias is always a fictitious identity (as `vigilance_from`).
+        Vigilance::fictitious().status()
+    } else {
+        parse_code_with(&r.get::<String>("identity_status")?, IdentityStatus::parse)?
+    };
+    Ok(Listed {
+        id: r.get("id")?,
+        identity: usager_data(columns)?.identity,
+        status,
+        search_key: r.get("search_key")?,
+    })
+}
+
 /// The identity and contact columns of a file.
 pub fn usager_columns(r: &Row) -> StoreResult<UsagerColumns> {
+    Ok(UsagerColumns {
+        phone: r.get("phone")?,
+        email: r.get("email")?,
+        address: r.get("address")?,
+        ..identity_columns(r)?
+    })
+}
+
+/// The identity columns of a file (the contact left empty).
+fn identity_columns(r: &Row) -> StoreResult<UsagerColumns> {
     Ok(UsagerColumns {
         anonymous: r.get("anonymous")?,
         alias: r.get("alias")?,
@@ -100,9 +142,9 @@ pub fn usager_columns(r: &Row) -> StoreResult<UsagerColumns> {
         birth_year: r.get("birth_year")?,
         sex: r.get("sex")?,
         birth_place_code: r.get("birth_place_code")?,
-        phone: r.get("phone")?,
-        email: r.get("email")?,
-        address: r.get("address")?,
+        phone: None,
+        email: None,
+        address: None,
     })
 }
 

@@ -9,11 +9,13 @@ use super::SqlStore;
 use super::audit::commit_journaled;
 use super::duplicates::write_keys_in;
 use super::rows::{self, returning_usager, select_usagers};
+use super::search;
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
 use crate::store::sql::Tx;
 use crate::store::{
-    AuditEvent, FileContents, Journal, StoreError, StoreResult, Usager, UsagerQuery, UsagerStore,
+    AuditEvent, FileContents, Journal, Listed, StoreError, StoreResult, Usager, UsagerQuery,
+    UsagerStore,
 };
 
 /// Inserts a new file of the tenant's structure (its keys and journal are the caller's).
@@ -43,9 +45,6 @@ async fn insert_usager(tx: &mut Tx, t: &Tenant, data: &UsagerData) -> StoreResul
         .and_then(|r| rows::usager(&r))
 }
 
-/// At most this many search terms are matched (the rest are ignored).
-const SEARCH_TERMS: usize = 4;
-
 #[async_trait]
 impl UsagerStore for SqlStore {
     async fn create_usager(
@@ -71,6 +70,7 @@ impl UsagerStore for SqlStore {
         let mut entries = Vec::with_capacity(data.len() * journal.len());
         for d in data {
             let u = insert_usager(&mut tx, t, d).await?;
+            search::reindex(&mut tx, u.id).await?;
             write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
             entries.extend(journal.iter().map(|e| AuditEvent {
                 usager_id: Some(u.id),
@@ -112,6 +112,7 @@ impl UsagerStore for SqlStore {
         let Some(u) = updated else {
             return Err(why_unchanged(&mut tx, t, id, version).await);
         };
+        search::reindex(&mut tx, u.id).await?;
         write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
         commit_journaled(tx, t, journal).await?;
         Ok(u)
@@ -130,29 +131,8 @@ impl UsagerStore for SqlStore {
         self.read_file_contents(t, id).await
     }
 
-    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Usager>> {
-        // Only the conditions present are written, so that each shape gets
-        // its own plan: with a birth date, the (structure_id, birth_date) index.
-        let mut query = self
-            .db
-            .query(select_usagers!(
-                "WHERE structure_id = $1 AND merged_into IS NULL"
-            ))
-            .bind(t.structure_id);
-        for term in q.terms.iter().take(SEARCH_TERMS) {
-            query = query
-                .push(" AND search_key LIKE ")
-                .push_bind(contains_pattern(term))
-                .push(r" ESCAPE '\'");
-        }
-        if let Some(birth_date) = q.birth_date {
-            query = query.push(" AND birth_date = ").push_bind(birth_date);
-        }
-        query
-            .push(" ORDER BY search_key LIMIT ")
-            .push_bind(q.limit.clamp(1, 200))
-            .all(rows::usager)
-            .await
+    async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Listed>> {
+        search::search(&self.db, t, q).await
     }
 
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64> {
@@ -179,21 +159,6 @@ pub(super) async fn why_unchanged(tx: &mut Tx, t: &Tenant, id: Uuid, version: i6
         Ok(_) => StoreError::NotFound,
         Err(e) => e,
     }
-}
-
-/// `%term%` for `LIKE … ESCAPE '\'`, the pattern characters of the term
-/// escaped (folded terms hold none, but a stray one must match itself).
-fn contains_pattern(term: &str) -> String {
-    let mut p = String::with_capacity(term.len() + 2);
-    p.push('%');
-    for c in term.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 impl SqlStore {

@@ -94,6 +94,7 @@ impl VigilanceStore for SqlStore {
         let Some(u) = updated else {
             return Err(why_unchanged(&mut tx, t, usager_id, version).await);
         };
+        super::search::reindex(&mut tx, usager_id).await?;
         write_keys_in(&mut tx, t.structure_id, usager_id, identity).await?;
         commit_journaled(tx, t, journal).await?;
         Ok(u)

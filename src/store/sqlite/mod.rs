@@ -85,3 +85,35 @@ pub fn json_rows(columns: &[&str], from: &str, order: &str) -> String {
         fields.join(", ")
     )
 }
+
+/// Puts a file's folded search key in the FTS5 table as the `usagers` row
+/// now holds it (and takes a merged file out), in the caller's transaction,
+/// so that the index never says something the files do not.
+pub async fn sync_search(tx: &mut Tx, id: uuid::Uuid) -> StoreResult<()> {
+    tx.query(
+        "DELETE FROM usager_search
+         WHERE rowid = (SELECT search_rowid FROM usagers WHERE id = $1)",
+    )
+    .bind(id)
+    .execute()
+    .await?;
+    let indexed = tx
+        .query(
+            "INSERT INTO usager_search (folded, file_id, structure_id)
+             SELECT search_key, id, structure_id FROM usagers
+             WHERE id = $1 AND merged_into IS NULL",
+        )
+        .bind(id)
+        .execute()
+        .await?;
+    // last_insert_rowid() is this connection's: the row just written.
+    tx.query(if indexed == 1 {
+        "UPDATE usagers SET search_rowid = last_insert_rowid() WHERE id = $1"
+    } else {
+        "UPDATE usagers SET search_rowid = NULL WHERE id = $1"
+    })
+    .bind(id)
+    .execute()
+    .await?;
+    Ok(())
+}

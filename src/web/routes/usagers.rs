@@ -3,17 +3,15 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::parse_id;
 use crate::domain::audit::AuditAction;
-use crate::domain::procedure::IdentityAction;
-use crate::domain::search;
 use crate::domain::usager::{Identity, UsagerForm};
-use crate::services::files::{self, Edit, Rejection, normalise_strict_traits};
+use crate::services::files::{self, Edit, Rejection};
 use crate::services::identity_quality;
-use crate::store::UsagerQuery;
+use crate::services::reception::{self, Creation};
 use crate::web::extract::FormData;
 use crate::web::session::Ctx;
 use crate::web::views::{self, components::Errors};
@@ -38,9 +36,6 @@ fn parse_search_date(input: &str) -> Result<Option<NaiveDate>, &'static str> {
         .map_err(|_| "date invalide : saisissez-la sous la forme JJ/MM/AAAA")
 }
 
-/// Files shown by the list page.
-const LIST_PAGE: i64 = 50;
-
 pub async fn list(
     State(st): State<AppState>,
     ctx: Ctx,
@@ -50,22 +45,20 @@ pub async fn list(
         Ok(d) => (d, None),
         Err(e) => (None, Some(e)),
     };
-    // One more than shown says whether there are others: never a count of
-    // the whole structure, whose cost grows with it (issue 12).
-    let query = UsagerQuery {
-        terms: search::terms(&q.q),
+    let found = reception::search(
+        st.store.as_ref(),
+        &ctx.tenant,
+        &q.q,
         birth_date,
-        limit: LIST_PAGE + 1,
-    };
-    let mut results = st.store.search_usagers(&ctx.tenant, &query).await?;
-    let more = results.len() > LIST_PAGE as usize;
-    results.truncate(LIST_PAGE as usize);
+        reception::LIST_PAGE,
+    )
+    .await?;
     let form = views::usagers::SearchForm {
         q: &q.q,
         birth_date: &q.date,
         error,
     };
-    let body = views::usagers::list(&form, &results, more);
+    let body = views::usagers::list(&form, &found.files, found.more);
     Ok(views::layout::page(&ctx, st.config.is_sandbox(), "Usagers", body).into_response())
 }
 
@@ -120,15 +113,17 @@ pub async fn new_form(
         Ok(d) => (d, None),
         Err(e) => (None, Some(e)),
     };
-    let prefix = |s: &str| s.trim().chars().take(3).collect::<String>();
     let results = if searched && error.is_none() {
-        let terms = search::terms(&format!("{} {}", prefix(&q.ant_nom), prefix(&q.ant_prenom)));
-        let query = UsagerQuery {
-            terms,
-            birth_date,
-            limit: 20,
-        };
-        Some(st.store.search_usagers(&ctx.tenant, &query).await?)
+        Some(
+            reception::anteriority(
+                st.store.as_ref(),
+                &ctx.tenant,
+                birth_date,
+                &q.ant_nom,
+                &q.ant_prenom,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -284,62 +279,34 @@ pub async fn create(
     ctx: Ctx,
     FormData(form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
-    if !ctx.tenant.may(IdentityAction::Create) {
-        return Err(AppError::Forbidden(
-            "La procédure d'identitovigilance de la structure ne permet pas à vos rôles de créer un dossier : demandez à l'accueil ou au référent.",
-        ));
-    }
-    let today = Utc::now().date_naive();
-    let mut data = match form.validate(today, ctx.tenant.structure_kind.allows_anonymity()) {
-        Ok(d) => d,
-        Err(errors) => {
-            return Ok(render_form(
-                &st,
-                &ctx,
-                None,
-                &form,
-                &errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ));
+    match reception::create(st.store.as_ref(), &ctx.tenant, form.clone()).await? {
+        Creation::Created { id, converted } => {
+            Ok(Redirect::to(&file_url(id, converted)).into_response())
         }
-    };
-    // Only what is saved is converted: on error, the form keeps what was typed.
-    let converted = normalise_strict_traits(&mut data);
-    // RNIV: search before creating. The warning advises, never blocks.
-    let found =
-        identity_quality::candidates(st.store.as_ref(), &ctx.tenant, &data.identity, None).await?;
-    let seen = crate::domain::duplicates::fingerprint(&data.identity);
-    if !found.is_empty() && form.doublons_vus.as_deref() != Some(seen.as_str()) {
-        let mut form = form;
-        form.doublons_vus = Some(seen);
-        let body = views::usagers::form(
+        Creation::Invalid(errors) => Ok(render_form(
+            &st,
+            &ctx,
             None,
             &form,
-            &Errors::new(),
-            &ctx.session.csrf_token,
-            ctx.tenant.structure_kind.allows_anonymity(),
-        );
-        let page = maud::html! { (views::usagers::duplicate_warning(&found)) (body) };
-        return Ok((
-            StatusCode::CONFLICT,
-            views::layout::page(&ctx, st.config.is_sandbox(), "Nouveau dossier", page),
-        )
-            .into_response());
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Creation::LookAlikes { form, found } => {
+            let body = views::usagers::form(
+                None,
+                &form,
+                &Errors::new(),
+                &ctx.session.csrf_token,
+                ctx.tenant.structure_kind.allows_anonymity(),
+            );
+            let page = maud::html! { (views::usagers::duplicate_warning(&found)) (body) };
+            Ok((
+                StatusCode::CONFLICT,
+                views::layout::page(&ctx, st.config.is_sandbox(), "Nouveau dossier", page),
+            )
+                .into_response())
+        }
     }
-    let details = if data.identity.is_anonymous() {
-        "accueil anonyme"
-    } else {
-        ""
-    };
-    let entry = crate::services::audit::event(&ctx.tenant, AuditAction::FileCreated, None, details);
-    let u = st.store.create_usager(&ctx.tenant, &data, &[entry]).await?;
-    // Kept for the referent: the pairs the person chose to create anyway.
-    for (other, m) in &found {
-        st.store
-            .upsert_duplicate_pair(&ctx.tenant, u.id, other.id, m)
-            .await?;
-    }
-    Ok(Redirect::to(&file_url(u.id, converted)).into_response())
 }
 
 pub async fn edit_form(

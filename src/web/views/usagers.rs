@@ -7,7 +7,7 @@ use super::components::{Errors, Field, error_summary, field, select};
 use super::date_fr;
 use super::layout::csrf_field;
 use crate::domain::usager::{Identity, UsagerForm};
-use crate::store::Usager;
+use crate::store::Listed;
 
 pub struct SearchForm<'a> {
     pub q: &'a str,
@@ -16,7 +16,7 @@ pub struct SearchForm<'a> {
 }
 
 /// `more`: other files match beyond those shown.
-pub fn list(search: &SearchForm<'_>, results: &[Usager], more: bool) -> Markup {
+pub fn list(search: &SearchForm<'_>, results: &[Listed], more: bool) -> Markup {
     let no_errors = Errors::new();
     let mut errors = Errors::new();
     if let Some(e) = search.error {
@@ -45,9 +45,9 @@ pub fn list(search: &SearchForm<'_>, results: &[Usager], more: bool) -> Markup {
                     tbody {
                         @for u in results {
                             tr {
-                                td { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } }
-                                td { (birth_label(&u.data.identity)) }
-                                td { (sex_label(&u.data.identity)) }
+                                td { a href={ "/usagers/" (u.id) } { (u.identity.display_name()) } }
+                                td { (birth_label(&u.identity)) }
+                                td { (sex_label(&u.identity)) }
                             }
                         }
                     }
@@ -65,7 +65,7 @@ pub struct Anteriority<'a> {
     pub first_name: &'a str,
     pub error: Option<&'a str>,
     /// `None` when no search was made yet.
-    pub results: Option<&'a [Usager]>,
+    pub results: Option<&'a [Listed]>,
     pub csrf: &'a str,
     /// The card agent's session token; `None`: no card reading offered.
     pub agent_token: Option<&'a str>,
@@ -95,7 +95,7 @@ pub fn anteriority(a: &Anteriority<'_>) -> Markup {
                     p role="status" { strong { (results.len()) " dossier(s) existant(s) pourrai(en)t correspondre" } " — ouvrez-le plutôt que d'en créer un doublon :" }
                     ul {
                         @for u in results {
-                            li { a href={ "/usagers/" (u.id) } { (u.data.identity.display_name()) } " — " (birth_label(&u.data.identity)) " — " (u.vigilance.status().label()) }
+                            li { a href={ "/usagers/" (u.id) } { (u.identity.display_name()) } " — " (birth_label(&u.identity)) " — " (u.status.label()) }
                         }
                     }
                 }

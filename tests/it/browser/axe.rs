@@ -279,7 +279,7 @@ async fn check_other_pages(c: &Client, base: &str, axe: &str, who: &str, finding
     // and that search refused (an impossible birth date).
     for (search, title, shown, what) in [
         (
-            "/usagers?q=a",
+            "/usagers?q=du",
             "Usagers",
             "#resultats tbody tr",
             "search results",

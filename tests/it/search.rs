@@ -1,0 +1,334 @@
+//! Reception's search (issue 12), a store contract on both databases: what
+//! a receptionist types finds the file whatever its accents, case, hyphens,
+//! particles or name of use; the order puts the name typed first; merged
+//! files and other structures' files never appear; and SQLite's FTS5 table
+//! stays in step with the files through every write.
+
+use chrono::NaiveDate;
+use sqlx::Connection;
+use uuid::Uuid;
+
+use escale::domain::search::terms;
+use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
+use escale::services::identity_quality;
+use escale::store::{DynStore, Listed, Usager, UsagerQuery};
+
+use crate::common::db::{TestBackend, TestDb, seed_two_structures};
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn person(birth: &str, used: Option<&str>, firsts: &str, born: NaiveDate) -> UsagerData {
+    UsagerData {
+        identity: Identity::Traits {
+            birth_name: birth.into(),
+            first_names: firsts.into(),
+            used_name: used.map(Into::into),
+            used_first_name: None,
+            birth_date: born,
+            sex: Sex::F,
+            birth_place_code: None,
+        },
+        contact: Contact::default(),
+    }
+}
+
+fn alias(name: &str) -> UsagerData {
+    UsagerData {
+        identity: Identity::Anonymous {
+            alias: name.into(),
+            sex: None,
+            birth_year: None,
+        },
+        contact: Contact::default(),
+    }
+}
+
+fn q(text: &str) -> UsagerQuery {
+    UsagerQuery {
+        terms: terms(text),
+        birth_date: None,
+        limit: 50,
+    }
+}
+
+fn q_born(text: &str, born: NaiveDate) -> UsagerQuery {
+    UsagerQuery {
+        birth_date: Some(born),
+        ..q(text)
+    }
+}
+
+async fn find(
+    store: &DynStore,
+    t: &escale::domain::tenant::Tenant,
+    query: &UsagerQuery,
+) -> Vec<Uuid> {
+    store
+        .search_usagers(t, query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u: Listed| u.id)
+        .collect()
+}
+
+both_backends!(reception_finds_what_is_typed);
+async fn reception_finds_what_is_typed(db: TestDb) {
+    let store = &db.store;
+    let f = seed_two_structures(store).await;
+    let t = &f.accueil.tenant;
+    let born = date(1984, 2, 29);
+    let mut made = Vec::new();
+    for d in [
+        person("Saint-Exupéry", None, "Marie-Hélène", born),
+        person("de La Fontaine", None, "Jean Pierre", date(1970, 1, 1)),
+        person("d'Aubigné", Some("Lemaître"), "Éloïse", date(1990, 6, 15)),
+        person("Durand", Some("Dupont"), "Zoé", born),
+        person("Dupont", None, "Marc", date(1961, 12, 31)),
+        person("Leduc", None, "Ondine", born),
+        person("Ndiaye", None, "Awa", date(2001, 4, 2)),
+    ] {
+        made.push(store.create_usager(t, &d, &[]).await.unwrap().id);
+    }
+    let [exupery, fontaine, aubigne, durand, dupont, leduc, ndiaye] = made[..] else {
+        unreachable!()
+    };
+    let renard = store
+        .create_usager(t, &alias("Renard-Bleu"), &[])
+        .await
+        .unwrap()
+        .id;
+
+    // Accents, case, hyphens: however it is typed.
+    for typed in [
+        "saint exupery",
+        "SAINT-EXUPÉRY",
+        "Exupéry",
+        "xupe",
+        "marie helene",
+        "HÉLÈNE",
+    ] {
+        assert_eq!(find(store, t, &q(typed)).await, vec![exupery], "{typed}");
+    }
+    // Particles and apostrophes: with or without them.
+    for typed in [
+        "fontaine",
+        "la fontaine",
+        "de la fontaine",
+        "DE LA FONT",
+        "jean pierre",
+    ] {
+        assert_eq!(find(store, t, &q(typed)).await, vec![fontaine], "{typed}");
+    }
+    for typed in ["aubigne", "d'aubigné", "d aubigne", "eloise"] {
+        assert_eq!(find(store, t, &q(typed)).await, vec![aubigne], "{typed}");
+    }
+    // Birth name and name of use, in either order.
+    assert_eq!(find(store, t, &q("lemaitre eloise")).await, vec![aubigne]);
+    assert_eq!(find(store, t, &q("aubigne lemaitre")).await, vec![aubigne]);
+    assert_eq!(find(store, t, &q("dupont zoe")).await, vec![durand]);
+    assert_eq!(find(store, t, &q("zoe durand")).await, vec![durand]);
+    // The birth name typed first comes first; then a name of use that
+    // starts with it; then the names that hold it elsewhere.
+    assert_eq!(find(store, t, &q("dupont")).await, vec![dupont, durand]);
+    assert_eq!(find(store, t, &q("DUC")).await, vec![leduc]);
+    assert_eq!(find(store, t, &q("ondi")).await, vec![leduc]);
+    // Pseudonyms of anonymous files.
+    assert_eq!(find(store, t, &q("renard bleu")).await, vec![renard]);
+    assert_eq!(find(store, t, &q("bleu")).await, vec![renard]);
+    // One or two letters: the start of a name (initials), never its inside.
+    assert_eq!(find(store, t, &q("du")).await, vec![dupont, durand]);
+    assert_eq!(find(store, t, &q("n")).await, vec![ndiaye]);
+    assert_eq!(find(store, t, &q("dupont m")).await, vec![dupont]);
+    assert_eq!(find(store, t, &q("leduc o")).await, vec![leduc]);
+    assert!(find(store, t, &q("uc")).await.is_empty());
+    // A birth date alone, and with a name: the name typed first comes first.
+    assert_eq!(
+        find(store, t, &q_born("", born)).await,
+        vec![durand, leduc, exupery]
+    );
+    assert_eq!(find(store, t, &q_born("du", born)).await, vec![durand]);
+    assert_eq!(find(store, t, &q_born("dupont", born)).await, vec![durand]);
+    assert_eq!(find(store, t, &q_born("ondine", born)).await, vec![leduc]);
+    assert_eq!(find(store, t, &q_born("le", born)).await, vec![leduc]);
+    assert!(find(store, t, &q_born("marc", born)).await.is_empty());
+    assert!(
+        find(store, t, &q_born("", date(1984, 3, 1)))
+            .await
+            .is_empty()
+    );
+    // Hostile text is a term like another.
+    assert!(
+        find(store, t, &q("'); DROP TABLE usagers;--"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        find(store, t, &q("<script>alert(1)</script>"))
+            .await
+            .is_empty()
+    );
+    let stray = UsagerQuery {
+        terms: vec!["%".into(), "_\\".into(), "\"A\"".into()],
+        birth_date: None,
+        limit: 50,
+    };
+    assert!(store.search_usagers(t, &stray).await.unwrap().is_empty());
+
+    // Other structures' files never appear, whatever is typed.
+    let other = &f.other.tenant;
+    store
+        .create_usager(
+            other,
+            &person("Dupont", None, "Marc", date(1961, 12, 31)),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(find(store, t, &q("dupont marc")).await, vec![dupont]);
+    assert_eq!(find(store, other, &q("zoe")).await, Vec::<Uuid>::new());
+    assert_eq!(find(store, other, &q("")).await.len(), 1);
+    assert_eq!(
+        find(store, other, &q_born("", born)).await,
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(find(store, other, &q("du")).await.len(), 1);
+}
+
+both_backends!(the_order_and_the_limit_hold_across_the_indexes);
+async fn the_order_and_the_limit_hold_across_the_indexes(db: TestDb) {
+    let store = &db.store;
+    let f = seed_two_structures(store).await;
+    let t = &f.accueil.tenant;
+    // Names starting with MART (the b-tree), others holding it (the trigram
+    // index), and one starting it in a first name.
+    let born = date(1975, 5, 5);
+    let mut starts = Vec::new();
+    for n in ["Martin", "Martineau", "Marteau"] {
+        starts.push(
+            store
+                .create_usager(t, &person(n, None, "Paul", born), &[])
+                .await
+                .unwrap(),
+        );
+    }
+    let first_name = store
+        .create_usager(t, &person("Bernard", None, "Marthe", born), &[])
+        .await
+        .unwrap();
+    let inside = store
+        .create_usager(t, &person("Lamartine", None, "Alphonse", born), &[])
+        .await
+        .unwrap();
+    store
+        .create_usager(t, &person("Moreau", None, "Paul", born), &[])
+        .await
+        .unwrap();
+    let ids = |v: &[Usager]| v.iter().map(|u| u.id).collect::<Vec<_>>();
+    let mut starts_sorted = starts.clone();
+    starts_sorted.sort_by_key(|u| u.data.identity.search_key());
+    let expected: Vec<Uuid> = ids(&starts_sorted)
+        .into_iter()
+        .chain([first_name.id, inside.id])
+        .collect();
+    assert_eq!(find(store, t, &q("mart")).await, expected);
+    assert_eq!(find(store, t, &q_born("mart", born)).await, expected);
+    // Every limit cuts the same order, each file once.
+    for limit in 1..=6 {
+        let query = UsagerQuery { limit, ..q("mart") };
+        assert_eq!(
+            find(store, t, &query).await,
+            expected[..(limit as usize).min(expected.len())],
+            "limit {limit}"
+        );
+    }
+    // Nothing typed: every file, by name.
+    let all = find(store, t, &q("")).await;
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0], first_name.id);
+}
+
+both_backends!(the_search_index_follows_every_write);
+/// Create, edit, qualify-like rename, merge and unmerge: after each, the
+/// search answers from the files as they are (and, on SQLite, the FTS5 table
+/// holds exactly the live files' keys).
+async fn the_search_index_follows_every_write(db: TestDb) {
+    let store = &db.store;
+    let f = seed_two_structures(store).await;
+    let t = &f.accueil.tenant;
+    let a = store
+        .create_usager(t, &person("Fontaine", None, "Zoé", date(1985, 3, 12)), &[])
+        .await
+        .unwrap();
+    let b = store
+        .create_usager(t, &person("Fontaines", None, "Zoe", date(1985, 3, 12)), &[])
+        .await
+        .unwrap();
+    in_step(&db).await;
+    assert_eq!(find(store, t, &q("ntaine")).await, vec![a.id, b.id]);
+
+    store
+        .update_usager(
+            t,
+            b.id,
+            b.version,
+            &person("Gaillard", None, "Zoé", date(1985, 3, 12)),
+            &[],
+        )
+        .await
+        .unwrap();
+    in_step(&db).await;
+    assert_eq!(find(store, t, &q("ntaine")).await, vec![a.id]);
+    assert_eq!(find(store, t, &q("illar")).await, vec![b.id]);
+
+    let record = identity_quality::merge_files(store.as_ref(), t, a.id, b.id)
+        .await
+        .unwrap();
+    in_step(&db).await;
+    assert!(find(store, t, &q("illar")).await.is_empty());
+    assert_eq!(find(store, t, &q("zoe")).await, vec![a.id]);
+
+    store.unmerge(t, record.id, &|_| Vec::new()).await.unwrap();
+    in_step(&db).await;
+    assert_eq!(find(store, t, &q("illar")).await, vec![b.id]);
+    assert_eq!(find(store, t, &q("zoe")).await, vec![a.id, b.id]);
+
+    // A batch of creations (the seeding path) is indexed too.
+    let batch: Vec<UsagerData> = (0..30)
+        .map(|i| person(&format!("Lot{i:02}ABC"), None, "Camille", date(1999, 1, 1)))
+        .collect();
+    store.create_usagers(t, &batch, &[]).await.unwrap();
+    in_step(&db).await;
+    assert_eq!(find(store, t, &q("ot1")).await.len(), 10);
+}
+
+/// SQLite: the FTS5 table holds one row per live file, with its key, at
+/// the row the file points to; a merged file points nowhere.
+async fn in_step(db: &TestDb) {
+    if db.backend != TestBackend::Sqlite {
+        return;
+    }
+    let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    let indexed: Vec<(Option<i64>, String, Vec<u8>)> =
+        sqlx::query_as("SELECT rowid, folded, file_id FROM usager_search ORDER BY rowid")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    let live: Vec<(Option<i64>, String, Vec<u8>)> = sqlx::query_as(
+        "SELECT search_rowid, search_key, id FROM usagers
+         WHERE merged_into IS NULL ORDER BY search_rowid",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(indexed, live, "the FTS5 table and the live files differ");
+    let merged_pointing: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM usagers WHERE merged_into IS NOT NULL AND search_rowid IS NOT NULL",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(merged_pointing, 0);
+}
