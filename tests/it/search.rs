@@ -251,7 +251,7 @@ async fn the_order_and_the_limit_hold_across_the_indexes(db: TestDb) {
 }
 
 both_backends!(the_search_index_follows_every_write);
-/// Create, edit, qualify-like rename, merge and unmerge: after each, the
+/// Create, edit, merge, unmerge, the INS traits written, a batch: after each, the
 /// search answers from the files as they are (and, on SQLite, the FTS5 table
 /// holds exactly the live files' keys).
 async fn the_search_index_follows_every_write(db: TestDb) {
@@ -294,6 +294,23 @@ async fn the_search_index_follows_every_write(db: TestDb) {
     in_step(&db).await;
     assert_eq!(find(store, t, &q("illar")).await, vec![b.id]);
     assert_eq!(find(store, t, &q("zoe")).await, vec![a.id, b.id]);
+
+    // The identity replaced by the INS traits (qualification writes them).
+    let current = store.get_usager(t, a.id).await.unwrap().unwrap();
+    let ins_traits = person("Fontaine-Marchal", None, "Zoé", date(1985, 3, 12)).identity;
+    store
+        .set_vigilance(
+            t,
+            a.id,
+            current.version,
+            &ins_traits,
+            &current.vigilance,
+            &[],
+        )
+        .await
+        .unwrap();
+    in_step(&db).await;
+    assert_eq!(find(store, t, &q("marchal")).await, vec![a.id]);
 
     // A batch of creations (the seeding path) is indexed too.
     let batch: Vec<UsagerData> = (0..30)
