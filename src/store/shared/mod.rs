@@ -57,7 +57,7 @@ impl Store for SqlStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         match &self.db {
-            Db::Sqlite(pool, _) => sqlite::migrate(pool).await?,
+            Db::Sqlite(pool, ..) => sqlite::migrate(pool).await?,
             Db::Postgres(pool, _) => postgres::migrate(pool).await?,
         }
         self.backfill_identity_keys().await?;

@@ -26,9 +26,16 @@ use super::{Backend, StoreError, StoreResult};
 /// [`Lane`] for statements outside one. Cloning shares them.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, Lane<SqliteConnection>),
+    Sqlite(SqlitePool, Lane<SqliteConnection>, WriteGate),
     Postgres(PgPool, Lane<PgConnection>),
 }
+
+/// This process's SQLite writers, one at a time, in the order they came.
+/// SQLite has one write lock; writers that wait for it in `BEGIN IMMEDIATE`
+/// sleep in its busy handler (1 to 100 ms at a time), which made the p95 of
+/// 8 concurrent creations 0.3–0.5 s (issue 12, BENCHMARKS.md). Other
+/// processes (the CLI) still meet the busy timeout.
+pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 impl Db {
     pub fn backend(&self) -> Backend {
@@ -42,7 +49,7 @@ impl Db {
     /// connections opened like the pool's.
     pub fn sqlite(pool: SqlitePool, lane_size: usize) -> Db {
         let lane = Lane::new(pool.connect_options(), lane_size);
-        Db::Sqlite(pool, lane)
+        Db::Sqlite(pool, lane, WriteGate::default())
     }
 
     pub fn postgres(pool: PgPool, lane_size: usize) -> Db {
@@ -57,7 +64,7 @@ impl Db {
 
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p, _) => Tx::Sqlite(p.begin().await?),
+            Db::Sqlite(p, ..) => Tx::Sqlite(p.begin().await?, None),
             Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -68,7 +75,10 @@ impl Db {
     /// writers lock the rows they serialise on instead.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p, _) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, _, gate) => {
+                let turn = gate.clone().lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -76,7 +86,7 @@ impl Db {
     /// Closes every connection; later queries fail.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p, lane) => {
+            Db::Sqlite(p, lane, _) => {
                 lane.close();
                 p.close().await
             }
@@ -90,14 +100,19 @@ impl Db {
 
 /// A transaction of either backend; dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// With this process's write turn for a write transaction (released
+    /// after the transaction: fields drop in order).
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
@@ -109,7 +124,7 @@ impl Tx {
 
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _turn) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

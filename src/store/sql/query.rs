@@ -95,7 +95,7 @@ macro_rules! run {
 impl<'c> Query<'c> {
     pub(super) fn on_pool(db: &'c Db, sql: Cow<'static, str>) -> Query<'c> {
         let target = match db {
-            Db::Sqlite(_, lane) => Target::SqliteLane(lane, SqliteArguments::default()),
+            Db::Sqlite(_, lane, _) => Target::SqliteLane(lane, SqliteArguments::default()),
             Db::Postgres(_, lane) => Target::PgLane(lane, PgArguments::default()),
         };
         Query::new(sql, target)
@@ -103,7 +103,7 @@ impl<'c> Query<'c> {
 
     pub(super) fn in_tx(tx: &'c mut Tx, sql: Cow<'static, str>) -> Query<'c> {
         let target = match tx {
-            Tx::Sqlite(tx) => Target::SqliteTx(tx, SqliteArguments::default()),
+            Tx::Sqlite(tx, _) => Target::SqliteTx(tx, SqliteArguments::default()),
             Tx::Postgres(tx) => Target::PgTx(tx, PgArguments::default()),
         };
         Query::new(sql, target)
