@@ -8,10 +8,11 @@
 //!   pseudonym), complete and in key order, from the (structure, key)
 //!   b-tree; then, when they are fewer than the limit, the other files
 //!   holding the term, through the trigram index (PostgreSQL: a GIN index
-//!   of the structure's pg_trgm trigrams; SQLite: the FTS5 table): at most as many as could still be shown,
-//!   ranked by `domain::search::rank`. When more files hold it than the page
-//!   shows, those after the prefix group are some of them, not the first by
-//!   name: the page asks to narrow the search, as it would anyway;
+//!   of the structure's pg_trgm trigrams; SQLite: the FTS5 table): at most
+//!   as many as could still be shown, ranked by `domain::search::rank`.
+//!   When more files hold it than the page shows, those after the prefix
+//!   group are some of them, not the first by name: the page asks to narrow
+//!   the search, as it would anyway;
 //! - several terms of three letters or more: the files holding them all,
 //!   through the trigram index, up to four pages of them, all ranked;
 //! - only terms of one or two letters: the b-tree range of the first;
@@ -97,9 +98,9 @@ fn ranked_in_memory(files: &mut [Listed], first: &str) {
     files.sort_by_cached_key(|u| (rank(first, &u.search_key), u.search_key.clone()));
 }
 
-/// The files whose key starts with the first term and that hold the
-/// others (none of three letters or more), in key order, at most `limit`:
-/// the range of the (structure, key) b-tree, walked in order, stops there.
+/// The files whose key starts with the first term and that hold the other
+/// terms, in key order, at most `limit`: the range of the (structure, key)
+/// b-tree, walked in order, stops there.
 async fn by_prefix(db: &Db, t: &Tenant, terms: &[&str], limit: i64) -> StoreResult<Vec<Listed>> {
     let first = terms[0];
     let query = live_files(db, t)
