@@ -106,7 +106,7 @@ def main():
         if a.backend == "postgres" and a.index_stats:
             print(psql(with_database(PG_ADMIN, name),
                        "SELECT indexrelname, idx_scan, idx_tup_read FROM pg_stat_user_indexes "
-                       "WHERE relname = 'usagers' ORDER BY 1", capture=True))
+                       "WHERE relname = 'usagers' ORDER BY 1"))
     finally:
         server["proc"].terminate()
         try:
@@ -145,7 +145,7 @@ def with_database(url, database):
     return f"{scheme}://{authority}/{database}" + (f"?{query}" if query else "")
 
 
-def psql(url, sql, capture=False):
+def psql(url, sql):
     out = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
                          check=True, capture_output=True, text=True)
     return out.stdout
@@ -164,7 +164,7 @@ def read_sample(a, data_dir, name):
         c.close()
         fmt = lambda h: f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         return [(fmt(r[0]), r[1], r[2], str(r[3])) for r in rows]
-    out = psql(with_database(PG_ADMIN, name), sql.format(id="u.id::text", false="false"), capture=True)
+    out = psql(with_database(PG_ADMIN, name), sql.format(id="u.id::text", false="false"))
     return [tuple(line.split("|")) for line in out.splitlines() if line]
 
 

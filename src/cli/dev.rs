@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use crate::config::Config;
 use crate::domain::audit::AuditAction;
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::identifiers::luhn_valid;
 use crate::domain::roles::Role;
 use crate::domain::structure::StructureKind;
 use crate::domain::tenant::Tenant;
@@ -140,21 +141,10 @@ async fn tenant(store: &DynStore, k: u32) -> anyhow::Result<Tenant> {
 /// A FINESS of the generated structures: `64` + 6 digits + its key (Luhn).
 fn generated_finess(k: u32) -> String {
     let body = format!("64{:06}", 100_000 + k);
-    let sum: u32 = body
-        .chars()
-        .rev()
-        .enumerate()
-        .map(|(i, c)| {
-            let d = c.to_digit(10).expect("digits");
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    (0..10)
+        .map(|key| format!("{body}{key}"))
+        .find(|f| luhn_valid(f))
+        .expect("one key digit makes a Luhn-valid number")
 }
 
 /// Files written per transaction.

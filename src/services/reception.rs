@@ -77,7 +77,10 @@ pub enum Creation {
         converted: bool,
     },
     /// A field is missing or malformed: the form comes back as typed.
-    Invalid(FieldErrors),
+    Invalid {
+        form: Box<UsagerForm>,
+        errors: FieldErrors,
+    },
     /// Look-alikes (RNIV: search before creating): the warning advises,
     /// never blocks. The form now carries their fingerprint: sent again
     /// with the same traits, it creates the file.
@@ -100,7 +103,12 @@ pub async fn create(
     let today = Utc::now().date_naive();
     let mut data = match form.validate(today, t.structure_kind.allows_anonymity()) {
         Ok(d) => d,
-        Err(errors) => return Ok(Creation::Invalid(errors)),
+        Err(errors) => {
+            return Ok(Creation::Invalid {
+                form: Box::new(form),
+                errors,
+            });
+        }
     };
     // Only what is saved is converted: on error, the form keeps what was typed.
     let converted = normalise_strict_traits(&mut data);

@@ -138,7 +138,7 @@ async fn by_trigrams(
                 .push(" AND escale_search_grams(structure_id, search_key) @> string_to_array(")
                 .push_bind(grams.join(" "))
                 .push(", ' ')");
-            filtered(query, terms).push(" LIMIT ")
+            filtered(query, terms).push(" LIMIT ").push_bind(limit)
         }
         // The limit applies inside, on the index's own rows: the terms and
         // the structure are checked there (a merged file has no row).
@@ -155,12 +155,9 @@ async fn by_trigrams(
                         .push(r" ESCAPE '\'")
                 })
                 .push(" LIMIT ")
+                .push_bind(limit)
+                .push(")")
         }
-    };
-    let query = query.push_bind(limit);
-    let query = match db.backend() {
-        Backend::Sqlite => query.push(")"),
-        Backend::Postgres => query,
     };
     query.all(rows::listed).await
 }

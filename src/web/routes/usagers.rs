@@ -279,11 +279,11 @@ pub async fn create(
     ctx: Ctx,
     FormData(form): FormData<UsagerForm>,
 ) -> Result<Response, AppError> {
-    match reception::create(st.store.as_ref(), &ctx.tenant, form.clone()).await? {
+    match reception::create(st.store.as_ref(), &ctx.tenant, form).await? {
         Creation::Created { id, converted } => {
             Ok(Redirect::to(&file_url(id, converted)).into_response())
         }
-        Creation::Invalid(errors) => Ok(render_form(
+        Creation::Invalid { form, errors } => Ok(render_form(
             &st,
             &ctx,
             None,
