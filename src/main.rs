@@ -7,9 +7,6 @@ use std::path::PathBuf;
 use escale::cli;
 use escale::config::{Config, Overrides};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "escale",
@@ -63,8 +60,31 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    keep_freed_memory();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime")
+        .block_on(run())
+}
+
+/// glibc gives the top of a heap back to the kernel as soon as 128 KiB are
+/// free there, and SQLite frees a connection's whole page cache each time
+/// another connection has written (WAL): with one journal write per file
+/// view, every read then faulted its pages in again — 2.3 times the CPU per
+/// view (BENCHMARKS.md section 1, 2026-12-05). A threshold of 64 MiB keeps
+/// that memory in the process between statements.
+fn keep_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; it is called here,
+    // before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
+async fn run() -> std::process::ExitCode {
     escale::install_crypto_provider();
     let cli = Cli::parse();
     let listen = match &cli.command {

@@ -14,7 +14,10 @@ mode, logs in through the Pro Santé Connect sandbox as the demo CSAPA's
 receptionist, checks that sample searches find the identity they were made
 from, then runs wrk for each query kind at each client count and prints a
 Markdown table: searches/s, p50/p95/p99, errors, the server's resident
-memory after the load (VmRSS) and at its peak (VmHWM).
+memory after the load (VmRSS) and at its peak (VmHWM), how much of it is the
+process's own (RssAnon: the rest is the database file mapped by SQLite, pages
+of the kernel's page cache, counted once per connection that maps them), and
+its proportional set size (PSS: each page counted once).
 
 The three query kinds, made from files of the demo CSAPA:
   date    first 3 letters of the birth name + exact birth date (list page);
@@ -299,20 +302,22 @@ def run_wrk(a, base, path, cookie, clients):
 def memory(pid):
     status = open(f"/proc/{pid}/status").read()
     get = lambda k: int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) // 1024
-    return get("VmRSS"), get("VmHWM")
+    rollup = open(f"/proc/{pid}/smaps_rollup").read()
+    pss = int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)) // 1024
+    return get("VmRSS"), get("VmHWM"), get("RssAnon"), pss
 
 
 def print_table(a, rows):
     print(f"\n{a.backend}, {a.users} files x {a.structures} structure(s), {a.seconds} s per run, "
           f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores (server and wrk together)\n")
-    print("| kind | clients | requests/s | p50 | p95 | p99 | errors | RSS after (peak) |")
+    print("| kind | clients | requests/s | p50 | p95 | p99 | errors | RSS after (peak), anonymous, PSS |")
     print("|---|---|---|---|---|---|---|---|")
     for kind, clients, r, pid in rows:
-        rss, hwm = memory(pid)
+        rss, hwm, anon, pss = memory(pid)
         errors = r["errors_status"] + r["errors_socket"]
         print(f"| {kind} | {clients} | {r['requests'] / r['seconds']:,.0f} | "
               f"{r['p50_us'] / 1000:.2f} ms | {r['p95_us'] / 1000:.2f} ms | "
-              f"{r['p99_us'] / 1000:.2f} ms | {errors} | {rss} MiB ({hwm} MiB) |")
+              f"{r['p99_us'] / 1000:.2f} ms | {errors} | {rss} MiB ({hwm} MiB), {anon} MiB, {pss} MiB |")
 
 
 def start_server(binary, data_dir, env):

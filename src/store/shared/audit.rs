@@ -181,8 +181,8 @@ impl AuditStore for SqlStore {
         if let Some(before) = f.before_seq {
             q = q.push(" AND seq < ").push_bind(before);
         }
-        q.push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(f.limit.clamp(1, 500))
+        q.push(" ORDER BY seq DESC")
+            .limit(f.limit.clamp(1, 500))
             .all(rows::audit_record)
             .await
     }
@@ -194,12 +194,10 @@ impl AuditStore for SqlStore {
         limit: i64,
     ) -> StoreResult<Vec<AuditRecord>> {
         self.db
-            .query(
-                "SELECT * FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
+            .query("SELECT * FROM audit_entries WHERE chain = $1 AND seq > $2 ORDER BY seq")
             .bind(chain.key())
             .bind(after_seq)
-            .bind(limit)
+            .limit(limit)
             .all(rows::audit_record)
             .await
     }

@@ -287,8 +287,8 @@ impl SqlStore {
                 .bind(whole_high)
             }
         };
-        q.push(" ORDER BY last_key, first_key, id_nat_ps LIMIT ")
-            .push_bind(limit)
+        q.push(" ORDER BY last_key, first_key, id_nat_ps")
+            .limit(limit)
             .all(person)
             .await
     }
@@ -535,12 +535,12 @@ impl DirectoryStore for SqlStore {
                 self.db
                     .query(format!(
                         "{PERSON_SELECT} WHERE id_nat_ps = $1 OR id_nat_ps = $2 OR rpps = $3
-                         ORDER BY last_key, first_key, id_nat_ps LIMIT $4"
+                         ORDER BY last_key, first_key, id_nat_ps"
                     ))
                     .bind(raw.as_str())
                     .bind(id_nat.unwrap_or_else(|| raw.clone()))
                     .bind(rpps.unwrap_or_else(|| raw.clone()))
-                    .bind(limit)
+                    .limit(limit)
                     .all(person)
                     .await?
             }

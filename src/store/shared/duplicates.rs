@@ -282,8 +282,8 @@ impl DuplicateStore for SqlStore {
                 .push(")");
         }
         let pairs = q
-            .push(" ORDER BY p.score DESC, p.found_at LIMIT ")
-            .push_bind(limit.clamp(1, 1000))
+            .push(" ORDER BY p.score DESC, p.found_at")
+            .limit(limit.clamp(1, 1000))
             .all(pair)
             .await?;
         let ids = pairs
@@ -331,8 +331,8 @@ impl DuplicateStore for SqlStore {
                 .push_list(statuses)
                 .push(")");
         }
-        q.push(" ORDER BY id LIMIT ")
-            .push_bind(limit.clamp(1, 10_000))
+        q.push(" ORDER BY id")
+            .limit(limit.clamp(1, 10_000))
             .scalars()
             .await
     }

@@ -295,11 +295,11 @@ impl JobStore for SqlStore {
         self.db
             .query(
                 "SELECT * FROM jobs WHERE structure_id = $1 AND kind = $2
-                 ORDER BY started_at DESC LIMIT $3",
+                 ORDER BY started_at DESC",
             )
             .bind(t.structure_id)
             .bind(kind.code())
-            .bind(limit.clamp(1, 100))
+            .limit(limit.clamp(1, 100))
             .all(job)
             .await
     }

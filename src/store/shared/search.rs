@@ -51,14 +51,14 @@ pub(super) async fn search(db: &Db, t: &Tenant, q: &UsagerQuery) -> StoreResult<
             .push_bind(birth_date);
         let query = filtered(query, &terms);
         return ranked(query, terms.first().copied())
-            .push_bind(limit)
+            .limit(limit)
             .all(rows::listed)
             .await;
     }
     let Some(first) = terms.first().copied() else {
         return live_files(db, t)
-            .push(" ORDER BY search_key LIMIT ")
-            .push_bind(limit)
+            .push(" ORDER BY search_key")
+            .limit(limit)
             .all(rows::listed)
             .await;
     };
@@ -109,8 +109,8 @@ async fn by_prefix(db: &Db, t: &Tenant, terms: &[&str], limit: i64) -> StoreResu
         .push(" AND search_key < ")
         .push_bind(prefix_end(first));
     filtered(query, &terms[1..])
-        .push(" ORDER BY search_key LIMIT ")
-        .push_bind(limit)
+        .push(" ORDER BY search_key")
+        .limit(limit)
         .all(rows::listed)
         .await
 }
@@ -138,7 +138,7 @@ async fn by_trigrams(
                 .push(" AND escale_search_grams(structure_id, search_key) @> string_to_array(")
                 .push_bind(grams.join(" "))
                 .push(", ' ')");
-            filtered(query, terms).push(" LIMIT ").push_bind(limit)
+            filtered(query, terms).limit(limit)
         }
         // The limit applies inside, on the index's own rows: the terms and
         // the structure are checked there (a merged file has no row).
@@ -150,12 +150,9 @@ async fn by_trigrams(
             terms
                 .iter()
                 .fold(query, |q, term| {
-                    q.push(" AND (' ' || folded) LIKE ")
-                        .push_bind(term_pattern(term))
-                        .push(r" ESCAPE '\'")
+                    q.and_contains("' ' || folded", term_needle(term))
                 })
-                .push(" LIMIT ")
-                .push_bind(limit)
+                .limit(limit)
                 .push(")")
         }
     };
@@ -170,41 +167,36 @@ fn live_files<'c>(db: &'c Db, t: &Tenant) -> Query<'c> {
     .bind(t.structure_id)
 }
 
-/// Each term must be found: anywhere from three letters, else at a word's start.
+/// Each term must be found: anywhere from three letters, else at a word's
+/// start.
 fn filtered<'c>(query: Query<'c>, terms: &[&str]) -> Query<'c> {
     terms.iter().fold(query, |q, term| {
-        q.push(" AND (' ' || search_key) LIKE ")
-            .push_bind(term_pattern(term))
-            .push(r" ESCAPE '\'")
+        q.and_contains("' ' || search_key", term_needle(term))
     })
 }
 
-/// `ORDER BY` the receptionist's order for `first`, then ` LIMIT ` (the
-/// caller binds it).
+/// `ORDER BY` the receptionist's order for `first` (the caller adds the
+/// limit).
 fn ranked<'c>(query: Query<'c>, first: Option<&str>) -> Query<'c> {
     let Some(first) = first else {
-        return query.push(" ORDER BY search_key LIMIT ");
+        return query.push(" ORDER BY search_key");
     };
     query
         .push(" ORDER BY CASE WHEN search_key LIKE ")
         .push_bind(format!("{}%", escaped(first)))
         .push(r" ESCAPE '\' THEN 0 WHEN (' ' || search_key) LIKE ")
         .push_bind(format!("% {}%", escaped(first)))
-        .push(r" ESCAPE '\' THEN 1 ELSE 2 END, search_key LIMIT ")
+        .push(r" ESCAPE '\' THEN 1 ELSE 2 END, search_key")
 }
 
-/// The `LIKE` pattern of a term on `' ' || search_key`.
-fn term_pattern(term: &str) -> String {
+/// What a term must be found as in `' ' || search_key`: itself from three
+/// letters, else a word's start.
+fn term_needle(term: &str) -> String {
     if found_anywhere(term) {
-        contains_pattern(term)
+        term.to_string()
     } else {
-        format!("% {}%", escaped(term))
+        format!(" {term}")
     }
-}
-
-/// `%term%` for `LIKE … ESCAPE '\'`.
-fn contains_pattern(term: &str) -> String {
-    format!("%{}%", escaped(term))
 }
 
 /// The pattern characters of a term escaped (folded terms hold none, but a
@@ -247,9 +239,9 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert_eq!(term_pattern("ONTA"), "%ONTA%");
-        assert_eq!(term_pattern("JE"), "% JE%");
-        assert_eq!(contains_pattern(r"A%_\"), r"%A\%\_\\%");
+        assert_eq!(term_needle("ONTA"), "ONTA");
+        assert_eq!(term_needle("JE"), " JE");
+        assert_eq!(escaped(r"A%_\"), r"A\%\_\\");
         assert_eq!(fts_phrases(&["ONTA", "MAR"]), "\"ONTA\" AND \"MAR\"");
         assert_eq!(fts_phrases(&["A\"B"]), "\"A\"\"B\"");
     }

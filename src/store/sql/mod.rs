@@ -18,6 +18,7 @@ pub use row::{Column, Row};
 
 use std::borrow::Cow;
 
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{Backend, StoreError, StoreResult};
@@ -47,8 +48,10 @@ impl Db {
 
     /// Statements outside a transaction run on a lane of `lane_size`
     /// connections opened like the pool's.
-    pub fn sqlite(pool: SqlitePool, lane_size: usize) -> Db {
-        let lane = Lane::new(pool.connect_options(), lane_size);
+    /// The lane's connections are opened with `lane_options` (they only
+    /// read), the pool's with its own.
+    pub fn sqlite(pool: SqlitePool, lane_options: SqliteConnectOptions, lane_size: usize) -> Db {
+        let lane = Lane::new(std::sync::Arc::new(lane_options), lane_size);
         Db::Sqlite(pool, lane, WriteGate::default())
     }
 
