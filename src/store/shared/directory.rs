@@ -18,7 +18,7 @@ use crate::store::directory::{
     prefix_range,
 };
 use crate::store::sql::{Row, Tuple, Tx};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Backend, StoreError, StoreResult};
 
 const PERSON_COLUMNS: &[&str] = &[
     "rpps",
@@ -275,14 +275,19 @@ impl SqlStore {
                 ) else {
                     return Ok(Vec::new());
                 };
-                q.push(
-                    " AND ((first_key >= $3 AND first_key < $4) OR first_key LIKE $5
+                // A later first name: a position, not a `LIKE`, which SQLite
+                // would compile again at each run (see `Query::and_contains`).
+                let contains = match self.db.backend() {
+                    Backend::Sqlite => "instr",
+                    Backend::Postgres => "strpos",
+                };
+                q.push(&format!(
+                    " AND ((first_key >= $3 AND first_key < $4) OR {contains}(first_key, $5) > 0
                       OR (last_key || ' ' || first_key >= $6 AND last_key || ' ' || first_key < $7))",
-                )
+                ))
                 .bind(first_low)
                 .bind(first_high)
-                // Folded text has no LIKE wildcard: a later first name.
-                .bind(format!("% {first}%"))
+                .bind(format!(" {first}"))
                 .bind(whole_low)
                 .bind(whole_high)
             }
