@@ -49,7 +49,7 @@ pub(super) async fn search(db: &Db, t: &Tenant, q: &UsagerQuery) -> StoreResult<
         let query = live_files(db, t)
             .push(" AND birth_date = ")
             .push_bind(birth_date);
-        let query = filtered(query, &terms);
+        let query = filtered(query, "search_key", &terms);
         return ranked(query, terms.first().copied())
             .limit(limit)
             .all(rows::listed)
@@ -108,7 +108,7 @@ async fn by_prefix(db: &Db, t: &Tenant, terms: &[&str], limit: i64) -> StoreResu
         .push_bind(first)
         .push(" AND search_key < ")
         .push_bind(prefix_end(first));
-    filtered(query, &terms[1..])
+    filtered(query, "search_key", &terms[1..])
         .push(" ORDER BY search_key")
         .limit(limit)
         .all(rows::listed)
@@ -138,7 +138,7 @@ async fn by_trigrams(
                 .push(" AND escale_search_grams(structure_id, search_key) @> string_to_array(")
                 .push_bind(grams.join(" "))
                 .push(", ' ')");
-            filtered(query, terms).limit(limit)
+            filtered(query, "search_key", terms).limit(limit)
         }
         // The limit applies inside, on the index's own rows: the terms and
         // the structure are checked there (a merged file has no row).
@@ -147,13 +147,7 @@ async fn by_trigrams(
                 .push(" AND id IN (SELECT file_id FROM usager_search WHERE usager_search MATCH ")
                 .push_bind(fts_phrases(anywhere))
                 .push(" AND structure_id = $1");
-            terms
-                .iter()
-                .fold(query, |q, term| {
-                    q.and_contains("' ' || folded", term_needle(term))
-                })
-                .limit(limit)
-                .push(")")
+            filtered(query, "folded", terms).limit(limit).push(")")
         }
     };
     query.all(rows::listed).await
@@ -167,12 +161,13 @@ fn live_files<'c>(db: &'c Db, t: &Tenant) -> Query<'c> {
     .bind(t.structure_id)
 }
 
-/// Each term must be found: anywhere from three letters, else at a word's
-/// start.
-fn filtered<'c>(query: Query<'c>, terms: &[&str]) -> Query<'c> {
-    terms.iter().fold(query, |q, term| {
-        q.and_contains("' ' || search_key", term_needle(term))
-    })
+/// Each term must be found in the folded key `column`: anywhere from three
+/// letters, else at a word's start.
+fn filtered<'c>(query: Query<'c>, column: &str, terms: &[&str]) -> Query<'c> {
+    let text = format!("' ' || {column}");
+    terms
+        .iter()
+        .fold(query, |q, term| q.and_contains(&text, term_needle(term)))
 }
 
 /// `ORDER BY` the receptionist's order for `first` (the caller adds the

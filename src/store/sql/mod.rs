@@ -47,9 +47,8 @@ impl Db {
     }
 
     /// Statements outside a transaction run on a lane of `lane_size`
-    /// connections opened like the pool's.
-    /// The lane's connections are opened with `lane_options` (they only
-    /// read), the pool's with its own.
+    /// connections opened with `lane_options` (the pool's own, for the
+    /// transactions, may differ).
     pub fn sqlite(pool: SqlitePool, lane_options: SqliteConnectOptions, lane_size: usize) -> Db {
         let lane = Lane::new(std::sync::Arc::new(lane_options), lane_size);
         Db::Sqlite(pool, lane, WriteGate::default())

@@ -29,8 +29,8 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         // for a search by birth date, rather than use its index.
         .pragma("analysis_limit", "400")
         .pragma("optimize", "0x10002");
-    // The lane's connections (statements outside a transaction: the reads)
-    // read pages through a mapping of the file rather than a copy by a
+    // The lane's connections (statements outside a transaction: the reads,
+    // and a few single-statement writes) read pages through a mapping of the file rather than a copy by a
     // read(2) each: a sixth of the server's time in reception's searches at
     // 100,000 files (issue 12, BENCHMARKS.md section 5). The mapped pages
     // are the kernel's page cache, counted in the process's resident size
