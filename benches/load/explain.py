@@ -23,40 +23,48 @@ LISTED = ("id, anonymous, alias, birth_name, first_names, used_name, used_first_
 
 
 def statements(sid, backend):
-    """(title, SQL) of each step of each kind; `sid` is a SQL literal."""
+    """(title, SQL) of each step of each kind, as the store writes them
+    (store/shared/search.rs); `sid` is a SQL literal."""
     live = f"SELECT {LISTED} FROM usagers WHERE structure_id = {sid} AND merged_into IS NULL"
     rank = ("ORDER BY CASE WHEN search_key LIKE 'DUR%' ESCAPE '\\' THEN 0 "
             "WHEN (' ' || search_key) LIKE '% DUR%' ESCAPE '\\' THEN 1 ELSE 2 END, search_key")
     date = "'1985-03-12'"
     if backend == "postgres":
+        def has(column, term):
+            return f"AND strpos(' ' || {column}, '{term}') > 0"
+
+        def limit(n):
+            return f"LIMIT {n}"
+
         def grams(*terms):
             g = sorted({t.lower()[i:i + 3] for t in terms for i in range(len(t) - 2)})
             return " ".join(f"{sid[1:-1]}{x}" for x in g)
         inside = (f"{live} AND escale_search_grams(structure_id, search_key) @> "
-                  f"string_to_array('{grams('ONTA')}', ' ') "
-                  "AND (' ' || search_key) LIKE '%ONTA%' ESCAPE '\\' LIMIT 51")
+                  f"string_to_array('{grams('ONTA')}', ' ') {has('search_key', 'ONTA')} LIMIT 51")
         free = (f"{live} AND escale_search_grams(structure_id, search_key) @> "
                 f"string_to_array('{grams('MARI', 'ONTA')}', ' ') "
-                "AND (' ' || search_key) LIKE '%MARI%' ESCAPE '\\' "
-                "AND (' ' || search_key) LIKE '%ONTA%' ESCAPE '\\' LIMIT 204")
+                f"{has('search_key', 'MARI')} {has('search_key', 'ONTA')} LIMIT 204")
     else:
+        def has(column, term):
+            return f"AND instr(' ' || {column}, '{term}') > 0"
+
+        def limit(n):
+            return f"LIMIT CAST({n} AS INTEGER)"
         fts = ("AND id IN (SELECT file_id FROM usager_search WHERE usager_search MATCH {m} "
-               f"AND structure_id = {sid}{{f}} LIMIT {{n}})")
-        inside = f"{live} " + fts.format(
-            m="'\"ONTA\"'", f=" AND (' ' || folded) LIKE '%ONTA%' ESCAPE '\\'", n=51)
+               f"AND structure_id = {sid} {{f}} {{n}})")
+        inside = f"{live} " + fts.format(m="'\"ONTA\"'", f=has("folded", "ONTA"), n=limit(51))
         free = f"{live} " + fts.format(
             m="'\"MARI\" AND \"ONTA\"'",
-            f=" AND (' ' || folded) LIKE '%MARI%' ESCAPE '\\' AND (' ' || folded) LIKE '%ONTA%' ESCAPE '\\'",
-            n=204)
+            f=f"{has('folded', 'MARI')} {has('folded', 'ONTA')}", n=limit(204))
     return [
         ("date: 3 letters + birth date (one statement)",
-         f"{live} AND birth_date = {date} AND (' ' || search_key) LIKE '%DUR%' ESCAPE '\\' {rank} LIMIT 51"),
+         f"{live} AND birth_date = {date} {has('search_key', 'DUR')} {rank} {limit(51)}"),
         ("inside, step 1: names starting with the term (b-tree range, in order)",
-         f"{live} AND search_key >= 'ONTA' AND search_key < 'ONTB' ORDER BY search_key LIMIT 51"),
+         f"{live} AND search_key >= 'ONTA' AND search_key < 'ONTB' ORDER BY search_key {limit(51)}"),
         ("inside, step 2: the term anywhere (trigram index, at most 51)", inside),
         ("free: two terms anywhere (trigram index, at most 4 pages, ranked in memory)", free),
         ("one or two letters: the b-tree range",
-         f"{live} AND search_key >= 'DU' AND search_key < 'DV' ORDER BY search_key LIMIT 51"),
+         f"{live} AND search_key >= 'DU' AND search_key < 'DV' ORDER BY search_key {limit(51)}"),
     ]
 
 

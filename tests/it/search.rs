@@ -349,3 +349,45 @@ async fn in_step(db: &TestDb) {
     .unwrap();
     assert_eq!(merged_pointing, 0);
 }
+
+both_backends!(a_file_holding_the_term_twice_counts_once);
+/// Files holding the term in two of their names (birth name and name of
+/// use): each is listed once, and every limit gives as many distinct files.
+async fn a_file_holding_the_term_twice_counts_once(db: TestDb) {
+    let store = &db.store;
+    let f = seed_two_structures(store).await;
+    let t = &f.accueil.tenant;
+    let born = date(1990, 2, 2);
+    let mut twice = Vec::new();
+    for (birth, used) in [
+        ("Montand", "Montagne"),
+        ("Montaigu", "Montalba"),
+        ("Montanari", "Montauban"),
+    ] {
+        twice.push(
+            store
+                .create_usager(t, &person(birth, Some(used), "Yves", born), &[])
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let once = store
+        .create_usager(t, &person("Dumontant", None, "Yves", born), &[])
+        .await
+        .unwrap()
+        .id;
+    let mut all = find(store, t, &q("onta")).await;
+    assert_eq!(all.len(), 4);
+    all.sort();
+    let mut expected = twice.clone();
+    expected.push(once);
+    expected.sort();
+    assert_eq!(all, expected);
+    for limit in 1..=4 {
+        let page = find(store, t, &UsagerQuery { limit, ..q("onta") }).await;
+        assert_eq!(page.len(), limit as usize, "limit {limit}");
+        let distinct: std::collections::HashSet<_> = page.iter().collect();
+        assert_eq!(distinct.len(), page.len(), "limit {limit}: a file twice");
+    }
+}
