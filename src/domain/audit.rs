@@ -45,10 +45,13 @@ pub enum AuditAction {
     AdminLoginRefused,
     AdminReset,
     AdminLogout,
+    DocumentAdded,
+    DocumentVersionAdded,
+    DocumentRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -85,6 +88,9 @@ impl AuditAction {
         AuditAction::AdminLoginRefused,
         AuditAction::AdminReset,
         AuditAction::AdminLogout,
+        AuditAction::DocumentAdded,
+        AuditAction::DocumentVersionAdded,
+        AuditAction::DocumentRead,
     ];
 
     pub fn code(self) -> &'static str {
@@ -125,6 +131,9 @@ impl AuditAction {
             AuditAction::AdminLoginRefused => "administration.connexion_refusee",
             AuditAction::AdminReset => "administration.reinitialisation",
             AuditAction::AdminLogout => "administration.deconnexion",
+            AuditAction::DocumentAdded => "document.ajout",
+            AuditAction::DocumentVersionAdded => "document.nouvelle_version",
+            AuditAction::DocumentRead => "document.lecture",
         }
     }
 
@@ -166,6 +175,9 @@ impl AuditAction {
             AuditAction::AdminLoginRefused => "Connexion de secours refusée",
             AuditAction::AdminReset => "Nouveaux secrets de l'administrateur de l'instance",
             AuditAction::AdminLogout => "Fin de session de l'administrateur de l'instance",
+            AuditAction::DocumentAdded => "Ajout d'un document",
+            AuditAction::DocumentVersionAdded => "Nouvelle version d'un document",
+            AuditAction::DocumentRead => "Lecture d'un document",
         }
     }
 

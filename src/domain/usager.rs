@@ -85,6 +85,14 @@ fn complete_incomplete_date(v: &str) -> Option<NaiveDate> {
     }
 }
 
+/// A date as a date field sends it (`AAAA-MM-JJ`) or as it is typed
+/// (`JJ/MM/AAAA`).
+pub fn typed_date(v: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(v, "%d/%m/%Y"))
+        .ok()
+}
+
 /// A date typed for an episode or an activity: `AAAA-MM-JJ` or `JJ/MM/AAAA`,
 /// within a plausible window (from 1950 to one year ahead).
 pub fn parse_event_date(input: &str, today: NaiveDate) -> Result<NaiveDate, &'static str> {
@@ -92,9 +100,7 @@ pub fn parse_event_date(input: &str, today: NaiveDate) -> Result<NaiveDate, &'st
     if v.is_empty() {
         return Err("la date est obligatoire");
     }
-    let date = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(v, "%d/%m/%Y"))
-        .map_err(|_| "date invalide : saisissez-la sous la forme JJ/MM/AAAA")?;
+    let date = typed_date(v).ok_or("date invalide : saisissez-la sous la forme JJ/MM/AAAA")?;
     if date.year() < 1950 || date > today + chrono::Days::new(366) {
         return Err("cette date n'est pas plausible : vérifiez l'année");
     }

@@ -87,6 +87,7 @@ pub trait Store:
     + SessionStore
     + UsagerStore
     + CareStore
+    + DocumentStore
     + VigilanceStore
     + AuditStore
     + quality::QualityStore
@@ -238,6 +239,33 @@ pub trait UsagerStore: Send + Sync {
     async fn file_contents(&self, t: &Tenant, id: Uuid) -> StoreResult<Option<FileContents>>;
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Listed>>;
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64>;
+}
+
+/// Documents of a file: every version kept, read by the classes the
+/// tenant may read.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// A new document, or with `replaces` a new version of the latest
+    /// version of one (`Conflict` when it is no longer the latest;
+    /// `Forbidden` when the tenant may not write its class; `NotFound` for a
+    /// file not the tenant's, merged, or a version it may not read).
+    async fn add_document(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        new: &NewDocument<'_>,
+        replaces: Option<Uuid>,
+        journal: quality::JournalOf<'_, Document>,
+    ) -> StoreResult<Document>;
+    /// Every version the tenant may read, latest dates first.
+    async fn documents(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Document>>;
+    /// One version and its bytes, if the tenant may read it.
+    async fn document_content(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(Document, Vec<u8>)>>;
 }
 
 /// Care episodes, activities and notes of a file.

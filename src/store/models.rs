@@ -271,6 +271,39 @@ pub struct Note {
     pub created_at: DateTime<Utc>,
 }
 
+/// One version of a document of a file (its bytes are read apart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub id: Uuid,
+    pub usager_id: Uuid,
+    /// Every version of one document shares it (the CDA setId).
+    pub set_id: Uuid,
+    /// 1, 2, … (the CDA versionNumber).
+    pub version: i32,
+    /// A code of `domain::document::document_types`.
+    pub type_code: String,
+    pub title: String,
+    pub date: NaiveDate,
+    pub confidentiality: Confidentiality,
+    pub author_id: Uuid,
+    pub author_name: String,
+    pub media_type: String,
+    pub size_bytes: i64,
+    /// Lower-case hexadecimal SHA-256 of the bytes.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+    /// When a newer version replaced this one (still readable).
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+/// A document (or a new version of one) to write: its checked fields and
+/// its checked bytes.
+pub struct NewDocument<'a> {
+    pub fields: &'a crate::domain::document::DocumentFields,
+    pub media_type: &'a str,
+    pub content: &'a [u8],
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamMember {
     pub id: Uuid,
@@ -372,6 +405,9 @@ pub struct FileContents {
     pub activities: Vec<Activity>,
     /// Only the classes the tenant may read.
     pub notes: Vec<Note>,
+    /// Every version, only of the classes the tenant may read; latest
+    /// dates first, a document's versions together, newest first.
+    pub documents: Vec<Document>,
     pub insi_calls: Vec<InsiCall>,
     pub anonymity_lift: Option<AnonymityLift>,
     /// The file's candidate pairs (at most [`FILE_PAIRS`]), named.

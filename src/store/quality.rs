@@ -27,6 +27,7 @@ pub const MOVABLE: &[(&str, &str)] = &[
     ("prises en charge", "episodes"),
     ("activités", "activities"),
     ("notes", "notes"),
+    ("documents", "documents"),
     ("historique INSi", "insi_calls"),
     ("tâches d'identitovigilance", "identity_tasks"),
 ];
@@ -296,6 +297,26 @@ pub const EXPORT_TABLES: &[(&str, &str, Columns)] = &[
             ("body", ColumnKind::Text),
             ("author_id", ColumnKind::Uuid),
             ("created_at", ColumnKind::Time),
+        ],
+    ),
+    (
+        // What each version is, not its bytes (each is downloaded from the file).
+        "documents",
+        "documents",
+        &[
+            ("id", ColumnKind::Uuid),
+            ("set_id", ColumnKind::Uuid),
+            ("version", ColumnKind::Int4),
+            ("type_code", ColumnKind::Text),
+            ("title", ColumnKind::Text),
+            ("document_date", ColumnKind::Date),
+            ("confidentiality", ColumnKind::Text),
+            ("author_id", ColumnKind::Uuid),
+            ("media_type", ColumnKind::Text),
+            ("size_bytes", ColumnKind::Int8),
+            ("sha256", ColumnKind::Text),
+            ("created_at", ColumnKind::Time),
+            ("superseded_at", ColumnKind::Time),
         ],
     ),
     (

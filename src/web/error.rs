@@ -84,7 +84,10 @@ impl IntoResponse for AppError {
             AppError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Envoi trop volumineux",
-                "Les données envoyées dépassent la taille autorisée. Raccourcissez le texte saisi puis réessayez.".into(),
+                format!(
+                    "Les données envoyées dépassent la taille autorisée (un document : {} Mo au plus). Raccourcissez le texte saisi ou choisissez un fichier plus petit, puis réessayez.",
+                    crate::domain::document::MAX_PDF_BYTES / (1024 * 1024)
+                ),
             ),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "Requête invalide", m),
             AppError::Refused(m) => (StatusCode::CONFLICT, "Action impossible", m),

@@ -13,6 +13,7 @@ pub use routes::auth::MAX_PENDING_LOGINS;
 mod security;
 pub mod server;
 mod session;
+mod uploads;
 mod views;
 
 use axum::Router;

@@ -24,8 +24,10 @@ pub async fn refuse_oversized(State(st): State<AppState>, req: Request, next: Ne
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    let limit =
+        super::uploads::body_limit(req.method(), req.uri().path(), req.headers(), &st.config);
     match declared {
-        Some(n) if n > st.config.max_body_bytes => {
+        Some(n) if n > limit => {
             if n <= DRAIN_MAX {
                 let mut body = req.into_body();
                 let mut read = 0usize;

@@ -146,7 +146,9 @@ async fn load_and_check(st: &AppState, mut req: Request) -> Result<Request, AppE
                 ));
             }
         };
-        req = check_token(req, &expected, st.config.max_body_bytes).await?;
+        let limit =
+            super::uploads::body_limit(req.method(), req.uri().path(), req.headers(), &st.config);
+        req = check_token(req, &expected, limit).await?;
     }
     req.extensions_mut().insert(state);
     Ok(req)
@@ -189,12 +191,15 @@ pub(super) async fn check_token(
             Err(refuse("jeton X-CSRF-Token invalide"))
         };
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("")
+        .to_string();
+    let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let is_multipart = content_type.starts_with("multipart/form-data");
+    if !is_form && !is_multipart {
         return Err(refuse("ni en-tête X-CSRF-Token ni formulaire"));
     }
     // A declared oversized body was already answered (web::oversized); a
@@ -203,9 +208,13 @@ pub(super) async fn check_token(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| AppError::PayloadTooLarge)?;
-    let token = form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == CSRF_FIELD)
-        .map(|(_, v)| v.into_owned());
+    let token = if is_form {
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.into_owned())
+    } else {
+        super::uploads::text_field(&content_type, &bytes, CSRF_FIELD).await
+    };
     match token {
         Some(t) if constant_time_eq(&t, expected) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))

@@ -48,6 +48,7 @@ async fn separately(store: &DynStore, t: &Tenant, id: Uuid) -> Option<FileConten
         episodes: store.episodes(t, id).await.unwrap(),
         activities: store.activities(t, id).await.unwrap(),
         notes: store.notes(t, id).await.unwrap(),
+        documents: store.documents(t, id).await.unwrap(),
         insi_calls: store.insi_calls(t, id).await.unwrap(),
         anonymity_lift: store.anonymity_lift(t, id).await.unwrap(),
         pairs: store
@@ -160,6 +161,37 @@ async fn file_contents_match_the_separate_reads(db: TestDb) {
             .await
             .unwrap();
     }
+    // Documents of every class, one of them in two versions.
+    let mut previous = None;
+    for (class, title) in [
+        (Confidentiality::Partagee, HOSTILE),
+        (Confidentiality::Medicale, "bilan"),
+        (Confidentiality::Medicale, "bilan corrigé"),
+        (Confidentiality::Sociale, "lettre d'entrée"),
+    ] {
+        let fields = escale::domain::document::DocumentFields {
+            type_code: escale::domain::document::document_type("28653-4").unwrap(),
+            title: title.into(),
+            date: date(2026, 11, 2),
+            confidentiality: class,
+        };
+        let bytes = crate::documents::pdf(title);
+        let doc = store
+            .add_document(
+                t,
+                a.id,
+                &escale::store::NewDocument {
+                    fields: &fields,
+                    media_type: "application/pdf",
+                    content: &bytes,
+                },
+                previous.filter(|_| title == "bilan corrigé"),
+                &|_| Vec::new(),
+            )
+            .await
+            .unwrap();
+        previous = Some(doc.id);
+    }
     let at = DateTime::<Utc>::from_timestamp_micros(1_780_000_000_123_456).unwrap();
     for response in [Some(format!("<r>{}</r>", "é".repeat(5_000))), None] {
         store
@@ -231,6 +263,8 @@ async fn file_contents_match_the_separate_reads(db: TestDb) {
         2
     );
     assert_eq!(full.notes.len(), 3);
+    assert_eq!(full.documents.len(), 4);
+    assert!(full.documents.iter().any(|d| d.title == HOSTILE));
     assert!(full.notes.iter().any(|n| n.body == HOSTILE));
     assert_eq!(full.insi_calls.len(), 2);
     assert_eq!(full.insi_calls[0].at, at);

@@ -11,6 +11,7 @@ mod audit_versions;
 mod browser;
 mod cli;
 mod datamatrix;
+mod documents;
 mod equipe;
 mod file_contents;
 mod hardening;

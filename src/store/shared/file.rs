@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use uuid::Uuid;
 
 use super::rows::{self, json_rows, usager_column_list};
-use super::{SqlStore, care, duplicates, merges, vigilance};
+use super::{SqlStore, care, documents, duplicates, merges, vigilance};
 use crate::domain::tenant::Tenant;
 use crate::store::sql::Row;
 use crate::store::{Backend, FILE_PAIRS, FileContents, StoreResult};
@@ -47,6 +47,24 @@ const NOTE_COLUMNS: &[&str] = &[
     "first_name",
     "last_name",
     "created_at",
+];
+const DOCUMENT_COLUMNS: &[&str] = &[
+    "id",
+    "usager_id",
+    "set_id",
+    "version",
+    "type_code",
+    "title",
+    "document_date",
+    "confidentiality",
+    "author_id",
+    "media_type",
+    "size_bytes",
+    "sha256",
+    "created_at",
+    "superseded_at",
+    "first_name",
+    "last_name",
 ];
 const INSI_CALL_COLUMNS: &[&str] = &[
     "id",
@@ -135,8 +153,8 @@ fn build_statement(backend: Backend, classes: usize) -> String {
     let usager_columns: Vec<&str> = rows::usager_columns_each().collect();
     // The placeholders first appear in order: $1 and $2 in the episodes, then the classes.
     format!(
-        "SELECT {}, {} AS episodes, {} AS activities, {} AS notes, {} AS insi_calls,
-                    {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
+        "SELECT {}, {} AS episodes, {} AS activities, {} AS notes, {} AS documents,
+                    {} AS insi_calls, {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
              FROM usagers WHERE structure_id = $1 AND id = $2",
         usager_column_list!(),
         list(
@@ -157,6 +175,16 @@ fn build_statement(backend: Backend, classes: usize) -> String {
                 class_placeholders(classes)
             ),
             "q.created_at DESC"
+        ),
+        // The same classes ($3, …) as the notes.
+        list(
+            DOCUMENT_COLUMNS,
+            &format!(
+                "{}{}",
+                documents::DOCUMENTS_SQL,
+                documents::readable(classes)
+            ),
+            "q.document_date DESC, q.set_id, q.version DESC"
         ),
         list(
             INSI_CALL_COLUMNS,
@@ -212,6 +240,7 @@ fn contents(r: &Row) -> StoreResult<FileContents> {
         episodes: each(r, "episodes", care::episode)?,
         activities: each(r, "activities", care::activity)?,
         notes: each(r, "notes", care::note)?,
+        documents: each(r, "documents", documents::document)?,
         insi_calls: each(r, "insi_calls", vigilance::insi_call)?,
         anonymity_lift: each(r, "lifts", vigilance::anonymity_lift)?
             .into_iter()

@@ -182,9 +182,9 @@ async fn attached<'c>(
 }
 
 /// `AND x.confidentiality IN (…)` for the classes the tenant reads, from `$3`
-/// (notes only; other tables: nothing), and the classes to bind.
+/// (notes and documents; other tables: nothing), and the classes to bind.
 fn readable_notes(t: &Tenant, table: &str) -> (String, Vec<&'static str>) {
-    if table != "notes" {
+    if !matches!(table, "notes" | "documents") {
         return (String::new(), Vec::new());
     }
     let classes: Vec<&'static str> = t.readable_classes().iter().map(|c| c.code()).collect();
@@ -250,8 +250,8 @@ impl MergeStore for SqlStore {
     async fn merge_preview(&self, t: &Tenant, merged_id: Uuid) -> StoreResult<MovedObjects> {
         let mut moved = MovedObjects::default();
         for (kind, table) in MOVABLE {
-            // A note the reader may not read is not counted either: its
-            // existence says something (a medical follow-up).
+            // A note or a document the reader may not read is not counted
+            // either: its existence says something (a medical follow-up).
             let ids = attached(&self.db, t, table, merged_id, Seen::Readable).await?;
             if !ids.is_empty() {
                 moved.by_kind.insert((*kind).to_string(), ids);

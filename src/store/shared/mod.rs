@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod care;
 mod directory;
+mod documents;
 mod duplicates;
 mod file;
 mod jobs;

@@ -156,6 +156,14 @@ macro_rules! integer_from_json {
 }
 integer_from_json!(i32, i64);
 
+/// Bytes are never in a list read as JSON (documents' contents are read
+/// alone).
+impl FromJson for Vec<u8> {
+    fn from_json(value: &Value) -> Result<Self, BoxDynError> {
+        Err(unexpected("bytes (never in a JSON row)", value))
+    }
+}
+
 impl FromJson for NaiveDate {
     fn from_json(value: &Value) -> Result<Self, BoxDynError> {
         Ok(NaiveDate::parse_from_str(

@@ -21,7 +21,7 @@ use crate::web::views::{self};
 use crate::web::{AppError, AppState};
 
 /// Opens the file (read and journaled), then renders it.
-async fn render(
+pub(super) async fn render(
     st: &AppState,
     ctx: &Ctx,
     id: Uuid,
@@ -44,6 +44,7 @@ async fn render(
         episodes: &c.episodes,
         activities: &c.activities,
         notes: &c.notes,
+        documents: &c.documents,
         team: &opened.team,
         writable: &writable,
         can_edit: t.may(IdentityAction::Edit),

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod correspondants;
+pub mod documents;
 pub mod dossier;
 pub mod equipe;
 pub mod health;
@@ -14,9 +15,11 @@ pub mod usagers;
 pub mod vigilance;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use super::uploads::UPLOAD_BODY_BYTES;
 use super::{AppError, AppState};
 use crate::config::Config;
 
@@ -41,6 +44,11 @@ pub fn routes(_config: &Config) -> Router<AppState> {
         )
         .route("/usagers/{id}/activites", post(dossier::add_activity))
         .route("/usagers/{id}/notes", post(dossier::add_note))
+        .route(
+            "/usagers/{id}/documents",
+            post(documents::add).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
+        )
+        .route("/usagers/{id}/documents/{doc}", get(documents::show))
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
         .route("/usagers/{id}/insi/vitale", post(identite::search_vitale))

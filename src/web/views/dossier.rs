@@ -1,4 +1,4 @@
-//! One user's file: identity, care episodes, activity, notes.
+//! One user's file: identity, care episodes, activity, notes, documents.
 
 use maud::{Markup, html};
 use std::collections::BTreeMap;
@@ -8,8 +8,9 @@ use super::layout::csrf_field;
 use super::usagers::{birth_label, sex_label};
 use super::{date_fr, datetime_fr};
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::document::document_types;
 use crate::domain::usager::Identity;
-use crate::store::{Activity, Episode, Note, TeamMember, Usager};
+use crate::store::{Activity, Document, Episode, Note, TeamMember, Usager};
 
 /// What was typed in one of the file's forms, kept to show it again.
 #[derive(Debug, Default, Clone)]
@@ -32,6 +33,7 @@ pub struct Forms {
     pub episode: SectionForm,
     pub activity: SectionForm,
     pub note: SectionForm,
+    pub document: SectionForm,
 }
 
 pub struct FileView<'a> {
@@ -39,6 +41,8 @@ pub struct FileView<'a> {
     pub episodes: &'a [Episode],
     pub activities: &'a [Activity],
     pub notes: &'a [Note],
+    /// Every readable version, a document's versions together, newest first.
+    pub documents: &'a [Document],
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
     /// The procedure lets the reader change identities and contact details.
@@ -65,6 +69,7 @@ pub fn page(v: &FileView<'_>) -> Markup {
         (episodes(v))
         (activities(v))
         (notes(v))
+        (documents(v))
     }
 }
 
@@ -253,5 +258,108 @@ fn notes(v: &FileView<'_>) -> Markup {
                 }
             }
         }
+    }
+}
+
+fn documents(v: &FileView<'_>) -> Markup {
+    let f = &v.forms.document;
+    let types: Vec<(&str, &str)> = document_types()
+        .iter()
+        .map(|t| (t.code.as_str(), t.label.as_str()))
+        .collect();
+    let classes: Vec<(&str, &str)> = v.writable.iter().map(|c| (c.code(), c.label())).collect();
+    let latest: Vec<&Document> = v
+        .documents
+        .iter()
+        .filter(|d| d.superseded_at.is_none())
+        .collect();
+    let replaceable: Vec<(String, String)> = latest
+        .iter()
+        .map(|d| {
+            (
+                d.id.to_string(),
+                format!("{} (version {})", d.title, d.version),
+            )
+        })
+        .collect();
+    let mut replace_options: Vec<(&str, &str)> = vec![("", "Aucun : nouveau document")];
+    replace_options.extend(replaceable.iter().map(|(id, l)| (id.as_str(), l.as_str())));
+    let date = if f.get("doc_date").is_empty() {
+        v.today.as_str()
+    } else {
+        f.get("doc_date")
+    };
+    let live = v.usager.merged_into.is_none();
+    html! {
+        section #documents aria-labelledby="h-docs" {
+            h2 #h-docs { "Documents" }
+            p.hint { "Vous voyez les documents que vos rôles vous permettent de lire. Chaque ouverture est tracée." }
+            @if latest.is_empty() { p.muted { "Aucun document." } }
+            @else {
+                table {
+                    thead { tr { th scope="col" { "Document" } th scope="col" { "Type" } th scope="col" { "Date" } th scope="col" { "Auteur" } th scope="col" { "Lecture" } th scope="col" { "Versions précédentes" } } }
+                    tbody {
+                        @for d in &latest {
+                            tr {
+                                td { a href={ "/usagers/" (v.usager.id) "/documents/" (d.id) } { (d.title) } " " span.muted { "(version " (d.version) ", " (kilobytes(d.size_bytes)) ")" } }
+                                td { (type_label(&d.type_code)) }
+                                td { (date_fr(d.date)) }
+                                td { (d.author_name) }
+                                td { span.tag { (d.confidentiality.label()) } }
+                                td {
+                                    @let older: Vec<&Document> = v.documents.iter().filter(|o| o.set_id == d.set_id && o.id != d.id).collect();
+                                    @if older.is_empty() { "—" }
+                                    @else {
+                                        ul.compact {
+                                            @for o in older {
+                                                li { a href={ "/usagers/" (v.usager.id) "/documents/" (o.id) } { "version " (o.version) } " du " (datetime_fr(o.created_at)) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if live {
+                details open[!f.errors.is_empty()] {
+                    summary { "Ajouter un document (PDF)" }
+                    (error_summary(&f.errors))
+                    form method="post" enctype="multipart/form-data" action={ "/usagers/" (v.usager.id) "/documents" } {
+                        (csrf_field(v.csrf))
+                        @if !latest.is_empty() {
+                            (select("doc_replaces", "Nouvelle version d'un document", &replace_options, f.get("doc_replaces"), &f.errors))
+                        }
+                        (select("doc_type", "Type de document", &types, f.get("doc_type"), &f.errors))
+                        (field(Field::text("doc_title", "Titre", f.get("doc_title")).required().maxlength(200), &f.errors))
+                        (field(Field::text("doc_date", "Date du document", date).kind("date").required().maxlength(10), &f.errors))
+                        (select("doc_class", "Qui peut le lire", &classes, f.get("doc_class"), &f.errors))
+                        div.field.has-error[f.errors.contains_key("doc_file")] {
+                            label for="f-doc_file" { "Fichier PDF (10 Mo au plus)" }
+                            @if let Some(e) = f.errors.get("doc_file") { span.error id="f-doc_file-erreur" { (e) } }
+                            input type="file" id="f-doc_file" name="doc_file" accept="application/pdf,.pdf" required
+                                aria-invalid=[f.errors.get("doc_file").map(|_| "true")]
+                                aria-describedby=[f.errors.get("doc_file").map(|_| "f-doc_file-erreur")];
+                        }
+                        button type="submit" { "Enregistrer le document" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The label of a document type (its code if Escale no longer offers it).
+fn type_label(code: &str) -> &str {
+    crate::domain::document::document_type(code).map_or(code, |t| t.label.as_str())
+}
+
+/// A size as a person reads it.
+fn kilobytes(bytes: i64) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
+    } else {
+        format!("{} ko", (bytes + 1023) / 1024)
     }
 }

@@ -1,0 +1,193 @@
+//! Documents of a file (issue 13): each version a row, its bytes apart.
+//! Every read is bound to the classes the tenant may read, in the query
+//! itself (as notes); every write goes through the file's row, so nothing is
+//! written unless the file is the tenant's and not merged.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::audit::commit_journaled;
+use super::file::class_placeholders;
+use super::{SqlStore, rows};
+use crate::domain::tenant::Tenant;
+use crate::store::quality::JournalOf;
+use crate::store::sql::{Exec, Row};
+use crate::store::{Document, DocumentStore, NewDocument, StoreError, StoreResult};
+
+/// Documents with their author's name: `$1` structure, `$2` file, then the
+/// readable classes from `$3` (see [`readable`]).
+pub(super) const DOCUMENTS_SQL: &str = "SELECT x.id, x.usager_id, x.set_id, x.version,
+         x.type_code, x.title, x.document_date, x.confidentiality, x.author_id, x.media_type,
+         x.size_bytes, x.sha256, x.created_at, x.superseded_at, p.first_name, p.last_name
+     FROM documents x JOIN professionals p ON p.id = x.author_id
+     WHERE x.structure_id = $1 AND x.usager_id = $2";
+
+/// ` AND x.confidentiality IN ($3, …)` for `classes` readable classes.
+pub(super) fn readable(classes: usize) -> String {
+    format!(
+        " AND x.confidentiality IN ({})",
+        class_placeholders(classes)
+    )
+}
+
+pub(super) fn document(r: &Row) -> StoreResult<Document> {
+    Ok(Document {
+        id: r.get("id")?,
+        usager_id: r.get("usager_id")?,
+        set_id: r.get("set_id")?,
+        version: r.get("version")?,
+        type_code: r.get("type_code")?,
+        title: r.get("title")?,
+        date: r.get("document_date")?,
+        confidentiality: rows::parse_code(&r.get::<String>("confidentiality")?)?,
+        author_id: r.get("author_id")?,
+        author_name: rows::full_name(r)?,
+        media_type: r.get("media_type")?,
+        size_bytes: r.get("size_bytes")?,
+        sha256: r.get("sha256")?,
+        created_at: r.get("created_at")?,
+        superseded_at: r.get("superseded_at")?,
+    })
+}
+
+/// One readable document of the file, by id.
+async fn one<'c>(
+    on: impl Exec<'c>,
+    t: &Tenant,
+    usager_id: Uuid,
+    id: Uuid,
+) -> StoreResult<Option<Document>> {
+    let classes = t.readable_classes();
+    let mut query = on
+        .query(format!(
+            "{DOCUMENTS_SQL}{} AND x.id = ${}",
+            readable(classes.len()),
+            3 + classes.len()
+        ))
+        .bind(t.structure_id)
+        .bind(usager_id);
+    for class in &classes {
+        query = query.bind(class.code());
+    }
+    query.bind(id).optional(document).await
+}
+
+#[async_trait]
+impl DocumentStore for SqlStore {
+    async fn add_document(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        new: &NewDocument<'_>,
+        replaces: Option<Uuid>,
+        journal: JournalOf<'_, Document>,
+    ) -> StoreResult<Document> {
+        let f = new.fields;
+        if !t.may_write(f.confidentiality) {
+            return Err(StoreError::Forbidden);
+        }
+        let now = Utc::now();
+        let mut tx = self.db.begin_write().await?;
+        let (set_id, version) = match replaces {
+            None => (Uuid::new_v4(), 1),
+            Some(previous) => {
+                // The version replaced must be one the writer reads, of this
+                // file, and still the latest: two people replacing the same
+                // version at once make one new version, not two.
+                let Some(old) = one(&mut tx, t, usager_id, previous).await? else {
+                    return Err(StoreError::NotFound);
+                };
+                let marked = tx
+                    .query(
+                        "UPDATE documents SET superseded_at = $1
+                         WHERE id = $2 AND structure_id = $3 AND superseded_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(previous)
+                    .bind(t.structure_id)
+                    .execute()
+                    .await?;
+                if marked != 1 {
+                    return Err(StoreError::Conflict(
+                        "une version plus récente de ce document existe déjà".into(),
+                    ));
+                }
+                (old.set_id, old.version + 1)
+            }
+        };
+        let id = Uuid::new_v4();
+        let inserted = tx
+            .query(
+                "INSERT INTO documents (id, structure_id, usager_id, set_id, version, type_code,
+                     title, document_date, confidentiality, author_id, media_type, size_bytes,
+                     sha256, created_at)
+                 SELECT $1, u.structure_id, u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                 FROM usagers u
+                 WHERE u.id = $13 AND u.structure_id = $14 AND u.merged_into IS NULL",
+            )
+            .bind(id)
+            .bind(set_id)
+            .bind(version)
+            .bind(f.type_code.code.as_str())
+            .bind(f.title.as_str())
+            .bind(f.date)
+            .bind(f.confidentiality.code())
+            .bind(t.professional_id)
+            .bind(new.media_type)
+            .bind(new.content.len() as i64)
+            .bind(crate::domain::document::sha256_hex(new.content))
+            .bind(now)
+            .bind(usager_id)
+            .bind(t.structure_id)
+            .execute()
+            .await?;
+        if inserted != 1 {
+            return Err(StoreError::NotFound);
+        }
+        tx.query("INSERT INTO document_contents (document_id, content) VALUES ($1, $2)")
+            .bind(id)
+            .bind(new.content)
+            .execute()
+            .await?;
+        let doc = one(&mut tx, t, usager_id, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        commit_journaled(tx, t, &journal(&doc)).await?;
+        Ok(doc)
+    }
+
+    async fn documents(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Document>> {
+        let classes = t.readable_classes();
+        let mut query = self
+            .db
+            .query(format!(
+                "{DOCUMENTS_SQL}{} ORDER BY x.document_date DESC, x.set_id, x.version DESC",
+                readable(classes.len())
+            ))
+            .bind(t.structure_id)
+            .bind(usager_id);
+        for class in &classes {
+            query = query.bind(class.code());
+        }
+        query.all(document).await
+    }
+
+    async fn document_content(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<(Document, Vec<u8>)>> {
+        let Some(doc) = one(&self.db, t, usager_id, id).await? else {
+            return Ok(None);
+        };
+        let content: Vec<u8> = self
+            .db
+            .query("SELECT content FROM document_contents WHERE document_id = $1")
+            .bind(doc.id)
+            .scalar()
+            .await?;
+        Ok(Some((doc, content)))
+    }
+}

@@ -1,0 +1,151 @@
+//! Documents of a file: uploading a PDF (a new document, or a new version
+//! of one chosen in the same form), reading one.
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use super::dossier::render;
+use super::parse_id;
+use crate::domain::document::DocumentForm;
+use crate::services::documents::{self, Upload};
+use crate::web::session::Ctx;
+use crate::web::views::dossier::{Forms, SectionForm};
+use crate::web::{AppError, AppState};
+
+pub async fn add(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let (form, upload, replaces) = read(multipart).await?;
+    save(&st, &ctx, id, form, upload, replaces).await
+}
+
+/// The PDF itself, shown by the browser (journaled by the service).
+pub async fn show(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((id, doc)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, doc) = (parse_id(&id)?, parse_id(&doc)?);
+    let (document, bytes) = documents::open(st.store.as_ref(), &ctx.tenant, id, doc).await?;
+    // The file name is Escale's (the title may hold anything); the bytes
+    // are served as what they were checked to be, never sniffed.
+    let name = format!("document-{}-v{}.pdf", document.set_id, document.version);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn save(
+    st: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    form: DocumentForm,
+    upload: Upload,
+    replaces: Option<Uuid>,
+) -> Result<Response, AppError> {
+    match documents::add(st.store.as_ref(), &ctx.tenant, id, &form, &upload, replaces).await? {
+        Ok(_) => Ok(Redirect::to(&format!("/usagers/{id}#documents")).into_response()),
+        Err(errors) => {
+            // What was typed comes back; a file cannot be put back in a
+            // file field by the server: the form says to choose it again.
+            let mut kept = SectionForm::default();
+            for (k, v) in [
+                ("doc_type", &form.type_code),
+                ("doc_title", &form.title),
+                ("doc_date", &form.date),
+                ("doc_class", &form.confidentiality),
+            ] {
+                kept.values.insert(k.into(), v.clone());
+            }
+            if let Some(doc) = replaces {
+                kept.values.insert("doc_replaces".into(), doc.to_string());
+            }
+            for (field, message) in &errors {
+                kept.errors.insert(form_field(field), message.clone());
+            }
+            if !upload.filename.is_empty() && !kept.errors.contains_key("doc_file") {
+                kept.errors.insert(
+                    "doc_file",
+                    format!(
+                        "choisissez à nouveau le fichier « {} » avant d'enregistrer",
+                        upload.filename
+                    ),
+                );
+            }
+            render(
+                st,
+                ctx,
+                id,
+                Forms {
+                    document: kept,
+                    ..Default::default()
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "après un document à corriger",
+            )
+            .await
+        }
+    }
+}
+
+/// The form's fields, its file and the version it replaces (if any), from
+/// the multipart body (whose size the upload limit already bounds).
+async fn read(mut multipart: Multipart) -> Result<(DocumentForm, Upload, Option<Uuid>), AppError> {
+    let unreadable = |_| AppError::BadRequest("formulaire d'envoi illisible : réessayez".into());
+    let mut form = DocumentForm::default();
+    let mut upload = Upload::default();
+    let mut replaces = None;
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "doc_file" => {
+                upload.filename = field.file_name().unwrap_or("").to_string();
+                upload.bytes = field.bytes().await.map_err(unreadable)?.to_vec();
+            }
+            "doc_replaces" => {
+                let value = field.text().await.map_err(unreadable)?;
+                if !value.trim().is_empty() {
+                    replaces = Some(parse_id(value.trim())?);
+                }
+            }
+            "doc_type" | "doc_title" | "doc_date" | "doc_class" => {
+                let value = field.text().await.map_err(unreadable)?;
+                match name.as_str() {
+                    "doc_type" => form.type_code = value,
+                    "doc_title" => form.title = value,
+                    "doc_date" => form.date = value,
+                    _ => form.confidentiality = value,
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((form, upload, replaces))
+}
+
+/// The form's field for a field the domain names (the file page holds
+/// other forms: each field of this one is prefixed, so that ids are unique).
+fn form_field(domain: &str) -> &'static str {
+    match domain {
+        "type_code" => "doc_type",
+        "title" => "doc_title",
+        "date" => "doc_date",
+        "confidentiality" => "doc_class",
+        _ => "doc_file",
+    }
+}
