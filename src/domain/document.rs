@@ -1,5 +1,5 @@
 //! Documents of a user file (issue 13): the types a structure may file them
-//! under (CI-SIS typeCode, JDV_J07, read from `data/document_types.csv`),
+//! under (CI-SIS typeCode, JDV_J07, read from `reference/document_types.csv`),
 //! what makes an uploaded file an acceptable PDF, and the fields a
 //! professional types.
 
@@ -25,7 +25,7 @@ pub struct DocumentType {
 /// CSAPA, CAARUD, ACT, LHSS or LAM writes; checked against the table).
 pub fn document_types() -> &'static [DocumentType] {
     static TYPES: OnceLock<Vec<DocumentType>> = OnceLock::new();
-    TYPES.get_or_init(|| parse_types(include_str!("../../data/document_types.csv")))
+    TYPES.get_or_init(|| parse_types(include_str!("../../reference/document_types.csv")))
 }
 
 /// The type of this code, if Escale offers it.
@@ -41,7 +41,7 @@ fn parse_types(text: &str) -> Vec<DocumentType> {
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let mut f = line.splitn(3, ',');
-            let mut next = || f.next().expect("data/document_types.csv: three columns");
+            let mut next = || f.next().expect("reference/document_types.csv: three columns");
             DocumentType {
                 code: next().to_string(),
                 system: next().to_string(),
