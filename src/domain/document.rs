@@ -41,7 +41,10 @@ fn parse_types(text: &str) -> Vec<DocumentType> {
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let mut f = line.splitn(3, ',');
-            let mut next = || f.next().expect("reference/document_types.csv: three columns");
+            let mut next = || {
+                f.next()
+                    .expect("reference/document_types.csv: three columns")
+            };
             DocumentType {
                 code: next().to_string(),
                 system: next().to_string(),

@@ -9,6 +9,7 @@ mod annuaire;
 mod annuaire_import;
 mod audit_versions;
 mod browser;
+mod cda;
 mod cli;
 mod datamatrix;
 mod documents;
