@@ -48,10 +48,11 @@ pub enum AuditAction {
     DocumentAdded,
     DocumentVersionAdded,
     DocumentRead,
+    DmpConsentRecorded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 40] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -91,6 +92,7 @@ impl AuditAction {
         AuditAction::DocumentAdded,
         AuditAction::DocumentVersionAdded,
         AuditAction::DocumentRead,
+        AuditAction::DmpConsentRecorded,
     ];
 
     pub fn code(self) -> &'static str {
@@ -134,6 +136,7 @@ impl AuditAction {
             AuditAction::DocumentAdded => "document.ajout",
             AuditAction::DocumentVersionAdded => "document.nouvelle_version",
             AuditAction::DocumentRead => "document.lecture",
+            AuditAction::DmpConsentRecorded => "dmp.information",
         }
     }
 
@@ -178,6 +181,7 @@ impl AuditAction {
             AuditAction::DocumentAdded => "Ajout d'un document",
             AuditAction::DocumentVersionAdded => "Nouvelle version d'un document",
             AuditAction::DocumentRead => "Lecture d'un document",
+            AuditAction::DmpConsentRecorded => "Information ou opposition DMP enregistrée",
         }
     }
 

@@ -19,6 +19,9 @@ pub struct DocumentType {
     /// The OID of the code system.
     pub system: String,
     pub label: String,
+    /// May a document of this type be deposited in the DMP (JDV_J66, the
+    /// DMP's subset of J07)?
+    pub dmp: bool,
 }
 
 /// The types Escale offers, from its data file (a subset of JDV_J07 that a
@@ -33,22 +36,27 @@ pub fn document_type(code: &str) -> Option<&'static DocumentType> {
     document_types().iter().find(|t| t.code == code.trim())
 }
 
-/// `code,codeSystem,displayName` lines after a header; the file is Escale's
-/// own (no quoted commas), a malformed line is a build mistake.
+/// `code,codeSystem,displayName,dmp` lines after a header (`dmp`: `oui` or
+/// `non`); the file is Escale's own (no quoted commas), a malformed line is
+/// a build mistake.
 fn parse_types(text: &str) -> Vec<DocumentType> {
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let mut f = line.splitn(3, ',');
-            let mut next = || {
-                f.next()
-                    .expect("reference/document_types.csv: three columns")
+            let f: Vec<&str> = line.split(',').collect();
+            let [code, system, label, dmp] = f.as_slice() else {
+                panic!("reference/document_types.csv: four columns in « {line} »");
             };
             DocumentType {
-                code: next().to_string(),
-                system: next().to_string(),
-                label: next().to_string(),
+                code: code.to_string(),
+                system: system.to_string(),
+                label: label.to_string(),
+                dmp: match *dmp {
+                    "oui" => true,
+                    "non" => false,
+                    other => panic!("reference/document_types.csv: dmp « {other} »"),
+                },
             }
         })
         .collect()

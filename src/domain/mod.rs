@@ -5,6 +5,7 @@ pub mod audit;
 pub mod care;
 pub mod datamatrix;
 pub mod directory;
+pub mod dmp;
 pub mod document;
 pub mod duplicates;
 pub mod identifiers;

@@ -6,6 +6,7 @@ pub mod administration;
 pub mod annuaire;
 pub mod annuaire_import;
 pub mod audit;
+pub mod dmp;
 pub mod documents;
 pub mod error;
 pub mod files;

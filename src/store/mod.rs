@@ -266,6 +266,21 @@ pub trait DocumentStore: Send + Sync {
         usager_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Option<(Document, Vec<u8>)>>;
+    /// Records what the user was told about their DMP or their opposition
+    /// (`NotFound` for a file not the tenant's or merged).
+    async fn record_dmp_consent(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        event: crate::domain::dmp::ConsentEvent,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
+    /// Every such record of the file, oldest first.
+    async fn dmp_consent(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+    ) -> StoreResult<Vec<crate::domain::dmp::ConsentRecord>>;
 }
 
 /// Care episodes, activities and notes of a file.

@@ -408,6 +408,8 @@ pub struct FileContents {
     /// Every version, only of the classes the tenant may read; latest
     /// dates first, a document's versions together, newest first.
     pub documents: Vec<Document>,
+    /// What the user was told about their DMP, and their oppositions, oldest first.
+    pub dmp_consent: Vec<crate::domain::dmp::ConsentRecord>,
     pub insi_calls: Vec<InsiCall>,
     pub anonymity_lift: Option<AnonymityLift>,
     /// The file's candidate pairs (at most [`FILE_PAIRS`]), named.

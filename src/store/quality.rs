@@ -28,6 +28,7 @@ pub const MOVABLE: &[(&str, &str)] = &[
     ("activités", "activities"),
     ("notes", "notes"),
     ("documents", "documents"),
+    ("informations DMP", "dmp_consent_events"),
     ("historique INSi", "insi_calls"),
     ("tâches d'identitovigilance", "identity_tasks"),
 ];
@@ -317,6 +318,16 @@ pub const EXPORT_TABLES: &[(&str, &str, Columns)] = &[
             ("sha256", ColumnKind::Text),
             ("created_at", ColumnKind::Time),
             ("superseded_at", ColumnKind::Time),
+        ],
+    ),
+    (
+        "informations_dmp",
+        "dmp_consent_events",
+        &[
+            ("id", ColumnKind::Uuid),
+            ("kind", ColumnKind::Text),
+            ("at", ColumnKind::Time),
+            ("author_id", ColumnKind::Uuid),
         ],
     ),
     (

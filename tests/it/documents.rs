@@ -200,13 +200,38 @@ async fn documents_keep_their_versions_their_readers_and_their_file(db: TestDb) 
 
     // A merge moves them (the preview lists those the reader reads) and an
     // unmerge brings them back.
+    store
+        .record_dmp_consent(
+            doctor,
+            x.id,
+            escale::domain::dmp::ConsentEvent::Information,
+            &[],
+        )
+        .await
+        .unwrap();
     let preview = store.merge_preview(social, x.id).await.unwrap();
+    assert_eq!(
+        preview.by_kind.get("informations DMP").map(Vec::len),
+        Some(1)
+    );
     assert_eq!(preview.by_kind.get("documents"), Some(&vec![b.id]));
     let record = identity_quality::merge_files(store.as_ref(), doctor, y.id, x.id)
         .await
         .unwrap();
     assert_eq!(store.documents(doctor, y.id).await.unwrap().len(), 3);
     assert!(store.documents(doctor, x.id).await.unwrap().is_empty());
+    assert_eq!(store.dmp_consent(doctor, y.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        store
+            .record_dmp_consent(
+                doctor,
+                x.id,
+                escale::domain::dmp::ConsentEvent::Opposition,
+                &[]
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
     assert!(matches!(
         add(store, doctor, x.id, &medical, &pdf("x"), None).await,
         Err(StoreError::NotFound)
@@ -217,6 +242,9 @@ async fn documents_keep_their_versions_their_readers_and_their_file(db: TestDb) 
         .unwrap();
     assert_eq!(store.documents(doctor, x.id).await.unwrap().len(), 3);
     assert!(store.documents(doctor, y.id).await.unwrap().is_empty());
+    assert_eq!(store.dmp_consent(doctor, x.id).await.unwrap().len(), 1);
+    assert!(store.dmp_consent(doctor, y.id).await.unwrap().is_empty());
+    assert!(store.dmp_consent(other, x.id).await.unwrap().is_empty());
 
     // Each write committed with its journal entry (the refused ones none).
     let journal = store
@@ -469,4 +497,139 @@ async fn a_pdf_is_uploaded_read_and_replaced_through_http(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+both_backends!(what_the_user_was_told_about_their_dmp_is_recorded_through_http);
+/// Information and opposition recorded from the file page, with date and
+/// author, journaled; refused for an anonymous user, out of order, and for
+/// another structure; moved by a merge.
+async fn what_the_user_was_told_about_their_dmp_is_recorded_through_http(db: TestDb) {
+    use escale::domain::dmp::{ConsentEvent, DmpConsent};
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    let x = db
+        .store
+        .create_usager(&t, &person("Lemoine", "Anne"), &[])
+        .await
+        .unwrap();
+    let anonymous = db
+        .store
+        .create_usager(
+            &t,
+            &UsagerData {
+                identity: Identity::Anonymous {
+                    alias: "Papillon".into(),
+                    sex: None,
+                    birth_year: None,
+                },
+                contact: Contact::default(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;
+    let page = app.page(&c, &format!("/usagers/{}", x.id)).await;
+    assert!(page.contains("Pas encore informée de l'alimentation de son DMP"));
+    let post = |id: Uuid, event: &'static str| {
+        let c = c.clone();
+        let url = app.url(&format!("/usagers/{id}/dmp"));
+        let csrf = csrf.clone();
+        async move {
+            c.post(url)
+                .form(&[("_csrf", csrf.as_str()), ("event", event)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post(x.id, "information").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), format!("/usagers/{}#dmp", x.id));
+    // Lifting an opposition that does not stand: refused.
+    assert_eq!(
+        post(x.id, "retrait_opposition").await.status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        post(x.id, "opposition").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = post(x.id, "opposition").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("une opposition est déjà enregistrée")
+    );
+    let page = app.page(&c, &format!("/usagers/{}", x.id)).await;
+    assert!(page.contains("Informée de l'alimentation de son DMP le"));
+    assert!(page.contains("Opposition"));
+    assert!(page.contains("Lever son opposition"));
+    assert!(page.contains("Claire Bernard"));
+    let records = app.db.store.dmp_consent(&t, x.id).await.unwrap();
+    let consent = DmpConsent::from_records(&records);
+    assert!(consent.informed.is_some() && consent.opposed.is_some());
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].event, ConsentEvent::Opposition);
+    let journal = app
+        .db
+        .store
+        .audit_entries(
+            &t,
+            &AuditFilter {
+                action: Some("dmp.information".into()),
+                usager_id: Some(x.id),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(journal.len(), 2);
+
+    // Anonymous: nothing to record, said in French; the page says why.
+    let r = post(anonymous.id, "information").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("accueil anonyme"));
+    assert!(
+        app.db
+            .store
+            .dmp_consent(&t, anonymous.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = app.page(&c, &format!("/usagers/{}", anonymous.id)).await;
+    assert!(page.contains("Accueil anonyme : aucun document ne part vers un DMP"));
+    assert!(!page.contains("La personne a été informée"));
+    // An unknown event, no token: refused, nothing written.
+    assert_eq!(
+        post(x.id, "consentement").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let r = c
+        .post(app.url(&format!("/usagers/{}/dmp", x.id)))
+        .form(&[("event", "information")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Another structure: 404.
+    let other = app.client();
+    let other_csrf = login(&app, &other, f.other.professional.id, f.caarud.id).await;
+    let r = other
+        .post(app.url(&format!("/usagers/{}/dmp", x.id)))
+        .form(&[
+            ("_csrf", other_csrf.as_str()),
+            ("event", "retrait_opposition"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.db.store.dmp_consent(&t, x.id).await.unwrap().len(), 2);
 }

@@ -49,6 +49,7 @@ async fn separately(store: &DynStore, t: &Tenant, id: Uuid) -> Option<FileConten
         activities: store.activities(t, id).await.unwrap(),
         notes: store.notes(t, id).await.unwrap(),
         documents: store.documents(t, id).await.unwrap(),
+        dmp_consent: store.dmp_consent(t, id).await.unwrap(),
         insi_calls: store.insi_calls(t, id).await.unwrap(),
         anonymity_lift: store.anonymity_lift(t, id).await.unwrap(),
         pairs: store

@@ -1,4 +1,5 @@
-//! Documents of a file (issue 13): each version a row, its bytes apart.
+//! Documents of a file (issue 13): each version a row, its bytes apart; and
+//! what the user was told about their DMP.
 //! Every read is bound to the classes the tenant may read, in the query
 //! itself (as notes); every write goes through the file's row, so nothing is
 //! written unless the file is the tenant's and not merged.
@@ -10,10 +11,11 @@ use uuid::Uuid;
 use super::audit::commit_journaled;
 use super::file::class_placeholders;
 use super::{SqlStore, rows};
+use crate::domain::dmp::{ConsentEvent, ConsentRecord};
 use crate::domain::tenant::Tenant;
 use crate::store::quality::JournalOf;
 use crate::store::sql::{Exec, Row};
-use crate::store::{Document, DocumentStore, NewDocument, StoreError, StoreResult};
+use crate::store::{Document, DocumentStore, Journal, NewDocument, StoreError, StoreResult};
 
 /// Documents with their author's name: `$1` structure, `$2` file, then the
 /// readable classes from `$3` (see [`readable`]).
@@ -71,6 +73,20 @@ async fn one<'c>(
         query = query.bind(class.code());
     }
     query.bind(id).optional(document).await
+}
+
+/// The file's DMP records with their author's name: `$1` structure, `$2` file.
+pub(super) const DMP_CONSENT_SQL: &str = "SELECT x.kind, x.at, p.first_name, p.last_name
+     FROM dmp_consent_events x JOIN professionals p ON p.id = x.author_id
+     WHERE x.structure_id = $1 AND x.usager_id = $2";
+
+pub(super) fn consent_record(r: &Row) -> StoreResult<ConsentRecord> {
+    let kind: String = r.get("kind")?;
+    Ok(ConsentRecord {
+        event: rows::parse_code_with(&kind, ConsentEvent::from_code)?,
+        at: r.get("at")?,
+        by: rows::full_name(r)?,
+    })
 }
 
 #[async_trait]
@@ -189,5 +205,42 @@ impl DocumentStore for SqlStore {
             .scalar()
             .await?;
         Ok(Some((doc, content)))
+    }
+
+    async fn record_dmp_consent(
+        &self,
+        t: &Tenant,
+        usager_id: Uuid,
+        event: ConsentEvent,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let inserted = tx
+            .query(
+                "INSERT INTO dmp_consent_events (id, structure_id, usager_id, kind, at, author_id)
+                 SELECT $1, u.structure_id, u.id, $2, $3, $4 FROM usagers u
+                 WHERE u.id = $5 AND u.structure_id = $6 AND u.merged_into IS NULL",
+            )
+            .bind(Uuid::new_v4())
+            .bind(event.code())
+            .bind(Utc::now())
+            .bind(t.professional_id)
+            .bind(usager_id)
+            .bind(t.structure_id)
+            .execute()
+            .await?;
+        if inserted != 1 {
+            return Err(StoreError::NotFound);
+        }
+        commit_journaled(tx, t, journal).await
+    }
+
+    async fn dmp_consent(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<ConsentRecord>> {
+        self.db
+            .query(format!("{DMP_CONSENT_SQL} ORDER BY x.at"))
+            .bind(t.structure_id)
+            .bind(usager_id)
+            .all(consent_record)
+            .await
     }
 }

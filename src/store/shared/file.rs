@@ -66,6 +66,7 @@ const DOCUMENT_COLUMNS: &[&str] = &[
     "first_name",
     "last_name",
 ];
+const DMP_CONSENT_COLUMNS: &[&str] = &["kind", "at", "first_name", "last_name"];
 const INSI_CALL_COLUMNS: &[&str] = &[
     "id",
     "usager_id",
@@ -154,7 +155,7 @@ fn build_statement(backend: Backend, classes: usize) -> String {
     // The placeholders first appear in order: $1 and $2 in the episodes, then the classes.
     format!(
         "SELECT {}, {} AS episodes, {} AS activities, {} AS notes, {} AS documents,
-                    {} AS insi_calls, {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
+                    {} AS dmp_consent, {} AS insi_calls, {} AS lifts, {} AS pairs, {} AS pair_files, {} AS merges
              FROM usagers WHERE structure_id = $1 AND id = $2",
         usager_column_list!(),
         list(
@@ -186,6 +187,7 @@ fn build_statement(backend: Backend, classes: usize) -> String {
             ),
             "q.document_date DESC, q.set_id, q.version DESC"
         ),
+        list(DMP_CONSENT_COLUMNS, documents::DMP_CONSENT_SQL, "q.at"),
         list(
             INSI_CALL_COLUMNS,
             "SELECT * FROM insi_calls WHERE structure_id = $1 AND usager_id = $2",
@@ -241,6 +243,7 @@ fn contents(r: &Row) -> StoreResult<FileContents> {
         activities: each(r, "activities", care::activity)?,
         notes: each(r, "notes", care::note)?,
         documents: each(r, "documents", documents::document)?,
+        dmp_consent: each(r, "dmp_consent", documents::consent_record)?,
         insi_calls: each(r, "insi_calls", vigilance::insi_call)?,
         anonymity_lift: each(r, "lifts", vigilance::anonymity_lift)?
             .into_iter()

@@ -8,8 +8,11 @@ use uuid::Uuid;
 
 use super::dossier::render;
 use super::parse_id;
+use crate::domain::dmp::ConsentEvent;
 use crate::domain::document::DocumentForm;
+use crate::services::dmp;
 use crate::services::documents::{self, Upload};
+use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::dossier::{Forms, SectionForm};
 use crate::web::{AppError, AppState};
@@ -148,4 +151,18 @@ fn form_field(domain: &str) -> &'static str {
         "confidentiality" => "doc_class",
         _ => "doc_file",
     }
+}
+
+/// « La personne a été informée », « … s'oppose », « … lève son opposition ».
+pub async fn dmp_consent(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let event = ConsentEvent::from_code(form.get("event"))
+        .ok_or_else(|| AppError::BadRequest("choix inconnu : rouvrez le dossier".into()))?;
+    dmp::record_consent(st.store.as_ref(), &ctx.tenant, id, event).await?;
+    Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
 }

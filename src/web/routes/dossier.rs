@@ -45,6 +45,7 @@ pub(super) async fn render(
         activities: &c.activities,
         notes: &c.notes,
         documents: &c.documents,
+        dmp: crate::domain::dmp::DmpConsent::from_records(&c.dmp_consent),
         team: &opened.team,
         writable: &writable,
         can_edit: t.may(IdentityAction::Edit),

@@ -49,6 +49,7 @@ pub fn routes(_config: &Config) -> Router<AppState> {
             post(documents::add).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
         .route("/usagers/{id}/documents/{doc}", get(documents::show))
+        .route("/usagers/{id}/dmp", post(documents::dmp_consent))
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
         .route("/usagers/{id}/insi/vitale", post(identite::search_vitale))

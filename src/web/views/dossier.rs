@@ -8,6 +8,7 @@ use super::layout::csrf_field;
 use super::usagers::{birth_label, sex_label};
 use super::{date_fr, datetime_fr};
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
+use crate::domain::dmp::{ConsentEvent, DmpConsent};
 use crate::domain::document::document_types;
 use crate::domain::usager::Identity;
 use crate::store::{Activity, Document, Episode, Note, TeamMember, Usager};
@@ -43,6 +44,8 @@ pub struct FileView<'a> {
     pub notes: &'a [Note],
     /// Every readable version, a document's versions together, newest first.
     pub documents: &'a [Document],
+    /// What the user was told about their DMP, and whether they oppose it.
+    pub dmp: DmpConsent,
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
     /// The procedure lets the reader change identities and contact details.
@@ -70,6 +73,7 @@ pub fn page(v: &FileView<'_>) -> Markup {
         (activities(v))
         (notes(v))
         (documents(v))
+        (dmp(v))
     }
 }
 
@@ -361,5 +365,50 @@ fn kilobytes(bytes: i64) -> String {
         format!("{:.1} Mo", bytes as f64 / (1024.0 * 1024.0)).replace('.', ",")
     } else {
         format!("{} ko", (bytes + 1023) / 1024)
+    }
+}
+
+/// Mon espace santé: what the user was told, their opposition, and the
+/// buttons to record them. An anonymous user has none.
+fn dmp(v: &FileView<'_>) -> Markup {
+    let u = v.usager;
+    html! {
+        section #dmp aria-labelledby="h-dmp" {
+            h2 #h-dmp { "Mon espace santé (DMP)" }
+            @if u.data.identity.is_anonymous() {
+                p { "Accueil anonyme : aucun document ne part vers un DMP pour cette personne." }
+            } @else {
+                ul {
+                    li {
+                        @match &v.dmp.informed {
+                            Some(r) => { "Informée de l'alimentation de son DMP le " (datetime_fr(r.at)) " (" (r.by) ")." }
+                            None => { "Pas encore informée de l'alimentation de son DMP : aucun document n'y sera envoyé avant." }
+                        }
+                    }
+                    @if let Some(r) = &v.dmp.opposed {
+                        li.warning { strong { "Opposition" } " à l'alimentation de son DMP, enregistrée le " (datetime_fr(r.at)) " (" (r.by) ") : aucun document n'y est envoyé." }
+                    }
+                }
+                @if u.merged_into.is_none() {
+                    div.actions {
+                        @for e in v.dmp.next_events() {
+                            form method="post" action={ "/usagers/" (u.id) "/dmp" } {
+                                (csrf_field(v.csrf))
+                                input type="hidden" name="event" value=(e.code());
+                                button type="submit" { (consent_button(e)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn consent_button(e: ConsentEvent) -> &'static str {
+    match e {
+        ConsentEvent::Information => "La personne a été informée",
+        ConsentEvent::Opposition => "Enregistrer son opposition",
+        ConsentEvent::OppositionLifted => "Lever son opposition",
     }
 }
