@@ -4,3 +4,5 @@
 pub mod cda;
 pub mod datamatrix;
 pub mod identity_sheet;
+pub mod letter;
+pub mod pdfa;

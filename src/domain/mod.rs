@@ -22,6 +22,7 @@ pub mod sharing;
 #[cfg(test)]
 mod spec_table;
 pub mod structure;
+pub mod template;
 pub mod tenant;
 pub mod text;
 pub mod totp;
