@@ -74,7 +74,7 @@ fn every_test_identity_symbol_decodes_to_its_payload_with_a_c40_header() {
 }
 
 /// A tool of poppler-utils, or `None` (said plainly; a failure under CI).
-fn poppler(tool: &'static str) -> Option<&'static str> {
+pub fn poppler(tool: &'static str) -> Option<&'static str> {
     if Command::new(tool).arg("-v").output().is_ok() {
         return Some(tool);
     }

@@ -633,3 +633,182 @@ async fn what_the_user_was_told_about_their_dmp_is_recorded_through_http(db: Tes
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.db.store.dmp_consent(&t, x.id).await.unwrap().len(), 2);
 }
+
+both_backends!(a_document_is_written_from_a_template_with_the_identity_banner);
+/// A letter written from a template: a PDF/A that poppler renders, whose
+/// text holds the typed text as typed (never read as a field) and the INS
+/// traits, and whose DataMatrix libdmtx reads back to the file's INS; for an
+/// anonymous user, the pseudonym and nothing else; bad input kept.
+async fn a_document_is_written_from_a_template_with_the_identity_banner(db: TestDb) {
+    use escale::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
+    use escale::domain::ins::{Ins, InsOid, Matricule};
+    use std::process::Command;
+
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    // The traits as qualification writes them (INS format: upper case).
+    let created = db
+        .store
+        .create_usager(&t, &person("ADRUN", "ZOE"), &[])
+        .await
+        .unwrap();
+    let qualified = Vigilance::provisional()
+        .confirm_insi(InsRetrieval {
+            ins: Ins {
+                matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
+                oid: InsOid::NirTest,
+            },
+            history: vec![],
+            retrieved_at: chrono::Utc::now(),
+            retrieved_by: "test".into(),
+            key_mismatch: false,
+        })
+        .unwrap()
+        .record_document(DocumentCheck {
+            kind: "CN".into(),
+            checked_by: "test".into(),
+            checked_at: chrono::Utc::now(),
+        })
+        .unwrap();
+    let x = db
+        .store
+        .set_vigilance(
+            &t,
+            created.id,
+            created.version,
+            &created.data.identity,
+            &qualified,
+            &[],
+        )
+        .await
+        .unwrap();
+    let alias = db
+        .store
+        .create_usager(
+            &t,
+            &UsagerData {
+                identity: Identity::Anonymous {
+                    alias: "Papillon".into(),
+                    sex: None,
+                    birth_year: None,
+                },
+                contact: Contact::default(),
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    let app = spawn_app(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;
+    let page = app.page(&c, &format!("/usagers/{}", x.id)).await;
+    assert!(page.contains("Rédiger un document depuis un modèle"));
+    assert!(page.contains("Ordonnance de traitement de substitution aux opiacés"));
+
+    let typed = "Suivi débuté le 2 novembre. {{auteur}} <script>x</script> & « guillemets »";
+    let write = |id: Uuid, fields: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url(&format!("/usagers/{id}/documents/redaction"));
+        async move { c.post(url).form(&fields).send().await.unwrap() }
+    };
+    let form = |template: &str, text: &str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("tpl_template", template.to_string()),
+            ("tpl_title", String::new()),
+            ("tpl_date", "2026-12-01".to_string()),
+            ("tpl_class", "medicale".to_string()),
+            ("tpl_text", text.to_string()),
+        ]
+    };
+    // Nothing typed, an unknown template: 422, what was typed kept.
+    let r = write(x.id, form("inconnu", "")).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("choisissez un modèle dans la liste"));
+    assert!(body.contains("texte : ce champ est obligatoire"));
+    assert!(body.contains("value=\"2026-12-01\""));
+
+    let r = write(x.id, form("lettre-liaison-entree", typed)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let docs = app.db.store.documents(&t, x.id).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    let d = &docs[0];
+    assert_eq!(d.type_code, "88348-8");
+    assert_eq!(d.title, "Lettre de liaison d'entrée");
+    let (_, pdf) = app
+        .db
+        .store
+        .document_content(&t, x.id, d.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.7"));
+    escale::domain::document::check_pdf(&pdf).unwrap();
+
+    let (Some(ppm), Some(totext), Some(dmtx)) = (
+        crate::datamatrix::poppler("pdftoppm"),
+        crate::datamatrix::poppler("pdftotext"),
+        crate::datamatrix::dmtxread(),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lettre.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let out = Command::new(totext).arg(&file).arg("-").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "Lettre de liaison d'entrée",
+        "CSAPA Les Embruns",
+        "ADRUN",
+        "ZOE",
+        "02/04/1980",
+        "INS-NIR de test",
+        "INS à scanner",
+        "{{auteur}} <script>x</script> & « guillemets »",
+        "Claire Bernard",
+    ] {
+        assert!(text.contains(needle), "« {needle} » missing from:\n{text}");
+    }
+    // The banner's top right corner, where the symbol is (150 dpi).
+    let out = Command::new(ppm)
+        .args(["-r", "150", "-x", "800", "-y", "0", "-W", "440", "-H", "420"])
+        .args(["-png", "-singlefile"])
+        .arg(&file)
+        .arg(dir.path().join("page"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (decoded, c40) = crate::datamatrix::decode(dmtx, &dir.path().join("page.png"));
+    let shared = escale::domain::sharing::shareable(&x.data.identity, &x.vigilance).unwrap();
+    assert_eq!(
+        decoded,
+        escale::domain::datamatrix::payload(&shared).into_bytes()
+    );
+    assert!(c40);
+
+    // An anonymous user: the pseudonym, no INS, no symbol.
+    let r = write(alias.id, form("courrier", "Rendez-vous pris.")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let d = &app.db.store.documents(&t, alias.id).await.unwrap()[0];
+    let (_, pdf) = app
+        .db
+        .store
+        .document_content(&t, alias.id, d.id)
+        .await
+        .unwrap()
+        .unwrap();
+    std::fs::write(&file, &pdf).unwrap();
+    let out = Command::new(totext).arg(&file).arg("-").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Papillon") && text.contains("Rendez-vous pris."),
+        "{text}"
+    );
+    assert!(!text.contains("INS"), "{text}");
+}

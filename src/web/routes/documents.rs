@@ -11,7 +11,7 @@ use super::parse_id;
 use crate::domain::dmp::ConsentEvent;
 use crate::domain::document::DocumentForm;
 use crate::services::dmp;
-use crate::services::documents::{self, Upload};
+use crate::services::documents::{self, Draft, Upload};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
 use crate::web::views::dossier::{Forms, SectionForm};
@@ -165,4 +165,60 @@ pub async fn dmp_consent(
         .ok_or_else(|| AppError::BadRequest("choix inconnu : rouvrez le dossier".into()))?;
     dmp::record_consent(st.store.as_ref(), &ctx.tenant, id, event).await?;
     Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
+}
+
+/// « Rédiger depuis un modèle »: the PDF/A is made and kept as a document.
+pub async fn write(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let draft = Draft {
+        template: form.get("tpl_template").to_string(),
+        title: form.get("tpl_title").to_string(),
+        date: form.get("tpl_date").to_string(),
+        confidentiality: form.get("tpl_class").to_string(),
+        text: form.get("tpl_text").to_string(),
+    };
+    let written = documents::write(
+        st.store.as_ref(),
+        &ctx.tenant,
+        id,
+        &ctx.session.structure_name,
+        &draft,
+    )
+    .await?;
+    match written {
+        Ok(_) => Ok(Redirect::to(&format!("/usagers/{id}#documents")).into_response()),
+        Err(errors) => {
+            let mut kept = SectionForm::default();
+            for (k, v) in form.0.iter().filter(|(k, _)| k.starts_with("tpl_")) {
+                kept.values.insert(k.clone(), v.clone());
+            }
+            for (field, message) in errors {
+                let name = match field {
+                    "template" => "tpl_template",
+                    "title" => "tpl_title",
+                    "date" => "tpl_date",
+                    "confidentiality" => "tpl_class",
+                    _ => "tpl_text",
+                };
+                kept.errors.insert(name, message);
+            }
+            render(
+                &st,
+                &ctx,
+                id,
+                Forms {
+                    draft: kept,
+                    ..Default::default()
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "après un document à corriger",
+            )
+            .await
+        }
+    }
 }

@@ -48,6 +48,7 @@ pub fn routes(_config: &Config) -> Router<AppState> {
             "/usagers/{id}/documents",
             post(documents::add).layer(DefaultBodyLimit::max(UPLOAD_BODY_BYTES)),
         )
+        .route("/usagers/{id}/documents/redaction", post(documents::write))
         .route("/usagers/{id}/documents/{doc}", get(documents::show))
         .route("/usagers/{id}/dmp", post(documents::dmp_consent))
         .route("/usagers/{id}/insi", post(identite::search))

@@ -10,6 +10,7 @@ use super::{date_fr, datetime_fr};
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
 use crate::domain::dmp::{ConsentEvent, DmpConsent};
 use crate::domain::document::document_types;
+use crate::domain::template::templates;
 use crate::domain::usager::Identity;
 use crate::store::{Activity, Document, Episode, Note, TeamMember, Usager};
 
@@ -35,6 +36,8 @@ pub struct Forms {
     pub activity: SectionForm,
     pub note: SectionForm,
     pub document: SectionForm,
+    /// A document written from a template.
+    pub draft: SectionForm,
 }
 
 pub struct FileView<'a> {
@@ -349,6 +352,7 @@ fn documents(v: &FileView<'_>) -> Markup {
                         button type="submit" { "Enregistrer le document" }
                     }
                 }
+                (draft_form(v, &classes))
             }
         }
     }
@@ -410,5 +414,50 @@ fn consent_button(e: ConsentEvent) -> &'static str {
         ConsentEvent::Information => "La personne a été informée",
         ConsentEvent::Opposition => "Enregistrer son opposition",
         ConsentEvent::OppositionLifted => "Lever son opposition",
+    }
+}
+
+/// « Rédiger un document depuis un modèle ».
+fn draft_form(v: &FileView<'_>, classes: &[(&str, &str)]) -> Markup {
+    let f = &v.forms.draft;
+    let models: Vec<(String, String)> = templates()
+        .iter()
+        .map(|t| {
+            (
+                t.id.to_string(),
+                format!("{} ({})", t.title, t.doc_type.label),
+            )
+        })
+        .collect();
+    let models: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let date = if f.get("tpl_date").is_empty() {
+        v.today.as_str()
+    } else {
+        f.get("tpl_date")
+    };
+    html! {
+        details open[!f.errors.is_empty()] {
+            summary { "Rédiger un document depuis un modèle" }
+            (error_summary(&f.errors))
+            form method="post" action={ "/usagers/" (v.usager.id) "/documents/redaction" } {
+                (csrf_field(v.csrf))
+                (select("tpl_template", "Modèle", &models, f.get("tpl_template"), &f.errors))
+                (field(Field::text("tpl_title", "Titre (celui du modèle si vide)", f.get("tpl_title")).maxlength(200), &f.errors))
+                (field(Field::text("tpl_date", "Date du document", date).kind("date").required().maxlength(10), &f.errors))
+                (select("tpl_class", "Qui peut le lire", classes, f.get("tpl_class"), &f.errors))
+                div.field.has-error[f.errors.contains_key("tpl_text")] {
+                    label for="f-tpl_text" { "Texte" }
+                    @if let Some(e) = f.errors.get("tpl_text") { span.error id="f-tpl_text-erreur" { (e) } }
+                    textarea id="f-tpl_text" name="tpl_text" rows="10" maxlength="20000" required
+                        aria-invalid=[f.errors.get("tpl_text").map(|_| "true")]
+                        aria-describedby=[f.errors.get("tpl_text").map(|_| "f-tpl_text-erreur")] { (f.get("tpl_text")) }
+                }
+                p.hint { "Le document est créé en PDF/A avec le bandeau d'identité (et le DataMatrix INS pour une identité qualifiée)." }
+                button type="submit" { "Créer le document" }
+            }
+        }
     }
 }
