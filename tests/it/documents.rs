@@ -773,7 +773,9 @@ async fn a_document_is_written_from_a_template_with_the_identity_banner(db: Test
     }
     // The banner's top right corner, where the symbol is (150 dpi).
     let out = Command::new(ppm)
-        .args(["-r", "150", "-x", "800", "-y", "0", "-W", "440", "-H", "420"])
+        .args([
+            "-r", "150", "-x", "800", "-y", "0", "-W", "440", "-H", "420",
+        ])
         .args(["-png", "-singlefile"])
         .arg(&file)
         .arg(dir.path().join("page"))
