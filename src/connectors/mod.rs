@@ -2,6 +2,7 @@
 //! simulators live in `crate::sandbox`).
 
 pub mod annuaire;
+pub mod dmp;
 pub mod insi;
 pub mod psc;
 pub mod xml;

@@ -22,6 +22,8 @@ const CA_ORGANIZATION: &str = "ESCALE PKI DE TEST (BAC A SABLE, SANS VALEUR)";
 pub enum PkiError {
     #[error("génération du certificat de test impossible : {0}")]
     Generate(#[from] rcgen::Error),
+    #[error("génération de la clé RSA de test impossible : {0}")]
+    Rsa(String),
     #[error(
         "fichier de la PKI de test {path} inaccessible ({source}) : vérifiez le dossier et ses droits"
     )]
@@ -139,6 +141,35 @@ impl TestPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         self.sign(params)
+    }
+
+    /// A signing certificate `CN=<cn>, OU=<ou>` with an RSA key, as a
+    /// structure's IGC-Santé SIGN certificate: XML signatures (VIHF, XAdES,
+    /// RSA-SHA256), never TLS. Making the RSA key takes a moment.
+    pub fn signing_cert(&self, cn: &str, ou: &str) -> Result<CertifiedPem, PkiError> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let rsa = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .map_err(|e| PkiError::Rsa(e.to_string()))?;
+        let pem = rsa
+            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+            .map_err(|e| PkiError::Rsa(e.to_string()))?;
+        let key = KeyPair::from_pem(&pem)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "FR");
+        dn.push(DnType::OrganizationName, "STRUCTURE DE TEST ESCALE");
+        dn.push(DnType::OrganizationalUnitName, ou);
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        let cert = params.signed_by(&key, &self.issuer())?;
+        Ok(CertifiedPem {
+            cert_pem: cert.pem(),
+            key_pem: pem.to_string(),
+        })
     }
 
     fn sign(&self, params: CertificateParams) -> Result<CertifiedPem, PkiError> {

@@ -26,3 +26,4 @@ mod quality_store;
 mod search;
 mod store;
 mod vigilance_store;
+mod vihf;
