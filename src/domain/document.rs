@@ -22,6 +22,11 @@ pub struct DocumentType {
     /// May a document of this type be deposited in the DMP (JDV_J66, the
     /// DMP's subset of J07)?
     pub dmp: bool,
+    /// Its XDS classCode (TRE_A03, codeSystem 1.2.250.1.213.1.1.4.1). The
+    /// DMP derives it from the type (association ASS_X16, not published
+    /// where this project could read it): Escale's choice, to check against
+    /// it before production (research/dmp-mss.md §9).
+    pub class_code: String,
 }
 
 /// The types Escale offers, from its data file (a subset of JDV_J07 that a
@@ -36,17 +41,17 @@ pub fn document_type(code: &str) -> Option<&'static DocumentType> {
     document_types().iter().find(|t| t.code == code.trim())
 }
 
-/// `code,codeSystem,displayName,dmp` lines after a header (`dmp`: `oui` or
-/// `non`); the file is Escale's own (no quoted commas), a malformed line is
-/// a build mistake.
+/// `code,codeSystem,displayName,dmp,classCode` lines after a header (`dmp`:
+/// `oui` or `non`); the file is Escale's own (no quoted commas), a
+/// malformed line is a build mistake.
 fn parse_types(text: &str) -> Vec<DocumentType> {
     text.lines()
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
-            let [code, system, label, dmp] = f.as_slice() else {
-                panic!("reference/document_types.csv: four columns in « {line} »");
+            let [code, system, label, dmp, class_code] = f.as_slice() else {
+                panic!("reference/document_types.csv: five columns in « {line} »");
             };
             DocumentType {
                 code: code.to_string(),
@@ -57,6 +62,7 @@ fn parse_types(text: &str) -> Vec<DocumentType> {
                     "non" => false,
                     other => panic!("reference/document_types.csv: dmp « {other} »"),
                 },
+                class_code: class_code.to_string(),
             }
         })
         .collect()
@@ -241,6 +247,19 @@ mod tests {
                 .unwrap_or_else(|| panic!("{} is not in JDV_J07", t.code));
             assert_eq!(row["codeSystem"], t.system, "{}", t.code);
             assert_eq!(row["displayName"], t.label, "{}", t.code);
+        }
+        let Some(classes) =
+            spec_table::load("../shared/spec/dmp-mss/terminology/TRE_A03_ClasseDocument.csv")
+        else {
+            return;
+        };
+        for t in document_types() {
+            assert!(
+                classes.iter().any(|r| r["code"] == t.class_code),
+                "{}: classCode {} not in TRE_A03",
+                t.code,
+                t.class_code
+            );
         }
     }
 

@@ -27,3 +27,4 @@ mod search;
 mod store;
 mod vigilance_store;
 mod vihf;
+mod xds;

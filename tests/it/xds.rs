@@ -1,0 +1,192 @@
+//! The XDS.b metadata of a DMP deposit (issue 13): valid against the DMP
+//! package's ITI-41 schema (`xmllint --schema`), every identifier the one of
+//! the IHE table (`terminology/xds_metadata_identifiers.csv`), the hash and
+//! size those of the CDA, values escaped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+
+use escale::connectors::dmp::vihf::Coded;
+use escale::connectors::dmp::xds::{self, Author, PatientInfo, Submission, scheme};
+use escale::connectors::xml;
+use escale::domain::ins::{Ins, InsOid, Matricule};
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{} not found (required under CI)", p.display());
+    }
+    eprintln!("{} not found — this check did not run", p.display());
+    None
+}
+
+fn coded(code: &str, system: &str, label: &str) -> Coded {
+    Coded {
+        code: code.into(),
+        system: system.into(),
+        label: label.into(),
+    }
+}
+
+#[test]
+fn a_deposit_s_metadata_follows_the_iti_41_schema() {
+    let ins = Ins {
+        matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
+        oid: InsOid::NirTest,
+    };
+    let cda = b"<ClinicalDocument/> & more".to_vec();
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+    let s = Submission {
+        submission_id: "2.25.1234".into(),
+        source_id: "2.25.99",
+        submitted_at: at,
+        patient: &ins,
+        patient_info: PatientInfo {
+            family: "ADRUN",
+            given: "ZOE",
+            birth_date: NaiveDate::from_ymd_opt(1975, 12, 31).unwrap(),
+            sex: "F",
+        },
+        author: Author {
+            idnps: "810000000017",
+            family: "BERNARD",
+            given: "CLAIRE",
+            specialty: Some(coded("G15_10", "1.2.250.1.213.1.1.4.5", "Médecin")),
+            institution: "CSAPA Les Embruns & <Cie>",
+            idnst: "1640000014",
+        },
+        content_type: coded("19", "1.2.250.1.213.2.2", "Traitement et cure ambulatoire"),
+        document_id: "2.25.4660".into(),
+        title: "Lettre \"d'entrée\" <b>",
+        created_at: at,
+        service_start: at,
+        type_code: coded(
+            "88348-8",
+            "2.16.840.1.113883.6.1",
+            "Lettre de liaison d'entrée en structure sociale ou médico-sociale",
+        ),
+        class_code: coded("11", "1.2.250.1.213.1.1.4.1", "Synthèse"),
+        confidentiality: vec![
+            coded("N", "2.16.840.1.113883.5.25", "Normal"),
+            coded(
+                "MASQUE_PS",
+                "1.2.250.1.213.1.1.4.13",
+                "Masqué aux professionnels de santé",
+            ),
+        ],
+        facility_type: coded(
+            "SA41",
+            "1.2.250.1.71.4.2.4",
+            "Autre établissement du domaine social ou médico-social",
+        ),
+        practice_setting: coded(
+            "ESSMS",
+            "1.2.250.1.213.1.1.4.9",
+            "Etablissement ou Service Social ou Médico-Social",
+        ),
+        replaces: Some("urn:uuid:7f3c1a7e-0000-4000-8000-000000000001"),
+        cda: &cda,
+    };
+    let body = xds::provide_and_register(&s);
+    let root = xml::parse(&body).unwrap();
+    assert!(root.is(xds::NS_XDSB, "ProvideAndRegisterDocumentSetRequest"));
+    let entry = root.find("ExtrinsicObject").unwrap();
+    let slot = |name: &str| -> Vec<String> {
+        entry
+            .children_named("Slot")
+            .find(|s| s.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("slot {name}"))
+            .find("ValueList")
+            .unwrap()
+            .children
+            .iter()
+            .map(|v| v.trimmed_text().to_string())
+            .collect()
+    };
+    {
+        use sha1::Digest;
+        assert_eq!(slot("hash"), [hex::encode(sha1::Sha1::digest(&cda))]);
+    }
+    assert_eq!(slot("size"), [cda.len().to_string()]);
+    assert_eq!(
+        slot("sourcePatientId"),
+        ["275126322074974^^^&1.2.250.1.213.1.4.10&ISO^NH".to_string()]
+    );
+    let confidentiality: Vec<&str> = entry
+        .children_named("Classification")
+        .filter(|c| c.attribute("classificationScheme") == Some(scheme::CONFIDENTIALITY))
+        .filter_map(|c| c.attribute("nodeRepresentation"))
+        .collect();
+    assert_eq!(confidentiality, ["N", "MASQUE_PS"]);
+    let replace = root
+        .find("RegistryObjectList")
+        .unwrap()
+        .children_named("Association")
+        .find(|a| a.attribute("associationType") == Some(scheme::REPLACES))
+        .unwrap();
+    assert_eq!(replace.attribute("sourceObject"), Some("Document01"));
+    assert!(body.contains("CSAPA Les Embruns &amp; &lt;Cie&gt;"));
+
+    // Every identifier is the IHE table's.
+    if let Some(table) = shared("spec/dmp-mss/terminology/xds_metadata_identifiers.csv") {
+        let text = std::fs::read_to_string(table).unwrap();
+        for id in [
+            scheme::SUBMISSION_SET_NODE,
+            scheme::SUBMISSION_AUTHOR,
+            scheme::CONTENT_TYPE,
+            scheme::SUBMISSION_PATIENT_ID,
+            scheme::SOURCE_ID,
+            scheme::SUBMISSION_UNIQUE_ID,
+            scheme::STABLE_DOCUMENT,
+            scheme::DOCUMENT_AUTHOR,
+            scheme::CLASS_CODE,
+            scheme::CONFIDENTIALITY,
+            scheme::FORMAT_CODE,
+            scheme::FACILITY_TYPE,
+            scheme::PRACTICE_SETTING,
+            scheme::TYPE_CODE,
+            scheme::DOCUMENT_PATIENT_ID,
+            scheme::DOCUMENT_UNIQUE_ID,
+            scheme::HAS_MEMBER,
+            scheme::REPLACES,
+        ] {
+            assert!(
+                text.contains(&format!(",{id},")),
+                "{id} not in the IHE table"
+            );
+        }
+    }
+
+    // The DMP package's ITI-41 schema.
+    let Some(xsd) = shared("spec/dmp-mss/dmp/wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd")
+    else {
+        return;
+    };
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        if std::env::var_os("CI").is_some() {
+            panic!("xmllint not found (Debian package libxml2-utils)");
+        }
+        eprintln!("xmllint not found — this check did not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("iti41.xml");
+    std::fs::write(&file, &body).unwrap();
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
