@@ -57,12 +57,14 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         )
     })?;
     let url = config.database_url();
-    let store = store::connect(&url).await.map_err(|e| {
-        anyhow::anyhow!(
-            "connexion à la base {} impossible : {e}",
-            crate::config::redact_url(&url)
-        )
-    })?;
+    let store = store::connect_with_documents(&url, config.documents_dir.clone())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "connexion à la base {} impossible : {e}",
+                crate::config::redact_url(&url)
+            )
+        })?;
     store.migrate().await?;
     if !config.is_sandbox() {
         refuse_sandbox_data(store.as_ref(), &url).await?;

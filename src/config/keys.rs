@@ -95,6 +95,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "autorise le bac à sable sur une adresse non locale (démonstration sur le réseau)",
     ),
     (
+        "documents_dir",
+        "ESCALE_DOCUMENTS_DIR",
+        "(dans la base)",
+        "PostgreSQL seulement : répertoire où garder le contenu des documents (PDF) au lieu de la base",
+    ),
+    (
         "max_body_bytes",
         "ESCALE_MAX_BODY_BYTES",
         "262144",

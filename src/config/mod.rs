@@ -34,6 +34,9 @@ pub struct Config {
     pub public_url: Option<String>,
     pub demo_data: bool,
     pub max_body_bytes: usize,
+    /// PostgreSQL only: where the documents' bytes are kept instead of the
+    /// database (`None`: in the database).
+    pub documents_dir: Option<PathBuf>,
     pub admin_login_summary_seconds: u64,
     /// Seals the administrators' TOTP secrets (`services::admin_secrets`).
     pub admin_secret_key: Option<String>,
@@ -60,6 +63,7 @@ impl Default for Config {
             public_url: None,
             demo_data: true,
             max_body_bytes: 256 * 1024,
+            documents_dir: None,
             admin_login_summary_seconds: 600,
             admin_secret_key: None,
             sandbox_public: false,
@@ -88,6 +92,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("demo_data", &self.demo_data)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("documents_dir", &self.documents_dir)
             .field(
                 "admin_login_summary_seconds",
                 &self.admin_login_summary_seconds,
@@ -195,6 +200,15 @@ impl Config {
                     redact_url(url)
                 )));
             }
+        }
+        let on_postgres = self
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+        if self.documents_dir.is_some() && !on_postgres {
+            return Err(ConfigError::Invalid(
+                "clé `documents_dir` (ESCALE_DOCUMENTS_DIR) : seulement avec PostgreSQL ; avec SQLite, les documents restent dans le fichier de la base (une seule sauvegarde)".into(),
+            ));
         }
         if let Some(u) = &self.public_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
@@ -571,6 +585,21 @@ mod tests {
         assert!(err.contains("ESCALE_CARD_AGENT_KEY"), "{err}");
         assert!(err.contains("32 caractères"), "{err}");
         assert!(!err.contains("abc123"), "the key is never shown: {err}");
+    }
+
+    #[test]
+    fn a_documents_directory_is_for_postgresql_only() {
+        let err = with(&[("documents_dir", "\"/srv/documents\"")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ESCALE_DOCUMENTS_DIR"), "{err}");
+        assert!(err.contains("SQLite"), "{err}");
+        let ok = with(&[
+            ("documents_dir", "\"/srv/documents\""),
+            ("database_url", "\"postgres://escale@db/escale\""),
+        ])
+        .unwrap();
+        assert_eq!(ok.documents_dir, Some(PathBuf::from("/srv/documents")));
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub enum StoreError {
     Stale(Uuid),
     #[error("base de données : {0}")]
     Database(#[from] sqlx::Error),
+    /// A document's bytes could not be kept or read back whole (the
+    /// documents directory).
+    #[error("contenu d'un document : {0}")]
+    Content(String),
     #[error("migration : {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -410,4 +414,16 @@ pub type DynStore = Arc<dyn Store>;
 /// Opens the store named by a database URL (`sqlite:` or `postgres:`).
 pub async fn connect(url: &str) -> StoreResult<DynStore> {
     Ok(Arc::new(SqlStore::connect(url).await?))
+}
+
+/// The same, the documents' bytes kept in `documents_dir` when one is given.
+pub async fn connect_with_documents(
+    url: &str,
+    documents_dir: Option<std::path::PathBuf>,
+) -> StoreResult<DynStore> {
+    Ok(Arc::new(
+        SqlStore::connect(url)
+            .await?
+            .with_documents_dir(documents_dir),
+    ))
 }

@@ -6,6 +6,7 @@
 
 use chrono::NaiveDate;
 use reqwest::StatusCode;
+use sqlx::Connection;
 use uuid::Uuid;
 
 use escale::domain::care::Confidentiality;
@@ -813,4 +814,77 @@ async fn a_document_is_written_from_a_template_with_the_identity_banner(db: Test
         "{text}"
     );
     assert!(!text.contains("INS"), "{text}");
+}
+
+/// PostgreSQL with `ESCALE_DOCUMENTS_DIR`: the bytes in a file named by
+/// their hash, none in the database, read back only whole and unchanged;
+/// a document kept in the database before stays readable.
+#[tokio::test]
+async fn documents_in_a_directory_on_postgresql() {
+    use std::sync::Arc;
+    let Some(db) = crate::common::db::test_store(crate::common::db::TestBackend::Postgres).await
+    else {
+        eprintln!("PostgreSQL not configured — this check did not run");
+        return;
+    };
+    let f = seed_two_structures(&db.store).await;
+    let t = &f.medecin.tenant;
+    let x = db
+        .store
+        .create_usager(t, &person("Lemoine", "Anne"), &[])
+        .await
+        .unwrap();
+    let letter = fields("88348-8", "Lettre", Confidentiality::Partagee);
+    let before = add(&db.store, t, x.id, &letter, &pdf("in the database"), None)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynStore = Arc::new(
+        escale::store::SqlStore::connect(&db.url)
+            .await
+            .unwrap()
+            .with_documents_dir(Some(dir.path().to_path_buf())),
+    );
+    let bytes = pdf("in a directory");
+    let doc = add(&store, t, x.id, &letter, &bytes, None).await.unwrap();
+    let file = dir.path().join(&doc.sha256[..2]).join(&doc.sha256);
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM document_contents WHERE document_id = $1")
+            .bind(doc.id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(rows, 0, "no bytes in the database");
+    let (_, read) = store
+        .document_content(t, x.id, doc.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, bytes);
+    let (_, read) = store
+        .document_content(t, x.id, before.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, pdf("in the database"));
+    // Changed on disk: refused, said plainly.
+    std::fs::write(&file, b"%PDF-1.7 altered").unwrap();
+    let err = store.document_content(t, x.id, doc.id).await.unwrap_err();
+    assert!(
+        err.to_string().contains("modifié depuis son dépôt"),
+        "{err}"
+    );
+    std::fs::remove_file(&file).unwrap();
+    let err = store.document_content(t, x.id, doc.id).await.unwrap_err();
+    assert!(err.to_string().contains("lecture de"), "{err}");
+    // The store without the directory says where to look.
+    let err = db
+        .store
+        .document_content(t, x.id, doc.id)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ESCALE_DOCUMENTS_DIR"), "{err}");
 }

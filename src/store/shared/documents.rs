@@ -9,6 +9,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::audit::commit_journaled;
+use super::content_dir;
 use super::file::class_placeholders;
 use super::{SqlStore, rows};
 use crate::domain::dmp::{ConsentEvent, ConsentRecord};
@@ -161,11 +162,19 @@ impl DocumentStore for SqlStore {
         if inserted != 1 {
             return Err(StoreError::NotFound);
         }
-        tx.query("INSERT INTO document_contents (document_id, content) VALUES ($1, $2)")
-            .bind(id)
-            .bind(new.content)
-            .execute()
-            .await?;
+        match &self.documents_dir {
+            // Written (and synced) before the row commits: a row never
+            // names bytes that are not there. A failed commit leaves a file
+            // no row names, harmless and reused by the same bytes.
+            Some(dir) => content_dir::write(dir, new.content).await?,
+            None => {
+                tx.query("INSERT INTO document_contents (document_id, content) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(new.content)
+                    .execute()
+                    .await?;
+            }
+        }
         let doc = one(&mut tx, t, usager_id, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -198,12 +207,23 @@ impl DocumentStore for SqlStore {
         let Some(doc) = one(&self.db, t, usager_id, id).await? else {
             return Ok(None);
         };
-        let content: Vec<u8> = self
+        // In the database, or else in the directory (a store may have been
+        // given one after documents were kept in the database).
+        let stored: Option<Vec<u8>> = self
             .db
             .query("SELECT content FROM document_contents WHERE document_id = $1")
             .bind(doc.id)
-            .scalar()
+            .scalar_optional()
             .await?;
+        let content = match (stored, &self.documents_dir) {
+            (Some(bytes), _) => bytes,
+            (None, Some(dir)) => content_dir::read(dir, &doc.sha256).await?,
+            (None, None) => {
+                return Err(StoreError::Content(
+                    "aucun contenu en base et aucun répertoire de documents configuré (ESCALE_DOCUMENTS_DIR)".into(),
+                ));
+            }
+        };
         Ok(Some((doc, content)))
     }
 

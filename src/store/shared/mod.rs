@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod care;
+mod content_dir;
 mod directory;
 mod documents;
 mod duplicates;
@@ -30,6 +31,9 @@ pub struct SqlStore {
     /// Appends to the audit journal in batches (the chain head is a
     /// serialisation point; one commit per batch, not per entry).
     audit: AuditWriter,
+    /// Where documents' bytes are kept when not in the database
+    /// (PostgreSQL only, `ESCALE_DOCUMENTS_DIR`).
+    documents_dir: Option<std::path::PathBuf>,
 }
 
 impl SqlStore {
@@ -41,7 +45,18 @@ impl SqlStore {
             sqlite::connect(url).await?
         };
         let audit = AuditWriter::spawn(db.clone(), audit::write_batch);
-        Ok(SqlStore { db, audit })
+        Ok(SqlStore {
+            db,
+            audit,
+            documents_dir: None,
+        })
+    }
+
+    /// Keeps the documents' bytes in this directory instead of the database
+    /// (PostgreSQL only: the configuration refuses it with SQLite).
+    pub fn with_documents_dir(mut self, dir: Option<std::path::PathBuf>) -> SqlStore {
+        self.documents_dir = dir;
+        self
     }
 
     /// Closes the pool: later queries fail (a database gone away, in tests).
