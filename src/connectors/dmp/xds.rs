@@ -8,7 +8,7 @@
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use quick_xml::Writer;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use sha1::Digest;
 
 use super::vihf::{Coded, patient_id};
@@ -129,19 +129,29 @@ fn hl7_time(t: DateTime<Utc>) -> String {
 }
 
 /// The `ProvideAndRegisterDocumentSetRequest`, the CDA inline in base64
-/// (MTOM puts it in its own part, the element's place taken by an
-/// `xop:Include`).
+/// (as the schema types it).
 pub fn provide_and_register(s: &Submission<'_>) -> String {
-    let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
-    write(&mut w, s).expect("écriture XML en mémoire");
+    render(s, None)
+}
+
+/// The same for MTOM: the CDA's place taken by an `xop:Include` of the
+/// part `cid` (the CDA itself travels in that part, as bytes).
+pub fn provide_and_register_xop(s: &Submission<'_>, cid: &str) -> String {
+    render(s, Some(cid))
+}
+
+pub const NS_XOP: &str = "http://www.w3.org/2004/08/xop/include";
+
+fn render(s: &Submission<'_>, xop: Option<&str>) -> String {
+    let mut w = Writer::new(Vec::new());
+    write(&mut w, s, xop).expect("écriture XML en mémoire");
     String::from_utf8(w.into_inner()).expect("quick-xml écrit de l'UTF-8")
 }
 
 type W = Writer<Vec<u8>>;
 type Io = std::io::Result<()>;
 
-fn write(w: &mut W, s: &Submission<'_>) -> Io {
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
     w.write_event(Event::Start(
         BytesStart::new("xdsb:ProvideAndRegisterDocumentSetRequest").with_attributes([
             ("xmlns:xdsb", NS_XDSB),
@@ -189,8 +199,17 @@ fn write(w: &mut W, s: &Submission<'_>) -> Io {
     end(w, "rim:RegistryObjectList")?;
     end(w, "lcm:SubmitObjectsRequest")?;
     start(w, "xdsb:Document", &[("id", DOCUMENT)])?;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(s.cda);
-    w.write_event(Event::Text(BytesText::new(&b64)))?;
+    match xop {
+        Some(cid) => empty(
+            w,
+            "xop:Include",
+            &[("xmlns:xop", NS_XOP), ("href", &format!("cid:{cid}"))],
+        )?,
+        None => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(s.cda);
+            w.write_event(Event::Text(BytesText::new(&b64)))?;
+        }
+    }
     end(w, "xdsb:Document")?;
     end(w, "xdsb:ProvideAndRegisterDocumentSetRequest")
 }
