@@ -159,3 +159,138 @@ fn the_vihf_is_signed_with_the_sign_certificate_and_xmlsec1_verifies_it() {
     let (ok, _) = verifies(bin, dir.path(), "other-ca.xml", &signed, other.ca_pem());
     assert!(!ok, "a signature under another CA must not verify");
 }
+
+/// The deposit's XAdES signature document: xmlsec1 verifies its two
+/// references (the manifest, the signed properties) under the test CA; the
+/// manifest names the submission set and the document, whose digest is the
+/// SHA-256 of its bytes; the signing certificate is named by issuer and
+/// serial; a changed manifest breaks it.
+#[test]
+fn the_submission_set_signature_verifies() {
+    use base64::Engine;
+    use escale::connectors::dmp::xades;
+    use sha2::Digest;
+
+    let pki = TestPki::generate().unwrap();
+    let sign = pki.signing_cert("ESCALE-DMP-SIGN", "1640000014").unwrap();
+    let signer = Signer::from_pem(&sign.cert_pem, &sign.key_pem).unwrap();
+    let cda = b"<ClinicalDocument>&amp;</ClinicalDocument>".to_vec();
+    let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+    let xml = xades::signature_document(
+        &signer,
+        Uuid::from_u128(9),
+        at,
+        "2.25.100",
+        &[("2.25.4660", cda.as_slice())],
+    )
+    .unwrap();
+    let root = xml::parse(&xml).unwrap();
+    let manifest = root.find("Manifest").unwrap();
+    let uris: Vec<&str> = manifest
+        .children
+        .iter()
+        .filter_map(|r| r.attribute("URI"))
+        .collect();
+    assert_eq!(uris, ["urn:oid:2.25.100", "urn:oid:2.25.4660"]);
+    assert_eq!(
+        manifest.children[1].child_text("DigestValue").unwrap(),
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&cda))
+    );
+    assert_eq!(
+        root.find("SignatureProperty").unwrap().trimmed_text(),
+        xades::PURPOSE_SOURCE
+    );
+    let issuer = root
+        .find("X509IssuerName")
+        .unwrap()
+        .trimmed_text()
+        .to_string();
+    assert!(
+        issuer.contains("CN=TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS"),
+        "{issuer}"
+    );
+    // As openssl reads the certificate (RFC 2253 string, serial).
+    let dir = tempfile::tempdir().unwrap();
+    let cert_file = dir.path().join("sign.pem");
+    std::fs::write(&cert_file, &sign.cert_pem).unwrap();
+    if let Ok(out) = Command::new("openssl")
+        .args([
+            "x509", "-noout", "-issuer", "-serial", "-nameopt", "RFC2253", "-in",
+        ])
+        .arg(&cert_file)
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("issuer={issuer}")),
+            "{text} / {issuer}"
+        );
+        let hex_serial = text
+            .lines()
+            .find_map(|l| l.strip_prefix("serial="))
+            .unwrap()
+            .trim()
+            .to_string();
+        let serial = root
+            .find("X509SerialNumber")
+            .unwrap()
+            .trimmed_text()
+            .to_string();
+        // The decimal serial read back in hexadecimal.
+        let mut value: Vec<u8> = Vec::new();
+        for d in serial.bytes().map(|b| b - b'0') {
+            let mut carry = u32::from(d);
+            for byte in value.iter_mut().rev() {
+                let v = u32::from(*byte) * 10 + carry;
+                *byte = (v & 0xFF) as u8;
+                carry = v >> 8;
+            }
+            while carry > 0 {
+                value.insert(0, (carry & 0xFF) as u8);
+                carry >>= 8;
+            }
+        }
+        assert_eq!(
+            hex::encode_upper(&value).trim_start_matches('0'),
+            hex_serial.trim_start_matches('0')
+        );
+    }
+    assert_eq!(
+        root.find("SigningTime").unwrap().trimmed_text(),
+        "2026-12-05T09:00:00Z"
+    );
+
+    let Some(bin) = xmlsec1() else { return };
+    let check = |name: &str, xml: &str, ca: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, xml).unwrap();
+        let ca_file = dir.path().join(format!("{name}.ca.pem"));
+        std::fs::write(&ca_file, ca).unwrap();
+        let out = Command::new(bin)
+            .arg("--verify")
+            // The manifest's own references name the documents by OID (the
+            // DMP resolves them); its digest, in SignedInfo, is checked.
+            .arg("--ignore-manifests")
+            .arg("--id-attr:Id")
+            .arg("http://www.w3.org/2000/09/xmldsig#:Manifest")
+            .arg("--id-attr:Id")
+            .arg("http://uri.etsi.org/01903/v1.1.1#:SignedProperties")
+            .arg("--trusted-pem")
+            .arg(&ca_file)
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = check("xades.xml", &xml, pki.ca_pem());
+    assert!(ok, "xmlsec1 refused the signature document: {err}\n{xml}");
+    let forged = xml.replace("urn:oid:2.25.4660", "urn:oid:2.25.4661");
+    let (ok, _) = check("forged.xml", &forged, pki.ca_pem());
+    assert!(!ok, "a changed manifest must not verify");
+    let forged = xml.replace("2026-12-05T09:00:00Z", "2026-12-06T09:00:00Z");
+    let (ok, _) = check("forged-time.xml", &forged, pki.ca_pem());
+    assert!(!ok, "a changed signing time must not verify");
+}

@@ -8,5 +8,6 @@
 pub mod c14n;
 pub mod soap;
 pub mod vihf;
+pub mod xades;
 pub mod xds;
 pub mod xmldsig;

@@ -64,6 +64,20 @@ impl Signer {
         &self.cert_der
     }
 
+    /// RSA-SHA256 (PKCS#1 v1.5) of these bytes: a canonical SignedInfo.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Result<Vec<u8>, SignError> {
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                bytes,
+                &mut signature,
+            )
+            .map_err(|_| SignError::Sign("clé RSA refusée par la bibliothèque".into()))?;
+        Ok(signature)
+    }
+
     /// Signs `element` (identified by its `ID` attribute) and puts the
     /// signature at child position `at` (for a SAML assertion: after its
     /// issuer). The digest covers the element without the signature
@@ -96,15 +110,7 @@ impl Signer {
             );
         // SignedInfo canonicalised as the root of its own subtree (its ds
         // namespace declared on it), as a verifier canonicalises it.
-        let mut signature = vec![0; self.key.public().modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                signed_info.canonical().as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| SignError::Sign("clé RSA refusée par la bibliothèque".into()))?;
+        let signature = self.sign_bytes(signed_info.canonical().as_bytes())?;
         let signature = ds
             .clone()
             .push(signed_info)

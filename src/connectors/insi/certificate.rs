@@ -89,6 +89,115 @@ pub fn subject_from_der(der: &[u8]) -> Result<CertificateSubject, String> {
     })
 }
 
+/// The issuer's name (RFC 4514 string, as XML-DSig's `X509IssuerName`
+/// writes it) and the serial number in decimal, of a DER certificate.
+pub fn issuer_and_serial(der: &[u8]) -> Result<(String, String), String> {
+    let (cert, _) = expect(der, SEQUENCE)?;
+    let (tbs, _) = expect(cert, SEQUENCE)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&VERSION) {
+        rest = tlv(rest)?.2;
+    }
+    let (serial, rest) = expect(rest, INTEGER)?;
+    let rest = expect(rest, SEQUENCE)?.1; // signature AlgorithmIdentifier
+    let (issuer, _) = expect(rest, SEQUENCE)?;
+    Ok((rfc4514(issuer)?, decimal(serial)))
+}
+
+/// A `Name` as RFC 4514 writes it: the last RDN first, known types by
+/// their short names, others as their dotted OID.
+fn rfc4514(mut name: &[u8]) -> Result<String, String> {
+    let mut rdns = Vec::new();
+    while !name.is_empty() {
+        let (set, rest) = expect(name, SET)?;
+        name = rest;
+        let mut set = set;
+        let mut parts = Vec::new();
+        while !set.is_empty() {
+            let (atv, rest) = expect(set, SEQUENCE)?;
+            set = rest;
+            let (ty, value) = expect(atv, OID)?;
+            let (tag, content, _) = tlv(value)?;
+            let short = match ty {
+                [0x55, 0x04, 0x03] => "CN".to_string(),
+                [0x55, 0x04, 0x06] => "C".to_string(),
+                [0x55, 0x04, 0x07] => "L".to_string(),
+                [0x55, 0x04, 0x08] => "ST".to_string(),
+                [0x55, 0x04, 0x0A] => "O".to_string(),
+                [0x55, 0x04, 0x0B] => "OU".to_string(),
+                other => dotted(other),
+            };
+            let value = directory_string(tag, content)?;
+            parts.push(format!("{short}={}", escape_dn(&value)));
+        }
+        rdns.push(parts.join("+"));
+    }
+    rdns.reverse();
+    Ok(rdns.join(","))
+}
+
+/// RFC 4514 §2.4: `,` `+` `"` `\` `<` `>` `;` escaped, and a leading `#` or
+/// space, a trailing space.
+fn escape_dn(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && matches!(c, '#' | ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An OID's dotted form.
+fn dotted(oid: &[u8]) -> String {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut value = 0u64;
+    for (i, b) in oid.iter().enumerate() {
+        value = (value << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            if i == 0 || arcs.is_empty() {
+                arcs.push((value / 40).min(2));
+                arcs.push(value - 40 * (value / 40).min(2));
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        }
+    }
+    arcs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A DER INTEGER's big-endian bytes (non-negative, as serial numbers are)
+/// in decimal.
+fn decimal(bytes: &[u8]) -> String {
+    let mut digits: Vec<u8> = vec![0];
+    for &b in bytes {
+        // digits (little-endian base 10) = digits * 256 + b
+        let mut carry = u32::from(b);
+        for d in digits.iter_mut() {
+            let v = u32::from(*d) * 256 + carry;
+            *d = (v % 10) as u8;
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push((carry % 10) as u8);
+            carry /= 10;
+        }
+    }
+    while digits.len() > 1 && digits.last() == Some(&0) {
+        digits.pop();
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
+}
+
 /// First value of this attribute type in a `Name` (RDNSequence).
 fn attribute(mut name: &[u8], oid: &[u8]) -> Result<Option<String>, String> {
     while !name.is_empty() {
@@ -168,6 +277,40 @@ pub fn is_allowed_cn(cn: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_names_and_serials_as_xml_dsig_writes_them() {
+        assert_eq!(decimal(&[0x01, 0x00]), "256");
+        assert_eq!(
+            decimal(&[0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]),
+            "18446744073709551615"
+        );
+        assert_eq!(decimal(&[]), "0");
+        assert_eq!(dotted(&[0x55, 0x04, 0x03]), "2.5.4.3");
+        assert_eq!(
+            dotted(&[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D]),
+            "1.2.840.113549"
+        );
+        assert_eq!(escape_dn("A, B+C \"d\" "), "A\\, B\\+C \\\"d\\\"\\ ");
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CountryName, "FR");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "PKI, DE TEST");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "TEST AC");
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x01, 0x02, 0x03]));
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let (issuer, serial) = issuer_and_serial(cert.der()).unwrap();
+        // rcgen chooses the order of the RDNs; openssl's reading of the same
+        // names is compared in tests/it/vihf.rs.
+        let mut parts: Vec<&str> = issuer.split(',').collect();
+        parts.sort();
+        assert_eq!(parts, [" DE TEST", "C=FR", "CN=TEST AC", "O=PKI\\"]);
+        assert_eq!(serial, "66051");
+    }
     use rcgen::{CertificateParams, DnType, KeyPair};
     use rustls::pki_types::pem::PemObject;
 
