@@ -91,6 +91,7 @@ fn a_deposit_s_metadata_follows_the_iti_41_schema() {
         ),
         replaces: Some("urn:uuid:7f3c1a7e-0000-4000-8000-000000000001"),
         cda: &cda,
+        signature: Some(("2.25.4661".into(), b"<ds:Signature/>".as_slice())),
     };
     let body = xds::provide_and_register(&s);
     let root = xml::parse(&body).unwrap();
@@ -130,6 +131,22 @@ fn a_deposit_s_metadata_follows_the_iti_41_schema() {
         .find(|a| a.attribute("associationType") == Some(scheme::REPLACES))
         .unwrap();
     assert_eq!(replace.attribute("sourceObject"), Some("Document01"));
+    // The signature document: its entry, HasMember, and « signs » the set.
+    let associations: Vec<(&str, &str, &str)> = root
+        .find("RegistryObjectList")
+        .unwrap()
+        .children_named("Association")
+        .map(|a| {
+            (
+                a.attribute("associationType").unwrap(),
+                a.attribute("sourceObject").unwrap(),
+                a.attribute("targetObject").unwrap(),
+            )
+        })
+        .collect();
+    assert!(associations.contains(&(scheme::SIGNS, "Signature01", "SubmissionSet01")));
+    assert!(associations.contains(&(scheme::HAS_MEMBER, "SubmissionSet01", "Signature01")));
+    assert_eq!(root.children_named("Document").count(), 2);
     assert!(body.contains("CSAPA Les Embruns &amp; &lt;Cie&gt;"));
 
     // Every identifier is the IHE table's.
@@ -154,6 +171,8 @@ fn a_deposit_s_metadata_follows_the_iti_41_schema() {
             scheme::DOCUMENT_UNIQUE_ID,
             scheme::HAS_MEMBER,
             scheme::REPLACES,
+            scheme::SIGNS,
+            scheme::EVENT_CODE,
         ] {
             assert!(
                 text.contains(&format!(",{id},")),
@@ -272,6 +291,7 @@ async fn a_deposit_request_is_packed_in_mtom_with_its_vihf() {
         practice_setting: coded("ESSMS", "1.2.250.1.213.1.1.4.9", "ESSMS"),
         replaces: None,
         cda: &cda,
+        signature: None,
     };
     let cid = "document01@escale";
     let body = xds::provide_and_register_xop(&submission, cid);

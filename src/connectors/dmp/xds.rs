@@ -39,6 +39,8 @@ pub mod scheme {
     pub const DOCUMENT_UNIQUE_ID: &str = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab";
     pub const HAS_MEMBER: &str = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
     pub const REPLACES: &str = "urn:ihe:iti:2007:AssociationType:RPLC";
+    pub const SIGNS: &str = "urn:ihe:iti:2007:AssociationType:signs";
+    pub const EVENT_CODE: &str = "urn:uuid:2c6b8cb7-8b2a-4051-b291-b1ae6a575ef4";
 }
 
 /// The author of the document and of the submission.
@@ -110,6 +112,9 @@ pub struct Submission<'a> {
     pub replaces: Option<&'a str>,
     /// The CDA R2 N1 itself.
     pub cda: &'a [u8],
+    /// The XAdES signature document of the submission set (`xades`) and
+    /// its uniqueId: the DMP takes no deposit without one.
+    pub signature: Option<(String, &'a [u8])>,
 }
 
 /// The formatCode of a CDA R2 N1 with a PDF body (ASS_A12).
@@ -122,6 +127,7 @@ pub fn pdf_format() -> Coded {
 }
 
 const DOCUMENT: &str = "Document01";
+const SIGNATURE: &str = "Signature01";
 const SUBMISSION: &str = "SubmissionSet01";
 
 fn hl7_time(t: DateTime<Utc>) -> String {
@@ -134,10 +140,16 @@ pub fn provide_and_register(s: &Submission<'_>) -> String {
     render(s, None)
 }
 
-/// The same for MTOM: the CDA's place taken by an `xop:Include` of the
-/// part `cid` (the CDA itself travels in that part, as bytes).
+/// The same for MTOM: each document's place taken by an `xop:Include` of
+/// its part (`cid` for the CDA, [`signature_cid`] of it for the signature
+/// document); the bytes travel in those parts.
 pub fn provide_and_register_xop(s: &Submission<'_>, cid: &str) -> String {
     render(s, Some(cid))
+}
+
+/// The part holding the signature document, next to the CDA's `cid`.
+pub fn signature_cid(cid: &str) -> String {
+    format!("signature.{cid}")
 }
 
 pub const NS_XOP: &str = "http://www.w3.org/2004/08/xop/include";
@@ -162,6 +174,9 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
     start(w, "lcm:SubmitObjectsRequest", &[])?;
     start(w, "rim:RegistryObjectList", &[])?;
     document_entry(w, s)?;
+    if let Some((id, bytes)) = &s.signature {
+        signature_entry(w, s, id, bytes)?;
+    }
     submission_set(w, s)?;
     empty(
         w,
@@ -184,6 +199,30 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
     )?;
     slot(w, "SubmissionSetStatus", &["Original"])?;
     end(w, "rim:Association")?;
+    if s.signature.is_some() {
+        start(
+            w,
+            "rim:Association",
+            &[
+                ("id", "as-member-signature"),
+                ("associationType", scheme::HAS_MEMBER),
+                ("sourceObject", SUBMISSION),
+                ("targetObject", SIGNATURE),
+            ],
+        )?;
+        slot(w, "SubmissionSetStatus", &["Original"])?;
+        end(w, "rim:Association")?;
+        empty(
+            w,
+            "rim:Association",
+            &[
+                ("id", "as-signs"),
+                ("associationType", scheme::SIGNS),
+                ("sourceObject", SIGNATURE),
+                ("targetObject", SUBMISSION),
+            ],
+        )?;
+    }
     if let Some(previous) = s.replaces {
         empty(
             w,
@@ -198,20 +237,156 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
     }
     end(w, "rim:RegistryObjectList")?;
     end(w, "lcm:SubmitObjectsRequest")?;
-    start(w, "xdsb:Document", &[("id", DOCUMENT)])?;
-    match xop {
+    document(w, DOCUMENT, s.cda, xop.map(str::to_string))?;
+    if let Some((_, bytes)) = &s.signature {
+        document(w, SIGNATURE, bytes, xop.map(signature_cid))?;
+    }
+    end(w, "xdsb:ProvideAndRegisterDocumentSetRequest")
+}
+
+/// One `xdsb:Document`: its bytes in base64, or an `xop:Include` of its part.
+fn document(w: &mut W, id: &str, bytes: &[u8], cid: Option<String>) -> Io {
+    start(w, "xdsb:Document", &[("id", id)])?;
+    match cid {
         Some(cid) => empty(
             w,
             "xop:Include",
             &[("xmlns:xop", NS_XOP), ("href", &format!("cid:{cid}"))],
         )?,
         None => {
-            let b64 = base64::engine::general_purpose::STANDARD.encode(s.cda);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
             w.write_event(Event::Text(BytesText::new(&b64)))?;
         }
     }
-    end(w, "xdsb:Document")?;
-    end(w, "xdsb:ProvideAndRegisterDocumentSetRequest")
+    end(w, "xdsb:Document")
+}
+
+/// The signature document's entry, its codes as the DMP package's TD2.1
+/// example gives them (IHE DSG: « Digital Signature », ASTM E1762, hidden
+/// from professionals and from the patient, purpose « Source »).
+fn signature_entry(w: &mut W, s: &Submission<'_>, unique_id: &str, bytes: &[u8]) -> Io {
+    start(
+        w,
+        "rim:ExtrinsicObject",
+        &[
+            ("id", SIGNATURE),
+            ("mimeType", "text/xml"),
+            ("objectType", scheme::STABLE_DOCUMENT),
+        ],
+    )?;
+    let patient = patient_id(s.patient);
+    slot(w, "creationTime", &[&hl7_time(s.submitted_at)])?;
+    slot(w, "hash", &[&hex::encode(sha1::Sha1::digest(bytes))])?;
+    slot(w, "languageCode", &["art"])?;
+    slot(w, "legalAuthenticator", &[&s.author.person()])?;
+    slot(w, "serviceStartTime", &[&hl7_time(s.submitted_at)])?;
+    slot(w, "serviceStopTime", &[&hl7_time(s.submitted_at)])?;
+    slot(w, "size", &[&bytes.len().to_string()])?;
+    slot(w, "sourcePatientId", &[&patient])?;
+    name(w, "Source")?;
+    author(
+        w,
+        "cl-sig-author",
+        SIGNATURE,
+        scheme::DOCUMENT_AUTHOR,
+        &s.author,
+    )?;
+    let c = |code: &str, system: &str, label: &str| Coded {
+        code: code.into(),
+        system: system.into(),
+        label: label.into(),
+    };
+    coded(
+        w,
+        "cl-sig-class",
+        SIGNATURE,
+        scheme::CLASS_CODE,
+        &c(
+            "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1",
+            "URN",
+            "Digital Signature",
+        ),
+    )?;
+    coded(
+        w,
+        "cl-sig-type",
+        SIGNATURE,
+        scheme::TYPE_CODE,
+        &c("E1762", "ASTM", "Full Document"),
+    )?;
+    for (i, (code, system, label)) in [
+        ("N", "2.16.840.1.113883.5.25", "Normal"),
+        (
+            "MASQUE_PS",
+            "1.2.250.1.213.1.1.4.13",
+            "Masqué aux professionnels de santé",
+        ),
+        (
+            "INVISIBLE_PATIENT",
+            "1.2.250.1.213.1.1.4.13",
+            "Non visible par le patient",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        coded(
+            w,
+            &format!("cl-sig-conf-{i}"),
+            SIGNATURE,
+            scheme::CONFIDENTIALITY,
+            &c(code, system, label),
+        )?;
+    }
+    coded(
+        w,
+        "cl-sig-format",
+        SIGNATURE,
+        scheme::FORMAT_CODE,
+        &c(
+            "http://www.w3.org/2000/09/xmldsig#",
+            "URN",
+            "Default Signature Style",
+        ),
+    )?;
+    coded(
+        w,
+        "cl-sig-facility",
+        SIGNATURE,
+        scheme::FACILITY_TYPE,
+        &s.facility_type,
+    )?;
+    coded(
+        w,
+        "cl-sig-practice",
+        SIGNATURE,
+        scheme::PRACTICE_SETTING,
+        &s.practice_setting,
+    )?;
+    coded(
+        w,
+        "cl-sig-event",
+        SIGNATURE,
+        scheme::EVENT_CODE,
+        &c("1.2.840.10065.1.12.1.14", "1.2.840.10065.1.12", "Source"),
+    )?;
+    external_id(
+        w,
+        "ei-sig-patient",
+        SIGNATURE,
+        scheme::DOCUMENT_PATIENT_ID,
+        &patient,
+        "XDSDocumentEntry.patientId",
+    )?;
+    external_id(
+        w,
+        "ei-sig-unique",
+        SIGNATURE,
+        scheme::DOCUMENT_UNIQUE_ID,
+        unique_id,
+        "XDSDocumentEntry.uniqueId",
+    )?;
+    end(w, "rim:ExtrinsicObject")
 }
 
 fn document_entry(w: &mut W, s: &Submission<'_>) -> Io {
