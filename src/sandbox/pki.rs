@@ -81,6 +81,16 @@ fn ca_params() -> CertificateParams {
     params
 }
 
+/// `C=FR, O=<test structure>, OU=<ou>, CN=<cn>`: a structure's certificate.
+fn structure_dn(cn: &str, ou: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "FR");
+    dn.push(DnType::OrganizationName, "STRUCTURE DE TEST ESCALE");
+    dn.push(DnType::OrganizationalUnitName, ou);
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
 /// Default names of the sandbox server certificate.
 pub const SERVER_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
 
@@ -132,12 +142,7 @@ impl TestPki {
     /// A client certificate `CN=<cn>, OU=<ou>` (e.g. `INSI-MANU`, FINESS).
     pub fn client_cert(&self, cn: &str, ou: &str) -> Result<CertifiedPem, PkiError> {
         let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "FR");
-        dn.push(DnType::OrganizationName, "STRUCTURE DE TEST ESCALE");
-        dn.push(DnType::OrganizationalUnitName, ou);
-        dn.push(DnType::CommonName, cn);
-        params.distinguished_name = dn;
+        params.distinguished_name = structure_dn(cn, ou);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         self.sign(params)
@@ -155,12 +160,7 @@ impl TestPki {
             .map_err(|e| PkiError::Rsa(e.to_string()))?;
         let key = KeyPair::from_pem(&pem)?;
         let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "FR");
-        dn.push(DnType::OrganizationName, "STRUCTURE DE TEST ESCALE");
-        dn.push(DnType::OrganizationalUnitName, ou);
-        dn.push(DnType::CommonName, cn);
-        params.distinguished_name = dn;
+        params.distinguished_name = structure_dn(cn, ou);
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::ContentCommitment,

@@ -2,8 +2,6 @@
 //! the CI-SIS (`xmllint --schema`), the structuration minimale header as
 //! research/dmp-mss.md §3 lists it, hostile strings escaped, the PDF intact.
 
-use std::path::{Path, PathBuf};
-
 use base64::Engine;
 use chrono::{NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
@@ -14,18 +12,6 @@ use escale::domain::document::document_type;
 use escale::domain::ins::{Ins, InsOid, Matricule};
 use escale::domain::sharing::ShareableIdentity;
 use escale::domain::usager::Sex;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} not found (required under CI)", p.display());
-    }
-    eprintln!("{} not found — this check did not run", p.display());
-    None
-}
 
 const HOSTILE: &str = "<b>Lettre</b> & \"suivi\" ]]> d'entrée";
 
@@ -207,33 +193,9 @@ fn a_cda_r2_n1_follows_the_schema_and_the_minimal_header() {
 
 /// `xmllint --schema` against the CI-SIS CDA schema (says so when it cannot run).
 fn assert_schema_valid(name: &str, document: &str) {
-    let Some(xsd) = shared("spec/dmp-mss/cda/xsd/CDA_extended.xsd") else {
-        return;
-    };
-    if std::process::Command::new("xmllint")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        if std::env::var_os("CI").is_some() {
-            panic!("xmllint not found (Debian package libxml2-utils)");
-        }
-        eprintln!("xmllint not found (apt-get install libxml2-utils) — this check did not run");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(format!("{name}.xml"));
-    std::fs::write(&file, document).unwrap();
-    let out = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&xsd)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{name}: {}\n{document}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::tools::assert_schema_valid(
+        "spec/dmp-mss/cda/xsd/CDA_extended.xsd",
+        name,
+        document,
     );
 }

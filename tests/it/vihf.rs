@@ -16,34 +16,19 @@ use escale::domain::ins::{Ins, InsOid, Matricule};
 use escale::sandbox::pki::TestPki;
 
 fn xmlsec1() -> Option<&'static str> {
-    if Command::new("xmlsec1").arg("--version").output().is_ok() {
-        return Some("xmlsec1");
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("xmlsec1 not found (Debian package xmlsec1)");
-    }
-    eprintln!("xmlsec1 not found (apt-get install xmlsec1) — this check did not run");
-    None
+    crate::common::tools::tool("xmlsec1", "xmlsec1")
 }
 
 /// `xmlsec1 --verify` of the assertion's signature, trusting the test CA.
-fn verifies(bin: &str, dir: &std::path::Path, name: &str, xml: &str, ca: &str) -> (bool, String) {
-    let file = dir.join(name);
-    std::fs::write(&file, xml).unwrap();
-    let ca_file = dir.join("ca.pem");
-    std::fs::write(&ca_file, ca).unwrap();
-    let out = Command::new(bin)
-        .arg("--verify")
-        .arg("--id-attr:ID")
-        .arg("urn:oasis:names:tc:SAML:2.0:assertion:Assertion")
-        .arg("--trusted-pem")
-        .arg(&ca_file)
-        .arg(&file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+fn verifies(bin: &str, xml: &str, ca: &str) -> (bool, String) {
+    crate::common::tools::xmlsec1_verifies(
+        bin,
+        xml,
+        ca,
+        &[
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ],
     )
 }
 
@@ -133,8 +118,7 @@ fn the_vihf_is_signed_with_the_sign_certificate_and_xmlsec1_verifies_it() {
     );
 
     let Some(bin) = xmlsec1() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, err) = verifies(bin, dir.path(), "vihf.xml", &signed, pki.ca_pem());
+    let (ok, err) = verifies(bin, &signed, pki.ca_pem());
     assert!(ok, "xmlsec1 refused the VIHF: {err}\n{signed}");
     // Inside a SOAP header, among other namespaces (exclusive
     // canonicalisation: the context does not change the digest).
@@ -147,16 +131,16 @@ fn the_vihf_is_signed_with_the_sign_certificate_and_xmlsec1_verifies_it() {
   <soap:Body/>
 </soap:Envelope>"#
     );
-    let (ok, err) = verifies(bin, dir.path(), "envelope.xml", &envelope, pki.ca_pem());
+    let (ok, err) = verifies(bin, &envelope, pki.ca_pem());
     assert!(ok, "xmlsec1 refused the VIHF in its envelope: {err}");
     // One value changed: the signature no longer holds.
     let forged = signed.replace("Claire BERNARD", "Claire BERNARDE");
     assert_ne!(forged, signed);
-    let (ok, _) = verifies(bin, dir.path(), "forged.xml", &forged, pki.ca_pem());
+    let (ok, _) = verifies(bin, &forged, pki.ca_pem());
     assert!(!ok, "a changed assertion must not verify");
     // Signed by a certificate of another CA: not trusted.
     let other = TestPki::generate().unwrap();
-    let (ok, _) = verifies(bin, dir.path(), "other-ca.xml", &signed, other.ca_pem());
+    let (ok, _) = verifies(bin, &signed, other.ca_pem());
     assert!(!ok, "a signature under another CA must not verify");
 }
 
@@ -261,28 +245,21 @@ fn the_submission_set_signature_verifies() {
     );
 
     let Some(bin) = xmlsec1() else { return };
-    let check = |name: &str, xml: &str, ca: &str| {
-        let file = dir.path().join(name);
-        std::fs::write(&file, xml).unwrap();
-        let ca_file = dir.path().join(format!("{name}.ca.pem"));
-        std::fs::write(&ca_file, ca).unwrap();
-        let out = Command::new(bin)
-            .arg("--verify")
-            // The manifest's own references name the documents by OID (the
-            // DMP resolves them); its digest, in SignedInfo, is checked.
-            .arg("--ignore-manifests")
-            .arg("--id-attr:Id")
-            .arg("http://www.w3.org/2000/09/xmldsig#:Manifest")
-            .arg("--id-attr:Id")
-            .arg("http://uri.etsi.org/01903/v1.1.1#:SignedProperties")
-            .arg("--trusted-pem")
-            .arg(&ca_file)
-            .arg(&file)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+    let check = |_name: &str, xml: &str, ca: &str| {
+        crate::common::tools::xmlsec1_verifies(
+            bin,
+            xml,
+            ca,
+            &[
+                // The manifest's own references name the documents by OID
+                // (the DMP resolves them); its digest, in SignedInfo, is
+                // checked.
+                "--ignore-manifests",
+                "--id-attr:Id",
+                "http://www.w3.org/2000/09/xmldsig#:Manifest",
+                "--id-attr:Id",
+                "http://uri.etsi.org/01903/v1.1.1#:SignedProperties",
+            ],
         )
     };
     let (ok, err) = check("xades.xml", &xml, pki.ca_pem());

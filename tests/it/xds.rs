@@ -3,27 +3,12 @@
 //! the IHE table (`terminology/xds_metadata_identifiers.csv`), the hash and
 //! size those of the CDA, values escaped.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use chrono::{NaiveDate, TimeZone, Utc};
 
 use escale::connectors::dmp::vihf::Coded;
 use escale::connectors::dmp::xds::{self, Author, PatientInfo, Submission, scheme};
 use escale::connectors::xml;
 use escale::domain::ins::{Ins, InsOid, Matricule};
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} not found (required under CI)", p.display());
-    }
-    eprintln!("{} not found — this check did not run", p.display());
-    None
-}
 
 fn coded(code: &str, system: &str, label: &str) -> Coded {
     Coded {
@@ -150,7 +135,9 @@ fn a_deposit_s_metadata_follows_the_iti_41_schema() {
     assert!(body.contains("CSAPA Les Embruns &amp; &lt;Cie&gt;"));
 
     // Every identifier is the IHE table's.
-    if let Some(table) = shared("spec/dmp-mss/terminology/xds_metadata_identifiers.csv") {
+    if let Some(table) =
+        crate::common::tools::shared("spec/dmp-mss/terminology/xds_metadata_identifiers.csv")
+    {
         let text = std::fs::read_to_string(table).unwrap();
         for id in [
             scheme::SUBMISSION_SET_NODE,
@@ -182,31 +169,10 @@ fn a_deposit_s_metadata_follows_the_iti_41_schema() {
     }
 
     // The DMP package's ITI-41 schema.
-    let Some(xsd) = shared("spec/dmp-mss/dmp/wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd")
-    else {
-        return;
-    };
-    if Command::new("xmllint").arg("--version").output().is_err() {
-        if std::env::var_os("CI").is_some() {
-            panic!("xmllint not found (Debian package libxml2-utils)");
-        }
-        eprintln!("xmllint not found — this check did not run");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("iti41.xml");
-    std::fs::write(&file, &body).unwrap();
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(&xsd)
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{body}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::tools::assert_schema_valid(
+        "spec/dmp-mss/dmp/wsdl-schema/schema/IHE/XDS.b_DocumentRepository.xsd",
+        "iti41",
+        &body,
     );
 }
 
@@ -366,28 +332,17 @@ async fn a_deposit_request_is_packed_in_mtom_with_its_vihf() {
     assert!(root.find("Assertion").is_some());
 
     // The VIHF as it travels verifies.
-    if Command::new("xmlsec1").arg("--version").output().is_err() {
-        if std::env::var_os("CI").is_some() {
-            panic!("xmlsec1 not found (Debian package xmlsec1)");
-        }
-        eprintln!("xmlsec1 not found — this check did not run");
+    let Some(xmlsec1) = crate::common::tools::tool("xmlsec1", "xmlsec1") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
-    std::fs::write(dir.path().join("root.xml"), &read[0].2).unwrap();
-    let out = Command::new("xmlsec1")
-        .arg("--verify")
-        .arg("--id-attr:ID")
-        .arg("urn:oasis:names:tc:SAML:2.0:assertion:Assertion")
-        .arg("--trusted-pem")
-        .arg(dir.path().join("ca.pem"))
-        .arg(dir.path().join("root.xml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    };
+    let (ok, err) = crate::common::tools::xmlsec1_verifies(
+        xmlsec1,
+        std::str::from_utf8(&read[0].2).unwrap(),
+        pki.ca_pem(),
+        &[
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ],
     );
+    assert!(ok, "{err}");
 }
