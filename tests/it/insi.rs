@@ -4,7 +4,6 @@
 //! (xmllint) and the lenient parser on every shared example.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,21 +22,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
-const FINESS: &str = "750000001";
+use crate::common::tools::shared;
 
-/// A file of `shared/`, or `None` (with a message) when it is absent; under
-/// `CI` its absence is a failure.
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/")).join(rel);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} not found (required under CI)", p.display());
-    }
-    eprintln!("{} not found — this check did not run", p.display());
-    None
-}
+const FINESS: &str = "750000001";
 
 struct Env {
     pki: TestPki,
