@@ -307,7 +307,7 @@ impl DirectoryStore for SqlStore {
         file_name: &str,
     ) -> StoreResult<Uuid> {
         let now = Utc::now();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // An import interrupted a day ago (process killed) will not finish:
         // close it and drop what it had listed.
         tx.query(
@@ -348,7 +348,7 @@ impl DirectoryStore for SqlStore {
         if persons.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let mut written = upsert(
             &mut tx,
             "directory_persons",
@@ -435,7 +435,7 @@ impl DirectoryStore for SqlStore {
         if boxes.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let written = upsert(
             &mut tx,
             "directory_mailboxes",
@@ -464,7 +464,7 @@ impl DirectoryStore for SqlStore {
     }
 
     async fn finish_directory_import(&self, import: Uuid, end: &ImportEnd) -> StoreResult<u64> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let kind: Option<String> = tx
             .query("SELECT file_kind FROM directory_imports WHERE id = $1")
             .bind(import)
