@@ -15,25 +15,8 @@ use uuid::Uuid;
 
 use crate::domain::document::DocumentType;
 use crate::domain::sharing::ShareableIdentity;
+pub use crate::domain::terminology::Code;
 use crate::domain::usager::Sex;
-
-/// A code from a terminology (NOS): code, code system OID, label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Code {
-    pub code: String,
-    pub system: String,
-    pub label: String,
-}
-
-impl Code {
-    pub fn new(code: &str, system: &str, label: &str) -> Code {
-        Code {
-            code: code.into(),
-            system: system.into(),
-            label: label.into(),
-        }
-    }
-}
 
 /// A professional as the header names one (author, legal authenticator,
 /// performer).

@@ -24,6 +24,7 @@ mod spec_table;
 pub mod structure;
 pub mod template;
 pub mod tenant;
+pub mod terminology;
 pub mod text;
 pub mod totp;
 pub mod usager;

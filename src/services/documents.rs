@@ -37,18 +37,10 @@ pub async fn add(
 ) -> ServiceResult<Result<Document, FieldErrors>> {
     // A merged file takes no new document (it is read where it was merged).
     super::identity::live_usager(store, t, usager_id).await?;
-    let checked = form.check(Utc::now().date_naive());
+    let checked = checked_fields(t, form);
     let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
     if let Err(e) = check_pdf(&upload.bytes) {
         errors.push(("file", e.to_string()));
-    }
-    if let Ok(f) = &checked
-        && !t.may_write(f.confidentiality)
-    {
-        errors.push((
-            "confidentiality",
-            "vos rôles ne permettent pas de classer un document à ce niveau".into(),
-        ));
     }
     let fields = match checked {
         Ok(f) if errors.is_empty() => f,
@@ -107,18 +99,10 @@ pub async fn write(
         date: draft.date.clone(),
         confidentiality: draft.confidentiality.clone(),
     };
-    let checked = form.check(Utc::now().date_naive());
+    let checked = checked_fields(t, &form);
     if let Err(e) = &checked {
         // The type comes from the template: its error is the template's.
         errors.extend(e.iter().filter(|(f, _)| *f != "type_code").cloned());
-    }
-    if let Ok(f) = &checked
-        && !t.may_write(f.confidentiality)
-    {
-        errors.push((
-            "confidentiality",
-            "vos rôles ne permettent pas de classer un document à ce niveau".into(),
-        ));
     }
     let (Some(chosen), Some(typed), Ok(fields)) = (chosen, typed, checked) else {
         return Ok(Err(errors));
@@ -153,6 +137,18 @@ pub async fn write(
     save(store, t, usager_id, &fields, &pdf, None, &how)
         .await
         .map(Ok)
+}
+
+/// The form's fields checked, in a class the tenant may write.
+fn checked_fields(t: &Tenant, form: &DocumentForm) -> Result<DocumentFields, FieldErrors> {
+    let fields = form.check(Utc::now().date_naive())?;
+    if !t.may_write(fields.confidentiality) {
+        return Err(vec![(
+            "confidentiality",
+            "vos rôles ne permettent pas de classer un document à ce niveau".into(),
+        )]);
+    }
+    Ok(fields)
 }
 
 /// Writes a checked document and its journal entry.

@@ -9,10 +9,11 @@ use std::process::Command;
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
-use escale::connectors::dmp::vihf::{self, AuthenticationMode, Coded, Software, Vihf};
+use escale::connectors::dmp::vihf::{self, AuthenticationMode, Software, Vihf};
 use escale::connectors::dmp::xmldsig::{SignError, Signer};
 use escale::connectors::xml;
 use escale::domain::ins::{Ins, InsOid, Matricule};
+use escale::domain::terminology::Code;
 use escale::sandbox::pki::TestPki;
 
 fn xmlsec1() -> Option<&'static str> {
@@ -62,12 +63,12 @@ fn the_vihf_is_signed_with_the_sign_certificate_and_xmlsec1_verifies_it() {
         professional_id: "810000000017",
         professional_name: "Claire BERNARD",
         roles: vec![
-            Coded {
+            Code {
                 code: "10".into(),
                 system: "1.2.250.1.71.1.2.7".into(),
                 label: "Médecin".into(),
             },
-            Coded {
+            Code {
                 code: "SM26".into(),
                 system: "1.2.250.1.71.4.2.5".into(),
                 label: "Qualifié en Médecine Générale (SM)".into(),

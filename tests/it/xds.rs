@@ -5,17 +5,13 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 
-use escale::connectors::dmp::vihf::Coded;
 use escale::connectors::dmp::xds::{self, Author, PatientInfo, Submission, scheme};
 use escale::connectors::xml;
 use escale::domain::ins::{Ins, InsOid, Matricule};
+use escale::domain::terminology::Code;
 
-fn coded(code: &str, system: &str, label: &str) -> Coded {
-    Coded {
-        code: code.into(),
-        system: system.into(),
-        label: label.into(),
-    }
+fn coded(code: &str, system: &str, label: &str) -> Code {
+    Code::new(code, system, label)
 }
 
 #[test]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::c14n::Element;
 use super::xmldsig::{SignError, Signer};
 use crate::domain::ins::Ins;
+use crate::domain::terminology::Code;
 
 pub const NS_SAML2: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 const NS_HL7: &str = "urn:hl7-org:v3";
@@ -32,14 +33,6 @@ impl AuthenticationMode {
             AuthenticationMode::IndirecteRenforcee => "INDIRECTE_RENFORCEE",
         }
     }
-}
-
-/// A coded value (HL7 CE): code, code system, label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Coded {
-    pub code: String,
-    pub system: String,
-    pub label: String,
 }
 
 /// The software, as the DMP registered it.
@@ -66,7 +59,7 @@ pub struct Vihf<'a> {
     /// The profession (TRE_G15, or the JDV_J65 code of a non-PS role) and,
     /// for a physician, the specialty: two values of one attribute
     /// (research/dmp-mss.md §7.3).
-    pub roles: Vec<Coded>,
+    pub roles: Vec<Code>,
     /// IDNST: `1` + FINESS.
     pub structure_id: &'a str,
     /// The structure's sector (JDV_J61), e.g. `SA41`.
@@ -93,7 +86,7 @@ pub fn assertion(v: &Vihf<'_>, signer: &Signer) -> Result<Element, SignError> {
             .attr("Name", name)
             .push(root.child("saml2:AttributeValue").text(value))
     };
-    let coded = |tag: &str, c: &Coded| {
+    let coded = |tag: &str, c: &Code| {
         root.child(tag)
             .attr("xsi:type", "CE")
             .attr("code", &c.code)
@@ -106,11 +99,7 @@ pub fn assertion(v: &Vihf<'_>, signer: &Signer) -> Result<Element, SignError> {
     for r in &v.roles {
         roles = roles.push(root.child("saml2:AttributeValue").push(coded("Role", r)));
     }
-    let purpose = Coded {
-        code: "normal".into(),
-        system: "1.2.250.1.213.1.1.4.248".into(),
-        label: "Accès normal".into(),
-    };
+    let purpose = Code::new("normal", "1.2.250.1.213.1.1.4.248", "Accès normal");
     let mut statement = root
         .child("saml2:AttributeStatement")
         .push(string_attribute("VIHF_Version", "3.0"))

@@ -11,8 +11,9 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use sha1::Digest;
 
-use super::vihf::{Coded, patient_id};
+use super::vihf::patient_id;
 use crate::domain::ins::Ins;
+use crate::domain::terminology::Code;
 
 pub const NS_XDSB: &str = "urn:ihe:iti:xds-b:2007";
 pub const NS_LCM: &str = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
@@ -49,7 +50,7 @@ pub struct Author<'a> {
     pub idnps: &'a str,
     pub family: &'a str,
     pub given: &'a str,
-    pub specialty: Option<Coded>,
+    pub specialty: Option<Code>,
     pub institution: &'a str,
     /// IDNST (`1` + FINESS).
     pub idnst: &'a str,
@@ -95,19 +96,19 @@ pub struct Submission<'a> {
     pub patient_info: PatientInfo<'a>,
     pub author: Author<'a>,
     /// JDV_J59 (e.g. `19` Traitement et cure ambulatoire for a CSAPA).
-    pub content_type: Coded,
+    pub content_type: Code,
     /// The CDA's `id@root`: stable across retries, so a retried deposit is
     /// the same document for the DMP.
     pub document_id: String,
     pub title: &'a str,
     pub created_at: DateTime<Utc>,
     pub service_start: DateTime<Utc>,
-    pub type_code: Coded,
-    pub class_code: Coded,
+    pub type_code: Code,
+    pub class_code: Code,
     /// `N`, then the DMP flags the author chose (MASQUE_PS, …).
-    pub confidentiality: Vec<Coded>,
-    pub facility_type: Coded,
-    pub practice_setting: Coded,
+    pub confidentiality: Vec<Code>,
+    pub facility_type: Code,
+    pub practice_setting: Code,
     /// The entryUUID of the version this one replaces (found by TD3.1).
     pub replaces: Option<&'a str>,
     /// The CDA R2 N1 itself.
@@ -118,12 +119,12 @@ pub struct Submission<'a> {
 }
 
 /// The formatCode of a CDA R2 N1 with a PDF body (ASS_A12).
-pub fn pdf_format() -> Coded {
-    Coded {
-        code: "urn:ihe:iti:xds-sd:pdf:2008".into(),
-        system: "1.3.6.1.4.1.19376.1.2.3".into(),
-        label: "Document à corps non structuré en Pdf/A-1".into(),
-    }
+pub fn pdf_format() -> Code {
+    Code::new(
+        "urn:ihe:iti:xds-sd:pdf:2008",
+        "1.3.6.1.4.1.19376.1.2.3",
+        "Document à corps non structuré en Pdf/A-1",
+    )
 }
 
 const DOCUMENT: &str = "Document01";
@@ -291,11 +292,7 @@ fn signature_entry(w: &mut W, s: &Submission<'_>, unique_id: &str, bytes: &[u8])
         scheme::DOCUMENT_AUTHOR,
         &s.author,
     )?;
-    let c = |code: &str, system: &str, label: &str| Coded {
-        code: code.into(),
-        system: system.into(),
-        label: label.into(),
-    };
+    let c = Code::new;
     coded(
         w,
         "cl-sig-class",
@@ -539,7 +536,7 @@ fn author(w: &mut W, id: &str, object: &str, scheme: &str, a: &Author<'_>) -> Io
     end(w, "rim:Classification")
 }
 
-fn coded(w: &mut W, id: &str, object: &str, scheme: &str, c: &Coded) -> Io {
+fn coded(w: &mut W, id: &str, object: &str, scheme: &str, c: &Code) -> Io {
     start(
         w,
         "rim:Classification",

@@ -15,11 +15,11 @@ use super::{SqlStore, rows};
 use crate::domain::dmp::{ConsentEvent, ConsentRecord};
 use crate::domain::tenant::Tenant;
 use crate::store::quality::JournalOf;
-use crate::store::sql::{Exec, Row};
+use crate::store::sql::{Exec, Query, Row};
 use crate::store::{Document, DocumentStore, Journal, NewDocument, StoreError, StoreResult};
 
-/// Documents with their author's name: `$1` structure, `$2` file, then the
-/// readable classes from `$3` (see [`readable`]).
+/// Documents with their author's name: `$1` structure, `$2` file (the file
+/// page then binds the readable classes from `$3`, see [`readable`]).
 pub(super) const DOCUMENTS_SQL: &str = "SELECT x.id, x.usager_id, x.set_id, x.version,
          x.type_code, x.title, x.document_date, x.confidentiality, x.author_id, x.media_type,
          x.size_bytes, x.sha256, x.created_at, x.superseded_at, p.first_name, p.last_name
@@ -54,6 +54,16 @@ pub(super) fn document(r: &Row) -> StoreResult<Document> {
     })
 }
 
+/// The file's documents the tenant may read (the classes bound in the
+/// statement, as for notes); the caller appends a condition or an order.
+fn readable_documents<'c>(on: impl Exec<'c>, t: &Tenant, usager_id: Uuid) -> Query<'c> {
+    on.query(format!("{DOCUMENTS_SQL} AND x.confidentiality IN ("))
+        .bind(t.structure_id)
+        .bind(usager_id)
+        .push_list(t.readable_classes().into_iter().map(|c| c.code()))
+        .push(")")
+}
+
 /// One readable document of the file, by id.
 async fn one<'c>(
     on: impl Exec<'c>,
@@ -61,19 +71,11 @@ async fn one<'c>(
     usager_id: Uuid,
     id: Uuid,
 ) -> StoreResult<Option<Document>> {
-    let classes = t.readable_classes();
-    let mut query = on
-        .query(format!(
-            "{DOCUMENTS_SQL}{} AND x.id = ${}",
-            readable(classes.len()),
-            3 + classes.len()
-        ))
-        .bind(t.structure_id)
-        .bind(usager_id);
-    for class in &classes {
-        query = query.bind(class.code());
-    }
-    query.bind(id).optional(document).await
+    readable_documents(on, t, usager_id)
+        .push(" AND x.id = ")
+        .push_bind(id)
+        .optional(document)
+        .await
 }
 
 /// The file's DMP records with their author's name: `$1` structure, `$2` file.
@@ -183,19 +185,10 @@ impl DocumentStore for SqlStore {
     }
 
     async fn documents(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<Document>> {
-        let classes = t.readable_classes();
-        let mut query = self
-            .db
-            .query(format!(
-                "{DOCUMENTS_SQL}{} ORDER BY x.document_date DESC, x.set_id, x.version DESC",
-                readable(classes.len())
-            ))
-            .bind(t.structure_id)
-            .bind(usager_id);
-        for class in &classes {
-            query = query.bind(class.code());
-        }
-        query.all(document).await
+        readable_documents(&self.db, t, usager_id)
+            .push(" ORDER BY x.document_date DESC, x.set_id, x.version DESC")
+            .all(document)
+            .await
     }
 
     async fn document_content(
