@@ -1,6 +1,7 @@
 //! The CDA R2 level 1 generator (issue 13): valid against the CDA schema of
-//! the CI-SIS (`xmllint --schema`), the structuration minimale header as
-//! research/dmp-mss.md §3 lists it, hostile strings escaped, the PDF intact.
+//! the CI-SIS (`xmllint --schema`) and its structuration minimale schematron
+//! (Saxon-HE), the header as research/dmp-mss.md §3 lists it, hostile strings
+//! escaped, the PDF intact.
 
 use base64::Engine;
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -14,6 +15,9 @@ use escale::domain::sharing::ShareableIdentity;
 use escale::domain::usager::Sex;
 
 const HOSTILE: &str = "<b>Lettre</b> & \"suivi\" ]]> d'entrée";
+const PDF: &[u8] = b"%PDF-1.7\n\x00\xff binary \n%%EOF\n";
+/// The CI-SIS structuration minimale template, one of the three templateIds.
+const STRUCT_MIN_TEMPLATE: &str = "1.2.250.1.213.1.1.1.1";
 
 fn sample(ins: &Ins, pdf: &[u8], replaces: Option<Uuid>) -> String {
     let doc_type = document_type("88348-8").unwrap();
@@ -70,7 +74,7 @@ fn ins() -> Ins {
 
 #[test]
 fn a_cda_r2_n1_follows_the_schema_and_the_minimal_header() {
-    let pdf = b"%PDF-1.7\n\x00\xff binary \n%%EOF\n";
+    let pdf = PDF;
     let ins = ins();
     let doc = sample(&ins, pdf, None);
     let root = xml::parse(&doc).expect("well-formed");
@@ -189,6 +193,36 @@ fn a_cda_r2_n1_follows_the_schema_and_the_minimal_header() {
     for (name, document) in [("v1", &doc), ("v2", &v2)] {
         assert_schema_valid(name, document);
     }
+}
+
+#[test]
+fn a_cda_r2_n1_and_its_new_version_pass_the_structuration_minimale_schematron() {
+    let ins = ins();
+    let v1 = sample(&ins, PDF, None);
+    let v2 = sample(&ins, PDF, Some(Uuid::from_u128(0x9999)));
+    assert!(v2.contains("typeCode=\"RPLC\""));
+    crate::common::tools::assert_schematron_clean(&[("v1", &v1), ("v2 (RPLC)", &v2)]);
+}
+
+/// The schematron check is not vacuous: without the structuration minimale
+/// templateId, the same document fails it.
+#[test]
+fn a_cda_without_its_structuration_minimale_template_id_fails_the_schematron() {
+    let doc = sample(&ins(), PDF, None);
+    let template = format!("<templateId root=\"{STRUCT_MIN_TEMPLATE}\"/>");
+    let without = doc.replacen(&template, "", 1);
+    assert_ne!(without, doc, "{template} not found in\n{doc}");
+    let Some(reports) =
+        crate::common::tools::struct_min_failed_asserts(&[("without templateId", &without)])
+    else {
+        return;
+    };
+    let failed = &reports[0];
+    assert!(!failed.is_empty(), "no failed assert without {template}");
+    assert!(
+        failed.iter().any(|f| f.text.contains(STRUCT_MIN_TEMPLATE)),
+        "no failed assert names {STRUCT_MIN_TEMPLATE}: {failed:#?}"
+    );
 }
 
 /// `xmllint --schema` against the CI-SIS CDA schema (says so when it cannot run).
