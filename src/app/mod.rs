@@ -23,6 +23,7 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub insi: Arc<InsiService>,
+    pub dmp: Arc<crate::services::dmp::DmpService>,
     pub psc: Arc<PscService>,
     pub directory: Arc<DirectoryService>,
     pub sandboxes: Arc<Sandboxes>,
@@ -35,12 +36,17 @@ pub struct App {
 }
 
 /// The job runner over this store and these services, with every job kind.
-pub fn jobs_runner(store: &DynStore, insi: &Arc<InsiService>) -> Runner {
+pub fn jobs_runner(
+    store: &DynStore,
+    insi: &Arc<InsiService>,
+    dmp: &Arc<crate::services::dmp::DmpService>,
+) -> Runner {
     Runner::new(
         store.clone(),
         crate::jobs::handlers(
             store,
             insi,
+            dmp,
             crate::jobs::reverification::DEFAULT_RATE_PER_SECOND,
         ),
         RunnerConfig::default(),
@@ -83,7 +89,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         );
     }
     let national = national::start(&config).await?;
-    let jobs = jobs_runner(&store, &national.insi);
+    let jobs = jobs_runner(&store, &national.insi, &national.dmp);
     Ok(App {
         admin_secrets,
         card_agent: card_agent::load(&config),
@@ -91,6 +97,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         jobs,
         store,
         insi: national.insi,
+        dmp: national.dmp,
         psc: national.psc,
         directory: national.directory,
         sandboxes: national.sandboxes,

@@ -1,6 +1,6 @@
 //! The national services of this instance: the configured real endpoints, or
-//! in sandbox mode the local simulators (INSi with its test PKI, Pro Santé
-//! Connect, Annuaire Santé), started here and handed to the services as
+//! in sandbox mode the local simulators (INSi and the DMP with their test
+//! PKI, Pro Santé Connect, Annuaire Santé), started here and handed to the services as
 //! ordinary endpoints. The only place outside `cli/` that starts a simulator.
 
 use std::net::SocketAddr;
@@ -10,10 +10,12 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::connectors::psc::{PscClient, PscSettings};
 use crate::sandbox::annuaire::{AnnuaireSandbox, AnnuaireSandboxHandle, AnnuaireSandboxOptions};
+use crate::sandbox::dmp::{DmpSandbox, DmpSandboxHandle};
 use crate::sandbox::pki::TestPki;
 use crate::sandbox::psc::{PscSandboxHandle, PscSandboxOptions};
 use crate::sandbox::{InsiSandbox, SANDBOX_IDAM, SandboxHandle, SandboxOptions};
 use crate::services::annuaire::DirectoryService;
+use crate::services::dmp::{DmpCredentialIssuer, DmpCredentials, DmpService};
 use crate::services::insi::{CredentialIssuer, InsiService, Profile};
 use crate::services::psc::PscService;
 use crate::store::StructureInsi;
@@ -22,12 +24,14 @@ use crate::store::StructureInsi;
 #[derive(Default)]
 pub struct Sandboxes {
     pub insi: Option<SandboxHandle>,
+    pub dmp: Option<DmpSandboxHandle>,
     pub psc: Option<PscSandboxHandle>,
     pub annuaire: Option<AnnuaireSandboxHandle>,
 }
 
 pub struct National {
     pub insi: Arc<InsiService>,
+    pub dmp: Arc<DmpService>,
     pub psc: Arc<PscService>,
     pub directory: Arc<DirectoryService>,
     pub sandboxes: Arc<Sandboxes>,
@@ -66,8 +70,18 @@ pub async fn start(config: &Config) -> anyhow::Result<National> {
         }
         None => None,
     };
+    let dmp = match DmpService::from_config(config) {
+        Some(dmp) => dmp,
+        None if config.is_sandbox() => {
+            let (handle, dmp) = dmp_sandbox(config).await?;
+            sandboxes.dmp = Some(handle);
+            dmp
+        }
+        None => DmpService::disabled(config),
+    };
     Ok(National {
         insi: Arc::new(insi),
+        dmp: Arc::new(dmp),
         psc: Arc::new(PscService::new(config, psc_client)),
         directory: Arc::new(DirectoryService::new(annuaire)),
         sandboxes: Arc::new(sandboxes),
@@ -109,6 +123,43 @@ impl CredentialIssuer for TestPkiIssuer {
             key: Some(files.key.display().to_string()),
             idam: SANDBOX_IDAM.into(),
         })
+    }
+}
+
+/// The DMP simulator, with the same test PKI as INSi; structures get their
+/// AUTH and SIGN certificates on first use.
+async fn dmp_sandbox(config: &Config) -> anyhow::Result<(DmpSandboxHandle, DmpService)> {
+    crate::install_crypto_provider();
+    let dir = config.data_dir.join("pki");
+    let pki = TestPki::load_or_create(&dir)?;
+    let handle = DmpSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
+    tracing::info!(url = %handle.url, "bac à sable DMP prêt");
+    let dmp = DmpService::new(
+        config,
+        handle.url.clone(),
+        dir.join("ca.pem"),
+        Some(Arc::new(TestPkiDmpIssuer { pki })),
+    );
+    Ok((handle, dmp))
+}
+
+struct TestPkiDmpIssuer {
+    pki: TestPki,
+}
+
+impl DmpCredentialIssuer for TestPkiDmpIssuer {
+    fn issue(&self, finess: &str, to: &DmpCredentials) -> Result<(), String> {
+        let auth = self
+            .pki
+            .client_cert("ESCALE-DMP-AUTH", finess)
+            .map_err(|e| e.to_string())?;
+        let sign = self
+            .pki
+            .signing_cert("ESCALE-DMP-SIGN", finess)
+            .map_err(|e| e.to_string())?;
+        crate::sandbox::pki::write_pair(&to.auth_cert, &to.auth_key, &auth)
+            .and_then(|()| crate::sandbox::pki::write_pair(&to.sign_cert, &to.sign_key, &sign))
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -262,10 +262,9 @@ pub async fn admin(config: Config, cmd: AdminCommand) -> anyhow::Result<ExitCode
             let pem = std::fs::read_to_string(&a.certificate).map_err(|e| {
                 anyhow::anyhow!("certificat {} illisible : {e}", a.certificate.display())
             })?;
-            let subject = crate::connectors::insi::certificate::subject_from_pem(&pem)
+            let subject = crate::connectors::certificate::subject_from_pem(&pem)
                 .map_err(|e| anyhow::anyhow!("certificat {} : {e}", a.certificate.display()))?;
-            if !crate::connectors::insi::certificate::is_allowed_cn(subject.common_name.as_deref())
-            {
+            if !crate::connectors::insi::is_allowed_cn(subject.common_name.as_deref()) {
                 anyhow::bail!(
                     "le certificat a pour CN « {} » : INSi n'accepte que INSI-MANU ou INSI-AUTO (sinon DESIR_560)",
                     subject.common_name.unwrap_or_default()

@@ -143,6 +143,30 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "UUID de l'installation envoyé dans ContexteLPS",
     ),
     (
+        "dmp_url",
+        "ESCALE_DMP_URL",
+        "(bac à sable local)",
+        "adresse des services du DMP (mTLS), ex. https://lps2.dmp.gouv.fr/si-dmp-server/v2/services ; certificats de chaque structure dans data_dir/dmp/<FINESS>/ (auth.pem, auth.key, sign.pem, sign.key)",
+    ),
+    (
+        "dmp_ca",
+        "ESCALE_DMP_CA",
+        "(aucune)",
+        "fichier PEM des autorités de certification du DMP (obligatoire avec dmp_url)",
+    ),
+    (
+        "dmp_timeout_seconds",
+        "ESCALE_DMP_TIMEOUT_SECONDS",
+        "20",
+        "délai maximal d'un appel au DMP, en secondes",
+    ),
+    (
+        "dmp_homologation",
+        "ESCALE_DMP_HOMOLOGATION",
+        "(aucun : bac à sable)",
+        "numéro d'homologation DMP du logiciel (VIHF LPS_ID_HOMOLOGATION_DMP)",
+    ),
+    (
         "psc_issuer",
         "ESCALE_PSC_ISSUER",
         "(bac à sable local)",
@@ -230,7 +254,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
 
 /// The sections of the configuration; a flat key starting with `<section>_`
 /// is `<section>.<rest>` in the typed configuration and in TOML.
-pub const SECTIONS: [&str; 5] = ["http", "session", "insi", "psc", "annuaire"];
+pub const SECTIONS: [&str; 6] = ["http", "session", "insi", "dmp", "psc", "annuaire"];
 
 /// `insi_url` → `insi.url`; `listen` → `listen`.
 pub fn path_of(key: &str) -> String {

@@ -13,7 +13,7 @@ mod keys;
 mod sections;
 
 pub use keys::{KEYS, SECRET_FILES, key_of, path_of};
-pub use sections::{AnnuaireConfig, HttpConfig, InsiConfig, PscConfig, SessionConfig};
+pub use sections::{AnnuaireConfig, DmpConfig, HttpConfig, InsiConfig, PscConfig, SessionConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +49,7 @@ pub struct Config {
     pub card_agent_key: Option<String>,
     pub session: SessionConfig,
     pub insi: InsiConfig,
+    pub dmp: DmpConfig,
     pub psc: PscConfig,
     pub annuaire: AnnuaireConfig,
 }
@@ -72,6 +73,7 @@ impl Default for Config {
             card_agent_key: None,
             session: SessionConfig::default(),
             insi: InsiConfig::default(),
+            dmp: DmpConfig::default(),
             psc: PscConfig::default(),
             annuaire: AnnuaireConfig::default(),
         }
@@ -110,6 +112,7 @@ impl fmt::Debug for Config {
             )
             .field("session", &self.session)
             .field("insi", &self.insi)
+            .field("dmp", &self.dmp)
             .field("psc", &self.psc)
             .field("annuaire", &self.annuaire)
             .finish()
@@ -233,6 +236,23 @@ impl Config {
         if self.insi.timeout_seconds == 0 || self.insi.timeout_seconds > 120 {
             return Err(ConfigError::Invalid(
                 "clé `insi_timeout_seconds` (ESCALE_INSI_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 120".into(),
+            ));
+        }
+        if let Some(u) = &self.dmp.url
+            && !u.starts_with("https://")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "clé `dmp_url` (ESCALE_DMP_URL) : attendu une URL https:// (authentification mutuelle TLS), reçu « {u} »"
+            )));
+        }
+        if self.dmp.url.is_some() && self.dmp.ca.is_none() {
+            return Err(ConfigError::Invalid(
+                "clé `dmp_ca` (ESCALE_DMP_CA) : obligatoire avec dmp_url — fichier PEM des autorités de certification du DMP".into(),
+            ));
+        }
+        if self.dmp.timeout_seconds == 0 || self.dmp.timeout_seconds > 300 {
+            return Err(ConfigError::Invalid(
+                "clé `dmp_timeout_seconds` (ESCALE_DMP_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
             ));
         }
         self.validate_psc()?;

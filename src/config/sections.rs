@@ -94,6 +94,32 @@ impl Default for InsiConfig {
     }
 }
 
+/// The DMP web services. The structure's certificates are files of the
+/// data directory: `dmp/<FINESS>/auth.pem`, `auth.key` (TLS),
+/// `sign.pem`, `sign.key` (VIHF and XAdES).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DmpConfig {
+    /// `https://…/si-dmp-server/v2/services`; `None`: the local sandbox in sandbox mode.
+    pub url: Option<String>,
+    /// PEM file of the authorities of the DMP's server certificate.
+    pub ca: Option<PathBuf>,
+    pub timeout_seconds: u64,
+    /// The DMP homologation number of this installation (VIHF `LPS_ID_HOMOLOGATION_DMP`).
+    pub homologation: Option<String>,
+}
+
+impl Default for DmpConfig {
+    fn default() -> Self {
+        DmpConfig {
+            url: None,
+            ca: None,
+            timeout_seconds: 20,
+            homologation: None,
+        }
+    }
+}
+
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PscConfig {

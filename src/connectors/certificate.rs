@@ -1,17 +1,14 @@
-//! Reads the subject of the INSi client certificate and checks its CN: the mTLS
-//! endpoint only accepts IGC-Santé software certificates whose CN is exactly
-//! `INSI-MANU` or `INSI-AUTO` (padoa README "Notes", `ins-certificate-validator.class.ts`;
-//! otherwise fault `DESIR_560`). `Emetteur` is the OU (padoa `emitter.helper.ts`).
+//! What the connectors read of an X.509 certificate: its subject (the INSi
+//! connector checks the CN), validity, issuer and serial (XAdES), key usage
+//! (the DMP tells a SIGN certificate from an AUTH one).
 //!
-//! Only the subject and the validity are read, with a minimal DER walker
+//! Only these are read, with a minimal DER walker
 //! (X.509: RFC 5280 §4.1) instead of a full X.509 crate: it saves ~85 s of
 //! cold build (nom, asn1-rs, der-parser, oid-registry, num-bigint…) on the
 //! 2-core machines. Signatures and chains are verified by rustls/webpki,
 //! never here.
 
 use chrono::{NaiveDateTime, Utc};
-
-use super::ALLOWED_CNS;
 
 /// What the connector needs from a certificate's subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +99,76 @@ pub fn issuer_and_serial(der: &[u8]) -> Result<(String, String), String> {
     let rest = expect(rest, SEQUENCE)?.1; // signature AlgorithmIdentifier
     let (issuer, _) = expect(rest, SEQUENCE)?;
     Ok((rfc4514(issuer)?, decimal(serial)))
+}
+
+/// The key usages of a certificate that matter here (RFC 5280 §4.2.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyUsage {
+    pub digital_signature: bool,
+    /// `nonRepudiation` (`contentCommitment`): what an IGC-Santé SIGN
+    /// certificate carries and an AUTH (TLS) certificate does not.
+    pub non_repudiation: bool,
+    pub key_encipherment: bool,
+}
+
+/// id-ce-keyUsage 2.5.29.15.
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1D, 0x0F];
+const EXTENSIONS: u8 = 0xA3;
+const OCTET_STRING: u8 = 0x04;
+const BIT_STRING: u8 = 0x03;
+const BOOLEAN: u8 = 0x01;
+
+/// The key usage extension of a DER certificate (`None`: no such extension).
+pub fn key_usage(der: &[u8]) -> Result<Option<KeyUsage>, String> {
+    let (cert, _) = expect(der, SEQUENCE)?;
+    let (tbs, _) = expect(cert, SEQUENCE)?;
+    let mut rest = tbs;
+    while !rest.is_empty() {
+        let (tag, content, next) = tlv(rest)?;
+        rest = next;
+        if tag != EXTENSIONS {
+            continue;
+        }
+        let (mut extensions, _) = expect(content, SEQUENCE)?;
+        while !extensions.is_empty() {
+            let (extension, next) = expect(extensions, SEQUENCE)?;
+            extensions = next;
+            let (oid, mut value) = expect(extension, OID)?;
+            if value.first() == Some(&BOOLEAN) {
+                value = tlv(value)?.2; // critical
+            }
+            if oid != OID_KEY_USAGE {
+                continue;
+            }
+            let (octets, _) = expect(value, OCTET_STRING)?;
+            let (bits, _) = expect(octets, BIT_STRING)?;
+            // First byte: unused bits; then bit 0 = most significant bit.
+            let first = bits.get(1).copied().unwrap_or(0);
+            return Ok(Some(KeyUsage {
+                digital_signature: first & 0x80 != 0,
+                non_repudiation: first & 0x40 != 0,
+                key_encipherment: first & 0x20 != 0,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The subject's name (RFC 4514 string) of a DER certificate: the VIHF's
+/// `Issuer` in `X509SubjectName` format.
+pub fn subject_dn(der: &[u8]) -> Result<String, String> {
+    let (cert, _) = expect(der, SEQUENCE)?;
+    let (tbs, _) = expect(cert, SEQUENCE)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&VERSION) {
+        rest = tlv(rest)?.2;
+    }
+    rest = expect(rest, INTEGER)?.1;
+    rest = expect(rest, SEQUENCE)?.1;
+    rest = expect(rest, SEQUENCE)?.1; // issuer
+    rest = expect(rest, SEQUENCE)?.1; // validity
+    let (subject, _) = expect(rest, SEQUENCE)?;
+    rfc4514(subject)
 }
 
 /// A `Name` as RFC 4514 writes it: the last RDN first, known types by
@@ -267,11 +334,6 @@ pub fn subject_from_pem(pem: &str) -> Result<CertificateSubject, String> {
         .ok_or_else(|| "aucun certificat PEM (« BEGIN CERTIFICATE ») dans le fichier".to_owned())?
         .map_err(|_| "fichier PEM illisible".to_owned())?;
     subject_from_der(&der)
-}
-
-/// True for `INSI-MANU` / `INSI-AUTO`, exactly (upper case, hyphen).
-pub fn is_allowed_cn(cn: Option<&str>) -> bool {
-    cn.is_some_and(|cn| ALLOWED_CNS.contains(&cn))
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //! simulators live in `crate::sandbox`).
 
 pub mod annuaire;
+pub mod certificate;
 pub mod dmp;
 pub mod insi;
 pub mod psc;
+pub mod tls;
 pub mod xml;

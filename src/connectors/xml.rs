@@ -173,7 +173,7 @@ fn close(
     Ok(())
 }
 
-fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
+pub(crate) fn resolve_reference(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
     if let Ok(Some(c)) = r.resolve_char_ref() {
         return Ok(c);
     }

@@ -49,10 +49,15 @@ pub enum AuditAction {
     DocumentVersionAdded,
     DocumentRead,
     DmpConsentRecorded,
+    DmpRequested,
+    DmpAccepted,
+    DmpRefused,
+    DmpRetried,
+    DmpCancelled,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 45] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -93,6 +98,11 @@ impl AuditAction {
         AuditAction::DocumentVersionAdded,
         AuditAction::DocumentRead,
         AuditAction::DmpConsentRecorded,
+        AuditAction::DmpRequested,
+        AuditAction::DmpAccepted,
+        AuditAction::DmpRefused,
+        AuditAction::DmpRetried,
+        AuditAction::DmpCancelled,
     ];
 
     pub fn code(self) -> &'static str {
@@ -137,6 +147,11 @@ impl AuditAction {
             AuditAction::DocumentVersionAdded => "document.nouvelle_version",
             AuditAction::DocumentRead => "document.lecture",
             AuditAction::DmpConsentRecorded => "dmp.information",
+            AuditAction::DmpRequested => "dmp.demande",
+            AuditAction::DmpAccepted => "dmp.accepte",
+            AuditAction::DmpRefused => "dmp.refuse",
+            AuditAction::DmpRetried => "dmp.relance",
+            AuditAction::DmpCancelled => "dmp.annulation",
         }
     }
 
@@ -182,6 +197,11 @@ impl AuditAction {
             AuditAction::DocumentVersionAdded => "Nouvelle version d'un document",
             AuditAction::DocumentRead => "Lecture d'un document",
             AuditAction::DmpConsentRecorded => "Information ou opposition DMP enregistrée",
+            AuditAction::DmpRequested => "Envoi ou retrait DMP demandé",
+            AuditAction::DmpAccepted => "Dépôt, remplacement ou retrait accepté par le DMP",
+            AuditAction::DmpRefused => "Demande refusée par le DMP ou par Escale",
+            AuditAction::DmpRetried => "Demande DMP relancée",
+            AuditAction::DmpCancelled => "Demande DMP annulée",
         }
     }
 

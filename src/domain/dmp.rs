@@ -11,6 +11,8 @@
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use super::terminology::Code;
+
 use super::document::DocumentType;
 use super::identity::Vigilance;
 use super::sharing::{ShareableIdentity, SharingRefusal, shareable};
@@ -192,6 +194,171 @@ pub fn may_deposit<'a>(
         return Err(DmpRefusal::TypeNotForDmp(doc_type.label.clone()));
     }
     Ok(shared)
+}
+
+/// What is asked of the DMP for one document version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DmpOperation {
+    /// TD2.1 (with RPLC when an earlier version is in the DMP).
+    Depot,
+    /// TD3.3c: the document is removed from the DMP.
+    Suppression,
+}
+
+impl DmpOperation {
+    pub const ALL: [DmpOperation; 2] = [DmpOperation::Depot, DmpOperation::Suppression];
+    pub fn code(self) -> &'static str {
+        match self {
+            DmpOperation::Depot => "depot",
+            DmpOperation::Suppression => "suppression",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<DmpOperation> {
+        DmpOperation::ALL.into_iter().find(|o| o.code() == code)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            DmpOperation::Depot => "Envoi au DMP",
+            DmpOperation::Suppression => "Retrait du DMP",
+        }
+    }
+}
+
+/// Where a request to the DMP stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DepositState {
+    /// Waiting for its job (new, or after a failed attempt).
+    EnAttente,
+    /// The request went out; its answer is awaited (or was lost).
+    Envoye,
+    /// The DMP accepted it.
+    Accepte,
+    /// The DMP (or Escale's gate) refused it: the reason says why.
+    Refuse,
+    /// Given up after every attempt (the job's last error says why).
+    Echec,
+    /// Cancelled before it went out.
+    Annule,
+}
+
+impl DepositState {
+    pub const ALL: [DepositState; 6] = [
+        DepositState::EnAttente,
+        DepositState::Envoye,
+        DepositState::Accepte,
+        DepositState::Refuse,
+        DepositState::Echec,
+        DepositState::Annule,
+    ];
+    pub fn code(self) -> &'static str {
+        match self {
+            DepositState::EnAttente => "en_attente",
+            DepositState::Envoye => "envoye",
+            DepositState::Accepte => "accepte",
+            DepositState::Refuse => "refuse",
+            DepositState::Echec => "echec",
+            DepositState::Annule => "annule",
+        }
+    }
+    pub fn from_code(code: &str) -> Option<DepositState> {
+        DepositState::ALL.into_iter().find(|s| s.code() == code)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            DepositState::EnAttente => "en attente",
+            DepositState::Envoye => "envoyé",
+            DepositState::Accepte => "accepté",
+            DepositState::Refuse => "refusé",
+            DepositState::Echec => "en échec",
+            DepositState::Annule => "annulé",
+        }
+    }
+    /// Holds the document's place (no second request of the same kind).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            DepositState::EnAttente | DepositState::Envoye | DepositState::Accepte
+        )
+    }
+    /// May be sent again.
+    pub fn may_retry(self) -> bool {
+        matches!(self, DepositState::Refuse | DepositState::Echec)
+    }
+    /// May still be cancelled (nothing went out yet, or nothing came back).
+    pub fn may_cancel(self) -> bool {
+        matches!(self, DepositState::EnAttente | DepositState::Echec)
+    }
+}
+
+/// The codes that place a structure in the DMP's metadata: XDS
+/// healthcareFacilityTypeCode (JDV_J02), practiceSettingCode (JDV_J04), the
+/// VIHF's sector (JDV_J61) and the submission set's contentTypeCode
+/// (JDV_J59). Every kind Escale serves is a social or medico-social
+/// establishment (SA41, ESSMS) giving ambulatory care and support (19).
+pub struct StructureCodes {
+    pub facility_type: Code,
+    pub practice_setting: Code,
+    pub sector: Code,
+    pub content_type: Code,
+}
+
+pub fn structure_codes() -> StructureCodes {
+    let sa41 = Code::new(
+        "SA41",
+        "1.2.250.1.71.4.2.4",
+        "Autre établissement du domaine social ou médico-social",
+    );
+    StructureCodes {
+        facility_type: sa41.clone(),
+        practice_setting: Code::new(
+            "ESSMS",
+            "1.2.250.1.213.1.1.4.9",
+            "Etablissement ou Service Social ou Médico-Social",
+        ),
+        sector: sa41,
+        content_type: Code::new("19", "1.2.250.1.213.2.2", "Traitement et cure ambulatoire"),
+    }
+}
+
+/// The VIHF role of a professional from the profession written in their
+/// profile: a health profession (TRE_G15), otherwise their role in the care
+/// (TRE_R85) or social profession (TRE_R94, only code 41 still open).
+/// Escale's reading of free text: the profile should carry the code.
+pub fn vihf_role(profession: &str) -> Code {
+    let p = deunicode::deunicode(profession).to_lowercase();
+    let g15 = |code: &str, label: &str| Code::new(code, "1.2.250.1.71.1.2.7", label);
+    let r85 = |code: &str, label: &str| Code::new(code, "1.2.250.1.213.1.6.1.107", label);
+    if p.contains("medecin") {
+        g15("10", "Médecin")
+    } else if p.contains("pharmacien") {
+        g15("21", "Pharmacien")
+    } else if p.contains("infirmi") {
+        g15("60", "Infirmier")
+    } else if p.contains("sage-femme") || p.contains("sage femme") {
+        g15("50", "Sage-Femme")
+    } else if p.contains("service social") {
+        Code::new("41", "1.2.250.1.213.1.6.1.4", "Assistant de service social")
+    } else if p.contains("psycholog") {
+        r85("305", "Psychologue (Expérimentation MAIA)")
+    } else if p.contains("educateur specialise") {
+        r85("326", "Educateur spécialisé")
+    } else if p.contains("moniteur") {
+        r85("324", "Moniteur éducateur")
+    } else if p.contains("secretaire") {
+        r85("331", "Secrétaire assistante médico-administrative")
+    } else {
+        r85("312", "Autre professionnel")
+    }
+}
+
+/// The national identifier of a professional in the CDA, the XDS metadata
+/// and the VIHF: their RPPS-based idNat_PS, or for staff without one the
+/// structure's form `3` + FINESS + `/` + internal id (ANS convention).
+pub fn professional_id(national_id: Option<&str>, finess: &str, internal: &str) -> String {
+    match national_id {
+        Some(id) if !id.trim().is_empty() => id.trim().to_string(),
+        _ => format!("3{finess}/{internal}"),
+    }
 }
 
 #[cfg(test)]

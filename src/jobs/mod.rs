@@ -5,6 +5,7 @@
 //! and resumes from its last step. One file per job kind; [`schedule`] is
 //! what the structures' procedures enqueue by themselves.
 
+pub mod dmp;
 pub mod duplicates;
 pub mod reverification;
 pub mod runner;
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 pub use runner::{JobError, JobHandler, Runner, RunnerConfig, Running, Step};
 
+use crate::services::dmp::DmpService;
 use crate::services::insi::InsiService;
 use crate::store::{DynStore, JobKind};
 
@@ -24,6 +26,7 @@ use crate::store::{DynStore, JobKind};
 pub fn handlers(
     store: &DynStore,
     insi: &Arc<InsiService>,
+    dmp: &Arc<DmpService>,
     insi_rate_per_second: u32,
 ) -> HashMap<JobKind, Arc<dyn JobHandler>> {
     let mut h: HashMap<JobKind, Arc<dyn JobHandler>> = HashMap::new();
@@ -39,6 +42,13 @@ pub fn handlers(
             store: store.clone(),
             insi: insi.clone(),
             rate_per_second: insi_rate_per_second,
+        }),
+    );
+    h.insert(
+        JobKind::Dmp,
+        Arc::new(dmp::DmpOutbox {
+            store: store.clone(),
+            dmp: dmp.clone(),
         }),
     );
     h

@@ -340,15 +340,19 @@ impl Runner {
         }
     }
 
-    /// `backoff × 2^(attempt-1)`, at most `max_backoff`.
+    /// `backoff × 2^(attempt-1)`, at most `max_backoff`, then between half
+    /// and all of it at random (jitter: the jobs a service outage failed
+    /// together do not all come back at the same second).
     fn backoff(&self, attempt: i32) -> Duration {
         let exp = u32::try_from(attempt.saturating_sub(1))
             .unwrap_or(0)
             .min(20);
-        self.config
+        let full = self
+            .config
             .backoff
             .saturating_mul(1 << exp)
-            .min(self.config.max_backoff)
+            .min(self.config.max_backoff);
+        full.mul_f64(rand::random_range(0.5..=1.0))
     }
 
     async fn end(

@@ -31,7 +31,8 @@ use tokio::task::JoinHandle;
 
 use self::checks::Violation;
 use self::identities::Lookup;
-use crate::connectors::insi::certificate::{is_allowed_cn, subject_from_der};
+use crate::connectors::certificate::subject_from_der;
+use crate::connectors::insi::is_allowed_cn;
 use crate::sandbox::pki::TestPki;
 
 /// Authorisation number the sandbox knows by default.
@@ -191,7 +192,7 @@ impl InsiSandbox {
     }
 }
 
-fn server_config(pki: &TestPki) -> Result<rustls::ServerConfig, SandboxError> {
+pub(crate) fn server_config(pki: &TestPki) -> Result<rustls::ServerConfig, SandboxError> {
     let tls_err = |e: &dyn std::fmt::Display| SandboxError::Tls(e.to_string());
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();

@@ -4,6 +4,7 @@
 
 pub mod annuaire;
 pub mod demo;
+pub mod dmp;
 pub mod generator;
 pub mod insi;
 pub mod pki;

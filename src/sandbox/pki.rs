@@ -148,10 +148,36 @@ impl TestPki {
         self.sign(params)
     }
 
+    /// A TLS client certificate with an RSA key (an IGC-Santé AUTH
+    /// certificate): what must never sign a VIHF.
+    pub fn rsa_client_cert(&self, cn: &str, ou: &str) -> Result<CertifiedPem, PkiError> {
+        self.rsa_cert(cn, ou, |params| {
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+        })
+    }
+
     /// A signing certificate `CN=<cn>, OU=<ou>` with an RSA key, as a
     /// structure's IGC-Santé SIGN certificate: XML signatures (VIHF, XAdES,
     /// RSA-SHA256), never TLS. Making the RSA key takes a moment.
     pub fn signing_cert(&self, cn: &str, ou: &str) -> Result<CertifiedPem, PkiError> {
+        self.rsa_cert(cn, ou, |params| {
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::ContentCommitment,
+            ];
+        })
+    }
+
+    fn rsa_cert(
+        &self,
+        cn: &str,
+        ou: &str,
+        profile: impl FnOnce(&mut CertificateParams),
+    ) -> Result<CertifiedPem, PkiError> {
         use rsa::pkcs8::EncodePrivateKey;
         let rsa = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
             .map_err(|e| PkiError::Rsa(e.to_string()))?;
@@ -161,10 +187,7 @@ impl TestPki {
         let key = KeyPair::from_pem(&pem)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = structure_dn(cn, ou);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::ContentCommitment,
-        ];
+        profile(&mut params);
         let cert = params.signed_by(&key, &self.issuer())?;
         Ok(CertifiedPem {
             cert_pem: cert.pem(),
@@ -256,6 +279,19 @@ fn read(path: &Path) -> Result<String, PkiError> {
     })
 }
 
+/// Writes a certificate and its key (0600) where a connector reads them,
+/// creating their directory.
+pub fn write_pair(cert: &Path, key: &Path, pair: &CertifiedPem) -> Result<(), PkiError> {
+    if let Some(dir) = cert.parent() {
+        crate::config::data_dir::create(dir).map_err(|source| PkiError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    write(cert, &pair.cert_pem, false)?;
+    write(key, &pair.key_pem, true)
+}
+
 fn write(path: &Path, content: &str, secret: bool) -> Result<(), PkiError> {
     let io = |source| PkiError::Io {
         path: path.to_owned(),
@@ -272,7 +308,7 @@ fn write(path: &Path, content: &str, secret: bool) -> Result<(), PkiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::insi::certificate::subject_from_pem;
+    use crate::connectors::certificate::subject_from_pem;
 
     #[test]
     fn client_subject_and_reload() {

@@ -1,14 +1,36 @@
 //! The user's DMP (Mon espace santé): recording what they were told and
-//! their opposition (issue 13). Deposits come with the outbox jobs.
+//! their opposition; sending a document version to it (or taking it back)
+//! through the outbox (`jobs::dmp` runs [`perform`]); each structure's DMP
+//! client.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{NaiveTime, Utc};
+
+use crate::config::Config;
+use crate::connectors::dmp::requests::{STATUS_APPROVED, STATUS_DELETED, StatusChange};
+use crate::connectors::dmp::response::EntryStatus;
+use crate::connectors::dmp::vihf::{AuthenticationMode, Software};
+use crate::connectors::dmp::xds::{Author, PatientInfo, Submission};
+use crate::connectors::dmp::{Caller, DmpClient, DmpClientConfig, DmpError};
+use crate::documents::cda::{self, Cda, Organization, Professional, uuid_oid};
+use crate::domain::dmp::{
+    ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility, may_deposit,
+    professional_id, structure_codes, vihf_role,
+};
+use crate::domain::document::document_type;
+use crate::domain::terminology::Code;
 
 use uuid::Uuid;
 
 use super::audit;
 use super::error::{ServiceError, ServiceResult};
 use crate::domain::audit::AuditAction;
-use crate::domain::dmp::{ConsentEvent, DmpConsent};
 use crate::domain::tenant::Tenant;
-use crate::store::Store;
+use crate::store::{DmpDeposit, Store, Structure};
 
 /// Records one event, journaled with it. An anonymous user has no DMP here
 /// (nothing about one is recorded); an event that does not follow from the
@@ -42,4 +64,496 @@ pub async fn record_consent(
         .record_dmp_consent(t, usager_id, event, &[entry])
         .await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------
+// Sending documents: the request (with its outbox job), retry, cancel,
+// failures; and what the job does (`perform`).
+
+/// Asks for a document version to go to (or leave) the user's DMP: the
+/// rules first (a qualified INS, never an anonymous user, no opposition,
+/// the user informed, a type the DMP takes), then the request and its job
+/// in one transaction. The job checks them again when it sends.
+pub async fn request(
+    store: &dyn Store,
+    t: &Tenant,
+    usager_id: Uuid,
+    document_id: Uuid,
+    operation: DmpOperation,
+    visibility: DmpVisibility,
+) -> ServiceResult<(DmpDeposit, bool)> {
+    let u = super::identity::live_usager(store, t, usager_id).await?;
+    let docs = store.documents(t, usager_id).await?;
+    let doc = docs
+        .iter()
+        .find(|d| d.id == document_id)
+        .ok_or(ServiceError::NotFound)?;
+    let consent = DmpConsent::from_records(&store.dmp_consent(t, usager_id).await?);
+    let doc_type = document_type(&doc.type_code)
+        .ok_or_else(|| ServiceError::Refused("type de document inconnu".into()))?;
+    may_deposit(&u.data.identity, &u.vigilance, &consent, doc_type)
+        .map_err(|r| ServiceError::Refused(r.to_string()))?;
+    if operation == DmpOperation::Depot && doc.superseded_at.is_some() {
+        return Err(ServiceError::Refused(
+            "une version plus récente de ce document existe : envoyez la dernière".into(),
+        ));
+    }
+    if operation == DmpOperation::Suppression {
+        let deposits = store.dmp_deposits(t, usager_id).await?;
+        if !deposits.iter().any(|d| {
+            d.document_id == document_id
+                && d.operation == DmpOperation::Depot
+                && d.state == DepositState::Accepte
+        }) {
+            return Err(ServiceError::Refused(
+                "ce document n'a pas été accepté par le DMP : il n'y a rien à retirer".into(),
+            ));
+        }
+    }
+    let entry = audit::event(
+        t,
+        AuditAction::DmpRequested,
+        Some(usager_id),
+        format!(
+            "{} : {} « {} », version {} ({})",
+            operation.label(),
+            doc.type_code,
+            doc.title,
+            doc.version,
+            visibility.label()
+        ),
+    );
+    Ok(store
+        .request_dmp(t, usager_id, document_id, operation, visibility, &[entry])
+        .await?)
+}
+
+pub async fn retry(store: &dyn Store, t: &Tenant, usager_id: Uuid, id: Uuid) -> ServiceResult<()> {
+    let entry = audit::event(
+        t,
+        AuditAction::DmpRetried,
+        Some(usager_id),
+        format!("demande {id}"),
+    );
+    store.retry_dmp(t, usager_id, id, &[entry]).await?;
+    Ok(())
+}
+
+pub async fn cancel(store: &dyn Store, t: &Tenant, usager_id: Uuid, id: Uuid) -> ServiceResult<()> {
+    let entry = audit::event(
+        t,
+        AuditAction::DmpCancelled,
+        Some(usager_id),
+        format!("demande {id}"),
+    );
+    store.cancel_dmp(t, usager_id, id, &[entry]).await?;
+    Ok(())
+}
+
+/// The structure's refused and given-up requests.
+pub async fn failures(store: &dyn Store, t: &Tenant) -> ServiceResult<Vec<DmpDeposit>> {
+    Ok(store.dmp_failures(t, 200).await?)
+}
+
+/// A structure's DMP certificates (files).
+#[derive(Debug, Clone)]
+pub struct DmpCredentials {
+    pub auth_cert: PathBuf,
+    pub auth_key: PathBuf,
+    pub sign_cert: PathBuf,
+    pub sign_key: PathBuf,
+}
+
+impl DmpCredentials {
+    /// `data_dir/dmp/<FINESS>/{auth,sign}.{pem,key}`.
+    pub fn under(data_dir: &std::path::Path, finess: &str) -> DmpCredentials {
+        let dir = data_dir.join("dmp").join(finess);
+        DmpCredentials {
+            auth_cert: dir.join("auth.pem"),
+            auth_key: dir.join("auth.key"),
+            sign_cert: dir.join("sign.pem"),
+            sign_key: dir.join("sign.key"),
+        }
+    }
+    fn present(&self) -> bool {
+        [
+            &self.auth_cert,
+            &self.auth_key,
+            &self.sign_cert,
+            &self.sign_key,
+        ]
+        .iter()
+        .all(|p| p.exists())
+    }
+}
+
+/// Makes a structure's certificates where none are (the sandbox's test PKI).
+pub trait DmpCredentialIssuer: Send + Sync {
+    fn issue(&self, finess: &str, to: &DmpCredentials) -> Result<(), String>;
+}
+
+/// The DMP of this instance: its address and each structure's client.
+pub struct DmpService {
+    endpoint: Option<(String, PathBuf)>,
+    data_dir: PathBuf,
+    timeout: Duration,
+    software: Software,
+    issuer: Option<Arc<dyn DmpCredentialIssuer>>,
+    clients: Mutex<HashMap<Uuid, Arc<DmpClient>>>,
+}
+
+impl DmpService {
+    /// The configured DMP (`dmp_url`, `dmp_ca`), if any.
+    pub fn from_config(config: &Config) -> Option<DmpService> {
+        let url = config.dmp.url.clone()?;
+        let ca = config.dmp.ca.clone()?;
+        Some(DmpService::new(config, url, ca, None))
+    }
+
+    pub fn new(
+        config: &Config,
+        url: String,
+        ca: PathBuf,
+        issuer: Option<Arc<dyn DmpCredentialIssuer>>,
+    ) -> DmpService {
+        DmpService {
+            endpoint: Some((url, ca)),
+            data_dir: config.data_dir.clone(),
+            timeout: Duration::from_secs(config.dmp.timeout_seconds),
+            software: Software {
+                id: "escale".into(),
+                name: "Escale".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                homologation: config
+                    .dmp
+                    .homologation
+                    .clone()
+                    .unwrap_or_else(|| "BAC-A-SABLE".into()),
+            },
+            issuer,
+            clients: Mutex::default(),
+        }
+    }
+
+    /// No DMP configured (production without `dmp_url`).
+    pub fn disabled(config: &Config) -> DmpService {
+        DmpService {
+            endpoint: None,
+            ..DmpService::new(config, String::new(), PathBuf::new(), None)
+        }
+    }
+
+    /// The structure's client (built once).
+    pub fn client(&self, s: &Structure) -> Result<Arc<DmpClient>, DmpError> {
+        if let Some(c) = self
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&s.id)
+        {
+            return Ok(c.clone());
+        }
+        let Some((url, ca)) = &self.endpoint else {
+            return Err(DmpError::Configuration(
+                "aucun DMP configuré sur cette instance (clés dmp_url et dmp_ca)".into(),
+            ));
+        };
+        let files = DmpCredentials::under(&self.data_dir, &s.finess_geo);
+        if !files.present() {
+            match &self.issuer {
+                Some(issuer) => issuer
+                    .issue(&s.finess_geo, &files)
+                    .map_err(DmpError::Configuration)?,
+                None => {
+                    return Err(DmpError::Configuration(format!(
+                        "certificats DMP de la structure absents : placez auth.pem, auth.key, sign.pem et sign.key (IGC-Santé) dans {}",
+                        files
+                            .auth_cert
+                            .parent()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        let client = Arc::new(DmpClient::new(DmpClientConfig {
+            base_url: url.clone(),
+            auth_cert_pem: files.auth_cert,
+            auth_key_pem: files.auth_key,
+            sign_cert_pem: files.sign_cert,
+            sign_key_pem: files.sign_key,
+            ca_bundle_pem: ca.clone(),
+            connect_timeout: Duration::from_secs(5).min(self.timeout),
+            timeout: self.timeout,
+            software: self.software.clone(),
+        })?);
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(s.id, client.clone());
+        Ok(client)
+    }
+}
+
+/// What one attempt of a request came to.
+#[derive(Debug)]
+pub enum Attempt {
+    /// Accepted (or found already there), refused, or nothing to do.
+    Finished,
+    /// Try again later: why.
+    Later(String),
+    /// Refused for good: why (already recorded on the request).
+    Refused(String),
+}
+
+/// One attempt of a request, by its job: the rules again, then the DMP.
+/// Idempotent: a document the DMP already holds (an answer lost, a process
+/// killed after sending) is found by its uniqueId and not sent twice.
+pub async fn perform(
+    store: &dyn Store,
+    dmp: &DmpService,
+    t: &Tenant,
+    deposit_id: Uuid,
+    attempt: i32,
+) -> ServiceResult<Attempt> {
+    let Some(d) = store.dmp_deposit(t.structure_id, deposit_id).await? else {
+        return Ok(Attempt::Refused("demande introuvable".into()));
+    };
+    if !matches!(d.state, DepositState::EnAttente | DepositState::Envoye) {
+        return Ok(Attempt::Finished);
+    }
+    let refuse = |why: String| async move {
+        let entry = audit::event(t, AuditAction::DmpRefused, Some(d.usager_id), why.clone());
+        store
+            .set_dmp_state(t, deposit_id, DepositState::Refuse, Some(&why), &[entry])
+            .await?;
+        Ok::<_, ServiceError>(Attempt::Refused(why))
+    };
+    let u = match super::identity::live_usager(store, t, d.usager_id).await {
+        Ok(u) => u,
+        Err(ServiceError::Refused(why)) => return refuse(why).await,
+        Err(e) => return Err(e),
+    };
+    let Some((doc, pdf)) = store
+        .document_content(t, d.usager_id, d.document_id)
+        .await?
+    else {
+        return refuse("document introuvable ou illisible pour la personne qui l'a envoyé".into())
+            .await;
+    };
+    let consent = DmpConsent::from_records(&store.dmp_consent(t, d.usager_id).await?);
+    let Some(doc_type) = document_type(&doc.type_code) else {
+        return refuse("type de document inconnu".into()).await;
+    };
+    let patient = match may_deposit(&u.data.identity, &u.vigilance, &consent, doc_type) {
+        Ok(p) => p,
+        Err(r) => return refuse(r.to_string()).await,
+    };
+    let Some(structure) = store.get_structure(t.structure_id).await? else {
+        return refuse("structure introuvable".into()).await;
+    };
+    let client = match dmp.client(&structure) {
+        Ok(c) => c,
+        Err(e) => return Ok(Attempt::Later(e.to_string())),
+    };
+    let professional = store
+        .get_professional(t.professional_id)
+        .await?
+        .ok_or_else(|| ServiceError::Refused("l'auteur de l'envoi n'existe plus".into()))?;
+    let idnps = professional_id(
+        professional.national_id.as_deref(),
+        &structure.finess_geo,
+        &professional.id.simple().to_string(),
+    );
+    let name = professional.display_name();
+    let idnst = format!("1{}", structure.finess_geo);
+    let codes = structure_codes();
+    let caller = Caller {
+        professional_id: &idnps,
+        professional_name: &name,
+        roles: vec![vihf_role(&professional.profession)],
+        structure_id: &idnst,
+        sector: &codes.sector.code,
+        mode: AuthenticationMode::Indirecte,
+    };
+    let unique_id = uuid_oid(doc.id);
+    let outcome = async {
+        // Already there? (a retry, or an answer that never came back)
+        let found = if attempt > 1 || d.state == DepositState::Envoye {
+            client.find_documents(&caller, patient.ins).await?
+        } else {
+            Vec::new()
+        };
+        match d.operation {
+            DmpOperation::Depot => {
+                if found.iter().any(|e| e.unique_id == unique_id) {
+                    return Ok::<_, DmpError>(
+                        "déjà présent dans le DMP (réponse précédente perdue)",
+                    );
+                }
+                // The version this one replaces, if the DMP holds it.
+                let previous = if doc.version > 1 {
+                    let versions = store.documents(t, d.usager_id).await.unwrap_or_default();
+                    let old: Vec<String> = versions
+                        .iter()
+                        .filter(|v| v.set_id == doc.set_id && v.version < doc.version)
+                        .map(|v| uuid_oid(v.id))
+                        .collect();
+                    let entries = if found.is_empty() {
+                        client.find_documents(&caller, patient.ins).await?
+                    } else {
+                        found.clone()
+                    };
+                    entries
+                        .into_iter()
+                        .filter(|e| e.status == EntryStatus::Approved && old.contains(&e.unique_id))
+                        .map(|e| e.entry_uuid)
+                        .next()
+                } else {
+                    None
+                };
+                let replaces_version = if previous.is_some() {
+                    store
+                        .documents(t, d.usager_id)
+                        .await
+                        .unwrap_or_default()
+                        .iter()
+                        .find(|v| v.set_id == doc.set_id && v.version == doc.version - 1)
+                        .map(|v| v.id)
+                } else {
+                    None
+                };
+                let author = Professional {
+                    idnps: &idnps,
+                    given: &professional.first_name,
+                    family: &professional.last_name,
+                    specialty: None,
+                };
+                let service_time = doc
+                    .date
+                    .and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
+                    .and_utc();
+                let xml = cda::render(&Cda {
+                    id: doc.id,
+                    set_id: doc.set_id,
+                    version: doc.version,
+                    replaces: replaces_version,
+                    doc_type,
+                    title: &doc.title,
+                    effective_time: doc.created_at,
+                    service_time,
+                    patient: patient.clone(),
+                    author: author.clone(),
+                    legal_authenticator: author,
+                    structure: Organization {
+                        finess: &structure.finess_geo,
+                        name: &structure.name,
+                        facility_type: codes.facility_type.clone(),
+                        practice_setting: codes.practice_setting.clone(),
+                    },
+                    pdf: &pdf,
+                });
+                let mut confidentiality = vec![Code::new("N", "2.16.840.1.113883.5.25", "Normal")];
+                if let Some(c) = d.visibility.xds_code() {
+                    confidentiality.push(Code::new(
+                        c,
+                        "1.2.250.1.213.1.1.4.13",
+                        d.visibility.label(),
+                    ));
+                }
+                let now = Utc::now();
+                let submission = Submission {
+                    submission_id: uuid_oid(Uuid::new_v4()),
+                    source_id: "1.2.250.1.999.1.1.7898",
+                    submitted_at: now,
+                    patient: patient.ins,
+                    patient_info: PatientInfo {
+                        family: patient.birth_name,
+                        given: patient.first_names,
+                        birth_date: patient.birth_date,
+                        sex: patient.sex.code(),
+                    },
+                    author: Author {
+                        idnps: &idnps,
+                        family: &professional.last_name,
+                        given: &professional.first_name,
+                        specialty: None,
+                        institution: &structure.name,
+                        idnst: &idnst,
+                    },
+                    content_type: codes.content_type.clone(),
+                    document_id: unique_id.clone(),
+                    title: &doc.title,
+                    created_at: doc.created_at,
+                    service_start: service_time,
+                    type_code: Code::new(&doc_type.code, &doc_type.system, &doc_type.label),
+                    class_code: Code::new(&doc_type.class_code, "1.2.250.1.213.1.1.4.1", "Classe"),
+                    confidentiality,
+                    facility_type: codes.facility_type.clone(),
+                    practice_setting: codes.practice_setting.clone(),
+                    replaces: previous.as_deref(),
+                    cda: xml.as_bytes(),
+                    signature: None,
+                };
+                client.deposit(&caller, &submission).await?;
+                Ok(if previous.is_some() {
+                    "déposé dans le DMP, en remplacement de la version précédente"
+                } else {
+                    "déposé dans le DMP"
+                })
+            }
+            DmpOperation::Suppression => {
+                let entries = if found.is_empty() {
+                    client.find_documents(&caller, patient.ins).await?
+                } else {
+                    found
+                };
+                let Some(entry) = entries.into_iter().find(|e| e.unique_id == unique_id) else {
+                    return Ok("absent du DMP (déjà retiré)");
+                };
+                client
+                    .update_status(
+                        &caller,
+                        &StatusChange {
+                            ins: patient.ins,
+                            entry_uuid: &entry.entry_uuid,
+                            from: STATUS_APPROVED,
+                            to: STATUS_DELETED,
+                            submission_id: &uuid_oid(Uuid::new_v4()),
+                            source_id: "1.2.250.1.999.1.1.7898",
+                            at: Utc::now(),
+                            author: &format!(
+                                "{idnps}^{}^{}^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
+                                professional.last_name, professional.first_name
+                            ),
+                        },
+                    )
+                    .await?;
+                Ok("retiré du DMP")
+            }
+        }
+    };
+    // What went out may have arrived: a retry searches first.
+    store
+        .set_dmp_state(t, deposit_id, DepositState::Envoye, None, &[])
+        .await?;
+    match outcome.await {
+        Ok(what) => {
+            let entry = audit::event(
+                t,
+                AuditAction::DmpAccepted,
+                Some(d.usager_id),
+                format!(
+                    "{} « {} », version {} : {what}",
+                    doc.type_code, doc.title, doc.version
+                ),
+            );
+            store
+                .set_dmp_state(t, deposit_id, DepositState::Accepte, Some(what), &[entry])
+                .await?;
+            Ok(Attempt::Finished)
+        }
+        Err(e) if e.is_transient() => Ok(Attempt::Later(format!("{e} ({})", e.advice()))),
+        Err(e) => refuse(format!("{e} ({})", e.advice())).await,
+    }
 }

@@ -28,6 +28,8 @@ pub struct OpenedFile {
     pub contents: FileContents,
     /// The structure's team (the referent choices).
     pub team: Arc<Vec<TeamMember>>,
+    /// Its requests to the user's DMP, newest first.
+    pub dmp_deposits: Vec<crate::store::DmpDeposit>,
     /// The identity-quality markers (candidate pairs, collision).
     pub markers: Vec<&'static str>,
     /// Why the identity is due for a new INSi check, if it is (the
@@ -44,7 +46,11 @@ pub async fn open(
     id: Uuid,
     details: &str,
 ) -> ServiceResult<OpenedFile> {
-    let (contents, team) = tokio::try_join!(store.file_contents(t, id), team.team(store, t))?;
+    let (contents, team, dmp_deposits) = tokio::try_join!(
+        store.file_contents(t, id),
+        team.team(store, t),
+        store.dmp_deposits(t, id)
+    )?;
     let contents = contents.ok_or(ServiceError::NotFound)?;
     let usager = &contents.usager;
     let markers = identity_quality::markers(&contents.pairs, usager.collision);
@@ -59,6 +65,7 @@ pub async fn open(
     Ok(OpenedFile {
         contents,
         team,
+        dmp_deposits,
         markers,
         reverification_due,
     })

@@ -19,15 +19,22 @@ pub enum JobKind {
     DuplicateBatch,
     /// INSi re-verification of recovered and qualified identities.
     InsiReverification,
+    /// A request to a user's DMP (the outbox of `dmp_deposits`).
+    Dmp,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::DuplicateBatch, JobKind::InsiReverification];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::DuplicateBatch,
+        JobKind::InsiReverification,
+        JobKind::Dmp,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
             JobKind::DuplicateBatch => "doublons",
             JobKind::InsiReverification => "reverification-insi",
+            JobKind::Dmp => "dmp",
         }
     }
 
@@ -40,6 +47,7 @@ impl JobKind {
         match self {
             JobKind::DuplicateBatch => "Recherche de doublons",
             JobKind::InsiReverification => "Revérification INSi",
+            JobKind::Dmp => "Envoi au DMP",
         }
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod directory;
+pub mod dmp;
 mod group_commit;
 pub mod jobs;
 pub mod models;
@@ -32,6 +33,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::{Identity, UsagerData};
 pub use access::AccessStore;
 pub use directory::DirectoryStore;
+pub use dmp::{DmpDeposit, DmpStore};
 pub use jobs::{Job, JobKind, JobState, JobStore, NewJob};
 pub use models::*;
 pub use quality::{
@@ -92,6 +94,7 @@ pub trait Store:
     + UsagerStore
     + CareStore
     + DocumentStore
+    + dmp::DmpStore
     + VigilanceStore
     + AuditStore
     + quality::QualityStore

@@ -29,6 +29,7 @@ pub const MOVABLE: &[(&str, &str)] = &[
     ("notes", "notes"),
     ("documents", "documents"),
     ("informations DMP", "dmp_consent_events"),
+    ("envois au DMP", "dmp_deposits"),
     ("historique INSi", "insi_calls"),
     ("tâches d'identitovigilance", "identity_tasks"),
 ];

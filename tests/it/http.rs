@@ -1053,11 +1053,13 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     };
     let store: escale::store::DynStore = std::sync::Arc::new(store);
     let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
+    let dmp = std::sync::Arc::new(escale::services::dmp::DmpService::disabled(&config));
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
-        jobs: escale::app::jobs_runner(&store, &insi),
+        jobs: escale::app::jobs_runner(&store, &insi, &dmp),
         store,
         insi,
+        dmp,
         psc: std::sync::Arc::new(escale::services::psc::PscService::disabled()),
         directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
         sandboxes: Default::default(),

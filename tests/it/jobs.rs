@@ -162,7 +162,7 @@ fn runner(
 ) -> Runner {
     Runner::new(
         store.clone(),
-        escale::jobs::handlers(store, insi, rate),
+        escale::jobs::handlers(store, insi, &no_dmp(), rate),
         RunnerConfig {
             worker: worker.into(),
             lease: Duration::from_millis(lease_ms),
@@ -791,7 +791,7 @@ async fn a_long_job_takes_turns_with_the_others(db: TestDb) {
     let insi = Arc::new(InsiService::disabled());
     let r = Runner::new(
         db.store.clone(),
-        escale::jobs::handlers(&db.store, &insi, 5),
+        escale::jobs::handlers(&db.store, &insi, &no_dmp(), 5),
         RunnerConfig {
             slice: Duration::ZERO,
             ..RunnerConfig::default()
@@ -828,3 +828,10 @@ both_backends!(
     two_runners_never_take_the_same_job,
     the_procedure_schedules_its_reverification,
 );
+
+/// No DMP on these runners (their jobs are others).
+fn no_dmp() -> Arc<escale::services::dmp::DmpService> {
+    Arc::new(escale::services::dmp::DmpService::disabled(
+        &escale::config::Config::default(),
+    ))
+}

@@ -12,6 +12,7 @@ mod browser;
 mod cda;
 mod cli;
 mod datamatrix;
+mod dmp;
 mod documents;
 mod equipe;
 mod file_contents;

@@ -15,6 +15,11 @@
 
 use std::collections::BTreeMap;
 
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
 /// An element with its namespaces resolved (prefix → URI, from a fixed
 /// table given to [`Element::new`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,11 +99,187 @@ impl Element {
         out
     }
 
+    /// The qualified name (`prefix:local` or `local`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The local name.
+    pub fn local_name(&self) -> &str {
+        self.name.split_once(':').map_or(&self.name, |(_, l)| l)
+    }
+
+    /// The namespace URI of the element.
+    pub fn namespace(&self) -> &str {
+        let p = Self::prefix_of(&self.name);
+        self.namespaces.get(p).map(String::as_str).unwrap_or("")
+    }
+
+    /// The child elements, in order.
+    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+        self.children.iter().filter_map(|c| match c {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+    }
+
+    /// First child element with this namespace and local name.
+    pub fn element(&self, ns: &str, local: &str) -> Option<&Element> {
+        self.elements()
+            .find(|e| e.local_name() == local && e.namespace() == ns)
+    }
+
+    /// First descendant (depth first, self included) with this namespace and local name.
+    pub fn descendant(&self, ns: &str, local: &str) -> Option<&Element> {
+        if self.local_name() == local && self.namespace() == ns {
+            return Some(self);
+        }
+        self.elements().find_map(|e| e.descendant(ns, local))
+    }
+
+    /// First descendant (self included) whose attribute `name` is `value`
+    /// (a same-document reference `#value`).
+    pub fn with_attribute(&self, name: &str, value: &str) -> Option<&Element> {
+        if self.attribute(name) == Some(value) {
+            return Some(self);
+        }
+        self.elements().find_map(|e| e.with_attribute(name, value))
+    }
+
+    /// The text of the element and its descendants.
+    pub fn text_content(&self) -> String {
+        let mut out = String::new();
+        for c in &self.children {
+            match c {
+                Node::Element(e) => out.push_str(&e.text_content()),
+                Node::Text(t) => out.push_str(t),
+            }
+        }
+        out
+    }
+
+    /// A copy without the first child element matching (the enveloped
+    /// signature transform); `None` when there is none.
+    pub fn without(&self, ns: &str, local: &str) -> Option<Element> {
+        let index = self.children.iter().position(
+            |c| matches!(c, Node::Element(e) if e.local_name() == local && e.namespace() == ns),
+        )?;
+        let mut copy = self.clone();
+        copy.children.remove(index);
+        Some(copy)
+    }
+
+    /// Reads a document into a tree whose `canonical()` is its exclusive
+    /// canonical form: prefixes kept, each element with the namespaces in
+    /// scope where it stands, entities resolved, comments and processing
+    /// instructions dropped (c14n without comments). What a verifier of
+    /// signatures needs; at most 256 levels deep.
+    pub fn parse(xml: &str) -> Result<Element, String> {
+        let mut reader = Reader::from_str(xml);
+        let mut stack: Vec<Element> = Vec::new();
+        let mut root = None;
+        loop {
+            let event = reader
+                .read_event()
+                .map_err(|e| format!("XML illisible : {e}"))?;
+            match event {
+                Event::Start(start) => {
+                    if stack.len() >= 256 {
+                        return Err("XML trop profond".into());
+                    }
+                    let parent = stack.last().map(|e| &e.namespaces);
+                    stack.push(Self::from_start(&start, parent)?);
+                }
+                Event::Empty(start) => {
+                    let parent = stack.last().map(|e| &e.namespaces);
+                    let element = Self::from_start(&start, parent)?;
+                    match stack.last_mut() {
+                        Some(p) => p.children.push(Node::Element(element)),
+                        None => root = Some(element),
+                    }
+                }
+                Event::End(_) => {
+                    let element = stack.pop().ok_or("XML mal formé")?;
+                    match stack.last_mut() {
+                        Some(p) => p.children.push(Node::Element(element)),
+                        None => root = Some(element),
+                    }
+                }
+                Event::Text(t) => {
+                    if let Some(p) = stack.last_mut() {
+                        p.children.push(Node::Text(t.xml10_content().into_owned()));
+                    }
+                }
+                Event::GeneralRef(r) => {
+                    if let Some(p) = stack.last_mut() {
+                        let c = crate::connectors::xml::resolve_reference(&r)?;
+                        p.children.push(Node::Text(c.to_string()));
+                    }
+                }
+                Event::CData(c) => {
+                    if let Some(p) = stack.last_mut() {
+                        p.children.push(Node::Text(c.xml10_content().into_owned()));
+                    }
+                }
+                Event::Eof => break,
+                Event::DocType(_) => return Err("DOCTYPE refusé".into()),
+                _ => {}
+            }
+        }
+        root.ok_or_else(|| "document XML vide".into())
+    }
+
+    fn from_start(
+        start: &BytesStart<'_>,
+        parent: Option<&BTreeMap<String, String>>,
+    ) -> Result<Element, String> {
+        let bad = |e: &dyn std::fmt::Display| format!("XML illisible : {e}");
+        let name = start.name().into_inner().to_owned();
+        let mut namespaces = parent.cloned().unwrap_or_default();
+        let mut attributes = Vec::new();
+        for a in start.attributes() {
+            let a = a.map_err(|e| bad(&e))?;
+            let key = a.key.into_inner().to_owned();
+            let value = a
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| bad(&e))?
+                .into_owned();
+            if key == "xmlns" {
+                namespaces.insert(String::new(), value);
+            } else if let Some(p) = key.strip_prefix("xmlns:") {
+                namespaces.insert(p.to_string(), value);
+            } else {
+                attributes.push((key, value));
+            }
+        }
+        let element = Element {
+            name,
+            namespaces,
+            attributes,
+            children: Vec::new(),
+        };
+        // Every prefix used must be declared (a well-formed namespace document).
+        for p in std::iter::once(Self::prefix_of(&element.name)).chain(
+            element
+                .attributes
+                .iter()
+                .filter_map(|(n, _)| n.split_once(':').map(|(p, _)| p)),
+        ) {
+            if !p.is_empty() && p != "xml" && !element.namespaces.contains_key(p) {
+                return Err(format!("préfixe « {p} » non déclaré"));
+            }
+        }
+        Ok(element)
+    }
+
     fn prefix_of(qname: &str) -> &str {
         qname.split_once(':').map_or("", |(p, _)| p)
     }
 
     fn uri(&self, prefix: &str) -> &str {
+        if prefix == "xml" {
+            return XML_NS;
+        }
         self.namespaces
             .get(prefix)
             .map(String::as_str)
@@ -120,10 +301,16 @@ impl Element {
         let mut declarations = Vec::new();
         for p in used {
             let uri = self.uri(p);
-            // An unused default namespace is never declared: "" maps to ""
-            // at the root of the canonical form.
-            if rendered.get(p).map(String::as_str) != Some(uri) && !(p.is_empty() && uri.is_empty())
-            {
+            // The xml prefix is never declared. An element without a
+            // namespace undeclares an output ancestor's default one
+            // (`xmlns=""`); otherwise "" maps to "" at the root.
+            let shown = rendered.get(p).map(String::as_str).unwrap_or("");
+            let differs = if p.is_empty() {
+                shown != uri
+            } else {
+                rendered.get(p).map(String::as_str) != Some(uri)
+            };
+            if p != "xml" && differs {
                 declarations.push((p, uri));
                 scope.insert(p.to_string(), uri.to_string());
             }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::c14n::Element;
 use super::xmldsig::{NS_DS, SignError, Signer};
-use crate::connectors::insi::certificate::issuer_and_serial;
+use crate::connectors::certificate::issuer_and_serial;
 
 pub const NS_XADES: &str = "http://uri.etsi.org/01903/v1.1.1#";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";

@@ -127,3 +127,102 @@ impl Signer {
         Ok(())
     }
 }
+
+/// Verifies the enveloped signature of `signed` (a child `ds:Signature`
+/// whose one reference is `#<ID>` of `signed`): the algorithms Escale
+/// uses (exclusive c14n, RSA-SHA256, SHA-256), the digest of the element
+/// without its signature, the signature of the canonical `SignedInfo` by
+/// the key of the certificate in `KeyInfo`. Returns that certificate (DER):
+/// whether it may sign is the caller's question.
+fn algorithm(e: Option<&Element>) -> &str {
+    e.and_then(|e| e.attribute("Algorithm")).unwrap_or("")
+}
+
+pub fn verify_enveloped(signed: &Element) -> Result<Vec<u8>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let signature = signed
+        .element(NS_DS, "Signature")
+        .ok_or("élément non signé (pas de ds:Signature)")?;
+    let signed_info = signature
+        .element(NS_DS, "SignedInfo")
+        .ok_or("ds:SignedInfo absent")?;
+    if algorithm(signed_info.element(NS_DS, "CanonicalizationMethod")) != EXC_C14N {
+        return Err("canonicalisation autre que exc-c14n".into());
+    }
+    if algorithm(signed_info.element(NS_DS, "SignatureMethod")) != RSA_SHA256 {
+        return Err("algorithme de signature autre que RSA-SHA256".into());
+    }
+    let references: Vec<&Element> = signed_info
+        .elements()
+        .filter(|e| e.local_name() == "Reference")
+        .collect();
+    let [reference] = references.as_slice() else {
+        return Err("une seule ds:Reference attendue".into());
+    };
+    let id = signed
+        .attribute("ID")
+        .ok_or("élément signé sans attribut ID")?;
+    if reference.attribute("URI") != Some(&format!("#{id}")) {
+        return Err("la référence ne désigne pas l'élément signé".into());
+    }
+    let transforms: Vec<&str> = reference
+        .element(NS_DS, "Transforms")
+        .map(|t| {
+            t.elements()
+                .map(|e| e.attribute("Algorithm").unwrap_or(""))
+                .collect()
+        })
+        .unwrap_or_default();
+    if transforms != [ENVELOPED, EXC_C14N] {
+        return Err("transformations attendues : enveloped-signature puis exc-c14n".into());
+    }
+    if algorithm(reference.element(NS_DS, "DigestMethod")) != SHA256 {
+        return Err("empreinte autre que SHA-256".into());
+    }
+    let expected = b64
+        .decode(
+            reference
+                .element(NS_DS, "DigestValue")
+                .map(|d| d.text_content())
+                .unwrap_or_default()
+                .trim(),
+        )
+        .map_err(|_| "DigestValue illisible")?;
+    let content = signed
+        .without(NS_DS, "Signature")
+        .ok_or("ds:Signature absent")?;
+    if Sha256::digest(content.canonical().as_bytes())[..] != expected[..] {
+        return Err("empreinte différente : l'élément a été modifié après signature".into());
+    }
+    let cert = b64
+        .decode(
+            signature
+                .descendant(NS_DS, "X509Certificate")
+                .ok_or("certificat absent de ds:KeyInfo")?
+                .text_content()
+                .split_whitespace()
+                .collect::<String>(),
+        )
+        .map_err(|_| "certificat de ds:KeyInfo illisible")?;
+    let value = b64
+        .decode(
+            signature
+                .element(NS_DS, "SignatureValue")
+                .ok_or("ds:SignatureValue absent")?
+                .text_content()
+                .split_whitespace()
+                .collect::<String>(),
+        )
+        .map_err(|_| "ds:SignatureValue illisible")?;
+    let der = CertificateDer::from(cert.as_slice());
+    let end_entity = webpki::EndEntityCert::try_from(&der)
+        .map_err(|e| format!("certificat de signature illisible ({e})"))?;
+    end_entity
+        .verify_signature(
+            webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+            signed_info.canonical().as_bytes(),
+            &value,
+        )
+        .map_err(|_| "signature invalide pour la clé du certificat".to_string())?;
+    Ok(cert)
+}

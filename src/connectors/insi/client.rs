@@ -5,21 +5,20 @@
 //! its raw XML are traced — the caller stores the exchange).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
-use super::certificate::{is_allowed_cn, subject_from_pem};
 use super::envelope::{
     LpsContext, TraitsQuery, VitaleQuery, rechercher_carte_vitale, rechercher_traits,
 };
 use super::error::InsiError;
+use super::is_allowed_cn;
 use super::response::{InsiResponse, parse_response};
 use super::{ACTION_TRAITS, ACTION_VITALE, ALLOWED_CNS};
+use crate::connectors::certificate::subject_from_pem;
+use crate::connectors::tls;
 
 /// Configuration of the connector (paths, not contents: the key never
 /// travels through logs or configuration dumps).
@@ -95,50 +94,22 @@ impl InsiClient {
                 config.client_cert_pem.display()
             )));
         }
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(cert_text.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|_| {
-                    InsiError::Certificate(format!(
-                        "{} : certificats PEM illisibles",
-                        config.client_cert_pem.display()
-                    ))
-                })?;
-        let key_text = read(&config.client_key_pem, "clé privée")?;
-        // The error never quotes the key file's content.
-        let key = PrivateKeyDer::from_pem_slice(key_text.as_bytes()).map_err(|_| {
-            InsiError::Certificate(format!(
-                "{} : aucune clé privée PEM lisible (PKCS#8, PKCS#1 ou SEC1 attendu, non chiffrée)",
-                config.client_key_pem.display()
-            ))
-        })?;
-        let roots = root_store(&config.ca_bundle_pem)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| InsiError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| {
-                InsiError::Certificate(format!(
+        let cert = |e: String| InsiError::Certificate(e);
+        let identity = tls::Identity {
+            chain: tls::chain(&config.client_cert_pem, &cert_text).map_err(cert)?,
+            key: tls::key(&config.client_key_pem).map_err(cert)?,
+            roots: tls::root_store(&config.ca_bundle_pem).map_err(cert)?,
+        };
+        let http =
+            tls::client(identity, config.connect_timeout, config.timeout).map_err(|e| match e {
+                tls::BuildError::Identity(e) => InsiError::Certificate(format!(
                     "le certificat {} et la clé {} ne forment pas une identité utilisable ({e}) : \
                      vérifiez que la clé correspond au certificat.",
                     config.client_cert_pem.display(),
                     config.client_key_pem.display()
-                ))
+                )),
+                tls::BuildError::Tls(e) => InsiError::Tls(e),
             })?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
-            // No automatic retry of any kind (a retry storm against the
-            // téléservice is worse than a provisional identity).
-            .retry(reqwest::retry::never())
-            .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::none())
-            .http1_only()
-            .build()
-            .map_err(|e| InsiError::Tls(format!("client HTTPS impossible à construire : {e}")))?;
         Ok(InsiClient {
             http,
             endpoint: config.endpoint,
@@ -253,94 +224,26 @@ const MAX_RESPONSE_BYTES: usize = 1 << 20;
 
 /// The body as UTF-8 text, or why it is refused (too big, not UTF-8).
 async fn read_capped(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
 ) -> Result<Result<String, InsiError>, reqwest::Error> {
-    let too_big = || {
-        InsiError::Malformed(format!(
+    let Some(body) = tls::read_capped(response, MAX_RESPONSE_BYTES).await? else {
+        return Ok(Err(InsiError::Malformed(format!(
             "réponse de plus de {} Kio, refusée",
             MAX_RESPONSE_BYTES / 1024
-        ))
+        ))));
     };
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-    {
-        return Ok(Err(too_big()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Ok(Err(too_big()));
-        }
-        body.extend_from_slice(&chunk);
-    }
     Ok(String::from_utf8(body)
         .map_err(|_| InsiError::Malformed("réponse qui n'est pas du texte UTF-8".to_owned())))
 }
 
 fn read(path: &Path, what: &str) -> Result<String, InsiError> {
-    std::fs::read_to_string(path).map_err(|e| {
-        InsiError::Certificate(format!(
-            "{what} {} illisible ({e}) : vérifiez le chemin dans la configuration et les droits du fichier.",
-            path.display()
-        ))
-    })
+    tls::read(path, what).map_err(InsiError::Certificate)
 }
 
-fn root_store(path: &Path) -> Result<rustls::RootCertStore, InsiError> {
-    let text = read(path, "fichier des autorités de confiance")?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(text.as_bytes()) {
-        let cert = cert.map_err(|_| {
-            InsiError::Certificate(format!("{} : certificat PEM illisible", path.display()))
-        })?;
-        roots.add(cert).map_err(|e| {
-            InsiError::Certificate(format!(
-                "{} : autorité de confiance refusée ({e})",
-                path.display()
-            ))
-        })?;
-    }
-    if roots.is_empty() {
-        return Err(InsiError::Certificate(format!(
-            "{} ne contient aucun certificat d'autorité (PEM « CERTIFICATE » attendu)",
-            path.display()
-        )));
-    }
-    Ok(roots)
-}
-
-/// Maps a transport error to the typed error: timeout, TLS (a `rustls::Error`
-/// somewhere in the chain), otherwise unreachable.
 fn classify(e: &reqwest::Error) -> InsiError {
-    if e.is_timeout() {
-        return InsiError::Timeout;
+    match tls::classify(e) {
+        tls::Transport::Timeout => InsiError::Timeout,
+        tls::Transport::Tls(e) => InsiError::Tls(e),
+        tls::Transport::Unreachable(e) => InsiError::Unreachable(e),
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return InsiError::Tls(tls.to_string());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return InsiError::Timeout;
-            }
-            // `io::Error::source()` skips the wrapped error: descend into it
-            // (rustls errors arrive as io::Error(io::Error(rustls::Error))).
-            if let Some(inner) = io.get_ref() {
-                source = Some(inner);
-                continue;
-            }
-        }
-        source = err.source();
-    }
-    InsiError::Unreachable(root_cause(e))
-}
-
-fn root_cause(e: &reqwest::Error) -> String {
-    let mut last: &dyn std::error::Error = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
 }

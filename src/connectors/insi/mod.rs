@@ -10,7 +10,6 @@
 //! - [`strategy`]: the first-names / birthplace search strategy;
 //! - [`error`]: typed errors with French messages saying what to fix.
 
-pub mod certificate;
 pub mod client;
 pub mod envelope;
 pub mod error;
@@ -59,3 +58,10 @@ pub const CTXLPS_VERSION: &str = "01_00";
 /// The only certificate CNs the mTLS endpoint accepts (padoa README "Notes";
 /// otherwise fault `DESIR_560`).
 pub const ALLOWED_CNS: [&str; 2] = ["INSI-MANU", "INSI-AUTO"];
+
+/// True for `INSI-MANU` / `INSI-AUTO`, exactly (upper case, hyphen): the mTLS
+/// endpoint only accepts IGC-Santé software certificates with that CN (padoa
+/// README "Notes"; otherwise fault `DESIR_560`).
+pub fn is_allowed_cn(cn: Option<&str>) -> bool {
+    cn.is_some_and(|cn| ALLOWED_CNS.contains(&cn))
+}

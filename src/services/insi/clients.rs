@@ -11,7 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::connectors::insi::certificate::subject_from_pem;
+use crate::connectors::certificate::subject_from_pem;
 use crate::connectors::insi::{InsiClient, InsiClientConfig, InsiError, LpsContext};
 use crate::store::{Store, Structure, StructureInsi};
 

@@ -6,6 +6,7 @@ mod audit;
 mod care;
 mod content_dir;
 mod directory;
+mod dmp;
 mod documents;
 mod duplicates;
 mod file;

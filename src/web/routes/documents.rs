@@ -8,12 +8,13 @@ use uuid::Uuid;
 
 use super::dossier::render;
 use super::parse_id;
-use crate::domain::dmp::ConsentEvent;
+use crate::domain::dmp::{ConsentEvent, DmpOperation, DmpVisibility};
 use crate::domain::document::DocumentForm;
 use crate::services::dmp;
 use crate::services::documents::{self, Draft, Upload};
 use crate::web::extract::RawForm;
 use crate::web::session::Ctx;
+use crate::web::views;
 use crate::web::views::dossier::{Forms, SectionForm};
 use crate::web::{AppError, AppState};
 
@@ -221,4 +222,94 @@ pub async fn write(
             .await
         }
     }
+}
+
+/// « Envoyer au DMP » from the file's DMP section.
+pub async fn dmp_send(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let id = parse_id(&id)?;
+    let doc = parse_id(form.get("dmp_document"))
+        .map_err(|_| AppError::BadRequest("choisissez le document à envoyer".into()))?;
+    dmp_request(
+        &st,
+        &ctx,
+        id,
+        doc,
+        DmpOperation::Depot,
+        form.get("visibility"),
+    )
+    .await
+}
+
+/// A request about one document: `operation` `depot` or `suppression`.
+pub async fn dmp_document(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((id, doc)): Path<(String, String)>,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    let (id, doc) = (parse_id(&id)?, parse_id(&doc)?);
+    let operation = DmpOperation::from_code(form.get("operation"))
+        .ok_or_else(|| AppError::BadRequest("demande inconnue : rouvrez le dossier".into()))?;
+    dmp_request(&st, &ctx, id, doc, operation, form.get("visibility")).await
+}
+
+async fn dmp_request(
+    st: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    doc: Uuid,
+    operation: DmpOperation,
+    visibility: &str,
+) -> Result<Response, AppError> {
+    let visibility = DmpVisibility::from_code(visibility)
+        .ok_or_else(|| AppError::BadRequest("visibilité inconnue : rouvrez le dossier".into()))?;
+    dmp::request(
+        st.store.as_ref(),
+        &ctx.tenant,
+        id,
+        doc,
+        operation,
+        visibility,
+    )
+    .await?;
+    st.jobs.wake();
+    Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
+}
+
+pub async fn dmp_retry(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((id, deposit)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, deposit) = (parse_id(&id)?, parse_id(&deposit)?);
+    dmp::retry(st.store.as_ref(), &ctx.tenant, id, deposit).await?;
+    st.jobs.wake();
+    Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
+}
+
+pub async fn dmp_cancel(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((id, deposit)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let (id, deposit) = (parse_id(&id)?, parse_id(&deposit)?);
+    dmp::cancel(st.store.as_ref(), &ctx.tenant, id, deposit).await?;
+    Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
+}
+
+/// The structure's refused and given-up requests.
+pub async fn dmp_failures(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+    let failures = dmp::failures(st.store.as_ref(), &ctx.tenant).await?;
+    Ok(views::layout::page(
+        &ctx,
+        st.config.is_sandbox(),
+        "Envois au DMP en échec",
+        views::dmp::failures(&failures),
+    )
+    .into_response())
 }

@@ -46,6 +46,7 @@ pub(super) async fn render(
         notes: &c.notes,
         documents: &c.documents,
         dmp: crate::domain::dmp::DmpConsent::from_records(&c.dmp_consent),
+        deposits: &opened.dmp_deposits,
         team: &opened.team,
         writable: &writable,
         can_edit: t.may(IdentityAction::Edit),

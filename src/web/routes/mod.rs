@@ -51,6 +51,20 @@ pub fn routes(_config: &Config) -> Router<AppState> {
         .route("/usagers/{id}/documents/redaction", post(documents::write))
         .route("/usagers/{id}/documents/{doc}", get(documents::show))
         .route("/usagers/{id}/dmp", post(documents::dmp_consent))
+        .route("/usagers/{id}/dmp/envoi", post(documents::dmp_send))
+        .route(
+            "/usagers/{id}/documents/{doc}/dmp",
+            post(documents::dmp_document),
+        )
+        .route(
+            "/usagers/{id}/dmp/envois/{deposit}/relancer",
+            post(documents::dmp_retry),
+        )
+        .route(
+            "/usagers/{id}/dmp/envois/{deposit}/annuler",
+            post(documents::dmp_cancel),
+        )
+        .route("/dmp/echecs", get(documents::dmp_failures))
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
         .route("/usagers/{id}/insi/vitale", post(identite::search_vitale))

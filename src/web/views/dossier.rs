@@ -8,7 +8,7 @@ use super::layout::csrf_field;
 use super::usagers::{birth_label, sex_label};
 use super::{date_fr, datetime_fr};
 use crate::domain::care::{ActivityKind, Confidentiality, EpisodeKind};
-use crate::domain::dmp::{ConsentEvent, DmpConsent};
+use crate::domain::dmp::{ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility};
 use crate::domain::document::document_types;
 use crate::domain::template::templates;
 use crate::domain::usager::Identity;
@@ -49,6 +49,8 @@ pub struct FileView<'a> {
     pub documents: &'a [Document],
     /// What the user was told about their DMP, and whether they oppose it.
     pub dmp: DmpConsent,
+    /// Its requests to the DMP, newest first.
+    pub deposits: &'a [crate::store::DmpDeposit],
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
     /// The procedure lets the reader change identities and contact details.
@@ -393,6 +395,7 @@ fn dmp(v: &FileView<'_>) -> Markup {
                         li.warning { strong { "Opposition" } " à l'alimentation de son DMP, enregistrée le " (datetime_fr(r.at)) " (" (r.by) ") : aucun document n'y est envoyé." }
                     }
                 }
+                (deposits(v))
                 @if u.merged_into.is_none() {
                     div.actions {
                         @for e in v.dmp.next_events() {
@@ -404,6 +407,90 @@ fn dmp(v: &FileView<'_>) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The requests to the DMP and the form to send a document.
+fn deposits(v: &FileView<'_>) -> Markup {
+    let u = v.usager;
+    let sendable: Vec<(String, String)> = v
+        .documents
+        .iter()
+        .filter(|d| d.superseded_at.is_none())
+        .filter(|d| crate::domain::document::document_type(&d.type_code).is_some_and(|t| t.dmp))
+        .map(|d| {
+            (
+                d.id.to_string(),
+                format!("{} (version {})", d.title, d.version),
+            )
+        })
+        .collect();
+    let sendable: Vec<(&str, &str)> = sendable
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let visibilities: Vec<(&str, &str)> = DmpVisibility::ALL
+        .iter()
+        .map(|v| (v.code(), v.label()))
+        .collect();
+    let no_errors = std::collections::BTreeMap::new();
+    let title_of = |id: uuid::Uuid| {
+        v.documents
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| format!("{} (version {})", d.title, d.version))
+            .unwrap_or_else(|| "document".into())
+    };
+    html! {
+        h3 { "Envois au DMP" }
+        @if v.deposits.is_empty() { p.muted { "Aucun document envoyé." } }
+        @else {
+            table #envois-dmp {
+                thead { tr { th scope="col" { "Document" } th scope="col" { "Demande" } th scope="col" { "État" } th scope="col" { "Actions" } } }
+                tbody {
+                    @for d in v.deposits {
+                        tr data-etat=(d.state.code()) {
+                            td { (title_of(d.document_id)) br; span.muted { (d.visibility.label()) } }
+                            td { (d.operation.label()) " par " (d.requested_by) ", le " (datetime_fr(d.requested_at)) }
+                            td {
+                                strong.etat { (d.state.label()) }
+                                @if let Some(r) = &d.reason { br; span { (r) } }
+                                @if let Some(next) = d.next_try { @if d.attempts > 0 { br; span.muted { "Nouvel essai vers " (datetime_fr(next)) " (tentative " (d.attempts + 1) ")" } } }
+                            }
+                            td {
+                                @if d.state.may_retry() {
+                                    form method="post" action={ "/usagers/" (u.id) "/dmp/envois/" (d.id) "/relancer" } {
+                                        (csrf_field(v.csrf)) button type="submit" { "Relancer" }
+                                    }
+                                }
+                                @if d.state.may_cancel() {
+                                    form method="post" action={ "/usagers/" (u.id) "/dmp/envois/" (d.id) "/annuler" } {
+                                        (csrf_field(v.csrf)) button type="submit" { "Annuler" }
+                                    }
+                                }
+                                @if d.state == DepositState::Accepte && d.operation == DmpOperation::Depot {
+                                    form method="post" action={ "/usagers/" (u.id) "/documents/" (d.document_id) "/dmp" } {
+                                        (csrf_field(v.csrf))
+                                        input type="hidden" name="operation" value="suppression";
+                                        input type="hidden" name="visibility" value=(d.visibility.code());
+                                        button type="submit" { "Retirer du DMP" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if u.merged_into.is_none() && !sendable.is_empty() && v.dmp.opposed.is_none() && v.dmp.informed.is_some() {
+            form #envoi-dmp method="post" action={ "/usagers/" (u.id) "/dmp/envoi" } {
+                (csrf_field(v.csrf))
+                (select("dmp_document", "Document à envoyer", &sendable, "", &no_errors))
+                (select("visibility", "Visibilité dans le DMP", &visibilities, "N", &no_errors))
+                p.hint { "Seule une identité qualifiée (INS) part vers le DMP. L'envoi se fait en arrière-plan ; son état s'affiche ici." }
+                button type="submit" { "Envoyer au DMP" }
             }
         }
     }

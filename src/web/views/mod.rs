@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod correspondants;
+pub mod dmp;
 pub mod dossier;
 pub mod equipe;
 pub mod identite;

@@ -147,7 +147,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("national services");
     let sandboxes = national.sandboxes.clone();
-    let jobs = escale::app::jobs_runner(&db.store, &national.insi);
+    let jobs = escale::app::jobs_runner(&db.store, &national.insi, &national.dmp);
     let app = escale::app::App {
         admin_secrets: Arc::new(
             escale::services::admin_secrets::AdminSecrets::load(&config).expect("admin key"),
@@ -157,6 +157,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         jobs,
         store: db.store.clone(),
         insi: national.insi,
+        dmp: national.dmp,
         psc: national.psc,
         directory: national.directory,
         sandboxes: national.sandboxes,
