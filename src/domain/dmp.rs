@@ -196,6 +196,22 @@ pub fn may_deposit<'a>(
     Ok(shared)
 }
 
+/// May this request about a document reach the user's DMP? A deposit
+/// goes through [`may_deposit`]; a withdrawal needs only the identity the
+/// DMP knows (an opposition is no reason to keep a document there).
+pub fn may_request<'a>(
+    operation: DmpOperation,
+    identity: &'a Identity,
+    vigilance: &'a Vigilance,
+    consent: &DmpConsent,
+    doc_type: &DocumentType,
+) -> Result<ShareableIdentity<'a>, DmpRefusal> {
+    match operation {
+        DmpOperation::Depot => may_deposit(identity, vigilance, consent, doc_type),
+        DmpOperation::Suppression => shareable(identity, vigilance).map_err(DmpRefusal::Identity),
+    }
+}
+
 /// What is asked of the DMP for one document version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DmpOperation {
@@ -365,10 +381,8 @@ pub fn professional_id(national_id: Option<&str>, finess: &str, internal: &str) 
 mod tests {
     use super::*;
     use crate::domain::document::document_type;
-    use crate::domain::identity::{DocumentCheck, InsRetrieval};
-    use crate::domain::ins::{Ins, InsOid, Matricule};
-    use crate::domain::usager::Sex;
-    use chrono::{NaiveDate, TimeZone};
+    use crate::domain::sharing::tests::{document, retrieval, zoe};
+    use chrono::TimeZone;
 
     fn at(day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, 10, 0, 0).unwrap()
@@ -379,39 +393,6 @@ mod tests {
             event,
             at: at(day),
             by: "Claire Bernard".into(),
-        }
-    }
-
-    fn zoe() -> Identity {
-        Identity::Traits {
-            birth_name: "ADRUN".into(),
-            first_names: "ZOE".into(),
-            used_name: None,
-            used_first_name: None,
-            birth_date: NaiveDate::from_ymd_opt(1975, 12, 31).unwrap(),
-            sex: Sex::F,
-            birth_place_code: Some("63220".into()),
-        }
-    }
-
-    fn retrieval() -> InsRetrieval {
-        InsRetrieval {
-            ins: Ins {
-                matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
-                oid: InsOid::Nir,
-            },
-            history: vec![],
-            retrieved_at: Utc::now(),
-            retrieved_by: "test".into(),
-            key_mismatch: false,
-        }
-    }
-
-    fn document() -> DocumentCheck {
-        DocumentCheck {
-            kind: "CN".into(),
-            checked_by: "test".into(),
-            checked_at: Utc::now(),
         }
     }
 
@@ -517,5 +498,20 @@ mod tests {
                 v.code()
             );
         }
+    }
+
+    #[test]
+    fn a_withdrawal_needs_the_identity_not_the_consent() {
+        let id = zoe();
+        let qualified = qualified();
+        let t = document_type("88348-8").unwrap();
+        let opposed = DmpConsent::from_records(&[
+            record(ConsentEvent::Information, 1),
+            record(ConsentEvent::Opposition, 2),
+        ]);
+        assert!(may_request(DmpOperation::Depot, &id, &qualified, &opposed, t).is_err());
+        assert!(may_request(DmpOperation::Suppression, &id, &qualified, &opposed, t).is_ok());
+        let provisional = Vigilance::provisional();
+        assert!(may_request(DmpOperation::Suppression, &id, &provisional, &opposed, t).is_err());
     }
 }

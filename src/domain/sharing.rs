@@ -76,13 +76,14 @@ pub fn shareable<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::identity::{DocumentCheck, InsRetrieval};
     use crate::domain::ins::{InsOid, Matricule};
     use chrono::Utc;
 
-    fn zoe() -> Identity {
+    /// Shared with the other domain tests (ADRUN ZOE, a CNDA test person).
+    pub(crate) fn zoe() -> Identity {
         Identity::Traits {
             birth_name: "ADRUN".into(),
             first_names: "ZOE".into(),
@@ -94,7 +95,7 @@ mod tests {
         }
     }
 
-    fn retrieval() -> InsRetrieval {
+    pub(crate) fn retrieval() -> InsRetrieval {
         InsRetrieval {
             ins: Ins {
                 matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
@@ -107,7 +108,7 @@ mod tests {
         }
     }
 
-    fn document() -> DocumentCheck {
+    pub(crate) fn document() -> DocumentCheck {
         DocumentCheck {
             kind: "CN".into(),
             checked_by: "test".into(),

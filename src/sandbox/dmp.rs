@@ -10,6 +10,7 @@
 //! or faulty.
 
 pub mod checks;
+pub mod deposit;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -22,7 +23,6 @@ use std::time::Duration;
 use axum::body::Body;
 use chrono::Utc;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::net::TcpListener;
@@ -190,30 +190,15 @@ async fn accept_loop(
     acceptor: tokio_rustls::TlsAcceptor,
     state: Arc<State>,
 ) {
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
-        };
-        if state.behaviour() == DmpBehaviour::Down {
-            drop(tcp);
-            continue;
-        }
-        let acceptor = acceptor.clone();
+    let down = {
         let state = state.clone();
-        tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else {
-                tracing::debug!(%peer, "bac à sable DMP : poignée de main TLS refusée");
-                return;
-            };
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                async move { handle(&state, req).await }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-        });
-    }
+        move || state.behaviour() == DmpBehaviour::Down
+    };
+    super::mtls::serve("DMP", listener, acceptor, down, move |_, req| {
+        let state = state.clone();
+        async move { handle(&state, req).await }
+    })
+    .await
 }
 
 fn soap(status: StatusCode, xml: String) -> Response<Body> {
@@ -328,7 +313,7 @@ async fn handle(
     let answer_action = checks::response_action(&received.action);
     let relates = received.message_id.clone();
     let answer = match received.action.as_str() {
-        action::DEPOSIT => deposit(state, &received, &parts),
+        action::DEPOSIT => register(state, &received, &parts),
         action::SEARCH => checks::check_search(&received).map(|patient| {
             let entries = state.entries();
             let found: Vec<&Entry> = entries
@@ -448,12 +433,12 @@ async fn read_parts(
     ))
 }
 
-fn deposit(
+fn register(
     state: &State,
     r: &Received,
     parts: &HashMap<String, Vec<u8>>,
 ) -> Result<String, Refusal> {
-    let d = checks::check_deposit(r, parts)?;
+    let d = deposit::check_deposit(r, parts)?;
     let mut entries = state.entries();
     if entries.iter().any(|e| e.unique_id == d.unique_id) {
         return Err(Refusal::Registry {

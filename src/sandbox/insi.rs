@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
@@ -226,45 +225,20 @@ async fn accept_loop(
     acceptor: tokio_rustls::TlsAcceptor,
     state: Arc<State>,
 ) {
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
-        };
-        if state.behaviour() == Behaviour::Down {
-            tracing::debug!(%peer, "bac à sable INSi en panne simulée : connexion fermée");
-            drop(tcp);
-            continue;
-        }
-        let acceptor = acceptor.clone();
+    let down = {
         let state = state.clone();
-        tokio::spawn(async move {
-            let tls = match acceptor.accept(tcp).await {
-                Ok(tls) => tls,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "bac à sable INSi : poignée de main TLS refusée");
-                    return;
-                }
-            };
-            let subject = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .and_then(|c| subject_from_der(c).ok());
-            let cn = subject.and_then(|s| s.common_name);
-            let service = hyper::service::service_fn(move |req| {
-                let state = state.clone();
-                let cn = cn.clone();
-                async move { Ok::<_, Infallible>(handle(&state, cn.as_deref(), req).await) }
-            });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "bac à sable INSi : connexion interrompue");
-            }
-        });
-    }
+        move || state.behaviour() == Behaviour::Down
+    };
+    super::mtls::serve("INSi", listener, acceptor, down, move |certificate, req| {
+        let state = state.clone();
+        async move {
+            let cn = certificate
+                .and_then(|c| subject_from_der(&c).ok())
+                .and_then(|s| s.common_name);
+            Ok::<_, Infallible>(handle(&state, cn.as_deref(), req).await)
+        }
+    })
+    .await
 }
 
 fn xml_response(status: StatusCode, xml: String) -> Response<Body> {

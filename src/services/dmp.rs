@@ -12,16 +12,17 @@ use chrono::{NaiveTime, Utc};
 
 use crate::config::Config;
 use crate::connectors::dmp::requests::{STATUS_APPROVED, STATUS_DELETED, StatusChange};
-use crate::connectors::dmp::response::EntryStatus;
+use crate::connectors::dmp::response::{EntryStatus, RegistryEntry};
 use crate::connectors::dmp::vihf::{AuthenticationMode, Software};
 use crate::connectors::dmp::xds::{Author, PatientInfo, Submission};
 use crate::connectors::dmp::{Caller, DmpClient, DmpClientConfig, DmpError};
 use crate::documents::cda::{self, Cda, Organization, Professional, uuid_oid};
 use crate::domain::dmp::{
-    ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility, may_deposit,
-    professional_id, structure_codes, vihf_role,
+    ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility, StructureCodes,
+    may_request, professional_id, structure_codes, vihf_role,
 };
-use crate::domain::document::document_type;
+use crate::domain::document::{DocumentType, document_type};
+use crate::domain::sharing::ShareableIdentity;
 use crate::domain::terminology::Code;
 
 use uuid::Uuid;
@@ -30,7 +31,7 @@ use super::audit;
 use super::error::{ServiceError, ServiceResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::tenant::Tenant;
-use crate::store::{DmpDeposit, Store, Structure};
+use crate::store::{DmpDeposit, Document, Store, Structure};
 
 /// Records one event, journaled with it. An anonymous user has no DMP here
 /// (nothing about one is recorded); an event that does not follow from the
@@ -91,8 +92,14 @@ pub async fn request(
     let consent = DmpConsent::from_records(&store.dmp_consent(t, usager_id).await?);
     let doc_type = document_type(&doc.type_code)
         .ok_or_else(|| ServiceError::Refused("type de document inconnu".into()))?;
-    may_deposit(&u.data.identity, &u.vigilance, &consent, doc_type)
-        .map_err(|r| ServiceError::Refused(r.to_string()))?;
+    may_request(
+        operation,
+        &u.data.identity,
+        &u.vigilance,
+        &consent,
+        doc_type,
+    )
+    .map_err(|r| ServiceError::Refused(r.to_string()))?;
     if operation == DmpOperation::Depot && doc.superseded_at.is_some() {
         return Err(ServiceError::Refused(
             "une version plus récente de ce document existe : envoyez la dernière".into(),
@@ -345,7 +352,13 @@ pub async fn perform(
     let Some(doc_type) = document_type(&doc.type_code) else {
         return refuse("type de document inconnu".into()).await;
     };
-    let patient = match may_deposit(&u.data.identity, &u.vigilance, &consent, doc_type) {
+    let patient = match may_request(
+        d.operation,
+        &u.data.identity,
+        &u.vigilance,
+        &consent,
+        doc_type,
+    ) {
         Ok(p) => p,
         Err(r) => return refuse(r.to_string()).await,
     };
@@ -360,6 +373,17 @@ pub async fn perform(
         .get_professional(t.professional_id)
         .await?
         .ok_or_else(|| ServiceError::Refused("l'auteur de l'envoi n'existe plus".into()))?;
+    // The earlier versions: the DMP may hold one this version replaces.
+    let older: Vec<Document> = if doc.version > 1 {
+        store
+            .documents(t, d.usager_id)
+            .await?
+            .into_iter()
+            .filter(|v| v.set_id == doc.set_id && v.version < doc.version)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let idnps = professional_id(
         professional.national_id.as_deref(),
         &structure.finess_geo,
@@ -368,169 +392,43 @@ pub async fn perform(
     let name = professional.display_name();
     let idnst = format!("1{}", structure.finess_geo);
     let codes = structure_codes();
-    let caller = Caller {
-        professional_id: &idnps,
-        professional_name: &name,
-        roles: vec![vihf_role(&professional.profession)],
-        structure_id: &idnst,
-        sector: &codes.sector.code,
-        mode: AuthenticationMode::Indirecte,
+    let sending = Sending {
+        client: &client,
+        caller: Caller {
+            professional_id: &idnps,
+            professional_name: &name,
+            roles: vec![vihf_role(&professional.profession)],
+            structure_id: &idnst,
+            sector: &codes.sector.code,
+            mode: AuthenticationMode::Indirecte,
+        },
+        author: Author {
+            idnps: &idnps,
+            family: &professional.last_name,
+            given: &professional.first_name,
+            specialty: None,
+            institution: &structure.name,
+            idnst: &idnst,
+        },
+        structure: &structure,
+        codes: &codes,
+        patient,
+        doc: &doc,
+        doc_type,
+        pdf: &pdf,
+        older: &older,
+        visibility: d.visibility,
     };
-    let unique_id = uuid_oid(doc.id);
     let outcome = async {
         // Already there? (a retry, or an answer that never came back)
         let found = if attempt > 1 || d.state == DepositState::Envoye {
-            client.find_documents(&caller, patient.ins).await?
+            Some(sending.entries(None).await?)
         } else {
-            Vec::new()
+            None
         };
         match d.operation {
-            DmpOperation::Depot => {
-                if found.iter().any(|e| e.unique_id == unique_id) {
-                    return Ok::<_, DmpError>(
-                        "déjà présent dans le DMP (réponse précédente perdue)",
-                    );
-                }
-                // The version this one replaces, if the DMP holds it.
-                let previous = if doc.version > 1 {
-                    let versions = store.documents(t, d.usager_id).await.unwrap_or_default();
-                    let old: Vec<String> = versions
-                        .iter()
-                        .filter(|v| v.set_id == doc.set_id && v.version < doc.version)
-                        .map(|v| uuid_oid(v.id))
-                        .collect();
-                    let entries = if found.is_empty() {
-                        client.find_documents(&caller, patient.ins).await?
-                    } else {
-                        found.clone()
-                    };
-                    entries
-                        .into_iter()
-                        .filter(|e| e.status == EntryStatus::Approved && old.contains(&e.unique_id))
-                        .map(|e| e.entry_uuid)
-                        .next()
-                } else {
-                    None
-                };
-                let replaces_version = if previous.is_some() {
-                    store
-                        .documents(t, d.usager_id)
-                        .await
-                        .unwrap_or_default()
-                        .iter()
-                        .find(|v| v.set_id == doc.set_id && v.version == doc.version - 1)
-                        .map(|v| v.id)
-                } else {
-                    None
-                };
-                let author = Professional {
-                    idnps: &idnps,
-                    given: &professional.first_name,
-                    family: &professional.last_name,
-                    specialty: None,
-                };
-                let service_time = doc
-                    .date
-                    .and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
-                    .and_utc();
-                let xml = cda::render(&Cda {
-                    id: doc.id,
-                    set_id: doc.set_id,
-                    version: doc.version,
-                    replaces: replaces_version,
-                    doc_type,
-                    title: &doc.title,
-                    effective_time: doc.created_at,
-                    service_time,
-                    patient: patient.clone(),
-                    author: author.clone(),
-                    legal_authenticator: author,
-                    structure: Organization {
-                        finess: &structure.finess_geo,
-                        name: &structure.name,
-                        facility_type: codes.facility_type.clone(),
-                        practice_setting: codes.practice_setting.clone(),
-                    },
-                    pdf: &pdf,
-                });
-                let mut confidentiality = vec![Code::new("N", "2.16.840.1.113883.5.25", "Normal")];
-                if let Some(c) = d.visibility.xds_code() {
-                    confidentiality.push(Code::new(
-                        c,
-                        "1.2.250.1.213.1.1.4.13",
-                        d.visibility.label(),
-                    ));
-                }
-                let now = Utc::now();
-                let submission = Submission {
-                    submission_id: uuid_oid(Uuid::new_v4()),
-                    source_id: "1.2.250.1.999.1.1.7898",
-                    submitted_at: now,
-                    patient: patient.ins,
-                    patient_info: PatientInfo {
-                        family: patient.birth_name,
-                        given: patient.first_names,
-                        birth_date: patient.birth_date,
-                        sex: patient.sex.code(),
-                    },
-                    author: Author {
-                        idnps: &idnps,
-                        family: &professional.last_name,
-                        given: &professional.first_name,
-                        specialty: None,
-                        institution: &structure.name,
-                        idnst: &idnst,
-                    },
-                    content_type: codes.content_type.clone(),
-                    document_id: unique_id.clone(),
-                    title: &doc.title,
-                    created_at: doc.created_at,
-                    service_start: service_time,
-                    type_code: Code::new(&doc_type.code, &doc_type.system, &doc_type.label),
-                    class_code: Code::new(&doc_type.class_code, "1.2.250.1.213.1.1.4.1", "Classe"),
-                    confidentiality,
-                    facility_type: codes.facility_type.clone(),
-                    practice_setting: codes.practice_setting.clone(),
-                    replaces: previous.as_deref(),
-                    cda: xml.as_bytes(),
-                    signature: None,
-                };
-                client.deposit(&caller, &submission).await?;
-                Ok(if previous.is_some() {
-                    "déposé dans le DMP, en remplacement de la version précédente"
-                } else {
-                    "déposé dans le DMP"
-                })
-            }
-            DmpOperation::Suppression => {
-                let entries = if found.is_empty() {
-                    client.find_documents(&caller, patient.ins).await?
-                } else {
-                    found
-                };
-                let Some(entry) = entries.into_iter().find(|e| e.unique_id == unique_id) else {
-                    return Ok("absent du DMP (déjà retiré)");
-                };
-                client
-                    .update_status(
-                        &caller,
-                        &StatusChange {
-                            ins: patient.ins,
-                            entry_uuid: &entry.entry_uuid,
-                            from: STATUS_APPROVED,
-                            to: STATUS_DELETED,
-                            submission_id: &uuid_oid(Uuid::new_v4()),
-                            source_id: "1.2.250.1.999.1.1.7898",
-                            at: Utc::now(),
-                            author: &format!(
-                                "{idnps}^{}^{}^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
-                                professional.last_name, professional.first_name
-                            ),
-                        },
-                    )
-                    .await?;
-                Ok("retiré du DMP")
-            }
+            DmpOperation::Depot => sending.deposit(found).await,
+            DmpOperation::Suppression => sending.withdraw(found).await,
         }
     };
     // What went out may have arrived: a retry searches first.
@@ -555,5 +453,165 @@ pub async fn perform(
         }
         Err(e) if e.is_transient() => Ok(Attempt::Later(format!("{e} ({})", e.advice()))),
         Err(e) => refuse(format!("{e} ({})", e.advice())).await,
+    }
+}
+
+/// The DMP's source id of Escale's submissions (the DMP package's example
+/// value, until the DMP registers Escale's own OID).
+const SOURCE_ID: &str = "1.2.250.1.999.1.1.7898";
+
+/// One request on its way: who sends, for whom, what.
+struct Sending<'a> {
+    client: &'a DmpClient,
+    caller: Caller<'a>,
+    author: Author<'a>,
+    structure: &'a Structure,
+    codes: &'a StructureCodes,
+    patient: ShareableIdentity<'a>,
+    doc: &'a Document,
+    doc_type: &'a DocumentType,
+    pdf: &'a [u8],
+    /// The document's earlier versions.
+    older: &'a [Document],
+    visibility: DmpVisibility,
+}
+
+impl Sending<'_> {
+    /// The patient's documents in the DMP (`found`: already searched).
+    async fn entries(
+        &self,
+        found: Option<Vec<RegistryEntry>>,
+    ) -> Result<Vec<RegistryEntry>, DmpError> {
+        match found {
+            Some(f) => Ok(f),
+            None => {
+                self.client
+                    .find_documents(&self.caller, self.patient.ins)
+                    .await
+            }
+        }
+    }
+
+    /// TD2.1, replacing the earlier version the DMP holds (RPLC), unless
+    /// this version is there already.
+    async fn deposit(&self, found: Option<Vec<RegistryEntry>>) -> Result<&'static str, DmpError> {
+        let doc = self.doc;
+        let unique_id = uuid_oid(doc.id);
+        if found
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|e| e.unique_id == unique_id))
+        {
+            return Ok("déjà présent dans le DMP (réponse précédente perdue)");
+        }
+        let previous = if self.older.is_empty() {
+            None
+        } else {
+            let entries = self.entries(found).await?;
+            self.older.iter().rev().find_map(|v| {
+                let id = uuid_oid(v.id);
+                entries
+                    .iter()
+                    .find(|e| e.status == EntryStatus::Approved && e.unique_id == id)
+                    .map(|e| (v.id, e.entry_uuid.clone()))
+            })
+        };
+        let author = Professional {
+            idnps: self.author.idnps,
+            given: self.author.given,
+            family: self.author.family,
+            specialty: None,
+        };
+        let service_time = doc
+            .date
+            .and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
+            .and_utc();
+        let codes = self.codes;
+        let xml = cda::render(&Cda {
+            id: doc.id,
+            set_id: doc.set_id,
+            version: doc.version,
+            replaces: previous.as_ref().map(|(version, _)| *version),
+            doc_type: self.doc_type,
+            title: &doc.title,
+            effective_time: doc.created_at,
+            service_time,
+            patient: self.patient.clone(),
+            author: author.clone(),
+            legal_authenticator: author,
+            structure: Organization {
+                finess: &self.structure.finess_geo,
+                name: &self.structure.name,
+                facility_type: codes.facility_type.clone(),
+                practice_setting: codes.practice_setting.clone(),
+            },
+            pdf: self.pdf,
+        });
+        let mut confidentiality = vec![Code::new("N", "2.16.840.1.113883.5.25", "Normal")];
+        if let Some(c) = self.visibility.xds_code() {
+            confidentiality.push(Code::new(
+                c,
+                "1.2.250.1.213.1.1.4.13",
+                self.visibility.label(),
+            ));
+        }
+        let t = self.doc_type;
+        let patient = &self.patient;
+        let submission = Submission {
+            submission_id: uuid_oid(Uuid::new_v4()),
+            source_id: SOURCE_ID,
+            submitted_at: Utc::now(),
+            patient: patient.ins,
+            patient_info: PatientInfo {
+                family: patient.birth_name,
+                given: patient.first_names,
+                birth_date: patient.birth_date,
+                sex: patient.sex.code(),
+            },
+            author: self.author.clone(),
+            content_type: codes.content_type.clone(),
+            document_id: unique_id,
+            title: &doc.title,
+            created_at: doc.created_at,
+            service_start: service_time,
+            type_code: Code::new(&t.code, &t.system, &t.label),
+            class_code: Code::new(&t.class_code, "1.2.250.1.213.1.1.4.1", "Classe"),
+            confidentiality,
+            facility_type: codes.facility_type.clone(),
+            practice_setting: codes.practice_setting.clone(),
+            replaces: previous.as_ref().map(|(_, entry)| entry.as_str()),
+            cda: xml.as_bytes(),
+            signature: None,
+        };
+        self.client.deposit(&self.caller, &submission).await?;
+        Ok(if previous.is_some() {
+            "déposé dans le DMP, en remplacement de la version précédente"
+        } else {
+            "déposé dans le DMP"
+        })
+    }
+
+    /// TD3.3c on the entry of this version, if the DMP holds it.
+    async fn withdraw(&self, found: Option<Vec<RegistryEntry>>) -> Result<&'static str, DmpError> {
+        let unique_id = uuid_oid(self.doc.id);
+        let entries = self.entries(found).await?;
+        let Some(entry) = entries.into_iter().find(|e| e.unique_id == unique_id) else {
+            return Ok("absent du DMP (déjà retiré)");
+        };
+        self.client
+            .update_status(
+                &self.caller,
+                &StatusChange {
+                    ins: self.patient.ins,
+                    entry_uuid: &entry.entry_uuid,
+                    from: STATUS_APPROVED,
+                    to: STATUS_DELETED,
+                    submission_id: &uuid_oid(Uuid::new_v4()),
+                    source_id: SOURCE_ID,
+                    at: Utc::now(),
+                    author: &self.author.person(),
+                },
+            )
+            .await?;
+        Ok("retiré du DMP")
     }
 }

@@ -24,8 +24,7 @@ use escale::domain::dmp::{
     ConsentEvent, DepositState, DmpOperation, DmpVisibility, structure_codes,
 };
 use escale::domain::document::{DocumentFields, document_type};
-use escale::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
-use escale::domain::ins::{Ins, InsOid, Matricule};
+use escale::domain::ins::Ins;
 use escale::domain::sharing::ShareableIdentity;
 use escale::domain::terminology::Code;
 use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
@@ -35,14 +34,7 @@ use escale::sandbox::pki::{TestPki, write_pair};
 use escale::store::{DynStore, JobKind, NewDocument};
 
 use crate::common::app::{login, spawn_app};
-use crate::common::db::{TestDb, seed_two_structures};
-
-fn ins() -> Ins {
-    Ins {
-        matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
-        oid: InsOid::NirTest,
-    }
-}
+use crate::common::db::{TestDb, anonymous, qualify, seed_two_structures, zoe_ins};
 
 fn software() -> Software {
     Software {
@@ -186,7 +178,7 @@ fn submission<'a>(
 async fn the_client_deposits_searches_replaces_and_deletes_in_the_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let (_pki, sandbox, client) = setup(dir.path(), false).await;
-    let ins = ins();
+    let ins = zoe_ins();
     let who = caller();
 
     let status = client.test_existence(&who, &ins).await.unwrap();
@@ -309,7 +301,7 @@ async fn the_client_deposits_searches_replaces_and_deletes_in_the_sandbox() {
 async fn a_vihf_signed_with_the_auth_key_is_refused_as_the_dmp_does() {
     let dir = tempfile::tempdir().unwrap();
     let (_pki, sandbox, client) = setup(dir.path(), true).await;
-    let ins = ins();
+    let ins = zoe_ins();
     let err = client.find_documents(&caller(), &ins).await.unwrap_err();
     match &err {
         DmpError::Fault {
@@ -334,7 +326,7 @@ async fn a_vihf_signed_with_the_auth_key_is_refused_as_the_dmp_does() {
 async fn the_sandbox_can_be_down_slow_or_faulty() {
     let dir = tempfile::tempdir().unwrap();
     let (_pki, sandbox, client) = setup(dir.path(), false).await;
-    let ins = ins();
+    let ins = zoe_ins();
     for (behaviour, check) in [
         (DmpBehaviour::Down, "injoignable"),
         (
@@ -375,32 +367,7 @@ async fn qualified_with_letter(
         )
         .await
         .unwrap();
-    let qualified = Vigilance::provisional()
-        .confirm_insi(InsRetrieval {
-            ins: ins(),
-            history: vec![],
-            retrieved_at: Utc::now(),
-            retrieved_by: "test".into(),
-            key_mismatch: false,
-        })
-        .unwrap()
-        .record_document(DocumentCheck {
-            kind: "CN".into(),
-            checked_by: "test".into(),
-            checked_at: Utc::now(),
-        })
-        .unwrap();
-    store
-        .set_vigilance(
-            t,
-            created.id,
-            created.version,
-            &created.data.identity,
-            &qualified,
-            &[],
-        )
-        .await
-        .unwrap();
+    qualify(store, t, &created).await;
     store
         .record_dmp_consent(t, created.id, ConsentEvent::Information, &[])
         .await
@@ -504,29 +471,19 @@ async fn the_outbox_deposits_once_retries_and_dead_letters(db: TestDb) {
         }
     };
     let (usager, doc) = qualified_with_letter(&db.store, &t).await;
-    let (d, created) = escale::services::dmp::request(
-        db.store.as_ref(),
-        &t,
-        usager,
-        doc,
-        DmpOperation::Depot,
-        DmpVisibility::Normale,
-    )
-    .await
-    .unwrap();
+    let ask = |doc: Uuid, operation: DmpOperation, visibility: DmpVisibility| {
+        let (store, t) = (db.store.clone(), t.clone());
+        async move {
+            escale::services::dmp::request(store.as_ref(), &t, usager, doc, operation, visibility)
+                .await
+                .unwrap()
+        }
+    };
+    let (d, created) = ask(doc, DmpOperation::Depot, DmpVisibility::Normale).await;
     assert!(created);
     assert_eq!(d.state, DepositState::EnAttente);
     // Asked twice: the same request.
-    let (again, created) = escale::services::dmp::request(
-        db.store.as_ref(),
-        &t,
-        usager,
-        doc,
-        DmpOperation::Depot,
-        DmpVisibility::Normale,
-    )
-    .await
-    .unwrap();
+    let (again, created) = ask(doc, DmpOperation::Depot, DmpVisibility::Normale).await;
     assert!(!created);
     assert_eq!(again.id, d.id);
     run().await;
@@ -537,21 +494,12 @@ async fn the_outbox_deposits_once_retries_and_dead_letters(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(d.state, DepositState::Accepte, "{:?}", d.reason);
-    assert_eq!(sandbox.patient_view(&patient_id(&ins())).len(), 1);
+    assert_eq!(sandbox.patient_view(&patient_id(&zoe_ins())).len(), 1);
 
     // The answer is lost after the registry kept it.
     let doc2 = letter(&db.store, &t, usager, "88348-8").await;
     sandbox.set_behaviour(DmpBehaviour::LoseAnswer);
-    let (d2, _) = escale::services::dmp::request(
-        db.store.as_ref(),
-        &t,
-        usager,
-        doc2,
-        DmpOperation::Depot,
-        DmpVisibility::MasquePs,
-    )
-    .await
-    .unwrap();
+    let (d2, _) = ask(doc2, DmpOperation::Depot, DmpVisibility::MasquePs).await;
     runner.run_one().await.unwrap();
     sandbox.set_behaviour(DmpBehaviour::Normal);
     run().await;
@@ -572,16 +520,7 @@ async fn the_outbox_deposits_once_retries_and_dead_letters(db: TestDb) {
     // Down: retried, then given up with the reason; « Relancer » sends it.
     let doc3 = letter(&db.store, &t, usager, "88348-8").await;
     sandbox.set_behaviour(DmpBehaviour::Down);
-    let (d3, _) = escale::services::dmp::request(
-        db.store.as_ref(),
-        &t,
-        usager,
-        doc3,
-        DmpOperation::Depot,
-        DmpVisibility::Normale,
-    )
-    .await
-    .unwrap();
+    let (d3, _) = ask(doc3, DmpOperation::Depot, DmpVisibility::Normale).await;
     run().await;
     let d3r = db
         .store
@@ -612,17 +551,13 @@ async fn the_outbox_deposits_once_retries_and_dead_letters(db: TestDb) {
         .unwrap();
     assert_eq!(d3r.state, DepositState::Accepte);
 
-    // Taken back out of the DMP (TD3.3c).
-    escale::services::dmp::request(
-        db.store.as_ref(),
-        &t,
-        usager,
-        doc,
-        DmpOperation::Suppression,
-        DmpVisibility::Normale,
-    )
-    .await
-    .unwrap();
+    // Taken back out of the DMP (TD3.3c), even once the user opposes its
+    // feeding: an opposition is no reason to keep a document there.
+    db.store
+        .record_dmp_consent(&t, usager, ConsentEvent::Opposition, &[])
+        .await
+        .unwrap();
+    ask(doc, DmpOperation::Suppression, DmpVisibility::Normale).await;
     run().await;
     assert!(
         sandbox
@@ -652,22 +587,7 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = f.medecin.tenant.clone();
     let (ok_user, ok_doc) = qualified_with_letter(&db.store, &t).await;
-    let anonymous = db
-        .store
-        .create_usager(
-            &t,
-            &UsagerData {
-                identity: Identity::Anonymous {
-                    alias: "Papillon".into(),
-                    sex: None,
-                    birth_year: None,
-                },
-                contact: Contact::default(),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let anonymous = anonymous(&db.store, &t, "Papillon").await;
     let anon_doc = letter(&db.store, &t, anonymous.id, "88348-8").await;
     let provisional = db
         .store
@@ -783,7 +703,7 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     let page = app.page(&c, &format!("/usagers/{ok_user}")).await;
     assert!(page.contains("data-etat=\"accepte\""), "{page}");
     let sandbox = app.sandboxes.dmp.as_ref().expect("DMP sandbox");
-    assert_eq!(sandbox.patient_view(&patient_id(&ins())).len(), 1);
+    assert_eq!(sandbox.patient_view(&patient_id(&zoe_ins())).len(), 1);
     // Another structure cannot see or send it.
     let other = app.client();
     let other_csrf = login(&app, &other, f.other.professional.id, f.caarud.id).await;

@@ -17,7 +17,7 @@ use escale::services::identity_quality;
 use escale::store::{AuditFilter, DynStore, NewDocument, StoreError};
 
 use crate::common::app::{location, login, spawn_app};
-use crate::common::db::{TestDb, seed_two_structures};
+use crate::common::db::{TestDb, anonymous, qualify, seed_two_structures};
 
 fn person(name: &str, first: &str) -> UsagerData {
     UsagerData {
@@ -513,22 +513,7 @@ async fn what_the_user_was_told_about_their_dmp_is_recorded_through_http(db: Tes
         .create_usager(&t, &person("Lemoine", "Anne"), &[])
         .await
         .unwrap();
-    let anonymous = db
-        .store
-        .create_usager(
-            &t,
-            &UsagerData {
-                identity: Identity::Anonymous {
-                    alias: "Papillon".into(),
-                    sex: None,
-                    birth_year: None,
-                },
-                contact: Contact::default(),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let anonymous = anonymous(&db.store, &t, "Papillon").await;
     let app = spawn_app(db).await;
     let c = app.client();
     let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;
@@ -641,8 +626,6 @@ both_backends!(a_document_is_written_from_a_template_with_the_identity_banner);
 /// traits, and whose DataMatrix libdmtx reads back to the file's INS; for an
 /// anonymous user, the pseudonym and nothing else; bad input kept.
 async fn a_document_is_written_from_a_template_with_the_identity_banner(db: TestDb) {
-    use escale::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
-    use escale::domain::ins::{Ins, InsOid, Matricule};
     use std::process::Command;
 
     let f = seed_two_structures(&db.store).await;
@@ -653,52 +636,8 @@ async fn a_document_is_written_from_a_template_with_the_identity_banner(db: Test
         .create_usager(&t, &person("ADRUN", "ZOE"), &[])
         .await
         .unwrap();
-    let qualified = Vigilance::provisional()
-        .confirm_insi(InsRetrieval {
-            ins: Ins {
-                matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
-                oid: InsOid::NirTest,
-            },
-            history: vec![],
-            retrieved_at: chrono::Utc::now(),
-            retrieved_by: "test".into(),
-            key_mismatch: false,
-        })
-        .unwrap()
-        .record_document(DocumentCheck {
-            kind: "CN".into(),
-            checked_by: "test".into(),
-            checked_at: chrono::Utc::now(),
-        })
-        .unwrap();
-    let x = db
-        .store
-        .set_vigilance(
-            &t,
-            created.id,
-            created.version,
-            &created.data.identity,
-            &qualified,
-            &[],
-        )
-        .await
-        .unwrap();
-    let alias = db
-        .store
-        .create_usager(
-            &t,
-            &UsagerData {
-                identity: Identity::Anonymous {
-                    alias: "Papillon".into(),
-                    sex: None,
-                    birth_year: None,
-                },
-                contact: Contact::default(),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let x = qualify(&db.store, &t, &created).await;
+    let alias = anonymous(&db.store, &t, "Papillon").await;
     let app = spawn_app(db).await;
     let c = app.client();
     let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;

@@ -58,7 +58,7 @@ pub struct Author<'a> {
 
 impl Author<'_> {
     /// XCN: `IDNPS^NOM^PRENOM^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS`.
-    fn person(&self) -> String {
+    pub fn person(&self) -> String {
         format!(
             "{}^{}^{}^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS",
             self.idnps, self.family, self.given

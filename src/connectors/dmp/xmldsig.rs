@@ -194,30 +194,32 @@ pub fn verify_enveloped(signed: &Element) -> Result<Vec<u8>, String> {
     if Sha256::digest(content.canonical().as_bytes())[..] != expected[..] {
         return Err("empreinte différente : l'élément a été modifié après signature".into());
     }
+    signature_value(signature)
+}
+
+/// The `ds:SignatureValue` of `signature` verified (RSA-SHA256) over its
+/// canonical `ds:SignedInfo` with the key of the certificate in its
+/// `ds:KeyInfo`; that certificate (DER). The references are the caller's.
+pub fn signature_value(signature: &Element) -> Result<Vec<u8>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = |local: &str| -> Result<String, String> {
+        signature
+            .descendant(NS_DS, local)
+            .map(|e| e.text_content().split_whitespace().collect())
+            .ok_or_else(|| format!("ds:{local} absent"))
+    };
+    let signed_info = signature
+        .element(NS_DS, "SignedInfo")
+        .ok_or("ds:SignedInfo absent")?;
     let cert = b64
-        .decode(
-            signature
-                .descendant(NS_DS, "X509Certificate")
-                .ok_or("certificat absent de ds:KeyInfo")?
-                .text_content()
-                .split_whitespace()
-                .collect::<String>(),
-        )
+        .decode(text("X509Certificate")?)
         .map_err(|_| "certificat de ds:KeyInfo illisible")?;
     let value = b64
-        .decode(
-            signature
-                .element(NS_DS, "SignatureValue")
-                .ok_or("ds:SignatureValue absent")?
-                .text_content()
-                .split_whitespace()
-                .collect::<String>(),
-        )
+        .decode(text("SignatureValue")?)
         .map_err(|_| "ds:SignatureValue illisible")?;
     let der = CertificateDer::from(cert.as_slice());
-    let end_entity = webpki::EndEntityCert::try_from(&der)
-        .map_err(|e| format!("certificat de signature illisible ({e})"))?;
-    end_entity
+    webpki::EndEntityCert::try_from(&der)
+        .map_err(|e| format!("certificat de signature illisible ({e})"))?
         .verify_signature(
             webpki::ring::RSA_PKCS1_2048_8192_SHA256,
             signed_info.canonical().as_bytes(),

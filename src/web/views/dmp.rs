@@ -8,7 +8,6 @@ use crate::store::DmpDeposit;
 
 pub fn failures(list: &[DmpDeposit]) -> Markup {
     html! {
-        h1 { "Envois au DMP en échec" }
         p.hint { "Les demandes refusées ou abandonnées après plusieurs tentatives. Ouvrez le dossier pour relancer ou annuler : rien n'est perdu." }
         @if list.is_empty() { p { "Aucun envoi en échec." } }
         @else {

@@ -54,6 +54,7 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
                             }
                             li { a href="/identitovigilance/procedure" { "Procédure" } }
                             li { a href="/correspondants" { "Correspondants" } }
+                            li { a href="/dmp/echecs" { "Envois DMP en échec" } }
                             @if t.roles.contains(crate::domain::roles::Role::Directeur) {
                                 li { a href="/structure/equipe" { "Équipe" } }
                             }

@@ -338,3 +338,61 @@ pub async fn seed_two_structures(store: &DynStore) -> Fixture {
         other,
     }
 }
+
+/// The INS of ADRUN ZOE, a CNDA test person (test OID).
+pub fn zoe_ins() -> escale::domain::ins::Ins {
+    use escale::domain::ins::{Ins, InsOid, Matricule};
+    Ins {
+        matricule: Matricule::from_insi("2751263220749", "74").unwrap().0,
+        oid: InsOid::NirTest,
+    }
+}
+
+/// `u` made qualified (INSi answer with [`zoe_ins`], then an identity
+/// document checked), its identity unchanged.
+pub async fn qualify(
+    store: &DynStore,
+    t: &Tenant,
+    u: &escale::store::Usager,
+) -> escale::store::Usager {
+    use escale::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
+    let qualified = Vigilance::provisional()
+        .confirm_insi(InsRetrieval {
+            ins: zoe_ins(),
+            history: vec![],
+            retrieved_at: chrono::Utc::now(),
+            retrieved_by: "test".into(),
+            key_mismatch: false,
+        })
+        .unwrap()
+        .record_document(DocumentCheck {
+            kind: "CN".into(),
+            checked_by: "test".into(),
+            checked_at: chrono::Utc::now(),
+        })
+        .unwrap();
+    store
+        .set_vigilance(t, u.id, u.version, &u.data.identity, &qualified, &[])
+        .await
+        .unwrap()
+}
+
+/// An anonymous reception's file under `alias`.
+pub async fn anonymous(store: &DynStore, t: &Tenant, alias: &str) -> escale::store::Usager {
+    use escale::domain::usager::{Contact, Identity, UsagerData};
+    store
+        .create_usager(
+            t,
+            &UsagerData {
+                identity: Identity::Anonymous {
+                    alias: alias.into(),
+                    sex: None,
+                    birth_year: None,
+                },
+                contact: Contact::default(),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
+}
