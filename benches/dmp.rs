@@ -25,9 +25,8 @@ use escale::connectors::dmp::xds::{Author, PatientInfo, Submission};
 use escale::connectors::dmp::{Caller, DmpClient, DmpClientConfig};
 use escale::documents::cda::{self, Cda, Organization, Professional, uuid_oid};
 use escale::domain::care::Confidentiality;
-use escale::domain::dmp::{
-    ConsentEvent, DepositState, DmpOperation, DmpVisibility, structure_codes,
-};
+use escale::domain::dmp::{ConsentEvent, DepositState, DmpOperation, DmpVisibility};
+use escale::domain::dmp_codes::structure_codes;
 use escale::domain::document::{DocumentFields, document_type};
 use escale::domain::identity::{DocumentCheck, InsRetrieval, Vigilance};
 use escale::domain::ins::{Ins, InsOid, Matricule};
@@ -103,7 +102,10 @@ fn deposit_request(c: &mut Criterion) {
     });
     let ins = ins();
     let pdf = pdf();
-    let codes = structure_codes();
+    let codes = structure_codes(
+        escale::domain::structure::StructureKind::Csapa,
+        &Default::default(),
+    );
     let doc_type = document_type("88348-8").unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
     let caller = Caller {

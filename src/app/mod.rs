@@ -37,6 +37,7 @@ pub struct App {
 
 /// The job runner over this store and these services, with every job kind.
 pub fn jobs_runner(
+    config: &Config,
     store: &DynStore,
     insi: &Arc<InsiService>,
     dmp: &Arc<crate::services::dmp::DmpService>,
@@ -49,7 +50,10 @@ pub fn jobs_runner(
             dmp,
             crate::jobs::reverification::DEFAULT_RATE_PER_SECOND,
         ),
-        RunnerConfig::default(),
+        RunnerConfig {
+            lease: Duration::from_secs(config.jobs_lease_seconds.max(1)),
+            ..RunnerConfig::default()
+        },
     )
 }
 
@@ -89,7 +93,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         );
     }
     let national = national::start(&config).await?;
-    let jobs = jobs_runner(&store, &national.insi, &national.dmp);
+    let jobs = jobs_runner(&config, &store, &national.insi, &national.dmp);
     Ok(App {
         admin_secrets,
         card_agent: card_agent::load(&config),
@@ -221,6 +225,7 @@ pub async fn serve(
         config: app.config.clone(),
         store: app.store.clone(),
         insi: app.insi.clone(),
+        dmp: app.dmp.clone(),
         psc: app.psc.clone(),
         directory: app.directory.clone(),
         jobs: app.jobs.clone(),

@@ -132,14 +132,24 @@ async fn dmp_sandbox(config: &Config) -> anyhow::Result<(DmpSandboxHandle, DmpSe
     crate::install_crypto_provider();
     let dir = config.data_dir.join("pki");
     let pki = TestPki::load_or_create(&dir)?;
-    let handle = DmpSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
+    let mut handle = DmpSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
     tracing::info!(url = %handle.url, "bac à sable DMP prêt");
+    // Its « Mon espace santé » pages, on loopback like the PSC sandbox's.
+    let site = handle
+        .open_patient_site(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await?;
     let dmp = DmpService::new(
         config,
         handle.url.clone(),
         dir.join("ca.pem"),
         Some(Arc::new(TestPkiDmpIssuer { pki })),
-    );
+    )
+    .with_patient_view(Box::new(move |patient| {
+        format!(
+            "{site}{}",
+            crate::sandbox::dmp::patient_site::dossier_path(patient)
+        )
+    }));
     Ok((handle, dmp))
 }
 

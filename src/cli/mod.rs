@@ -6,6 +6,7 @@ mod annuaire;
 mod audit;
 mod dev;
 mod samples;
+mod samples_dmp;
 mod serve;
 
 pub use admin::{AdminCommand, admin};
@@ -13,6 +14,7 @@ pub use annuaire::{AnnuaireCommand, annuaire};
 pub use audit::{AuditCommand, audit};
 pub use dev::{DevCommand, dev};
 pub use samples::*;
+pub use samples_dmp::*;
 pub use serve::{migrate, serve};
 
 use crate::config::Config;

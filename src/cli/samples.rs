@@ -61,10 +61,11 @@ pub fn samples(out: &Path) -> anyhow::Result<ExitCode> {
         SAMPLE_IDENTITY_SHEET,
         &crate::documents::identity_sheet::render(&sheet)?,
     )?;
+    super::samples_dmp::dmp_samples(out, &identity, &vigilance, at)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_sample(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_sample(out: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let path = out.join(name);
     std::fs::write(&path, bytes)
         .map_err(|e| anyhow::anyhow!("impossible d'écrire {} : {e}", path.display()))?;

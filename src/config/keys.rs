@@ -107,6 +107,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "taille maximale d'un formulaire envoyé",
     ),
     (
+        "jobs_lease_seconds",
+        "ESCALE_JOBS_LEASE_SECONDS",
+        "60",
+        "un travail de fond dont le processus s'est arrêté est repris après ce délai",
+    ),
+    (
         "admin_secret_key",
         "ESCALE_ADMIN_SECRET_KEY",
         "(générée dans data_dir/admin-secret.key)",

@@ -34,6 +34,9 @@ pub struct Config {
     pub public_url: Option<String>,
     pub demo_data: bool,
     pub max_body_bytes: usize,
+    /// A job whose process died is taken up again after this long
+    /// (its runner renews the lease while it works).
+    pub jobs_lease_seconds: u64,
     /// PostgreSQL only: where the documents' bytes are kept instead of the
     /// database (`None`: in the database).
     pub documents_dir: Option<PathBuf>,
@@ -64,6 +67,7 @@ impl Default for Config {
             public_url: None,
             demo_data: true,
             max_body_bytes: 256 * 1024,
+            jobs_lease_seconds: 60,
             documents_dir: None,
             admin_login_summary_seconds: 600,
             admin_secret_key: None,

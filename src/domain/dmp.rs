@@ -306,36 +306,6 @@ impl DepositState {
     }
 }
 
-/// The codes that place a structure in the DMP's metadata: XDS
-/// healthcareFacilityTypeCode (JDV_J02), practiceSettingCode (JDV_J04), the
-/// VIHF's sector (JDV_J61) and the submission set's contentTypeCode
-/// (JDV_J59). Every kind Escale serves is a social or medico-social
-/// establishment (SA41, ESSMS) giving ambulatory care and support (19).
-pub struct StructureCodes {
-    pub facility_type: Code,
-    pub practice_setting: Code,
-    pub sector: Code,
-    pub content_type: Code,
-}
-
-pub fn structure_codes() -> StructureCodes {
-    let sa41 = Code::new(
-        "SA41",
-        "1.2.250.1.71.4.2.4",
-        "Autre établissement du domaine social ou médico-social",
-    );
-    StructureCodes {
-        facility_type: sa41.clone(),
-        practice_setting: Code::new(
-            "ESSMS",
-            "1.2.250.1.213.1.1.4.9",
-            "Etablissement ou Service Social ou Médico-Social",
-        ),
-        sector: sa41,
-        content_type: Code::new("19", "1.2.250.1.213.2.2", "Traitement et cure ambulatoire"),
-    }
-}
-
 /// The VIHF role of a professional from the profession written in their
 /// profile: a health profession (TRE_G15), otherwise their role in the care
 /// (TRE_R85) or social profession (TRE_R94, only code 41 still open).

@@ -6,6 +6,7 @@ pub mod care;
 pub mod datamatrix;
 pub mod directory;
 pub mod dmp;
+pub mod dmp_codes;
 pub mod document;
 pub mod duplicates;
 pub mod identifiers;

@@ -11,6 +11,7 @@
 
 pub mod checks;
 pub mod deposit;
+pub mod patient_site;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -53,6 +54,10 @@ pub enum DmpBehaviour {
     /// Registers the deposit, then drops the connection before answering
     /// (the answer is lost: the client must not deposit twice).
     LoseAnswer,
+    /// Does what it is asked (a deposit is registered), then never answers:
+    /// the client's process can be killed while it waits, and must not
+    /// deposit twice once restarted.
+    HoldAnswer,
 }
 
 struct State {
@@ -74,6 +79,17 @@ impl State {
     fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
+    /// Every patient with an entry, sorted.
+    fn patient_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .entries()
+            .iter()
+            .map(|e| e.patient_id.clone())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
 }
 
 /// A running sandbox; stops when dropped.
@@ -81,8 +97,11 @@ pub struct DmpSandboxHandle {
     /// `https://127.0.0.1:<port>/si-dmp-server/v2/services`.
     pub url: String,
     pub addr: SocketAddr,
+    /// The « vu du patient » site, once opened: its URL (no trailing slash).
+    pub patient_site: Option<String>,
     state: Arc<State>,
     task: JoinHandle<()>,
+    site_task: Option<JoinHandle<()>>,
 }
 
 impl DmpSandboxHandle {
@@ -111,15 +130,9 @@ impl DmpSandboxHandle {
 
     /// Every patient with an entry, and what each sees.
     pub fn patients(&self) -> Vec<(String, Vec<Entry>)> {
-        let mut ids: Vec<String> = self
-            .state
-            .entries()
-            .iter()
-            .map(|e| e.patient_id.clone())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids.into_iter()
+        self.state
+            .patient_ids()
+            .into_iter()
             .map(|id| {
                 let seen = self.patient_view(&id);
                 (id, seen)
@@ -139,11 +152,28 @@ impl DmpSandboxHandle {
     pub fn request_count(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
     }
+
+    /// Serves the « vu du patient » pages ([`patient_site`]) on `bind`,
+    /// over plain HTTP: its URL.
+    pub async fn open_patient_site(&mut self, bind: SocketAddr) -> Result<String, SandboxError> {
+        let (listener, addr) = super::insi::listen(bind).await?;
+        let router = patient_site::router(self.state.clone());
+        self.site_task = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }));
+        let url = format!("http://{addr}");
+        tracing::info!(%url, "Mon espace santé (bac à sable) : pages « vu du patient »");
+        self.patient_site = Some(url.clone());
+        Ok(url)
+    }
 }
 
 impl Drop for DmpSandboxHandle {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(t) = &self.site_task {
+            t.abort();
+        }
     }
 }
 
@@ -155,12 +185,7 @@ impl DmpSandbox {
     pub async fn start(bind: SocketAddr, pki: &TestPki) -> Result<DmpSandboxHandle, SandboxError> {
         let tls = crate::sandbox::insi::server_config(pki)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let listener = TcpListener::bind(bind)
-            .await
-            .map_err(|source| SandboxError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { addr: bind, source })?;
+        let (listener, addr) = super::insi::listen(bind).await?;
         let ca_der = CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes())
             .next()
             .and_then(Result::ok)
@@ -179,8 +204,10 @@ impl DmpSandbox {
         Ok(DmpSandboxHandle {
             url,
             addr,
+            patient_site: None,
             state,
             task,
+            site_task: None,
         })
     }
 }
@@ -335,8 +362,10 @@ async fn handle(
     };
     match answer {
         Ok(xml) => {
-            if behaviour == DmpBehaviour::LoseAnswer {
-                return Err(LostAnswer);
+            match behaviour {
+                DmpBehaviour::LoseAnswer => return Err(LostAnswer),
+                DmpBehaviour::HoldAnswer => std::future::pending::<()>().await,
+                _ => {}
             }
             Ok(soap(StatusCode::OK, xml))
         }
@@ -471,6 +500,7 @@ fn register(
         title: d.title,
         type_code: d.type_code,
         confidentiality: d.confidentiality,
+        structure_codes: d.structure_codes,
         status: STATUS_APPROVED.to_string(),
         structure: r.vihf.structure.clone(),
         submitted_at: Utc::now(),

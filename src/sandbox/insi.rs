@@ -94,6 +94,17 @@ pub enum SandboxError {
     Tls(String),
 }
 
+/// Binds `bind` (port 0: any): the listener and the address it got.
+pub(crate) async fn listen(bind: SocketAddr) -> Result<(TcpListener, SocketAddr), SandboxError> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| SandboxError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| SandboxError::Bind { addr: bind, source })?;
+    Ok((listener, addr))
+}
+
 struct State {
     known_idams: Vec<String>,
     behaviour: Mutex<Behaviour>,
@@ -162,12 +173,7 @@ impl InsiSandbox {
     ) -> Result<SandboxHandle, SandboxError> {
         let tls = server_config(pki)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-        let listener = TcpListener::bind(bind)
-            .await
-            .map_err(|source| SandboxError::Bind { addr: bind, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { addr: bind, source })?;
+        let (listener, addr) = listen(bind).await?;
         let host = if addr.ip().is_unspecified() || addr.ip().is_loopback() && addr.is_ipv6() {
             "localhost".to_owned()
         } else {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::dmp::{DepositState, DmpOperation, DmpVisibility};
+use crate::domain::dmp_codes::DmpCodeChoice;
 use crate::domain::tenant::Tenant;
 use crate::store::{Journal, StoreResult};
 
@@ -80,4 +81,11 @@ pub trait DmpStore: Send + Sync {
     ) -> StoreResult<()>;
     /// The structure's refused and given-up requests, newest first.
     async fn dmp_failures(&self, t: &Tenant, limit: i64) -> StoreResult<Vec<DmpDeposit>>;
+    /// The codes the director chose for the structure's DMP metadata.
+    async fn set_dmp_codes(
+        &self,
+        t: &Tenant,
+        codes: &DmpCodeChoice,
+        journal: Journal<'_>,
+    ) -> StoreResult<()>;
 }

@@ -31,6 +31,8 @@ pub struct Structure {
     /// Codes of the high-trust identity documents the structure accepts.
     pub identity_documents: Vec<String>,
     pub insi: Option<StructureInsi>,
+    /// The director's codes for the DMP's metadata (`domain::dmp_codes`).
+    pub dmp_codes: crate::domain::dmp_codes::DmpCodeChoice,
     pub created_at: DateTime<Utc>,
 }
 

@@ -43,6 +43,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub insi: Arc<crate::services::insi::InsiService>,
+    pub dmp: Arc<crate::services::dmp::DmpService>,
     pub psc: Arc<crate::services::psc::PscService>,
     pub directory: Arc<crate::services::annuaire::DirectoryService>,
     /// The job runner of this process (woken when a job is enqueued).

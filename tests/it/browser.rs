@@ -17,6 +17,7 @@ use crate::common::app::{TestApp, spawn_app};
 use crate::common::db::{TestBackend, test_store};
 
 mod axe;
+mod dmp;
 
 /// Longest wait for anything the browser should do.
 const WAIT: Duration = Duration::from_secs(10);

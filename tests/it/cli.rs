@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::common::db::TestDb;
 
-fn escale(db_url: Option<&str>, args: &[&str]) -> Output {
+pub(crate) fn escale(db_url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_escale"));
     cmd.args(args)
         .env("ESCALE_LOG", "warn")
@@ -20,7 +20,7 @@ fn escale(db_url: Option<&str>, args: &[&str]) -> Output {
     cmd.output().expect("run escale")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -20,9 +20,8 @@ use escale::connectors::dmp::xds::{Author, PatientInfo, Submission};
 use escale::connectors::dmp::{Caller, DmpClient, DmpClientConfig, DmpError};
 use escale::documents::cda::{self, Cda, Organization, Professional, uuid_oid};
 use escale::domain::care::Confidentiality;
-use escale::domain::dmp::{
-    ConsentEvent, DepositState, DmpOperation, DmpVisibility, structure_codes,
-};
+use escale::domain::dmp::{ConsentEvent, DepositState, DmpOperation, DmpVisibility};
+use escale::domain::dmp_codes::structure_codes;
 use escale::domain::document::{DocumentFields, document_type};
 use escale::domain::ins::Ins;
 use escale::domain::sharing::ShareableIdentity;
@@ -95,7 +94,10 @@ fn cda_of(ins: &Ins, id: Uuid, version: i32, replaces: Option<Uuid>) -> String {
         family: "Bernard",
         specialty: None,
     };
-    let codes = structure_codes();
+    let codes = structure_codes(
+        escale::domain::structure::StructureKind::Csapa,
+        &Default::default(),
+    );
     let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
     cda::render(&Cda {
         id,
@@ -133,7 +135,10 @@ fn submission<'a>(
     type_code: &str,
     replaces: Option<&'a str>,
 ) -> Submission<'a> {
-    let codes = structure_codes();
+    let codes = structure_codes(
+        escale::domain::structure::StructureKind::Csapa,
+        &Default::default(),
+    );
     let t = document_type("88348-8").unwrap();
     let at = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
     Submission {
@@ -344,7 +349,7 @@ async fn the_sandbox_can_be_down_slow_or_faulty() {
 }
 
 /// A qualified user of the CSAPA, informed, with one letter.
-async fn qualified_with_letter(
+pub(crate) async fn qualified_with_letter(
     store: &DynStore,
     t: &escale::domain::tenant::Tenant,
 ) -> (Uuid, Uuid) {
@@ -587,6 +592,8 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = f.medecin.tenant.clone();
     let (ok_user, ok_doc) = qualified_with_letter(&db.store, &t).await;
+    // An export of the file (for a transfer): a type the DMP does not take.
+    let export_doc = letter(&db.store, &t, ok_user, "EXPORT_DUI").await;
     let anonymous = anonymous(&db.store, &t, "Papillon").await;
     let anon_doc = letter(&db.store, &t, anonymous.id, "88348-8").await;
     let provisional = db
@@ -642,13 +649,21 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     assert!(r.text().await.unwrap().contains("anonyme"));
     let r = send(provisional.id, prov_doc).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    // Every type Escale offers is one the DMP takes (reference table,
-    // column dmp): the refusal of another type is the domain's test.
-    assert!(
-        escale::domain::document::document_types()
-            .iter()
-            .all(|t| t.dmp)
-    );
+    // A type the DMP does not take: not offered, and a crafted request for
+    // it is refused in French.
+    let page = app.page(&c, &format!("/usagers/{ok_user}")).await;
+    let form = page
+        .split("id=\"envoi-dmp\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</form>").next())
+        .expect("the send form of a qualified, informed user");
+    assert!(form.contains(&ok_doc.to_string()), "{form}");
+    assert!(!form.contains(&export_doc.to_string()), "{form}");
+    let r = send(ok_user, export_doc).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("ne se dépose pas dans le DMP"), "{body}");
+    assert_eq!(jobs().await, 0);
     // A crafted request: another user's document under the anonymous file,
     // a deletion of what was never sent, no CSRF token.
     assert_eq!(

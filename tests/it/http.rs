@@ -1054,9 +1054,10 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     let store: escale::store::DynStore = std::sync::Arc::new(store);
     let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
     let dmp = std::sync::Arc::new(escale::services::dmp::DmpService::disabled(&config));
+    let jobs = escale::app::jobs_runner(&config, &store, &insi, &dmp);
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
-        jobs: escale::app::jobs_runner(&store, &insi, &dmp),
+        jobs,
         store,
         insi,
         dmp,

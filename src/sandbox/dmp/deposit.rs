@@ -16,9 +16,17 @@ use crate::connectors::dmp::xmldsig::{self, NS_DS};
 use crate::connectors::xml::{self, Element};
 use crate::domain::document::document_type;
 
-/// JDV_J02 facility types and JDV_J04 practice settings the sandbox knows (subset).
-const FACILITY_TYPES: [&str; 4] = ["SA05", "SA07", "SA41", "SA50"];
-const PRACTICE_SETTINGS: [&str; 2] = ["ESSMS", "AMBULATOIRE"];
+/// JDV_J61 facility types, JDV_J04 practice settings and JDV_J59 content
+/// types (TRE_R209) the sandbox knows (subsets).
+const FACILITY_TYPES: [&str; 10] = [
+    "SA01", "SA03", "SA04", "SA05", "SA07", "SA21", "SA28", "SA41", "SA43", "SA50",
+];
+const PRACTICE_SETTINGS: [&str; 3] = ["ESSMS", "AMBULATOIRE", "ETABLISSEMENT"];
+const CONTENT_TYPES: [&str; 34] = [
+    "03", "04", "07", "08", "09", "11", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22",
+    "25", "26", "27", "28", "33", "37", "40", "42", "43", "44", "45", "46", "47", "48", "50", "52",
+    "60", "97",
+];
 const CONFIDENTIALITY: [&str; 4] = [
     "N",
     "MASQUE_PS",
@@ -34,6 +42,8 @@ pub struct Deposit {
     pub title: String,
     pub type_code: String,
     pub confidentiality: Vec<String>,
+    /// healthcareFacilityTypeCode, practiceSettingCode, the set's contentTypeCode.
+    pub structure_codes: [String; 3],
     pub replaces: Option<String>,
     pub size: usize,
 }
@@ -188,10 +198,23 @@ pub fn check_deposit(r: &Received, parts: &HashMap<String, Vec<u8>>) -> Result<D
     check_cda(cda, &unique_id, &patient_id)?;
 
     // The XAdES signature: over the submission set and this CDA.
-    let submission_unique = list
+    let package = list
         .children_named("RegistryPackage")
-        .find_map(|p| external_id(p, scheme::SUBMISSION_UNIQUE_ID))
+        .next()
+        .ok_or_else(|| registry("XDSRegistryMetadataError", "lot de soumission absent"))?;
+    let submission_unique = external_id(package, scheme::SUBMISSION_UNIQUE_ID)
         .ok_or_else(|| registry("XDSRegistryMetadataError", "uniqueId du lot absent"))?;
+    let content = classification(package, scheme::CONTENT_TYPE)
+        .first()
+        .and_then(|c| c.attribute("nodeRepresentation"))
+        .unwrap_or_default()
+        .to_string();
+    if !CONTENT_TYPES.contains(&content.as_str()) {
+        return Err(registry(
+            "XDSRegistryMetadataError",
+            format!("contentTypeCode « {content} » du lot hors JDV_J59"),
+        ));
+    }
     let signature_bytes = documents
         .get(signature.attribute("id").unwrap_or_default())
         .ok_or_else(|| registry("XDSMissingDocument", "document de signature absent"))?;
@@ -213,6 +236,7 @@ pub fn check_deposit(r: &Received, parts: &HashMap<String, Vec<u8>>) -> Result<D
         title,
         type_code,
         confidentiality: confidentiality.into_iter().filter(|c| c != "N").collect(),
+        structure_codes: [facility, practice, content],
         replaces,
         size: cda.len(),
     })

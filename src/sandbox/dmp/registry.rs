@@ -22,6 +22,8 @@ pub struct Entry {
     pub type_code: String,
     /// Codes besides « N » (MASQUE_PS, INVISIBLE_PATIENT…).
     pub confidentiality: Vec<String>,
+    /// healthcareFacilityTypeCode, practiceSettingCode, the set's contentTypeCode.
+    pub structure_codes: [String; 3],
     pub status: String,
     /// IDNST of the depositing structure.
     pub structure: String,

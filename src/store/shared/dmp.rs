@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::audit::commit_journaled;
 use super::{SqlStore, rows};
 use crate::domain::dmp::{DepositState, DmpOperation, DmpVisibility};
+use crate::domain::dmp_codes::DmpCodeChoice;
 use crate::domain::tenant::Tenant;
 use crate::store::jobs::MAX_ATTEMPTS;
 use crate::store::sql::{Exec, Query, Row};
@@ -321,5 +322,25 @@ impl DmpStore for SqlStore {
             .push_bind(limit)
             .all(deposit)
             .await
+    }
+
+    async fn set_dmp_codes(
+        &self,
+        t: &Tenant,
+        codes: &DmpCodeChoice,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query(
+            "UPDATE structures SET dmp_facility_type = $1, dmp_practice_setting = $2,
+                 dmp_content_type = $3 WHERE id = $4",
+        )
+        .bind(codes.facility_type.as_deref())
+        .bind(codes.practice_setting.as_deref())
+        .bind(codes.content_type.as_deref())
+        .bind(t.structure_id)
+        .execute()
+        .await?;
+        commit_journaled(tx, t, journal).await
     }
 }

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::domain::audit::{AuditRecord, entry_hash};
+use crate::domain::dmp_codes::DmpCodeChoice;
 use crate::domain::duplicates::Collision;
 use crate::domain::identity::{IdentityStatus, Vigilance};
 use crate::domain::procedure::IdentityPolicy;
@@ -168,6 +169,11 @@ pub fn structure(r: &Row) -> StoreResult<Structure> {
                 idam,
             }),
             _ => None,
+        },
+        dmp_codes: DmpCodeChoice {
+            facility_type: r.get("dmp_facility_type")?,
+            practice_setting: r.get("dmp_practice_setting")?,
+            content_type: r.get("dmp_content_type")?,
         },
         created_at: r.get("created_at")?,
     })

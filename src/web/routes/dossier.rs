@@ -47,6 +47,9 @@ pub(super) async fn render(
         documents: &c.documents,
         dmp: crate::domain::dmp::DmpConsent::from_records(&c.dmp_consent),
         deposits: &opened.dmp_deposits,
+        patient_view: st
+            .dmp
+            .patient_view(&usager.data.identity, &usager.vigilance),
         team: &opened.team,
         writable: &writable,
         can_edit: t.may(IdentityAction::Edit),

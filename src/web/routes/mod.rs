@@ -142,6 +142,7 @@ pub fn routes(_config: &Config) -> Router<AppState> {
             "/structure/parametres",
             get(structure::show).post(structure::save),
         )
+        .route("/structure/parametres/dmp", post(structure::save_dmp))
 }
 
 pub async fn not_found() -> Response {

@@ -125,3 +125,21 @@ pub async fn save(
     }
     Ok(Redirect::to("/structure/parametres?ok=1").into_response())
 }
+
+/// The codes that place the structure in the DMP's metadata.
+pub async fn save_dmp(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    require_director(&ctx)?;
+    crate::services::dmp::set_structure_codes(
+        st.store.as_ref(),
+        &ctx.tenant,
+        form.get("facility_type"),
+        form.get("practice_setting"),
+        form.get("content_type"),
+    )
+    .await?;
+    Ok(Redirect::to("/structure/parametres?ok=1").into_response())
+}

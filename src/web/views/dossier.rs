@@ -51,6 +51,8 @@ pub struct FileView<'a> {
     pub dmp: DmpConsent,
     /// Its requests to the DMP, newest first.
     pub deposits: &'a [crate::store::DmpDeposit],
+    /// The page of what the user's Mon espace santé shows (sandbox).
+    pub patient_view: Option<String>,
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
     /// The procedure lets the reader change identities and contact details.
@@ -445,6 +447,10 @@ fn deposits(v: &FileView<'_>) -> Markup {
     };
     html! {
         h3 { "Envois au DMP" }
+        @if let Some(url) = &v.patient_view {
+            // Another site: a full page load (htmx would fetch it across origins).
+            p { a #vu-du-patient href=(url) hx-boost="false" { "Voir son DMP comme l'usager le voit (Mon espace santé du bac à sable)" } }
+        }
         @if v.deposits.is_empty() { p.muted { "Aucun document envoyé." } }
         @else {
             table #envois-dmp {

@@ -2,8 +2,10 @@
 
 use maud::{Markup, html};
 
+use super::components::select;
 use super::layout::csrf_field;
 use crate::domain::care::CONFIGURABLE_MEDICAL_ROLES;
+use crate::domain::dmp_codes::{DmpCodeField, default_code, structure_codes};
 use crate::domain::identity::DOCUMENT_KINDS;
 use crate::domain::roles::Role;
 use crate::store::Structure;
@@ -50,6 +52,39 @@ pub fn settings(s: &Structure, csrf: &str, saved: bool) -> Markup {
                 }
             }
             button type="submit" { "Enregistrer" }
+        }
+        (dmp_codes(s, csrf))
+    }
+}
+
+/// The codes of the structure in what it sends to the DMP.
+fn dmp_codes(s: &Structure, csrf: &str) -> Markup {
+    let current = structure_codes(s.kind, &s.dmp_codes);
+    let no_errors = std::collections::BTreeMap::new();
+    html! {
+        section #dmp aria-labelledby="h-dmp-codes" {
+            h2 #h-dmp-codes { "Mon espace santé (DMP) : codes de la structure" }
+            p { "Ces codes accompagnent chaque document envoyé au DMP (métadonnées XDS, en-tête CDA, VIHF). Reprenez le secteur d'activité que l'Annuaire Santé donne pour la structure ; sans choix, ceux de son type (" (s.kind.label()) ") s'appliquent." }
+            form method="post" action="/structure/parametres/dmp" {
+                (csrf_field(csrf))
+                @for field in DmpCodeField::ALL {
+                    @let options: Vec<(String, String)> = field
+                        .options()
+                        .map(|c| {
+                            let default = if c.code == default_code(s.kind, field) { " — par défaut" } else { "" };
+                            (c.code.clone(), format!("{} ({}){default}", c.label, c.code))
+                        })
+                        .collect();
+                    @let options: Vec<(&str, &str)> = options.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                    @let selected = match field {
+                        DmpCodeField::FacilityType => &current.facility_type.code,
+                        DmpCodeField::PracticeSetting => &current.practice_setting.code,
+                        DmpCodeField::ContentType => &current.content_type.code,
+                    };
+                    (select(field.code(), field.label(), &options, selected, &no_errors))
+                }
+                button type="submit" { "Enregistrer les codes DMP" }
+            }
         }
     }
 }

@@ -75,12 +75,42 @@ struct Violation {
 
 /// What the walks found: pages checked, and a line per violation.
 #[derive(Default)]
-struct Report {
-    pages: usize,
-    violations: Vec<String>,
+pub(super) struct Report {
+    pub(super) pages: usize,
+    pub(super) violations: Vec<String>,
 }
 
-type Findings = Arc<Mutex<Report>>;
+pub(super) type Findings = Arc<Mutex<Report>>;
+
+/// axe-core's source, or `None` when it cannot be had outside CI (the test
+/// says it did not run); under CI its absence fails the test.
+pub(super) fn axe_or_skip() -> Option<Arc<String>> {
+    match axe_source() {
+        Ok(js) => Some(Arc::new(js)),
+        Err(why) => {
+            let why = format!("axe-core {AXE_VERSION} unavailable: {why}");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "accessibility test (CI is set, so this is a failure): {why}"
+            );
+            println!("browser accessibility test not run: {why}");
+            None
+        }
+    }
+}
+
+/// Fails with every serious or critical violation found.
+pub(super) fn assert_no_violations(findings: &Findings) {
+    let report = findings.lock().unwrap();
+    assert!(
+        report.violations.is_empty(),
+        "{} serious or critical accessibility violations over {} pages (axe-core {AXE_VERSION}, {}):\n{}",
+        report.violations.len(),
+        report.pages,
+        WCAG_TAGS.join(", "),
+        report.violations.join("\n")
+    );
+}
 
 /// axe.min.js from `ESCALE_AXE_JS`, or from npm into the test cache; `Err`
 /// says why it could not be had.
@@ -134,7 +164,7 @@ fn axe_source() -> Result<String, String> {
 
 /// Runs axe on the page the browser shows and records its serious and
 /// critical violations under `page`.
-async fn check_page(c: &Client, axe: &str, page: &str, who: &str, findings: &Findings) {
+pub(super) async fn check_page(c: &Client, axe: &str, page: &str, who: &str, findings: &Findings) {
     // Each page load forgets the script: inject it again.
     c.execute(axe, vec![])
         .await
@@ -370,17 +400,8 @@ async fn as_person(c: &Client, base: &str, axe: &str, p: &Person, findings: &Fin
 /// the pages of a director, a reception agent and a doctor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_pages_pass_axe_for_director_reception_and_doctor() {
-    let axe = match axe_source() {
-        Ok(js) => Arc::new(js),
-        Err(why) => {
-            let why = format!("axe-core {AXE_VERSION} unavailable: {why}");
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "accessibility test (CI is set, so this is a failure): {why}"
-            );
-            println!("browser accessibility test not run: {why}");
-            return;
-        }
+    let Some(axe) = axe_or_skip() else {
+        return;
     };
     let Some((app, driver)) = setup().await else {
         return;
@@ -403,15 +424,7 @@ async fn browser_pages_pass_axe_for_director_reception_and_doctor() {
             started.elapsed().as_secs_f64()
         );
     }
-    let report = findings.lock().unwrap();
-    assert!(
-        report.violations.is_empty(),
-        "{} serious or critical accessibility violations over {} pages (axe-core {AXE_VERSION}, {}):\n{}",
-        report.violations.len(),
-        report.pages,
-        WCAG_TAGS.join(", "),
-        report.violations.join("\n")
-    );
+    assert_no_violations(&findings);
 }
 
 #[test]

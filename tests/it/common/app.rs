@@ -147,7 +147,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("national services");
     let sandboxes = national.sandboxes.clone();
-    let jobs = escale::app::jobs_runner(&db.store, &national.insi, &national.dmp);
+    let jobs = escale::app::jobs_runner(&config, &db.store, &national.insi, &national.dmp);
     let app = escale::app::App {
         admin_secrets: Arc::new(
             escale::services::admin_secrets::AdminSecrets::load(&config).expect("admin key"),

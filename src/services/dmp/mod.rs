@@ -8,22 +8,20 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{NaiveTime, Utc};
+mod sending;
 
 use crate::config::Config;
-use crate::connectors::dmp::requests::{STATUS_APPROVED, STATUS_DELETED, StatusChange};
-use crate::connectors::dmp::response::{EntryStatus, RegistryEntry};
 use crate::connectors::dmp::vihf::{AuthenticationMode, Software};
-use crate::connectors::dmp::xds::{Author, PatientInfo, Submission};
+use crate::connectors::dmp::xds::Author;
 use crate::connectors::dmp::{Caller, DmpClient, DmpClientConfig, DmpError};
-use crate::documents::cda::{self, Cda, Organization, Professional, uuid_oid};
 use crate::domain::dmp::{
-    ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility, StructureCodes,
-    may_request, professional_id, structure_codes, vihf_role,
+    ConsentEvent, DepositState, DmpConsent, DmpOperation, DmpVisibility, may_request,
+    professional_id, vihf_role,
 };
-use crate::domain::document::{DocumentType, document_type};
-use crate::domain::sharing::ShareableIdentity;
-use crate::domain::terminology::Code;
+use crate::domain::dmp_codes::structure_codes;
+use crate::domain::document::document_type;
+use crate::domain::identity::Vigilance;
+use crate::domain::usager::Identity;
 
 use uuid::Uuid;
 
@@ -32,6 +30,9 @@ use super::error::{ServiceError, ServiceResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::tenant::Tenant;
 use crate::store::{DmpDeposit, Document, Store, Structure};
+
+use sending::Sending;
+pub use sending::{DepositPackage, SOURCE_ID};
 
 /// Records one event, journaled with it. An anonymous user has no DMP here
 /// (nothing about one is recorded); an event that does not follow from the
@@ -162,6 +163,50 @@ pub async fn failures(store: &dyn Store, t: &Tenant) -> ServiceResult<Vec<DmpDep
     Ok(store.dmp_failures(t, 200).await?)
 }
 
+/// The director's codes for the structure's DMP metadata (an empty field:
+/// the default of its kind), journaled with the codes before and after.
+pub async fn set_structure_codes(
+    store: &dyn Store,
+    t: &Tenant,
+    facility_type: &str,
+    practice_setting: &str,
+    content_type: &str,
+) -> ServiceResult<()> {
+    if !t.roles.contains(crate::domain::roles::Role::Directeur) {
+        return Err(ServiceError::Forbidden(
+            "les paramètres de la structure sont réservés à la direction",
+        ));
+    }
+    let before = store
+        .get_structure(t.structure_id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let choice = crate::domain::dmp_codes::choose(facility_type, practice_setting, content_type)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?
+        .without_defaults(before.kind);
+    if before.dmp_codes == choice {
+        return Ok(());
+    }
+    let show = |c: &crate::domain::dmp_codes::StructureCodes| {
+        format!(
+            "{} / {} / {}",
+            c.facility_type.code, c.practice_setting.code, c.content_type.code
+        )
+    };
+    let entry = audit::event(
+        t,
+        AuditAction::ConfigurationChanged,
+        None,
+        format!(
+            "codes DMP (secteur / cadre / modalité) : {} → {}",
+            show(&structure_codes(before.kind, &before.dmp_codes)),
+            show(&structure_codes(before.kind, &choice))
+        ),
+    );
+    store.set_dmp_codes(t, &choice, &[entry]).await?;
+    Ok(())
+}
+
 /// A structure's DMP certificates (files).
 #[derive(Debug, Clone)]
 pub struct DmpCredentials {
@@ -207,7 +252,12 @@ pub struct DmpService {
     software: Software,
     issuer: Option<Arc<dyn DmpCredentialIssuer>>,
     clients: Mutex<HashMap<Uuid, Arc<DmpClient>>>,
+    patient_view: Option<PatientViewLink>,
 }
+
+/// The address of the page showing what a patient (`INS^^^&OID&ISO^NH`)
+/// sees of their DMP, where there is one (a sandbox).
+pub type PatientViewLink = Box<dyn Fn(&str) -> String + Send + Sync>;
 
 impl DmpService {
     /// The configured DMP (`dmp_url`, `dmp_ca`), if any.
@@ -239,7 +289,22 @@ impl DmpService {
             },
             issuer,
             clients: Mutex::default(),
+            patient_view: None,
         }
+    }
+
+    /// Links each qualified user's file to `link` (their DMP as they see it).
+    pub fn with_patient_view(mut self, link: PatientViewLink) -> DmpService {
+        self.patient_view = Some(link);
+        self
+    }
+
+    /// The page of what the user's Mon espace santé shows, when this DMP
+    /// has one and the identity may be shared (qualified INS).
+    pub fn patient_view(&self, identity: &Identity, vigilance: &Vigilance) -> Option<String> {
+        let link = self.patient_view.as_ref()?;
+        let shared = crate::domain::sharing::shareable(identity, vigilance).ok()?;
+        Some(link(&crate::connectors::dmp::vihf::patient_id(shared.ins)))
     }
 
     /// No DMP configured (production without `dmp_url`).
@@ -391,7 +456,7 @@ pub async fn perform(
     );
     let name = professional.display_name();
     let idnst = format!("1{}", structure.finess_geo);
-    let codes = structure_codes();
+    let codes = structure_codes(structure.kind, &structure.dmp_codes);
     let sending = Sending {
         client: &client,
         caller: Caller {
@@ -453,165 +518,5 @@ pub async fn perform(
         }
         Err(e) if e.is_transient() => Ok(Attempt::Later(format!("{e} ({})", e.advice()))),
         Err(e) => refuse(format!("{e} ({})", e.advice())).await,
-    }
-}
-
-/// The DMP's source id of Escale's submissions (the DMP package's example
-/// value, until the DMP registers Escale's own OID).
-const SOURCE_ID: &str = "1.2.250.1.999.1.1.7898";
-
-/// One request on its way: who sends, for whom, what.
-struct Sending<'a> {
-    client: &'a DmpClient,
-    caller: Caller<'a>,
-    author: Author<'a>,
-    structure: &'a Structure,
-    codes: &'a StructureCodes,
-    patient: ShareableIdentity<'a>,
-    doc: &'a Document,
-    doc_type: &'a DocumentType,
-    pdf: &'a [u8],
-    /// The document's earlier versions.
-    older: &'a [Document],
-    visibility: DmpVisibility,
-}
-
-impl Sending<'_> {
-    /// The patient's documents in the DMP (`found`: already searched).
-    async fn entries(
-        &self,
-        found: Option<Vec<RegistryEntry>>,
-    ) -> Result<Vec<RegistryEntry>, DmpError> {
-        match found {
-            Some(f) => Ok(f),
-            None => {
-                self.client
-                    .find_documents(&self.caller, self.patient.ins)
-                    .await
-            }
-        }
-    }
-
-    /// TD2.1, replacing the earlier version the DMP holds (RPLC), unless
-    /// this version is there already.
-    async fn deposit(&self, found: Option<Vec<RegistryEntry>>) -> Result<&'static str, DmpError> {
-        let doc = self.doc;
-        let unique_id = uuid_oid(doc.id);
-        if found
-            .as_ref()
-            .is_some_and(|f| f.iter().any(|e| e.unique_id == unique_id))
-        {
-            return Ok("déjà présent dans le DMP (réponse précédente perdue)");
-        }
-        let previous = if self.older.is_empty() {
-            None
-        } else {
-            let entries = self.entries(found).await?;
-            self.older.iter().rev().find_map(|v| {
-                let id = uuid_oid(v.id);
-                entries
-                    .iter()
-                    .find(|e| e.status == EntryStatus::Approved && e.unique_id == id)
-                    .map(|e| (v.id, e.entry_uuid.clone()))
-            })
-        };
-        let author = Professional {
-            idnps: self.author.idnps,
-            given: self.author.given,
-            family: self.author.family,
-            specialty: None,
-        };
-        let service_time = doc
-            .date
-            .and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
-            .and_utc();
-        let codes = self.codes;
-        let xml = cda::render(&Cda {
-            id: doc.id,
-            set_id: doc.set_id,
-            version: doc.version,
-            replaces: previous.as_ref().map(|(version, _)| *version),
-            doc_type: self.doc_type,
-            title: &doc.title,
-            effective_time: doc.created_at,
-            service_time,
-            patient: self.patient.clone(),
-            author: author.clone(),
-            legal_authenticator: author,
-            structure: Organization {
-                finess: &self.structure.finess_geo,
-                name: &self.structure.name,
-                facility_type: codes.facility_type.clone(),
-                practice_setting: codes.practice_setting.clone(),
-            },
-            pdf: self.pdf,
-        });
-        let mut confidentiality = vec![Code::new("N", "2.16.840.1.113883.5.25", "Normal")];
-        if let Some(c) = self.visibility.xds_code() {
-            confidentiality.push(Code::new(
-                c,
-                "1.2.250.1.213.1.1.4.13",
-                self.visibility.label(),
-            ));
-        }
-        let t = self.doc_type;
-        let patient = &self.patient;
-        let submission = Submission {
-            submission_id: uuid_oid(Uuid::new_v4()),
-            source_id: SOURCE_ID,
-            submitted_at: Utc::now(),
-            patient: patient.ins,
-            patient_info: PatientInfo {
-                family: patient.birth_name,
-                given: patient.first_names,
-                birth_date: patient.birth_date,
-                sex: patient.sex.code(),
-            },
-            author: self.author.clone(),
-            content_type: codes.content_type.clone(),
-            document_id: unique_id,
-            title: &doc.title,
-            created_at: doc.created_at,
-            service_start: service_time,
-            type_code: Code::new(&t.code, &t.system, &t.label),
-            class_code: Code::new(&t.class_code, "1.2.250.1.213.1.1.4.1", "Classe"),
-            confidentiality,
-            facility_type: codes.facility_type.clone(),
-            practice_setting: codes.practice_setting.clone(),
-            replaces: previous.as_ref().map(|(_, entry)| entry.as_str()),
-            cda: xml.as_bytes(),
-            signature: None,
-        };
-        self.client.deposit(&self.caller, &submission).await?;
-        Ok(if previous.is_some() {
-            "déposé dans le DMP, en remplacement de la version précédente"
-        } else {
-            "déposé dans le DMP"
-        })
-    }
-
-    /// TD3.3c on the entry of this version, if the DMP holds it.
-    async fn withdraw(&self, found: Option<Vec<RegistryEntry>>) -> Result<&'static str, DmpError> {
-        let unique_id = uuid_oid(self.doc.id);
-        let entries = self.entries(found).await?;
-        let Some(entry) = entries.into_iter().find(|e| e.unique_id == unique_id) else {
-            return Ok("absent du DMP (déjà retiré)");
-        };
-        self.client
-            .update_status(
-                &self.caller,
-                &StatusChange {
-                    ins: self.patient.ins,
-                    entry_uuid: &entry.entry_uuid,
-                    from: STATUS_APPROVED,
-                    to: STATUS_DELETED,
-                    submission_id: &uuid_oid(Uuid::new_v4()),
-                    source_id: SOURCE_ID,
-                    at: Utc::now(),
-                    author: &self.author.person(),
-                },
-            )
-            .await?;
-        Ok("retiré du DMP")
     }
 }
