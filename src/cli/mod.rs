@@ -7,6 +7,7 @@ mod audit;
 mod dev;
 mod samples;
 mod samples_dmp;
+mod samples_mss;
 mod serve;
 
 pub use admin::{AdminCommand, admin};
@@ -15,6 +16,7 @@ pub use audit::{AuditCommand, audit};
 pub use dev::{DevCommand, dev};
 pub use samples::*;
 pub use samples_dmp::*;
+pub use samples_mss::*;
 pub use serve::{migrate, serve};
 
 use crate::config::Config;

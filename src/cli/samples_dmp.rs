@@ -132,7 +132,7 @@ pub fn dmp_samples(
         structure: &structure,
         codes: &codes,
         author,
-        patient,
+        patient: patient.clone(),
         doc: &doc,
         doc_type: template.doc_type,
         pdf: &pdf,
@@ -200,7 +200,7 @@ pub fn dmp_samples(
     write_sample(out, SAMPLE_VIHF, request.vihf.as_bytes())?;
     write_sample(out, SAMPLE_VIHF_CERT, &std::fs::read(d.join("sign.pem"))?)?;
     write_sample(out, SAMPLE_XADES, request.xades.as_bytes())?;
-    Ok(())
+    super::samples_mss::mss_samples(out, &submission, &pdf, &patient, at)
 }
 
 /// A private directory for the run's keys, removed at the end.

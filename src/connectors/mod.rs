@@ -5,6 +5,7 @@ pub mod annuaire;
 pub mod certificate;
 pub mod dmp;
 pub mod insi;
+pub mod mss;
 pub mod psc;
 pub mod tls;
 pub mod xml;

@@ -16,6 +16,7 @@ pub mod invitation;
 pub mod lexical;
 pub mod login_guard;
 pub mod merge;
+pub mod mss;
 pub mod procedure;
 pub mod roles;
 pub mod search;

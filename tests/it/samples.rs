@@ -37,6 +37,9 @@ async fn dmp_samples_are_the_pieces_of_one_valid_deposit() {
     names.sort();
     let mut expected: Vec<&str> = DMP_FILES.to_vec();
     expected.extend([
+        "ihe_xdm.zip",
+        "mss-message-patient.eml",
+        "mss-message-pro.eml",
         "fiche-identite.pdf",
         "ins-datamatrix.png",
         "ins-datamatrix.txt",
@@ -193,4 +196,160 @@ fn check_pdf_banner(pdf: &Path, payload: &[u8]) {
     assert!(out.status.success());
     let (decoded, _) = crate::datamatrix::decode(dmtx, &dir.path().join("page.png"));
     assert_eq!(decoded, payload);
+}
+
+/// Reads a message with Python's `email` package (an independent parser):
+/// its headers, and each part's content type, file name and SHA-256.
+const READ_EML: &str = r#"
+import email, email.policy, hashlib, json, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)
+parts = [{'type': p.get_content_type(), 'name': p.get_filename(),
+          'sha256': hashlib.sha256(p.get_payload(decode=True) or b'').hexdigest(),
+          'text': p.get_content() if p.get_content_maintype() == 'text' else None}
+         for p in m.walk() if not p.is_multipart()]
+print(json.dumps({'headers': {k: str(v) for k, v in m.items()}, 'parts': parts}))
+"#;
+
+/// Tests an archive and lists it with Python's `zipfile` (another
+/// implementation than the one that wrote it).
+const READ_ZIP: &str = r#"
+import hashlib, json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+print(json.dumps({i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist()}))
+"#;
+
+fn python(script: &str, file: &Path) -> Option<serde_json::Value> {
+    let python = tool("python3", "python3")?;
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+#[test]
+fn mss_samples_carry_the_document_its_archive_and_the_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let o = escale(None, &["samples", "--out", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let cda = std::fs::read(dir.join("cda-r2-n1.xml")).unwrap();
+    let pdf = std::fs::read(dir.join("document.pdf")).unwrap();
+
+    // The archive: its four files, 8.3 upper-case names, the CDA unchanged,
+    // METADATA.XML valid against ebRS lcm.xsd with the file's URI, size and
+    // SHA-1.
+    let zip_bytes = std::fs::read(dir.join("ihe_xdm.zip")).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&zip_bytes)).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "IHE_XDM/SUBSET01/DOC0001.XML",
+            "IHE_XDM/SUBSET01/METADATA.XML",
+            "INDEX.HTM",
+            "README.TXT"
+        ]
+    );
+    let mut read = |name: &str| {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut out).unwrap();
+        out
+    };
+    assert_eq!(read("IHE_XDM/SUBSET01/DOC0001.XML"), cda);
+    let metadata = String::from_utf8(read("IHE_XDM/SUBSET01/METADATA.XML")).unwrap();
+    assert_schema_valid(
+        "spec/dmp-mss/dmp/wsdl-schema/schema/ebRS/lcm.xsd",
+        "METADATA",
+        &metadata,
+    );
+    for needle in [
+        "<rim:Value>DOC0001.XML</rim:Value>".to_string(),
+        format!("<rim:Value>{}</rim:Value>", cda.len()),
+        format!(
+            "<rim:Value>{}</rim:Value>",
+            hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&cda))
+        ),
+        "|^^Internet^medecin.traitant@test.mssante.fr".to_string(),
+    ] {
+        assert!(metadata.contains(&needle), "{needle} missing:\n{metadata}");
+    }
+    assert!(!metadata.contains("Signature01"), "no XAdES entry in XDM");
+    let index = String::from_utf8(read("INDEX.HTM")).unwrap();
+    assert!(index.contains("IHE_XDM/SUBSET01/DOC0001.XML") && index.contains("ADRTROIS"));
+    if let Some(listed) = python(READ_ZIP, &dir.join("ihe_xdm.zip")) {
+        assert_eq!(listed["IHE_XDM/SUBSET01/DOC0001.XML"], sha256_hex(&cda));
+    }
+
+    // The message to a professional: headers of the socle, the PDF and
+    // the archive, the XDM subject.
+    let Some(pro) = python(READ_EML, &dir.join("mss-message-pro.eml")) else {
+        return;
+    };
+    let h = &pro["headers"];
+    assert_eq!(h["To"], "medecin.traitant@test.mssante.fr");
+    assert!(
+        h["From"]
+            .as_str()
+            .unwrap()
+            .contains("accueil.csapa-le-phare@escale-demo.mssante.fr")
+    );
+    assert_eq!(h["X-MSS-NIL"], "ESCALE-BAC-A-SABLE");
+    assert_eq!(h["X-MSS-CODECDA"], "88348-8");
+    assert_eq!(h["X-MSS-INS"], "O");
+    assert!(h.get("X-MSS-MES").is_none(), "a professional may reply");
+    assert_eq!(
+        h["Disposition-Notification-To"],
+        "accueil.csapa-le-phare@escale-demo.mssante.fr"
+    );
+    assert!(h["Message-ID"].as_str().unwrap().ends_with("@escale>"));
+    assert!(
+        h["Subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("XDM/1.0/DDM+Lettre de liaison d'entrée ADRTROIS DOMINIQUE 26/02/1997"),
+        "{}",
+        h["Subject"]
+    );
+    let parts = pro["parts"].as_array().unwrap();
+    assert_eq!(parts[0]["type"], "text/plain");
+    assert!(
+        parts[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("lettre de liaison d'entrée")
+    );
+    let pdf_part = parts
+        .iter()
+        .find(|p| p["type"] == "application/pdf")
+        .unwrap();
+    assert_eq!(pdf_part["sha256"], sha256_hex(&pdf));
+    let zip_part = parts.iter().find(|p| p["name"] == "IHE_XDM.ZIP").unwrap();
+    assert_eq!(
+        zip_part["sha256"],
+        sha256_hex(&zip_bytes),
+        "the archive sample is the pro message's"
+    );
+
+    // To the user's Mon espace santé mailbox: their INS, no reply.
+    let patient = python(READ_EML, &dir.join("mss-message-patient.eml")).unwrap();
+    let h = &patient["headers"];
+    assert_eq!(h["To"], "297022A02077878@patient.mssante.fr");
+    assert_eq!(h["X-MSS-MES"], "FIN");
+    assert_eq!(h["X-MSS-INS"], "O");
+    let parts = patient["parts"].as_array().unwrap();
+    assert!(parts.iter().any(|p| p["name"] == "IHE_XDM.ZIP"));
 }

@@ -155,6 +155,32 @@ pub fn signature_cid(cid: &str) -> String {
 
 pub const NS_XOP: &str = "http://www.w3.org/2004/08/xop/include";
 
+/// What IHE XDM (ITI-32, documents sent by mail) adds to the metadata: the
+/// CDA's file name next to `METADATA.XML` and the recipients.
+pub struct XdmMetadata<'a> {
+    /// 8.3 upper-case name, e.g. `DOC0001.XML`.
+    pub uri: &'a str,
+    /// Each recipient's address (`intendedRecipient`, XTN form).
+    pub recipients: &'a [String],
+}
+
+/// `METADATA.XML` of an XDM archive: the same submission set and document
+/// entry as a deposit, as an `lcm:SubmitObjectsRequest` (no signature
+/// document, no SOAP), with the file's URI and the recipients.
+pub fn xdm_metadata(s: &Submission<'_>, xdm: &XdmMetadata<'_>) -> String {
+    let mut w = Writer::new(Vec::new());
+    let written = (|| {
+        w.write_event(Event::Start(
+            BytesStart::new("lcm:SubmitObjectsRequest")
+                .with_attributes([("xmlns:lcm", NS_LCM), ("xmlns:rim", NS_RIM)]),
+        ))?;
+        registry_objects(&mut w, s, Some(xdm))?;
+        end(&mut w, "lcm:SubmitObjectsRequest")
+    })();
+    written.expect("écriture XML en mémoire");
+    String::from_utf8(w.into_inner()).expect("quick-xml écrit de l'UTF-8")
+}
+
 fn render(s: &Submission<'_>, xop: Option<&str>) -> String {
     let mut w = Writer::new(Vec::new());
     write(&mut w, s, xop).expect("écriture XML en mémoire");
@@ -173,12 +199,25 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
         ]),
     ))?;
     start(w, "lcm:SubmitObjectsRequest", &[])?;
+    registry_objects(w, s, None)?;
+    end(w, "lcm:SubmitObjectsRequest")?;
+    document(w, DOCUMENT, s.cda, xop.map(str::to_string))?;
+    if let Some((_, bytes)) = &s.signature {
+        document(w, SIGNATURE, bytes, xop.map(signature_cid))?;
+    }
+    end(w, "xdsb:ProvideAndRegisterDocumentSetRequest")
+}
+
+/// The `rim:RegistryObjectList`: document entry, signature entry (a deposit
+/// only), submission set and their associations.
+fn registry_objects(w: &mut W, s: &Submission<'_>, xdm: Option<&XdmMetadata<'_>>) -> Io {
     start(w, "rim:RegistryObjectList", &[])?;
-    document_entry(w, s)?;
-    if let Some((id, bytes)) = &s.signature {
+    document_entry(w, s, xdm.map(|x| x.uri))?;
+    let signature = s.signature.as_ref().filter(|_| xdm.is_none());
+    if let Some((id, bytes)) = signature {
         signature_entry(w, s, id, bytes)?;
     }
-    submission_set(w, s)?;
+    submission_set(w, s, xdm.map(|x| x.recipients).unwrap_or_default())?;
     empty(
         w,
         "rim:Classification",
@@ -200,7 +239,7 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
     )?;
     slot(w, "SubmissionSetStatus", &["Original"])?;
     end(w, "rim:Association")?;
-    if s.signature.is_some() {
+    if signature.is_some() {
         start(
             w,
             "rim:Association",
@@ -236,13 +275,7 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
             ],
         )?;
     }
-    end(w, "rim:RegistryObjectList")?;
-    end(w, "lcm:SubmitObjectsRequest")?;
-    document(w, DOCUMENT, s.cda, xop.map(str::to_string))?;
-    if let Some((_, bytes)) = &s.signature {
-        document(w, SIGNATURE, bytes, xop.map(signature_cid))?;
-    }
-    end(w, "xdsb:ProvideAndRegisterDocumentSetRequest")
+    end(w, "rim:RegistryObjectList")
 }
 
 /// One `xdsb:Document`: its bytes in base64, or an `xop:Include` of its part.
@@ -386,7 +419,7 @@ fn signature_entry(w: &mut W, s: &Submission<'_>, unique_id: &str, bytes: &[u8])
     end(w, "rim:ExtrinsicObject")
 }
 
-fn document_entry(w: &mut W, s: &Submission<'_>) -> Io {
+fn document_entry(w: &mut W, s: &Submission<'_>, uri: Option<&str>) -> Io {
     start(
         w,
         "rim:ExtrinsicObject",
@@ -404,6 +437,9 @@ fn document_entry(w: &mut W, s: &Submission<'_>) -> Io {
     slot(w, "legalAuthenticator", &[&s.author.person()])?;
     slot(w, "serviceStartTime", &[&hl7_time(s.service_start)])?;
     slot(w, "size", &[&s.cda.len().to_string()])?;
+    if let Some(uri) = uri {
+        slot(w, "URI", &[uri])?;
+    }
     // No local patient identifier is sent: the INS is the source id too.
     slot(w, "sourcePatientId", &[&patient])?;
     slot(
@@ -468,9 +504,17 @@ fn document_entry(w: &mut W, s: &Submission<'_>) -> Io {
     end(w, "rim:ExtrinsicObject")
 }
 
-fn submission_set(w: &mut W, s: &Submission<'_>) -> Io {
+fn submission_set(w: &mut W, s: &Submission<'_>, recipients: &[String]) -> Io {
     start(w, "rim:RegistryPackage", &[("id", SUBMISSION)])?;
     slot(w, "submissionTime", &[&hl7_time(s.submitted_at)])?;
+    if !recipients.is_empty() {
+        let xtn: Vec<String> = recipients
+            .iter()
+            .map(|a| format!("|^^Internet^{a}"))
+            .collect();
+        let xtn: Vec<&str> = xtn.iter().map(String::as_str).collect();
+        slot(w, "intendedRecipient", &xtn)?;
+    }
     name(w, s.title)?;
     author(
         w,
