@@ -165,6 +165,59 @@ pub fn display_subject(subject: &str) -> &str {
     }
 }
 
+/// An SMTP reply code in French: what it means and what to do (the ANS
+/// table of SMTP codes, `reference/mss_smtp_errors.csv`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpAnswer {
+    pub code: u16,
+    pub meaning: String,
+    pub advice: String,
+}
+
+fn smtp_answers() -> &'static [SmtpAnswer] {
+    static ANSWERS: std::sync::OnceLock<Vec<SmtpAnswer>> = std::sync::OnceLock::new();
+    ANSWERS.get_or_init(|| {
+        include_str!("../../reference/mss_smtp_errors.csv")
+            .lines()
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let f: Vec<&str> = line.splitn(3, ',').collect();
+                let [code, meaning, advice] = f.as_slice() else {
+                    panic!("reference/mss_smtp_errors.csv: three columns in « {line} »");
+                };
+                SmtpAnswer {
+                    code: code.parse().unwrap_or_else(|_| panic!("code « {code} »")),
+                    meaning: meaning.to_string(),
+                    advice: advice.to_string(),
+                }
+            })
+            .collect()
+    })
+}
+
+pub fn smtp_answer(code: u16) -> Option<&'static SmtpAnswer> {
+    smtp_answers().iter().find(|a| a.code == code)
+}
+
+/// A server's refusal as a person reads it: the code's meaning and what to
+/// do, then what the server said.
+pub fn explain_smtp(code: u16, server_said: &str) -> String {
+    let said: String = server_said.chars().take(300).collect();
+    match smtp_answer(code) {
+        Some(a) => format!(
+            "{code} : {} — {} (réponse du serveur : {})",
+            a.meaning,
+            a.advice,
+            said.trim()
+        ),
+        None => format!(
+            "{code} : réponse inattendue du serveur de messagerie ({})",
+            said.trim()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +304,29 @@ mod tests {
         assert_eq!(two.code_cda.as_deref(), Some("11488-4,88348-8"));
         assert_eq!(two.ins, Some("N"));
         assert!(!two.no_reply);
+    }
+
+    #[test]
+    fn every_smtp_code_of_the_ans_table_is_explained() {
+        let said = explain_smtp(550, "5.1.1 <x@y.mssante.fr>: user unknown");
+        assert!(
+            said.starts_with("550 : la boîte du destinataire n'existe pas"),
+            "{said}"
+        );
+        assert!(said.contains("Annuaire Santé") && said.contains("user unknown"));
+        assert!(explain_smtp(299, "ok").contains("réponse inattendue"));
+        let Some(table) = crate::domain::spec_table::load(
+            "../shared/spec/dmp-mss/mss/ANS_SMTPERRORCODE_table.csv",
+        ) else {
+            return;
+        };
+        for row in table {
+            let code: u16 = row["code"].parse().unwrap();
+            assert!(
+                smtp_answer(code).is_some(),
+                "code {code} of the ANS table not explained"
+            );
+        }
     }
 
     #[test]

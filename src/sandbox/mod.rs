@@ -7,6 +7,7 @@ pub mod demo;
 pub mod dmp;
 pub mod generator;
 pub mod insi;
+pub mod mss;
 mod mtls;
 pub mod pki;
 pub mod professionals;

@@ -23,6 +23,7 @@ mod http;
 mod identite_http;
 mod insi;
 mod jobs;
+mod mss;
 mod psc;
 mod quality_http;
 mod quality_store;
