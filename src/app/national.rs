@@ -1,7 +1,8 @@
 //! The national services of this instance: the configured real endpoints, or
-//! in sandbox mode the local simulators (INSi and the DMP with their test
-//! PKI, Pro Santé Connect, Annuaire Santé), started here and handed to the services as
-//! ordinary endpoints. The only place outside `cli/` that starts a simulator.
+//! in sandbox mode the local simulators (INSi, the DMP and MSSanté with their
+//! test PKI, Pro Santé Connect, Annuaire Santé), started here and handed to the
+//! services as ordinary endpoints. The only place outside `cli/` that starts a
+//! simulator.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,12 +12,14 @@ use crate::config::Config;
 use crate::connectors::psc::{PscClient, PscSettings};
 use crate::sandbox::annuaire::{AnnuaireSandbox, AnnuaireSandboxHandle, AnnuaireSandboxOptions};
 use crate::sandbox::dmp::{DmpSandbox, DmpSandboxHandle};
+use crate::sandbox::mss::{MssSandbox, MssSandboxHandle};
 use crate::sandbox::pki::TestPki;
 use crate::sandbox::psc::{PscSandboxHandle, PscSandboxOptions};
 use crate::sandbox::{InsiSandbox, SANDBOX_IDAM, SandboxHandle, SandboxOptions};
 use crate::services::annuaire::DirectoryService;
 use crate::services::dmp::{DmpCredentialIssuer, DmpCredentials, DmpService};
 use crate::services::insi::{CredentialIssuer, InsiService, Profile};
+use crate::services::mss::{MssCredentialIssuer, MssCredentials, MssService, Operator};
 use crate::services::psc::PscService;
 use crate::store::StructureInsi;
 
@@ -25,6 +28,7 @@ use crate::store::StructureInsi;
 pub struct Sandboxes {
     pub insi: Option<SandboxHandle>,
     pub dmp: Option<DmpSandboxHandle>,
+    pub mss: Option<MssSandboxHandle>,
     pub psc: Option<PscSandboxHandle>,
     pub annuaire: Option<AnnuaireSandboxHandle>,
 }
@@ -32,6 +36,7 @@ pub struct Sandboxes {
 pub struct National {
     pub insi: Arc<InsiService>,
     pub dmp: Arc<DmpService>,
+    pub mss: Arc<MssService>,
     pub psc: Arc<PscService>,
     pub directory: Arc<DirectoryService>,
     pub sandboxes: Arc<Sandboxes>,
@@ -79,9 +84,19 @@ pub async fn start(config: &Config) -> anyhow::Result<National> {
         }
         None => DmpService::disabled(config),
     };
+    let mss = match MssService::from_config(config) {
+        Some(mss) => mss,
+        None if config.is_sandbox() => {
+            let (handle, mss) = mss_sandbox(config).await?;
+            sandboxes.mss = Some(handle);
+            mss
+        }
+        None => MssService::disabled(config),
+    };
     Ok(National {
         insi: Arc::new(insi),
         dmp: Arc::new(dmp),
+        mss: Arc::new(mss),
         psc: Arc::new(PscService::new(config, psc_client)),
         directory: Arc::new(DirectoryService::new(annuaire)),
         sandboxes: Arc::new(sandboxes),
@@ -170,6 +185,42 @@ impl DmpCredentialIssuer for TestPkiDmpIssuer {
         crate::sandbox::pki::write_pair(&to.auth_cert, &to.auth_key, &auth)
             .and_then(|()| crate::sandbox::pki::write_pair(&to.sign_cert, &to.sign_key, &sign))
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The sandbox's MSSanté domain: structures' mailboxes are of it.
+pub const SANDBOX_MSS_DOMAIN: &str = "escale-demo.mssante.fr";
+
+/// The MSSanté simulator, with the same test PKI; structures get their
+/// mailbox certificate on first use.
+async fn mss_sandbox(config: &Config) -> anyhow::Result<(MssSandboxHandle, MssService)> {
+    crate::install_crypto_provider();
+    let dir = config.data_dir.join("pki");
+    let pki = TestPki::load_or_create(&dir)?;
+    let handle = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
+    let operator = Operator {
+        domain: SANDBOX_MSS_DOMAIN.into(),
+        smtp_host: handle.host.clone(),
+        smtp_port: handle.smtp_addr.port(),
+        imap_host: handle.host.clone(),
+        imap_port: handle.smtp_addr.port(),
+        ca: dir.join("ca.pem"),
+    };
+    let mss = MssService::new(config, operator, Some(Arc::new(TestPkiMssIssuer { pki })));
+    Ok((handle, mss))
+}
+
+struct TestPkiMssIssuer {
+    pki: TestPki,
+}
+
+impl MssCredentialIssuer for TestPkiMssIssuer {
+    fn issue(&self, finess: &str, to: &MssCredentials) -> Result<(), String> {
+        let cert = self
+            .pki
+            .client_cert("ESCALE-MSS", finess)
+            .map_err(|e| e.to_string())?;
+        crate::sandbox::pki::write_pair(&to.cert, &to.key, &cert).map_err(|e| e.to_string())
     }
 }
 

@@ -64,6 +64,7 @@ pub fn dmp_samples(
         identity_documents: vec![],
         insi: None,
         dmp_codes: Default::default(),
+        mss_mailbox: None,
         created_at: at,
     };
     let template = templates()

@@ -173,6 +173,49 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "numéro d'homologation DMP du logiciel (VIHF LPS_ID_HOMOLOGATION_DMP)",
     ),
     (
+        "mss_domain",
+        "ESCALE_MSS_DOMAIN",
+        "(bac à sable local)",
+        "domaine de messagerie de l'opérateur MSSanté de l'instance ; la boîte de chaque structure doit en être",
+    ),
+    (
+        "mss_smtp_host",
+        "ESCALE_MSS_SMTP_HOST",
+        "(aucun)",
+        "serveur de soumission SMTP de l'opérateur (STARTTLS, certificat de la boîte de la structure dans data_dir/mss/<FINESS>/bal.pem et bal.key)",
+    ),
+    (
+        "mss_smtp_port",
+        "ESCALE_MSS_SMTP_PORT",
+        "587",
+        "port de soumission SMTP",
+    ),
+    (
+        "mss_imap_host",
+        "ESCALE_MSS_IMAP_HOST",
+        "(aucun)",
+        "serveur IMAP de l'opérateur (STARTTLS)",
+    ),
+    ("mss_imap_port", "ESCALE_MSS_IMAP_PORT", "143", "port IMAP"),
+    (
+        "mss_ca",
+        "ESCALE_MSS_CA",
+        "(aucune)",
+        "fichier PEM des autorités des serveurs de l'opérateur",
+    ),
+    (
+        "mss_nil",
+        "ESCALE_MSS_NIL",
+        "(aucune : bac à sable)",
+        "référence du logiciel (convergence.esante.gouv.fr) portée par chaque message (X-MSS-NIL) ; obligatoire en production avec MSSanté",
+    ),
+    (
+        "mss_timeout_seconds",
+        "ESCALE_MSS_TIMEOUT_SECONDS",
+        "30",
+        "délai maximal d'un échange avec l'opérateur MSSanté, en secondes",
+    ),
+    (
         "psc_issuer",
         "ESCALE_PSC_ISSUER",
         "(bac à sable local)",
@@ -260,7 +303,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
 
 /// The sections of the configuration; a flat key starting with `<section>_`
 /// is `<section>.<rest>` in the typed configuration and in TOML.
-pub const SECTIONS: [&str; 6] = ["http", "session", "insi", "dmp", "psc", "annuaire"];
+pub const SECTIONS: [&str; 7] = ["http", "session", "insi", "dmp", "mss", "psc", "annuaire"];
 
 /// `insi_url` → `insi.url`; `listen` → `listen`.
 pub fn path_of(key: &str) -> String {

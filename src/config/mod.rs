@@ -13,7 +13,9 @@ mod keys;
 mod sections;
 
 pub use keys::{KEYS, SECRET_FILES, key_of, path_of};
-pub use sections::{AnnuaireConfig, DmpConfig, HttpConfig, InsiConfig, PscConfig, SessionConfig};
+pub use sections::{
+    AnnuaireConfig, DmpConfig, HttpConfig, InsiConfig, MssConfig, PscConfig, SessionConfig,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +55,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub insi: InsiConfig,
     pub dmp: DmpConfig,
+    pub mss: MssConfig,
     pub psc: PscConfig,
     pub annuaire: AnnuaireConfig,
 }
@@ -78,6 +81,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             insi: InsiConfig::default(),
             dmp: DmpConfig::default(),
+            mss: MssConfig::default(),
             psc: PscConfig::default(),
             annuaire: AnnuaireConfig::default(),
         }
@@ -117,6 +121,7 @@ impl fmt::Debug for Config {
             .field("session", &self.session)
             .field("insi", &self.insi)
             .field("dmp", &self.dmp)
+            .field("mss", &self.mss)
             .field("psc", &self.psc)
             .field("annuaire", &self.annuaire)
             .finish()
@@ -254,6 +259,7 @@ impl Config {
                 "clé `dmp_ca` (ESCALE_DMP_CA) : obligatoire avec dmp_url — fichier PEM des autorités de certification du DMP".into(),
             ));
         }
+        self.validate_mss()?;
         if self.dmp.timeout_seconds == 0 || self.dmp.timeout_seconds > 300 {
             return Err(ConfigError::Invalid(
                 "clé `dmp_timeout_seconds` (ESCALE_DMP_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
@@ -296,6 +302,44 @@ impl Config {
             }
             // Never demo data in production, whatever was asked.
             self.demo_data = false;
+        }
+        Ok(())
+    }
+
+    fn validate_mss(&self) -> Result<(), ConfigError> {
+        let m = &self.mss;
+        let host_ok = |h: &Option<String>| {
+            h.as_deref().is_none_or(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            })
+        };
+        if !host_ok(&m.smtp_host) || !host_ok(&m.imap_host) || !host_ok(&m.domain) {
+            return Err(ConfigError::Invalid(
+                "clés `mss_domain`, `mss_smtp_host`, `mss_imap_host` : attendu un nom d'hôte (lettres, chiffres, points, tirets), sans schéma ni port".into(),
+            ));
+        }
+        let any = m.domain.is_some() || m.smtp_host.is_some() || m.imap_host.is_some();
+        if any
+            && (m.domain.is_none()
+                || m.smtp_host.is_none()
+                || m.imap_host.is_none()
+                || m.ca.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "MSSanté : `mss_domain`, `mss_smtp_host`, `mss_imap_host` et `mss_ca` vont ensemble (ESCALE_MSS_*)".into(),
+            ));
+        }
+        if m.timeout_seconds == 0 || m.timeout_seconds > 300 {
+            return Err(ConfigError::Invalid(
+                "clé `mss_timeout_seconds` (ESCALE_MSS_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
+            ));
+        }
+        if self.mode == Mode::Production && any && m.nil.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::Production(
+                "clé `mss_nil` (ESCALE_MSS_NIL) : la référence du logiciel obtenue sur convergence.esante.gouv.fr, portée par chaque message (X-MSS-NIL)".into(),
+            ));
         }
         Ok(())
     }

@@ -120,6 +120,41 @@ impl Default for DmpConfig {
     }
 }
 
+/// The instance's MSSanté operator: its hosts come from here, never from
+/// what a user types (a typed host would be an SSRF hole). A structure's
+/// mailbox must be of `domain`; its certificate is a file of the data
+/// directory: `mss/<FINESS>/bal.pem`, `bal.key`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MssConfig {
+    /// The operator's mail domain (`None`: the local sandbox in sandbox mode).
+    pub domain: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub imap_host: Option<String>,
+    pub imap_port: u16,
+    /// PEM file of the authorities of the operator's server certificates.
+    pub ca: Option<PathBuf>,
+    /// `X-MSS-NIL`: the product reference given by convergence.esante.gouv.fr.
+    pub nil: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+impl Default for MssConfig {
+    fn default() -> Self {
+        MssConfig {
+            domain: None,
+            smtp_host: None,
+            smtp_port: 587,
+            imap_host: None,
+            imap_port: 143,
+            ca: None,
+            nil: None,
+            timeout_seconds: 30,
+        }
+    }
+}
+
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PscConfig {

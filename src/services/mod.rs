@@ -13,6 +13,7 @@ pub mod files;
 pub mod identity;
 pub mod identity_quality;
 pub mod insi;
+pub mod mss;
 pub mod psc;
 pub mod reception;
 pub mod team;

@@ -33,6 +33,8 @@ pub struct Structure {
     pub insi: Option<StructureInsi>,
     /// The director's codes for the DMP's metadata (`domain::dmp_codes`).
     pub dmp_codes: crate::domain::dmp_codes::DmpCodeChoice,
+    /// Its MSSanté mailbox, once its director set it.
+    pub mss_mailbox: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -44,6 +44,7 @@ pub struct AppState {
     pub store: DynStore,
     pub insi: Arc<crate::services::insi::InsiService>,
     pub dmp: Arc<crate::services::dmp::DmpService>,
+    pub mss: Arc<crate::services::mss::MssService>,
     pub psc: Arc<crate::services::psc::PscService>,
     pub directory: Arc<crate::services::annuaire::DirectoryService>,
     /// The job runner of this process (woken when a job is enqueued).

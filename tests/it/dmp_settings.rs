@@ -6,10 +6,8 @@
 
 use reqwest::StatusCode;
 
-use escale::store::AuditFilter;
-
 use crate::common::app::{login, spawn_app};
-use crate::common::db::{TestDb, seed_two_structures};
+use crate::common::db::{TestDb, journal_details, seed_two_structures};
 
 both_backends!(the_director_sets_the_codes_a_deposit_carries);
 async fn the_director_sets_the_codes_a_deposit_carries(db: TestDb) {
@@ -76,25 +74,17 @@ async fn the_director_sets_the_codes_a_deposit_carries(db: TestDb) {
     assert_eq!(s.dmp_codes.content_type.as_deref(), Some("42"));
     let page = app.page(&c, "/structure/parametres").await;
     assert!(page.contains(r#"<option value="42" selected>"#));
-    let journal = app
-        .db
-        .store
-        .audit_entries(
-            &f.directeur.tenant,
-            &AuditFilter {
-                action: Some("configuration.modification".into()),
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let journal = journal_details(
+        &app.db.store,
+        &f.directeur.tenant,
+        "configuration.modification",
+    )
+    .await;
     assert!(
         journal
             .iter()
-            .any(|e| e.details.contains("SA41 / ESSMS / 19 → SA01 / ESSMS / 42")),
-        "{:?}",
-        journal.iter().map(|e| &e.details).collect::<Vec<_>>()
+            .any(|d| d.contains("SA41 / ESSMS / 19 → SA01 / ESSMS / 42")),
+        "{journal:?}"
     );
 
     // A deposit carries them, and the DMP sandbox takes them.

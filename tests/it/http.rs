@@ -1054,6 +1054,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     let store: escale::store::DynStore = std::sync::Arc::new(store);
     let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
     let dmp = std::sync::Arc::new(escale::services::dmp::DmpService::disabled(&config));
+    let mss = std::sync::Arc::new(escale::services::mss::MssService::disabled(&config));
     let jobs = escale::app::jobs_runner(&config, &store, &insi, &dmp);
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
@@ -1061,6 +1062,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
         store,
         insi,
         dmp,
+        mss,
         psc: std::sync::Arc::new(escale::services::psc::PscService::disabled()),
         directory: std::sync::Arc::new(escale::services::annuaire::DirectoryService::disabled()),
         sandboxes: Default::default(),

@@ -24,6 +24,7 @@ mod identite_http;
 mod insi;
 mod jobs;
 mod mss;
+mod mss_settings;
 mod psc;
 mod quality_http;
 mod quality_store;

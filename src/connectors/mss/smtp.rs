@@ -101,6 +101,18 @@ impl SmtpSubmission {
         Ok(SmtpSubmission { transport })
     }
 
+    /// Opens a session (EHLO, STARTTLS with the certificate, EHLO) and
+    /// closes it: the « tester la connexion » of the settings.
+    pub async fn check(&self) -> Result<(), SmtpError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SmtpError::Unreachable(
+                "le serveur n'a pas répondu comme un serveur de soumission".into(),
+            )),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
     /// Submits `message` (RFC 5322 bytes) from `from` to `to`: the server's
     /// answer, or why not.
     pub async fn submit(

@@ -343,4 +343,19 @@ impl DmpStore for SqlStore {
         .await?;
         commit_journaled(tx, t, journal).await
     }
+
+    async fn set_mss_mailbox(
+        &self,
+        t: &Tenant,
+        mailbox: Option<&str>,
+        journal: Journal<'_>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        tx.query("UPDATE structures SET mss_mailbox = $1 WHERE id = $2")
+            .bind(mailbox)
+            .bind(t.structure_id)
+            .execute()
+            .await?;
+        commit_journaled(tx, t, journal).await
+    }
 }

@@ -175,6 +175,7 @@ pub fn structure(r: &Row) -> StoreResult<Structure> {
             practice_setting: r.get("dmp_practice_setting")?,
             content_type: r.get("dmp_content_type")?,
         },
+        mss_mailbox: r.get("mss_mailbox")?,
         created_at: r.get("created_at")?,
     })
 }

@@ -143,6 +143,8 @@ pub fn routes(_config: &Config) -> Router<AppState> {
             get(structure::show).post(structure::save),
         )
         .route("/structure/parametres/dmp", post(structure::save_dmp))
+        .route("/structure/parametres/mss", post(structure::save_mss))
+        .route("/structure/parametres/mss/test", post(structure::test_mss))
 }
 
 pub async fn not_found() -> Response {

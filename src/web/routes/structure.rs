@@ -36,14 +36,27 @@ pub async fn show(
     Query(q): Query<Saved>,
 ) -> Result<Response, AppError> {
     require_director(&ctx)?;
+    render(&st, &ctx, q.ok.is_some(), None).await
+}
+
+async fn render(
+    st: &AppState,
+    ctx: &Ctx,
+    saved: bool,
+    mss_test: Option<Result<String, String>>,
+) -> Result<Response, AppError> {
     let s = st
         .store
         .get_structure(ctx.tenant.structure_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let body = views::structure::settings(&s, &ctx.session.csrf_token, q.ok.is_some());
+    let mss = views::structure::MssPanel {
+        domain: st.mss.domain(),
+        test: mss_test,
+    };
+    let body = views::structure::settings(&s, &ctx.session.csrf_token, saved, &mss);
     Ok(views::layout::page(
-        &ctx,
+        ctx,
         st.config.is_sandbox(),
         "Paramètres de la structure",
         body,
@@ -124,6 +137,26 @@ pub async fn save(
             .await?;
     }
     Ok(Redirect::to("/structure/parametres?ok=1").into_response())
+}
+
+/// The structure's MSSanté mailbox.
+pub async fn save_mss(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    form: RawForm,
+) -> Result<Response, AppError> {
+    require_director(&ctx)?;
+    crate::services::mss::set_mailbox(st.store.as_ref(), &st.mss, &ctx.tenant, form.get("mailbox"))
+        .await?;
+    Ok(Redirect::to("/structure/parametres?ok=1").into_response())
+}
+
+/// « Tester la connexion »: the settings again, with what it came to.
+pub async fn test_mss(State(st): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
+    require_director(&ctx)?;
+    let outcome =
+        crate::services::mss::test_connection(st.store.as_ref(), &st.mss, &ctx.tenant).await?;
+    render(&st, &ctx, false, Some(outcome)).await
 }
 
 /// The codes that place the structure in the DMP's metadata.

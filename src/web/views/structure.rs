@@ -10,7 +10,14 @@ use crate::domain::identity::DOCUMENT_KINDS;
 use crate::domain::roles::Role;
 use crate::store::Structure;
 
-pub fn settings(s: &Structure, csrf: &str, saved: bool) -> Markup {
+/// The MSSanté part of the settings: the operator's domain, and the result
+/// of « tester la connexion » when it was just run.
+pub struct MssPanel<'a> {
+    pub domain: Option<&'a str>,
+    pub test: Option<Result<String, String>>,
+}
+
+pub fn settings(s: &Structure, csrf: &str, saved: bool, mss: &MssPanel<'_>) -> Markup {
     html! {
         @if saved { p.ok role="status" { "Paramètres enregistrés." } }
         dl.structure {
@@ -54,6 +61,39 @@ pub fn settings(s: &Structure, csrf: &str, saved: bool) -> Markup {
             button type="submit" { "Enregistrer" }
         }
         (dmp_codes(s, csrf))
+        (mss_mailbox(s, csrf, mss))
+    }
+}
+
+/// The structure's MSSanté mailbox and the connection test.
+fn mss_mailbox(s: &Structure, csrf: &str, mss: &MssPanel<'_>) -> Markup {
+    html! {
+        section #mss aria-labelledby="h-mss" {
+            h2 #h-mss { "Messagerie sécurisée de santé (MSSanté)" }
+            @match mss.domain {
+                None => p { "Aucun opérateur MSSanté n'est configuré sur cette instance : voyez avec son administrateur (clés mss_*)." },
+                Some(domain) => {
+                    p { "La boîte de la structure (applicative ou organisationnelle) envoie et reçoit les messages. Elle est chez l'opérateur de l'instance (" (domain) ") ; son certificat (IGC-Santé) est installé par l'administrateur de l'instance." }
+                    form method="post" action="/structure/parametres/mss" {
+                        (csrf_field(csrf))
+                        div.field {
+                            label for="f-mailbox" { "Adresse de la boîte de la structure" }
+                            input #f-mailbox type="email" name="mailbox" maxlength="200" value=(s.mss_mailbox.as_deref().unwrap_or("")) placeholder={ "accueil@" (domain) } autocomplete="off";
+                        }
+                        button type="submit" { "Enregistrer la boîte" }
+                    }
+                    form method="post" action="/structure/parametres/mss/test" {
+                        (csrf_field(csrf))
+                        button type="submit" { "Tester la connexion" }
+                    }
+                    @match &mss.test {
+                        Some(Ok(ok)) => p.ok role="status" #mss-test { "Test réussi : " (ok) },
+                        Some(Err(e)) => p.error role="alert" #mss-test { "Test en échec : " (e) },
+                        None => {}
+                    }
+                }
+            }
+        }
     }
 }
 

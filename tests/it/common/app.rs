@@ -158,6 +158,7 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         store: db.store.clone(),
         insi: national.insi,
         dmp: national.dmp,
+        mss: national.mss,
         psc: national.psc,
         directory: national.directory,
         sandboxes: national.sandboxes,

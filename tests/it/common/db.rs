@@ -396,3 +396,21 @@ pub async fn anonymous(store: &DynStore, t: &Tenant, alias: &str) -> escale::sto
         .await
         .unwrap()
 }
+
+/// The details of the structure's journal entries of `action`, newest first.
+pub async fn journal_details(store: &DynStore, t: &Tenant, action: &str) -> Vec<String> {
+    store
+        .audit_entries(
+            t,
+            &escale::store::AuditFilter {
+                action: Some(action.into()),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.details)
+        .collect()
+}

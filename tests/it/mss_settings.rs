@@ -1,0 +1,154 @@
+//! The structure's MSSanté mailbox (issue 14): the director sets an address
+//! of the instance operator's domain (another domain, a typed host: refused
+//! in French), journaled; « Tester la connexion » opens an SMTP session
+//! with STARTTLS and the structure's certificate against the MSSanté
+//! sandbox and says what it came to, also when the server is down; other
+//! roles and requests without CSRF token change nothing.
+
+use reqwest::StatusCode;
+
+use escale::sandbox::mss::MssBehaviour;
+
+use crate::common::app::{login, spawn_app};
+use crate::common::db::{TestDb, journal_details, seed_two_structures};
+
+both_backends!(the_director_sets_the_mailbox_and_tests_the_connection);
+async fn the_director_sets_the_mailbox_and_tests_the_connection(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let app = spawn_app(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.directeur.professional.id, f.csapa.id).await;
+    let page = app.page(&c, "/structure/parametres").await;
+    assert!(page.contains("Messagerie sécurisée de santé (MSSanté)"));
+    assert!(
+        page.contains("escale-demo.mssante.fr"),
+        "the operator's domain"
+    );
+
+    let post = |c: reqwest::Client, path: &'static str, fields: Vec<(&'static str, String)>| {
+        let url = app.url(path);
+        async move { c.post(url).form(&fields).send().await.unwrap() }
+    };
+    let mailbox =
+        |csrf: &str, a: &str| vec![("_csrf", csrf.to_string()), ("mailbox", a.to_string())];
+
+    // Testing before any mailbox: said so.
+    let r = post(
+        c.clone(),
+        "/structure/parametres/mss/test",
+        vec![("_csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("indiquez d'abord l'adresse")
+    );
+
+    // Another domain, or a host slipped into the address: refused.
+    for bad in [
+        "accueil@gmail.com",
+        "accueil@evil.example/escale-demo.mssante.fr",
+        "<script>@escale-demo.mssante.fr",
+    ] {
+        let r = post(c.clone(), "/structure/parametres/mss", mailbox(&csrf, bad)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("n'est pas une adresse de l'opérateur"),
+            "{body}"
+        );
+        assert!(!body.contains("<script>@"), "escaped");
+    }
+    // Another role, or no token: refused.
+    let doctor = app.client();
+    let doctor_csrf = login(&app, &doctor, f.medecin.professional.id, f.csapa.id).await;
+    let ok = "Accueil@CSAPA.escale-demo.mssante.fr";
+    let r = post(
+        doctor.clone(),
+        "/structure/parametres/mss",
+        mailbox(&doctor_csrf, ok),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(c.clone(), "/structure/parametres/mss", mailbox("", ok)).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let s = app
+        .db
+        .store
+        .get_structure(f.csapa.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.mss_mailbox, None);
+
+    // The director's address: kept in lower case, journaled.
+    let r = post(c.clone(), "/structure/parametres/mss", mailbox(&csrf, ok)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let s = app
+        .db
+        .store
+        .get_structure(f.csapa.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.mss_mailbox.as_deref(),
+        Some("accueil@csapa.escale-demo.mssante.fr")
+    );
+
+    // The test: STARTTLS and the certificate the sandbox's PKI made.
+    let r = post(
+        c.clone(),
+        "/structure/parametres/mss/test",
+        vec![("_csrf", csrf.clone())],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Test réussi : connexion SMTP réussie"),
+        "{body}"
+    );
+    // The server down: said in French, what to do.
+    let sandbox = app.sandboxes.mss.as_ref().expect("MSSanté sandbox");
+    sandbox.set_behaviour(MssBehaviour::Busy);
+    let r = post(
+        c.clone(),
+        "/structure/parametres/mss/test",
+        vec![("_csrf", csrf.clone())],
+    )
+    .await;
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Test en échec"), "{body}");
+    assert!(
+        body.contains("421 : le service de messagerie est indisponible"),
+        "{body}"
+    );
+    sandbox.set_behaviour(MssBehaviour::Normal);
+
+    let details = journal_details(
+        &app.db.store,
+        &f.directeur.tenant,
+        "configuration.modification",
+    )
+    .await;
+    assert!(
+        details.iter().any(|d| d.contains(
+            "boîte MSSanté de la structure : aucune → accueil@csapa.escale-demo.mssante.fr"
+        )),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("test de la messagerie MSSanté : connexion SMTP réussie"))
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("test de la messagerie MSSanté en échec"))
+    );
+}
