@@ -196,7 +196,9 @@ impl AuditAction {
             AuditAction::DocumentAdded => "Ajout d'un document",
             AuditAction::DocumentVersionAdded => "Nouvelle version d'un document",
             AuditAction::DocumentRead => "Lecture d'un document",
-            AuditAction::DmpConsentRecorded => "Information ou opposition DMP enregistrée",
+            AuditAction::DmpConsentRecorded => {
+                "Information ou opposition (DMP, messagerie Mon espace santé) enregistrée"
+            }
             AuditAction::DmpRequested => "Envoi ou retrait DMP demandé",
             AuditAction::DmpAccepted => "Dépôt, remplacement ou retrait accepté par le DMP",
             AuditAction::DmpRefused => "Demande refusée par le DMP ou par Escale",

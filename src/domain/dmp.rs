@@ -18,7 +18,8 @@ use super::identity::Vigilance;
 use super::sharing::{ShareableIdentity, SharingRefusal, shareable};
 use super::usager::Identity;
 
-/// What is recorded about the user and their DMP, as it happened.
+/// What is recorded about the user and their Mon espace santé (the
+/// feeding of their DMP, the messages to their mailbox), as it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConsentEvent {
     /// The user was told that the structure feeds their DMP.
@@ -27,13 +28,19 @@ pub enum ConsentEvent {
     Opposition,
     /// The user lifts their opposition.
     OppositionLifted,
+    /// The user opposes messages to their Mon espace santé mailbox
+    /// (Ségur MSS/va1.20).
+    MssOpposition,
+    MssOppositionLifted,
 }
 
 impl ConsentEvent {
-    pub const ALL: [ConsentEvent; 3] = [
+    pub const ALL: [ConsentEvent; 5] = [
         ConsentEvent::Information,
         ConsentEvent::Opposition,
         ConsentEvent::OppositionLifted,
+        ConsentEvent::MssOpposition,
+        ConsentEvent::MssOppositionLifted,
     ];
 
     pub fn code(self) -> &'static str {
@@ -41,6 +48,8 @@ impl ConsentEvent {
             ConsentEvent::Information => "information",
             ConsentEvent::Opposition => "opposition",
             ConsentEvent::OppositionLifted => "retrait_opposition",
+            ConsentEvent::MssOpposition => "opposition_messagerie",
+            ConsentEvent::MssOppositionLifted => "retrait_opposition_messagerie",
         }
     }
 
@@ -53,6 +62,12 @@ impl ConsentEvent {
             ConsentEvent::Information => "Information sur l'alimentation du DMP donnée",
             ConsentEvent::Opposition => "Opposition à l'alimentation du DMP",
             ConsentEvent::OppositionLifted => "Opposition à l'alimentation du DMP levée",
+            ConsentEvent::MssOpposition => {
+                "Opposition aux messages dans sa messagerie Mon espace santé"
+            }
+            ConsentEvent::MssOppositionLifted => {
+                "Opposition aux messages dans sa messagerie Mon espace santé levée"
+            }
         }
     }
 }
@@ -72,6 +87,8 @@ pub struct DmpConsent {
     pub informed: Option<ConsentRecord>,
     /// Their opposition, when it stands (not lifted since).
     pub opposed: Option<ConsentRecord>,
+    /// Their opposition to messages in their Mon espace santé mailbox.
+    pub mss_opposed: Option<ConsentRecord>,
 }
 
 impl DmpConsent {
@@ -84,6 +101,8 @@ impl DmpConsent {
                 ConsentEvent::Information => consent.informed = Some(r.clone()),
                 ConsentEvent::Opposition => consent.opposed = Some(r.clone()),
                 ConsentEvent::OppositionLifted => consent.opposed = None,
+                ConsentEvent::MssOpposition => consent.mss_opposed = Some(r.clone()),
+                ConsentEvent::MssOppositionLifted => consent.mss_opposed = None,
             }
         }
         consent
@@ -99,6 +118,21 @@ impl DmpConsent {
             ConsentEvent::Opposition
         });
         events
+    }
+
+    /// The messaging event a professional may record now.
+    pub fn next_mss_event(&self) -> ConsentEvent {
+        if self.mss_opposed.is_some() {
+            ConsentEvent::MssOppositionLifted
+        } else {
+            ConsentEvent::MssOpposition
+        }
+    }
+
+    /// May `event` be recorded now (no opposition twice, no lifting of one
+    /// that does not stand)?
+    pub fn allows(&self, event: ConsentEvent) -> bool {
+        self.next_events().contains(&event) || self.next_mss_event() == event
     }
 }
 

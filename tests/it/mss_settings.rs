@@ -152,3 +152,74 @@ async fn the_director_sets_the_mailbox_and_tests_the_connection(db: TestDb) {
             .any(|d| d.starts_with("test de la messagerie MSSanté en échec"))
     );
 }
+
+both_backends!(an_opposition_to_messages_is_recorded_from_the_file);
+/// From the file: the user's opposition to messages in their Mon espace
+/// santé mailbox, recorded and lifted (date, author, journal), apart from
+/// their DMP opposition; never twice; nothing for an anonymous user.
+async fn an_opposition_to_messages_is_recorded_from_the_file(db: TestDb) {
+    use escale::domain::dmp::DmpConsent;
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    let (user, _) = crate::dmp::qualified_with_letter(&db.store, &t).await;
+    let alias = crate::common::db::anonymous(&db.store, &t, "Papillon").await;
+    let app = spawn_app(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;
+    let page = app.page(&c, &format!("/usagers/{user}")).await;
+    assert!(page.contains("Messagerie sécurisée (MSSanté)"));
+    assert!(page.contains("Enregistrer son opposition aux messages"));
+    let record = |id: uuid::Uuid, event: &'static str| {
+        let c = c.clone();
+        let url = app.url(&format!("/usagers/{id}/dmp"));
+        let csrf = csrf.clone();
+        async move {
+            c.post(url)
+                .form(&[("_csrf", csrf.as_str()), ("event", event)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = record(user, "opposition_messagerie").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(crate::common::app::location(&r).ends_with("#messagerie"));
+    let consent = DmpConsent::from_records(&app.db.store.dmp_consent(&t, user).await.unwrap());
+    assert!(consent.mss_opposed.is_some());
+    assert!(
+        consent.opposed.is_none(),
+        "the DMP opposition is another one"
+    );
+    let page = app.page(&c, &format!("/usagers/{user}")).await;
+    assert!(page.contains("aux messages dans sa messagerie Mon espace santé, enregistrée le"));
+    assert!(page.contains("Lever son opposition aux messages"));
+    assert_eq!(
+        record(user, "opposition_messagerie").await.status(),
+        StatusCode::CONFLICT,
+        "not twice"
+    );
+    assert_eq!(
+        record(user, "retrait_opposition_messagerie").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let consent = DmpConsent::from_records(&app.db.store.dmp_consent(&t, user).await.unwrap());
+    assert!(consent.mss_opposed.is_none());
+    let r = record(alias.id, "opposition_messagerie").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("accueil anonyme"));
+    assert!(
+        app.db
+            .store
+            .dmp_consent(&t, alias.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let journal = journal_details(&app.db.store, &t, "dmp.information").await;
+    assert!(
+        journal
+            .iter()
+            .any(|d| d == "Opposition aux messages dans sa messagerie Mon espace santé levée"),
+        "{journal:?}"
+    );
+}

@@ -46,13 +46,15 @@ pub async fn record_consent(
     let u = super::identity::live_usager(store, t, usager_id).await?;
     if u.data.identity.is_anonymous() {
         return Err(ServiceError::Refused(
-            "accueil anonyme : aucun document ne part vers un DMP pour cette personne, rien n'est à enregistrer".into(),
+            "accueil anonyme : rien ne part vers un DMP ni vers une messagerie de santé pour cette personne, rien n'est à enregistrer".into(),
         ));
     }
     let consent = DmpConsent::from_records(&store.dmp_consent(t, usager_id).await?);
-    if !consent.next_events().contains(&event) {
+    if !consent.allows(event) {
         return Err(ServiceError::Refused(match event {
-            ConsentEvent::Opposition => "une opposition est déjà enregistrée".into(),
+            ConsentEvent::Opposition | ConsentEvent::MssOpposition => {
+                "une opposition est déjà enregistrée".into()
+            }
             _ => "aucune opposition n'est enregistrée".into(),
         }));
     }

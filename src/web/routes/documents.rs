@@ -154,7 +154,8 @@ fn form_field(domain: &str) -> &'static str {
     }
 }
 
-/// « La personne a été informée », « … s'oppose », « … lève son opposition ».
+/// « La personne a été informée », « … s'oppose », « … lève son opposition »
+/// (to the feeding of her DMP, or to messages in her Mon espace santé).
 pub async fn dmp_consent(
     State(st): State<AppState>,
     ctx: Ctx,
@@ -165,7 +166,11 @@ pub async fn dmp_consent(
     let event = ConsentEvent::from_code(form.get("event"))
         .ok_or_else(|| AppError::BadRequest("choix inconnu : rouvrez le dossier".into()))?;
     dmp::record_consent(st.store.as_ref(), &ctx.tenant, id, event).await?;
-    Ok(Redirect::to(&format!("/usagers/{id}#dmp")).into_response())
+    let section = match event {
+        ConsentEvent::MssOpposition | ConsentEvent::MssOppositionLifted => "messagerie",
+        _ => "dmp",
+    };
+    Ok(Redirect::to(&format!("/usagers/{id}#{section}")).into_response())
 }
 
 /// « Rédiger depuis un modèle »: the PDF/A is made and kept as a document.

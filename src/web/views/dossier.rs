@@ -81,6 +81,7 @@ pub fn page(v: &FileView<'_>) -> Markup {
         (notes(v))
         (documents(v))
         (dmp(v))
+        (messaging(v))
     }
 }
 
@@ -414,6 +415,33 @@ fn dmp(v: &FileView<'_>) -> Markup {
     }
 }
 
+/// Messages to the user's Mon espace santé mailbox: their opposition, and
+/// the button to record or lift it. An anonymous user has none.
+fn messaging(v: &FileView<'_>) -> Markup {
+    let u = v.usager;
+    html! {
+        section #messagerie aria-labelledby="h-messagerie" {
+            h2 #h-messagerie { "Messagerie sécurisée (MSSanté)" }
+            @if u.data.identity.is_anonymous() {
+                p { "Accueil anonyme : aucun message ne part vers une messagerie de santé pour cette personne." }
+            } @else {
+                @match &v.dmp.mss_opposed {
+                    Some(r) => p.warning { strong { "Opposition" } " aux messages dans sa messagerie Mon espace santé, enregistrée le " (datetime_fr(r.at)) " (" (r.by) ") : aucun message ne lui est envoyé." },
+                    None => p { "Les messages à la personne partent dans sa messagerie Mon espace santé (identité qualifiée seulement). Elle peut s'y opposer." },
+                }
+                @if u.merged_into.is_none() {
+                    @let e = v.dmp.next_mss_event();
+                    form method="post" action={ "/usagers/" (u.id) "/dmp" } {
+                        (csrf_field(v.csrf))
+                        input type="hidden" name="event" value=(e.code());
+                        button type="submit" { (consent_button(e)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The requests to the DMP and the form to send a document.
 fn deposits(v: &FileView<'_>) -> Markup {
     let u = v.usager;
@@ -507,6 +535,8 @@ fn consent_button(e: ConsentEvent) -> &'static str {
         ConsentEvent::Information => "La personne a été informée",
         ConsentEvent::Opposition => "Enregistrer son opposition",
         ConsentEvent::OppositionLifted => "Lever son opposition",
+        ConsentEvent::MssOpposition => "Enregistrer son opposition aux messages",
+        ConsentEvent::MssOppositionLifted => "Lever son opposition aux messages",
     }
 }
 
