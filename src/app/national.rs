@@ -197,7 +197,10 @@ async fn mss_sandbox(config: &Config) -> anyhow::Result<(MssSandboxHandle, MssSe
     crate::install_crypto_provider();
     let dir = config.data_dir.join("pki");
     let pki = TestPki::load_or_create(&dir)?;
-    let handle = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
+    let mut handle = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki).await?;
+    let site = handle
+        .open_site(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await?;
     let operator = Operator {
         domain: SANDBOX_MSS_DOMAIN.into(),
         smtp_host: handle.host.clone(),
@@ -206,7 +209,8 @@ async fn mss_sandbox(config: &Config) -> anyhow::Result<(MssSandboxHandle, MssSe
         imap_port: handle.smtp_addr.port(),
         ca: dir.join("ca.pem"),
     };
-    let mss = MssService::new(config, operator, Some(Arc::new(TestPkiMssIssuer { pki })));
+    let mss = MssService::new(config, operator, Some(Arc::new(TestPkiMssIssuer { pki })))
+        .with_mailbox_site(site);
     Ok((handle, mss))
 }
 

@@ -156,12 +156,8 @@ impl DmpSandboxHandle {
     /// Serves the « vu du patient » pages ([`patient_site`]) on `bind`,
     /// over plain HTTP: its URL.
     pub async fn open_patient_site(&mut self, bind: SocketAddr) -> Result<String, SandboxError> {
-        let (listener, addr) = super::insi::listen(bind).await?;
-        let router = patient_site::router(self.state.clone());
-        self.site_task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        }));
-        let url = format!("http://{addr}");
+        let (url, task) = super::web::serve(bind, patient_site::router(self.state.clone())).await?;
+        self.site_task = Some(task);
         tracing::info!(%url, "Mon espace santé (bac à sable) : pages « vu du patient »");
         self.patient_site = Some(url.clone());
         Ok(url)

@@ -12,6 +12,7 @@ mod mtls;
 pub mod pki;
 pub mod professionals;
 pub mod psc;
+pub(crate) mod web;
 
 pub use insi::{
     Behaviour, FaultKind, InsiSandbox, SANDBOX_IDAM, SandboxError, SandboxHandle, SandboxOptions,

@@ -7,6 +7,7 @@
 //! slow, down or busy. IMAP, DSN and MDN come next.
 
 pub mod checks;
+pub mod site;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -84,8 +85,11 @@ pub struct MssSandboxHandle {
     pub smtp_addr: SocketAddr,
     /// The name its server certificate carries.
     pub host: String,
+    /// The mailboxes' web pages, once opened: their URL.
+    pub site: Option<String>,
     state: Arc<State>,
     task: JoinHandle<()>,
+    site_task: Option<JoinHandle<()>>,
 }
 
 impl MssSandboxHandle {
@@ -107,11 +111,24 @@ impl MssSandboxHandle {
             .cloned()
             .unwrap_or_default()
     }
+
+    /// Serves the mailboxes' pages ([`site`]) on `bind`, over plain HTTP:
+    /// their URL.
+    pub async fn open_site(&mut self, bind: SocketAddr) -> Result<String, SandboxError> {
+        let (url, task) = super::web::serve(bind, site::router(self.state.clone())).await?;
+        self.site_task = Some(task);
+        tracing::info!(%url, "MSSanté (bac à sable) : pages des boîtes");
+        self.site = Some(url.clone());
+        Ok(url)
+    }
 }
 
 impl Drop for MssSandboxHandle {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(t) = &self.site_task {
+            t.abort();
+        }
     }
 }
 
@@ -133,8 +150,10 @@ impl MssSandbox {
         Ok(MssSandboxHandle {
             smtp_addr,
             host: "localhost".into(),
+            site: None,
             state,
             task,
+            site_task: None,
         })
     }
 }

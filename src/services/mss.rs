@@ -54,9 +54,20 @@ pub struct MssService {
     data_dir: PathBuf,
     timeout: Duration,
     issuer: Option<Arc<dyn MssCredentialIssuer>>,
+    mailbox_site: Option<String>,
 }
 
 impl MssService {
+    /// Where the sandbox shows its mailboxes (none for a real operator).
+    pub fn with_mailbox_site(mut self, url: String) -> MssService {
+        self.mailbox_site = Some(url);
+        self
+    }
+
+    pub fn mailbox_site(&self) -> Option<&str> {
+        self.mailbox_site.as_deref()
+    }
+
     /// The configured operator, if any.
     pub fn from_config(config: &Config) -> Option<MssService> {
         let m = &config.mss;
@@ -81,6 +92,7 @@ impl MssService {
             data_dir: config.data_dir.clone(),
             timeout: Duration::from_secs(config.mss.timeout_seconds),
             issuer,
+            mailbox_site: None,
         }
     }
 
@@ -91,6 +103,7 @@ impl MssService {
             data_dir: config.data_dir.clone(),
             timeout: Duration::from_secs(config.mss.timeout_seconds),
             issuer: None,
+            mailbox_site: None,
         }
     }
 

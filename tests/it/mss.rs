@@ -272,6 +272,53 @@ async fn the_sandbox_refuses_what_the_operator_would() {
 }
 
 #[tokio::test]
+async fn the_mailboxes_are_shown_as_pages() {
+    let mut s = setup().await;
+    let site = s
+        .sandbox
+        .open_site(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let patient = vec![patient_address(&ins())];
+    let mut bytes = message(&patient, "<m8@escale>", None, "N", true);
+    let text = String::from_utf8(bytes).unwrap().replace(
+        "Subject: XDM/1.0/DDM+Compte rendu ADRUN ZOE 31/12/1975",
+        "Subject: XDM/1.0/DDM+<script>alert(1)</script> =?utf-8?b?ZCdlbnRyw6ll?=",
+    );
+    bytes = text.into_bytes();
+    s.client("bal")
+        .submit(STRUCTURE, &patient, &bytes)
+        .await
+        .unwrap();
+    let list = reqwest::get(format!("{site}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains(&patient[0]) && list.contains("Mon espace santé d'un patient"),
+        "{list}"
+    );
+    let page = reqwest::get(format!(
+        "{site}{}",
+        escale::sandbox::mss::site::mailbox_path(&patient[0])
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt; d'entrée"),
+        "{page}"
+    );
+    assert!(!page.contains("XDM/1.0/DDM+"), "prefix hidden");
+    assert!(page.contains("interdite (X-MSS-MES: FIN)"));
+    assert!(page.contains(STRUCTURE));
+}
+
+#[tokio::test]
 async fn no_certificate_of_the_trusted_ca_no_plain_text_busy_or_down() {
     let s = setup().await;
     let to = vec![DOCTOR.to_string()];

@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State as Extract};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::State;
@@ -27,42 +26,17 @@ pub(super) fn router(state: Arc<State>) -> Router {
 
 /// The address of one patient's page under the site's `base` URL.
 pub fn dossier_path(patient_id: &str) -> String {
-    let query: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("patient", patient_id)
-        .finish();
-    format!("/dossier?{query}")
+    crate::sandbox::web::query_path("/dossier", "patient", patient_id)
 }
 
 fn page(title: &str, body: Markup) -> Response {
-    let markup = html! {
-        (DOCTYPE)
-        html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Mon espace santé (bac à sable)" }
-                style { (STYLE) }
-            }
-            body {
-                header {
-                    p.banner { "Bac à sable : ce site imite Mon espace santé pour les tests ; aucune donnée réelle." }
-                }
-                main { (body) }
-            }
-        }
-    };
-    let mut r = markup.into_response();
-    // Test data only, but no caching of pages about patients all the same.
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    crate::sandbox::web::page(
+        title,
+        "Mon espace santé",
+        "Bac à sable : ce site imite Mon espace santé pour les tests ; aucune donnée réelle.",
+        body,
+    )
 }
-
-const STYLE: &str = "body{font-family:sans-serif;margin:0;color:#1a1a1a}\
-main{max-width:60rem;margin:1rem auto;padding:0 1rem}\
-.banner{margin:0;padding:.5rem 1rem;background:#fff3cd;color:#3d2e00}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}\
-a{color:#0b4f8a}";
 
 /// Every patient the sandbox's DMP holds a document for.
 async fn patients(Extract(state): Extract<Arc<State>>) -> Response {

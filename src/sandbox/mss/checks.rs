@@ -126,7 +126,7 @@ pub(super) async fn message(bytes: &[u8], to: &[String]) -> Result<Checked, Stri
     };
     Ok(Checked {
         message_id,
-        subject: get(&h, "subject").unwrap_or_default().to_string(),
+        subject: decode_words(get(&h, "subject").unwrap_or_default()),
         no_reply,
         cda_code,
     })
@@ -271,4 +271,87 @@ fn check_xdm(zip_bytes: &[u8]) -> Result<String, String> {
         .and_then(|c| c.attribute("code"))
         .map(str::to_string)
         .ok_or_else(|| bad(format!("{uri} sans ClinicalDocument/code")))
+}
+
+/// RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) decoded, the
+/// blanks between two of them dropped; anything else kept as written.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut last_was_word = false;
+    for token in value.split(' ') {
+        let decoded = token
+            .strip_prefix("=?")
+            .and_then(|t| t.strip_suffix("?="))
+            .and_then(|t| {
+                let mut parts = t.splitn(3, '?');
+                let (charset, enc, text) = (parts.next()?, parts.next()?, parts.next()?);
+                if !charset.eq_ignore_ascii_case("utf-8") {
+                    return None;
+                }
+                let bytes = match enc {
+                    "b" | "B" => base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .ok()?,
+                    "q" | "Q" => q_decode(text)?,
+                    _ => return None,
+                };
+                String::from_utf8(bytes).ok()
+            });
+        match decoded {
+            Some(d) => {
+                if !out.is_empty() && !last_was_word {
+                    out.push(' ');
+                }
+                out.push_str(&d);
+                last_was_word = true;
+            }
+            None => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(token);
+                last_was_word = false;
+            }
+        }
+    }
+    out
+}
+
+fn q_decode(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'_' => out.push(b' '),
+            b'=' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_words_are_decoded() {
+        assert_eq!(
+            decode_words("XDM/1.0/DDM+Lettre de liaison =?utf-8?b?ZCdlbnRyw6ll?= ADRTROIS"),
+            "XDM/1.0/DDM+Lettre de liaison d'entrée ADRTROIS"
+        );
+        assert_eq!(
+            decode_words("=?utf-8?q?caf=C3=A9_cr=C3=A8me?= ok"),
+            "café crème ok"
+        );
+        assert_eq!(decode_words("=?utf-8?b?YQ==?= =?utf-8?b?Yg==?="), "ab");
+        assert_eq!(decode_words("=?latin1?b?YQ==?="), "=?latin1?b?YQ==?=");
+        assert_eq!(decode_words("plain"), "plain");
+    }
 }

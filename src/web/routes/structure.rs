@@ -52,6 +52,7 @@ async fn render(
         .ok_or(AppError::NotFound)?;
     let mss = views::structure::MssPanel {
         domain: st.mss.domain(),
+        site: st.mss.mailbox_site(),
         test: mss_test,
     };
     let body = views::structure::settings(&s, &ctx.session.csrf_token, saved, &mss);

@@ -14,6 +14,8 @@ use crate::store::Structure;
 /// of « tester la connexion » when it was just run.
 pub struct MssPanel<'a> {
     pub domain: Option<&'a str>,
+    /// The sandbox's mailbox pages.
+    pub site: Option<&'a str>,
     pub test: Option<Result<String, String>>,
 }
 
@@ -85,6 +87,9 @@ fn mss_mailbox(s: &Structure, csrf: &str, mss: &MssPanel<'_>) -> Markup {
                     form method="post" action="/structure/parametres/mss/test" {
                         (csrf_field(csrf))
                         button type="submit" { "Tester la connexion" }
+                    }
+                    @if let Some(site) = mss.site {
+                        p { a #boites-bac-a-sable href=(site) hx-boost="false" { "Voir les boîtes MSSanté du bac à sable (messages reçus par les professionnels et les patients)" } }
                     }
                     @match &mss.test {
                         Some(Ok(ok)) => p.ok role="status" #mss-test { "Test réussi : " (ok) },
