@@ -30,6 +30,7 @@ pub(super) async fn accept_loop(
             drop(tcp);
             continue;
         }
+        let _ = tcp.set_nodelay(true);
         let (acceptor, state) = (acceptor.clone(), state.clone());
         tokio::spawn(async move {
             if let Err(e) = session(tcp, acceptor, &state).await {
@@ -43,8 +44,9 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, state: &State, text: &str) -> s
     if let MssBehaviour::Slow(d) = state.behaviour() {
         tokio::time::sleep(d).await;
     }
-    w.write_all(text.as_bytes()).await?;
-    w.write_all(b"\r\n").await?;
+    // One write per answer: two small ones would meet Nagle's algorithm
+    // and the peer's delayed ACK (40 ms a command).
+    w.write_all(format!("{text}\r\n").as_bytes()).await?;
     w.flush().await
 }
 
