@@ -56,16 +56,6 @@ pub fn mss_samples(
         patient.birth_date,
     );
     let code = submission.type_code.code.as_str();
-    let attachments = |archive: &[u8]| -> [(String, &'static str, Vec<u8>); 2] {
-        [
-            ("DOC0001.PDF".into(), "application/pdf", pdf.to_vec()),
-            (
-                xdm::ARCHIVE_NAME.into(),
-                "application/zip",
-                archive.to_vec(),
-            ),
-        ]
-    };
     let write = |name: &str,
                  to: &[String],
                  body: &str,
@@ -73,15 +63,18 @@ pub fn mss_samples(
                  id: u128,
                  archive: &[u8]|
      -> anyhow::Result<()> {
-        let files = attachments(archive);
-        let attached: Vec<Attached<'_>> = files
-            .iter()
-            .map(|(n, t, b)| Attached {
-                file_name: n,
-                content_type: t,
-                bytes: b,
-            })
-            .collect();
+        let attached = [
+            Attached {
+                file_name: "DOC0001.PDF",
+                content_type: "application/pdf",
+                bytes: pdf,
+            },
+            Attached {
+                file_name: xdm::ARCHIVE_NAME,
+                content_type: "application/zip",
+                bytes: archive,
+            },
+        ];
         let bytes = compose(&Outgoing {
             from: STRUCTURE_MAILBOX,
             from_name: CSAPA_NAME,

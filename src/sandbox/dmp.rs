@@ -34,6 +34,7 @@ use self::registry::{Entry, STATUS_DEPRECATED};
 use crate::connectors::dmp::requests::{self, STATUS_APPROVED, action};
 use crate::connectors::dmp::response::parameter;
 use crate::sandbox::SandboxError;
+use crate::sandbox::insi::xml_response;
 use crate::sandbox::pki::TestPki;
 
 /// The path every service hangs from.
@@ -224,17 +225,6 @@ async fn accept_loop(
     .await
 }
 
-fn soap(status: StatusCode, xml: String) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/soap+xml;charset=utf-8",
-        )
-        .body(Body::from(xml))
-        .expect("réponse HTTP valide")
-}
-
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -293,7 +283,7 @@ async fn handle(
             ));
         }
         DmpBehaviour::ReceiverFault => {
-            return Ok(soap(
+            return Ok(xml_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 registry::fault(
                     "Receiver",
@@ -363,7 +353,7 @@ async fn handle(
                 DmpBehaviour::HoldAnswer => std::future::pending::<()>().await,
                 _ => {}
             }
-            Ok(soap(StatusCode::OK, xml))
+            Ok(xml_response(StatusCode::OK, xml))
         }
         Err(r) => Ok(refused(&r, answer_action, &relates)),
     }
@@ -375,11 +365,11 @@ fn refused(r: &Refusal, action: &str, relates: &str) -> Response<Body> {
             code,
             subcode,
             reason,
-        } => soap(
+        } => xml_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             registry::fault(code, subcode, reason),
         ),
-        Refusal::Registry { code, context } => soap(
+        Refusal::Registry { code, context } => xml_response(
             StatusCode::OK,
             registry::failure(action, relates, code, context),
         ),

@@ -247,7 +247,7 @@ async fn accept_loop(
     .await
 }
 
-fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
+pub(crate) fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header(

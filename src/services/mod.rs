@@ -17,3 +17,15 @@ pub mod mss;
 pub mod psc;
 pub mod reception;
 pub mod team;
+
+/// The structure's settings are its directors' (checked here as well as by
+/// the routes).
+pub(crate) fn director_only(t: &crate::domain::tenant::Tenant) -> error::ServiceResult<()> {
+    if t.roles.contains(crate::domain::roles::Role::Directeur) {
+        Ok(())
+    } else {
+        Err(error::ServiceError::Forbidden(
+            "les paramètres de la structure sont réservés à la direction",
+        ))
+    }
+}

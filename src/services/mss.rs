@@ -11,7 +11,6 @@ use super::error::{ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::connectors::mss::smtp::{SmtpConfig, SmtpSubmission};
 use crate::domain::audit::AuditAction;
-use crate::domain::roles::Role;
 use crate::domain::tenant::Tenant;
 use crate::store::{Store, Structure};
 
@@ -151,16 +150,6 @@ impl MssService {
     }
 }
 
-fn director(t: &Tenant) -> ServiceResult<()> {
-    if t.roles.contains(Role::Directeur) {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(
-            "les paramètres de la structure sont réservés à la direction",
-        ))
-    }
-}
-
 /// The director sets the structure's mailbox: an address of the operator's
 /// domain (empty: none), journaled.
 pub async fn set_mailbox(
@@ -169,7 +158,7 @@ pub async fn set_mailbox(
     t: &Tenant,
     address: &str,
 ) -> ServiceResult<()> {
-    director(t)?;
+    super::director_only(t)?;
     let address = address.trim().to_ascii_lowercase();
     let chosen = if address.is_empty() {
         None
@@ -221,7 +210,7 @@ pub async fn test_connection(
     mss: &MssService,
     t: &Tenant,
 ) -> ServiceResult<Result<String, String>> {
-    director(t)?;
+    super::director_only(t)?;
     let s = store
         .get_structure(t.structure_id)
         .await?

@@ -155,7 +155,12 @@ fn classify(e: &lettre::transport::smtp::Error) -> SmtpError {
         None if e.is_tls() => SmtpError::Unreachable(format!(
             "échec TLS ({said}) : vérifiez le certificat de la boîte de la structure et les autorités de l'opérateur"
         )),
-        None => SmtpError::Unreachable(said),
+        None if e.is_timeout() => SmtpError::Unreachable(format!(
+            "délai dépassé ({said}) : l'opérateur ne répond pas ; l'envoi sera retenté"
+        )),
+        None => SmtpError::Unreachable(format!(
+            "connexion impossible ({said}) : vérifiez que l'opérateur est joignable ; l'envoi sera retenté"
+        )),
     }
 }
 

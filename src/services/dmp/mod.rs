@@ -174,11 +174,7 @@ pub async fn set_structure_codes(
     practice_setting: &str,
     content_type: &str,
 ) -> ServiceResult<()> {
-    if !t.roles.contains(crate::domain::roles::Role::Directeur) {
-        return Err(ServiceError::Forbidden(
-            "les paramètres de la structure sont réservés à la direction",
-        ));
-    }
+    super::director_only(t)?;
     let before = store
         .get_structure(t.structure_id)
         .await?
