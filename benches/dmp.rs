@@ -252,7 +252,7 @@ fn outbox(_: &mut Criterion) {
         let insi = Arc::new(escale::services::insi::InsiService::disabled());
         let runner = Runner::new(
             store.clone(),
-            escale::jobs::handlers(&store, &insi, &dmp, 10),
+            escale::jobs::handlers(&store, &insi, &dmp, &Arc::new(escale::services::mss::MssService::disabled(&config)), 10),
             RunnerConfig::default(),
         );
 

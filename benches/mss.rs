@@ -9,8 +9,8 @@
 //!   each checked by the sandbox (headers, archive against its CDA):
 //!   messages/s printed, and every one checked delivered once.
 //!
-//! The outbox that will send them from the files does not exist yet: this
-//! measures the client and the protocol alone.
+//! This measures the client and the protocol alone; the outbox from the
+//! files and the IMAP reading are measured by `benches/mss_outbox.rs`.
 //!
 //! `cargo bench --bench mss`
 

@@ -42,6 +42,7 @@ pub fn jobs_runner(
     store: &DynStore,
     insi: &Arc<InsiService>,
     dmp: &Arc<crate::services::dmp::DmpService>,
+    mss: &Arc<crate::services::mss::MssService>,
 ) -> Runner {
     Runner::new(
         store.clone(),
@@ -49,6 +50,7 @@ pub fn jobs_runner(
             store,
             insi,
             dmp,
+            mss,
             crate::jobs::reverification::DEFAULT_RATE_PER_SECOND,
         ),
         RunnerConfig {
@@ -94,7 +96,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         );
     }
     let national = national::start(&config).await?;
-    let jobs = jobs_runner(&config, &store, &national.insi, &national.dmp);
+    let jobs = jobs_runner(
+        &config,
+        &store,
+        &national.insi,
+        &national.dmp,
+        &national.mss,
+    );
     Ok(App {
         admin_secrets,
         card_agent: card_agent::load(&config),
@@ -199,6 +207,25 @@ pub async fn serve(
         }
     });
     let runner = tokio::spawn(app.jobs.clone().serve(std::future::pending()));
+    // Each structure's MSSanté mailbox is read every `mss_poll_seconds`.
+    let mss_reading = app.mss.domain().is_some().then(|| {
+        let (store, jobs) = (app.store.clone(), app.jobs.clone());
+        let every = app.config.mss.poll_seconds.max(5);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(every));
+            loop {
+                tick.tick().await;
+                let slot = chrono::Utc::now().timestamp() / every as i64;
+                match crate::services::mss::enqueue_readings(&store, slot).await {
+                    Ok(n) if n > 0 => jobs.wake(),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "relève MSSanté : planification impossible")
+                    }
+                }
+            }
+        })
+    });
     let schedule_store = app.store.clone();
     let schedule_jobs = app.jobs.clone();
     let schedule = tokio::spawn(async move {
@@ -238,6 +265,9 @@ pub async fn serve(
     let result = web::server::serve(listener, router, &app.config.http, shutdown).await;
     purge.abort();
     schedule.abort();
+    if let Some(t) = &mss_reading {
+        t.abort();
+    }
     // A step cut here is done again from its last checkpoint when the lease
     // expires (this process restarted, or another one).
     runner.abort();

@@ -206,7 +206,7 @@ async fn mss_sandbox(config: &Config) -> anyhow::Result<(MssSandboxHandle, MssSe
         smtp_host: handle.host.clone(),
         smtp_port: handle.smtp_addr.port(),
         imap_host: handle.host.clone(),
-        imap_port: handle.smtp_addr.port(),
+        imap_port: handle.imap_addr.port(),
         ca: dir.join("ca.pem"),
     };
     let mss = MssService::new(config, operator, Some(Arc::new(TestPkiMssIssuer { pki })))

@@ -15,6 +15,7 @@ use crate::connectors::mss::xdm::{self, Producer};
 use crate::domain::mss::{MssHeaders, patient_address, xdm_subject};
 use crate::domain::sharing::ShareableIdentity;
 use crate::sandbox::demo::CSAPA_NAME;
+use crate::services::mss::SANDBOX_NIL;
 
 use super::samples::write_sample;
 
@@ -25,11 +26,8 @@ pub const SAMPLE_XDM: &str = "ihe_xdm.zip";
 
 /// The demo structure's mailbox and a correspondent's (fictitious domains
 /// of the MSSanté space).
-const STRUCTURE_MAILBOX: &str = "accueil.csapa-le-phare@escale-demo.mssante.fr";
+const STRUCTURE_MAILBOX: &str = crate::sandbox::demo::CSAPA_MAILBOX;
 const CORRESPONDENT: &str = "medecin.traitant@test.mssante.fr";
-/// `X-MSS-NIL` of the sandbox (a real installation uses the number given
-/// by convergence.esante.gouv.fr).
-const SANDBOX_NIL: &str = "ESCALE-BAC-A-SABLE";
 
 /// Writes the three files for the document of `submission` (its CDA) and
 /// its readable `pdf`.

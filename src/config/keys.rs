@@ -216,6 +216,24 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "délai maximal d'un échange avec l'opérateur MSSanté, en secondes",
     ),
     (
+        "mss_undelivered_hours",
+        "ESCALE_MSS_UNDELIVERED_HOURS",
+        "24",
+        "un message envoyé depuis ce nombre d'heures sans avis de remise est signalé sur la page Messagerie de la structure",
+    ),
+    (
+        "mss_poll_seconds",
+        "ESCALE_MSS_POLL_SECONDS",
+        "60",
+        "intervalle de relève de la boîte MSSanté de chaque structure (IMAP), en secondes",
+    ),
+    (
+        "mss_scan_command",
+        "ESCALE_MSS_SCAN_COMMAND",
+        "(aucune)",
+        "commande antivirus à laquelle chaque pièce jointe reçue est passée sur l'entrée standard avant d'être conservée (code de sortie 0 : saine), ex. clamdscan --no-summary -",
+    ),
+    (
         "psc_issuer",
         "ESCALE_PSC_ISSUER",
         "(bac à sable local)",

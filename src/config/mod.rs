@@ -259,7 +259,7 @@ impl Config {
                 "clé `dmp_ca` (ESCALE_DMP_CA) : obligatoire avec dmp_url — fichier PEM des autorités de certification du DMP".into(),
             ));
         }
-        self.validate_mss()?;
+        self.mss.validate(self.mode == Mode::Production)?;
         if self.dmp.timeout_seconds == 0 || self.dmp.timeout_seconds > 300 {
             return Err(ConfigError::Invalid(
                 "clé `dmp_timeout_seconds` (ESCALE_DMP_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
@@ -302,44 +302,6 @@ impl Config {
             }
             // Never demo data in production, whatever was asked.
             self.demo_data = false;
-        }
-        Ok(())
-    }
-
-    fn validate_mss(&self) -> Result<(), ConfigError> {
-        let m = &self.mss;
-        let host_ok = |h: &Option<String>| {
-            h.as_deref().is_none_or(|h| {
-                !h.is_empty()
-                    && h.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            })
-        };
-        if !host_ok(&m.smtp_host) || !host_ok(&m.imap_host) || !host_ok(&m.domain) {
-            return Err(ConfigError::Invalid(
-                "clés `mss_domain`, `mss_smtp_host`, `mss_imap_host` : attendu un nom d'hôte (lettres, chiffres, points, tirets), sans schéma ni port".into(),
-            ));
-        }
-        let any = m.domain.is_some() || m.smtp_host.is_some() || m.imap_host.is_some();
-        if any
-            && (m.domain.is_none()
-                || m.smtp_host.is_none()
-                || m.imap_host.is_none()
-                || m.ca.is_none())
-        {
-            return Err(ConfigError::Invalid(
-                "MSSanté : `mss_domain`, `mss_smtp_host`, `mss_imap_host` et `mss_ca` vont ensemble (ESCALE_MSS_*)".into(),
-            ));
-        }
-        if m.timeout_seconds == 0 || m.timeout_seconds > 300 {
-            return Err(ConfigError::Invalid(
-                "clé `mss_timeout_seconds` (ESCALE_MSS_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
-            ));
-        }
-        if self.mode == Mode::Production && any && m.nil.as_deref().is_none_or(str::is_empty) {
-            return Err(ConfigError::Production(
-                "clé `mss_nil` (ESCALE_MSS_NIL) : la référence du logiciel obtenue sur convergence.esante.gouv.fr, portée par chaque message (X-MSS-NIL)".into(),
-            ));
         }
         Ok(())
     }

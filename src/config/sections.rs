@@ -3,6 +3,8 @@
 //! Secrets are redacted in `Debug`.
 
 use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -138,6 +140,66 @@ pub struct MssConfig {
     /// `X-MSS-NIL`: the product reference given by convergence.esante.gouv.fr.
     pub nil: Option<String>,
     pub timeout_seconds: u64,
+    /// A message sent this many hours ago without a delivery notice is
+    /// listed on the structure's messaging page.
+    pub undelivered_hours: u32,
+    /// How often each structure's mailbox is read (IMAP), in seconds.
+    pub poll_seconds: u64,
+    /// A command each received attachment is piped to before it is kept
+    /// (exit 0: clean), e.g. `clamdscan --no-summary -`.
+    pub scan_command: Option<String>,
+}
+
+impl MssConfig {
+    /// Hosts are names (never a URL a user could bend), keys go together,
+    /// production names the product (`X-MSS-NIL`).
+    pub(super) fn validate(&self, production: bool) -> Result<(), ConfigError> {
+        let m = self;
+        let host_ok = |h: &Option<String>| {
+            h.as_deref().is_none_or(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            })
+        };
+        if !host_ok(&m.smtp_host) || !host_ok(&m.imap_host) || !host_ok(&m.domain) {
+            return Err(ConfigError::Invalid(
+                "clés `mss_domain`, `mss_smtp_host`, `mss_imap_host` : attendu un nom d'hôte (lettres, chiffres, points, tirets), sans schéma ni port".into(),
+            ));
+        }
+        let any = m.domain.is_some() || m.smtp_host.is_some() || m.imap_host.is_some();
+        if any
+            && (m.domain.is_none()
+                || m.smtp_host.is_none()
+                || m.imap_host.is_none()
+                || m.ca.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "MSSanté : `mss_domain`, `mss_smtp_host`, `mss_imap_host` et `mss_ca` vont ensemble (ESCALE_MSS_*)".into(),
+            ));
+        }
+        if m.timeout_seconds == 0 || m.timeout_seconds > 300 {
+            return Err(ConfigError::Invalid(
+                "clé `mss_timeout_seconds` (ESCALE_MSS_TIMEOUT_SECONDS) : attendu un nombre de secondes entre 1 et 300".into(),
+            ));
+        }
+        if m.poll_seconds < 5 || m.poll_seconds > 86_400 {
+            return Err(ConfigError::Invalid(
+                "clé `mss_poll_seconds` (ESCALE_MSS_POLL_SECONDS) : attendu un nombre de secondes entre 5 et 86400".into(),
+            ));
+        }
+        if m.undelivered_hours == 0 || m.undelivered_hours > 24 * 30 {
+            return Err(ConfigError::Invalid(
+                "clé `mss_undelivered_hours` (ESCALE_MSS_UNDELIVERED_HOURS) : attendu un nombre d'heures entre 1 et 720".into(),
+            ));
+        }
+        if production && any && m.nil.as_deref().is_none_or(str::is_empty) {
+            return Err(ConfigError::Production(
+                "clé `mss_nil` (ESCALE_MSS_NIL) : la référence du logiciel obtenue sur convergence.esante.gouv.fr, portée par chaque message (X-MSS-NIL)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for MssConfig {
@@ -151,6 +213,9 @@ impl Default for MssConfig {
             ca: None,
             nil: None,
             timeout_seconds: 30,
+            undelivered_hours: 24,
+            poll_seconds: 60,
+            scan_command: None,
         }
     }
 }

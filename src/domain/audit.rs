@@ -54,10 +54,19 @@ pub enum AuditAction {
     DmpRefused,
     DmpRetried,
     DmpCancelled,
+    MssRequested,
+    MssSent,
+    MssFailed,
+    MssRetried,
+    MssCancelled,
+    MssReceived,
+    MssNotice,
+    MssAttached,
+    MssOpened,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 45] = [
+    pub const ALL: [AuditAction; 54] = [
         AuditAction::Login,
         AuditAction::Logout,
         AuditAction::FileOpened,
@@ -103,6 +112,15 @@ impl AuditAction {
         AuditAction::DmpRefused,
         AuditAction::DmpRetried,
         AuditAction::DmpCancelled,
+        AuditAction::MssRequested,
+        AuditAction::MssSent,
+        AuditAction::MssFailed,
+        AuditAction::MssRetried,
+        AuditAction::MssCancelled,
+        AuditAction::MssReceived,
+        AuditAction::MssNotice,
+        AuditAction::MssAttached,
+        AuditAction::MssOpened,
     ];
 
     pub fn code(self) -> &'static str {
@@ -152,6 +170,15 @@ impl AuditAction {
             AuditAction::DmpRefused => "dmp.refuse",
             AuditAction::DmpRetried => "dmp.relance",
             AuditAction::DmpCancelled => "dmp.annulation",
+            AuditAction::MssRequested => "mss.demande",
+            AuditAction::MssSent => "mss.envoi",
+            AuditAction::MssFailed => "mss.echec",
+            AuditAction::MssRetried => "mss.relance",
+            AuditAction::MssCancelled => "mss.annulation",
+            AuditAction::MssReceived => "mss.reception",
+            AuditAction::MssNotice => "mss.avis",
+            AuditAction::MssAttached => "mss.rattachement",
+            AuditAction::MssOpened => "mss.lecture",
         }
     }
 
@@ -204,6 +231,15 @@ impl AuditAction {
             AuditAction::DmpRefused => "Demande refusée par le DMP ou par Escale",
             AuditAction::DmpRetried => "Demande DMP relancée",
             AuditAction::DmpCancelled => "Demande DMP annulée",
+            AuditAction::MssRequested => "Message MSSanté écrit (mis en file d'envoi)",
+            AuditAction::MssSent => "Message MSSanté remis au serveur de l'opérateur",
+            AuditAction::MssFailed => "Message MSSanté refusé ou en échec",
+            AuditAction::MssRetried => "Message MSSanté relancé",
+            AuditAction::MssCancelled => "Message MSSanté annulé",
+            AuditAction::MssReceived => "Message MSSanté reçu (relève de la boîte)",
+            AuditAction::MssNotice => "Avis de remise ou de lecture MSSanté reçu",
+            AuditAction::MssAttached => "Message MSSanté rattaché à un dossier",
+            AuditAction::MssOpened => "Message MSSanté ouvert",
         }
     }
 

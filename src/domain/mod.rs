@@ -17,6 +17,7 @@ pub mod lexical;
 pub mod login_guard;
 pub mod merge;
 pub mod mss;
+pub mod mss_message;
 pub mod procedure;
 pub mod roles;
 pub mod search;

@@ -7,6 +7,8 @@
 
 pub mod dmp;
 pub mod duplicates;
+pub mod mss;
+pub mod mss_inbox;
 pub mod reverification;
 pub mod runner;
 pub mod schedule;
@@ -20,6 +22,7 @@ pub use runner::{JobError, JobHandler, Runner, RunnerConfig, Running, Step};
 
 use crate::services::dmp::DmpService;
 use crate::services::insi::InsiService;
+use crate::services::mss::MssService;
 use crate::store::{DynStore, JobKind};
 
 /// The handler of every job kind, over these store and services.
@@ -27,6 +30,7 @@ pub fn handlers(
     store: &DynStore,
     insi: &Arc<InsiService>,
     dmp: &Arc<DmpService>,
+    mss: &Arc<MssService>,
     insi_rate_per_second: u32,
 ) -> HashMap<JobKind, Arc<dyn JobHandler>> {
     let mut h: HashMap<JobKind, Arc<dyn JobHandler>> = HashMap::new();
@@ -49,6 +53,20 @@ pub fn handlers(
         Arc::new(dmp::DmpOutbox {
             store: store.clone(),
             dmp: dmp.clone(),
+        }),
+    );
+    h.insert(
+        JobKind::Mss,
+        Arc::new(mss::MssOutbox {
+            store: store.clone(),
+            mss: mss.clone(),
+        }),
+    );
+    h.insert(
+        JobKind::MssInbox,
+        Arc::new(mss_inbox::MssInbox {
+            store: store.clone(),
+            mss: mss.clone(),
         }),
     );
     h

@@ -15,6 +15,8 @@ use crate::store::{
 pub const CSAPA_FINESS: &str = "640000014";
 pub const CSAPA_NAME: &str = "CSAPA Le Phare (démo)";
 pub const CAARUD_FINESS: &str = "640000022";
+/// The demo CSAPA's MSSanté mailbox, at the sandbox operator.
+pub const CSAPA_MAILBOX: &str = "accueil.csapa-le-phare@escale-demo.mssante.fr";
 
 struct DemoPro {
     first: &'static str,
@@ -210,6 +212,13 @@ pub async fn seed(store: &dyn Store) -> StoreResult<bool> {
         .tenant_for(ids[3], csapa.id)
         .await?
         .expect("demo social worker");
+    let director = store
+        .tenant_for(ids[5], csapa.id)
+        .await?
+        .expect("demo director");
+    store
+        .set_mss_mailbox(&director, Some(CSAPA_MAILBOX), &[])
+        .await?;
     let educ = store
         .tenant_for(ids[6], caarud.id)
         .await?

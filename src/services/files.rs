@@ -30,6 +30,14 @@ pub struct OpenedFile {
     pub team: Arc<Vec<TeamMember>>,
     /// Its requests to the user's DMP, newest first.
     pub dmp_deposits: Vec<crate::store::DmpDeposit>,
+    /// Its MSSanté messages, newest first.
+    pub messages: Vec<crate::store::MssMessage>,
+    /// The structure's address book (whom a message may go to).
+    pub correspondents: Vec<crate::store::access::Correspondent>,
+    /// Received messages no file was found for (« à rattacher »).
+    pub unattached: Vec<crate::store::MssMessage>,
+    /// The structure's MSSanté mailbox, if set.
+    pub structure_mailbox: Option<String>,
     /// The identity-quality markers (candidate pairs, collision).
     pub markers: Vec<&'static str>,
     /// Why the identity is due for a new INSi check, if it is (the
@@ -46,10 +54,14 @@ pub async fn open(
     id: Uuid,
     details: &str,
 ) -> ServiceResult<OpenedFile> {
-    let (contents, team, dmp_deposits) = tokio::try_join!(
+    let (contents, team, dmp_deposits, messages, correspondents, structure, unattached) = tokio::try_join!(
         store.file_contents(t, id),
         team.team(store, t),
-        store.dmp_deposits(t, id)
+        store.dmp_deposits(t, id),
+        store.mss_messages(t, id),
+        store.correspondents(t),
+        store.get_structure(t.structure_id),
+        store.mss_unattached(t, 20)
     )?;
     let contents = contents.ok_or(ServiceError::NotFound)?;
     let usager = &contents.usager;
@@ -66,6 +78,10 @@ pub async fn open(
         contents,
         team,
         dmp_deposits,
+        messages,
+        correspondents,
+        unattached,
+        structure_mailbox: structure.and_then(|s| s.mss_mailbox),
         markers,
         reverification_due,
     })

@@ -160,6 +160,9 @@ pub trait DirectoryStore: Send + Sync {
     ) -> StoreResult<Vec<DirectoryPerson>>;
     /// The non-personal (ORG, APP, CAB) mailboxes of a structure's FINESS.
     async fn directory_organization_mailboxes(&self, finess: &str) -> StoreResult<Vec<Mailbox>>;
+    /// Which of these (lower-case) addresses the local copy of the
+    /// Annuaire's MSSanté list holds.
+    async fn directory_known_mailboxes(&self, addresses: &[String]) -> StoreResult<Vec<String>>;
     async fn directory_counts(&self) -> StoreResult<DirectoryCounts>;
     /// Whether a local copy was imported (one indexed probe, for every search).
     async fn directory_copy_present(&self) -> StoreResult<bool>;

@@ -88,11 +88,4 @@ pub trait DmpStore: Send + Sync {
         codes: &DmpCodeChoice,
         journal: Journal<'_>,
     ) -> StoreResult<()>;
-    /// The structure's MSSanté mailbox (issue 14; `None`: none).
-    async fn set_mss_mailbox(
-        &self,
-        t: &Tenant,
-        mailbox: Option<&str>,
-        journal: Journal<'_>,
-    ) -> StoreResult<()>;
 }

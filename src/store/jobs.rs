@@ -21,13 +21,19 @@ pub enum JobKind {
     InsiReverification,
     /// A request to a user's DMP (the outbox of `dmp_deposits`).
     Dmp,
+    /// A message to an MSSanté mailbox (the outbox of `mss_messages`).
+    Mss,
+    /// Reading a structure's MSSanté mailbox (IMAP, by UID).
+    MssInbox,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::DuplicateBatch,
         JobKind::InsiReverification,
         JobKind::Dmp,
+        JobKind::Mss,
+        JobKind::MssInbox,
     ];
 
     pub fn code(self) -> &'static str {
@@ -35,6 +41,8 @@ impl JobKind {
             JobKind::DuplicateBatch => "doublons",
             JobKind::InsiReverification => "reverification-insi",
             JobKind::Dmp => "dmp",
+            JobKind::Mss => "mss",
+            JobKind::MssInbox => "releve-mss",
         }
     }
 
@@ -48,6 +56,8 @@ impl JobKind {
             JobKind::DuplicateBatch => "Recherche de doublons",
             JobKind::InsiReverification => "Revérification INSi",
             JobKind::Dmp => "Envoi au DMP",
+            JobKind::Mss => "Envoi MSSanté",
+            JobKind::MssInbox => "Relève de la boîte MSSanté",
         }
     }
 }

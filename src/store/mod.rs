@@ -15,6 +15,7 @@ pub mod dmp;
 mod group_commit;
 pub mod jobs;
 pub mod models;
+pub mod mss;
 mod postgres;
 pub mod quality;
 mod shared;
@@ -36,6 +37,7 @@ pub use directory::DirectoryStore;
 pub use dmp::{DmpDeposit, DmpStore};
 pub use jobs::{Job, JobKind, JobState, JobStore, NewJob};
 pub use models::*;
+pub use mss::{MailboxEntry, MssMessage, MssStore, NewIncoming, NewMessage};
 pub use quality::{
     DuplicateStore, JournalOf, MergeStore, NewProcedure, ProcedureStore, QualityStore,
 };
@@ -95,6 +97,7 @@ pub trait Store:
     + CareStore
     + DocumentStore
     + dmp::DmpStore
+    + mss::MssStore
     + VigilanceStore
     + AuditStore
     + quality::QualityStore

@@ -18,6 +18,7 @@ use crate::common::db::{TestBackend, test_store};
 
 mod axe;
 mod dmp;
+mod mss;
 
 /// Longest wait for anything the browser should do.
 const WAIT: Duration = Duration::from_secs(10);

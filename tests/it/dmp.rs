@@ -381,7 +381,7 @@ pub(crate) async fn qualified_with_letter(
     (created.id, doc)
 }
 
-async fn letter(
+pub(crate) async fn letter(
     store: &DynStore,
     t: &escale::domain::tenant::Tenant,
     usager: Uuid,
@@ -458,7 +458,7 @@ async fn the_outbox_deposits_once_retries_and_dead_letters(db: TestDb) {
     let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
     let runner = Runner::new(
         db.store.clone(),
-        escale::jobs::handlers(&db.store, &insi, &dmp, 10),
+        escale::jobs::handlers(&db.store, &insi, &dmp, &no_mss(), 10),
         RunnerConfig {
             backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(2),
@@ -596,26 +596,7 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     let export_doc = letter(&db.store, &t, ok_user, "EXPORT_DUI").await;
     let anonymous = anonymous(&db.store, &t, "Papillon").await;
     let anon_doc = letter(&db.store, &t, anonymous.id, "88348-8").await;
-    let provisional = db
-        .store
-        .create_usager(
-            &t,
-            &UsagerData {
-                identity: Identity::Traits {
-                    birth_name: "MARTIN".into(),
-                    first_names: "PAUL".into(),
-                    used_name: None,
-                    used_first_name: None,
-                    birth_date: NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
-                    sex: Sex::M,
-                    birth_place_code: None,
-                },
-                contact: Contact::default(),
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let provisional = provisional_user(&db.store, &t).await;
     let prov_doc = letter(&db.store, &t, provisional.id, "88348-8").await;
     let app = spawn_app(db).await;
     let c = app.client();
@@ -735,4 +716,36 @@ async fn no_dmp_job_is_ever_created_for_a_user_the_rules_exclude(db: TestDb) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let page = app.page(&c, "/dmp/echecs").await;
     assert!(page.contains("Aucun envoi en échec"));
+}
+
+pub(crate) fn no_mss() -> std::sync::Arc<escale::services::mss::MssService> {
+    std::sync::Arc::new(escale::services::mss::MssService::disabled(
+        &escale::config::Config::default(),
+    ))
+}
+
+/// A user with traits only (provisional identity).
+pub(crate) async fn provisional_user(
+    store: &DynStore,
+    t: &escale::domain::tenant::Tenant,
+) -> escale::store::Usager {
+    store
+        .create_usager(
+            t,
+            &UsagerData {
+                identity: Identity::Traits {
+                    birth_name: "MARTIN".into(),
+                    first_names: "PAUL".into(),
+                    used_name: None,
+                    used_first_name: None,
+                    birth_date: NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+                    sex: Sex::M,
+                    birth_place_code: None,
+                },
+                contact: Contact::default(),
+            },
+            &[],
+        )
+        .await
+        .unwrap()
 }

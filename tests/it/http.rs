@@ -1055,7 +1055,7 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
     let insi = std::sync::Arc::new(escale::services::insi::InsiService::disabled());
     let dmp = std::sync::Arc::new(escale::services::dmp::DmpService::disabled(&config));
     let mss = std::sync::Arc::new(escale::services::mss::MssService::disabled(&config));
-    let jobs = escale::app::jobs_runner(&config, &store, &insi, &dmp);
+    let jobs = escale::app::jobs_runner(&config, &store, &insi, &dmp, &mss);
     let app = escale::app::App {
         config: std::sync::Arc::new(config),
         jobs,

@@ -162,7 +162,7 @@ fn runner(
 ) -> Runner {
     Runner::new(
         store.clone(),
-        escale::jobs::handlers(store, insi, &no_dmp(), rate),
+        escale::jobs::handlers(store, insi, &no_dmp(), &crate::dmp::no_mss(), rate),
         RunnerConfig {
             worker: worker.into(),
             lease: Duration::from_millis(lease_ms),
@@ -792,7 +792,7 @@ async fn a_long_job_takes_turns_with_the_others(db: TestDb) {
     let insi = Arc::new(InsiService::disabled());
     let r = Runner::new(
         db.store.clone(),
-        escale::jobs::handlers(&db.store, &insi, &no_dmp(), 5),
+        escale::jobs::handlers(&db.store, &insi, &no_dmp(), &crate::dmp::no_mss(), 5),
         RunnerConfig {
             slice: Duration::ZERO,
             ..RunnerConfig::default()

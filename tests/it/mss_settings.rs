@@ -1,7 +1,8 @@
 //! The structure's MSSanté mailbox (issue 14): the director sets an address
 //! of the instance operator's domain (another domain, a typed host: refused
 //! in French), journaled; « Tester la connexion » opens an SMTP session
-//! with STARTTLS and the structure's certificate against the MSSanté
+//! and an IMAP session (STARTTLS, SASL EXTERNAL) with the structure's
+//! certificate against the MSSanté
 //! sandbox and says what it came to, also when the server is down; other
 //! roles and requests without CSRF token change nothing.
 
@@ -109,7 +110,9 @@ async fn the_director_sets_the_mailbox_and_tests_the_connection(db: TestDb) {
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.text().await.unwrap();
     assert!(
-        body.contains("Test réussi : connexion SMTP réussie"),
+        body.contains("Test réussi : envoi (SMTP")
+            && body.contains("relève (IMAP")
+            && body.contains("authentification par certificat) : réussie"),
         "{body}"
     );
     // The server down: said in French, what to do.
@@ -144,7 +147,7 @@ async fn the_director_sets_the_mailbox_and_tests_the_connection(db: TestDb) {
     assert!(
         details
             .iter()
-            .any(|d| d.starts_with("test de la messagerie MSSanté : connexion SMTP réussie"))
+            .any(|d| d.starts_with("test de la messagerie MSSanté : envoi (SMTP"))
     );
     assert!(
         details

@@ -22,6 +22,8 @@ pub(super) struct Checked {
     pub subject: String,
     pub no_reply: bool,
     pub cda_code: Option<String>,
+    /// `Disposition-Notification-To`: where the reader's MDN goes.
+    pub read_receipt_to: Option<String>,
 }
 
 fn refuse(what: &str) -> String {
@@ -128,6 +130,12 @@ pub(super) async fn message(bytes: &[u8], to: &[String]) -> Result<Checked, Stri
         message_id,
         subject: decode_words(get(&h, "subject").unwrap_or_default()),
         no_reply,
+        read_receipt_to: get(&h, "disposition-notification-to").map(|v| {
+            v.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_ascii_lowercase()
+        }),
         cda_code,
     })
 }

@@ -3,42 +3,17 @@
 //! DATA (dot-unstuffed, size-capped), RSET. Each message is checked
 //! ([`super::checks`]) before it is accepted and delivered.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use super::{Delivered, MssBehaviour, State, checks};
+use super::{Delivered, MssBehaviour, State, checks, notices};
 
 /// The largest message accepted (`SIZE` in EHLO).
 pub const MAX_MESSAGE_BYTES: usize = 25 << 20;
 /// The longest command line (RFC 5321 §4.5.3.1.4: 512 octets).
 const MAX_LINE: usize = 1000;
 const HOST: &str = "mss.bac-a-sable.escale";
-
-pub(super) async fn accept_loop(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    state: Arc<State>,
-) {
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            continue;
-        };
-        if state.behaviour() == MssBehaviour::Down {
-            drop(tcp);
-            continue;
-        }
-        let _ = tcp.set_nodelay(true);
-        let (acceptor, state) = (acceptor.clone(), state.clone());
-        tokio::spawn(async move {
-            if let Err(e) = session(tcp, acceptor, &state).await {
-                tracing::debug!(%peer, erreur = %e, "bac à sable MSSanté : session interrompue");
-            }
-        });
-    }
-}
 
 async fn reply<W: AsyncWrite + Unpin>(w: &mut W, state: &State, text: &str) -> std::io::Result<()> {
     if let MssBehaviour::Slow(d) = state.behaviour() {
@@ -51,7 +26,10 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, state: &State, text: &str) -> s
 }
 
 /// One line (without CRLF), at most `max` bytes; `None` at end of stream.
-async fn line<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+pub(super) async fn read_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
     let mut out = Vec::new();
     loop {
         let buf = r.fill_buf().await?;
@@ -84,7 +62,7 @@ fn verb(l: &[u8]) -> String {
         .to_ascii_uppercase()
 }
 
-async fn session(
+pub(super) async fn session(
     tcp: TcpStream,
     acceptor: tokio_rustls::TlsAcceptor,
     state: &State,
@@ -106,7 +84,7 @@ async fn session(
     .await?;
     // Before TLS: nothing that carries a message (RFC 3207 §4.2).
     loop {
-        let Some(l) = line(&mut plain, MAX_LINE).await? else {
+        let Some(l) = read_line(&mut plain, MAX_LINE).await? else {
             return Ok(());
         };
         match verb(&l).as_str() {
@@ -147,7 +125,7 @@ async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
     loop {
-        let Some(l) = line(&mut s, MAX_LINE).await? else {
+        let Some(l) = read_line(&mut s, MAX_LINE).await? else {
             return Ok(());
         };
         let text = String::from_utf8_lossy(&l).to_string();
@@ -177,6 +155,9 @@ async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
                 let answer = match (&from, path(&text, "TO:")) {
                     (None, _) => "503 5.5.1 MAIL d'abord".to_string(),
                     (Some(_), None) => "501 5.1.3 adresse de destinataire invalide".to_string(),
+                    (Some(_), Some(a)) if state.behaviour() == MssBehaviour::UnknownRecipient => {
+                        format!("550 5.1.1 {a} : boîte aux lettres inconnue (simulée)")
+                    }
                     (Some(_), Some(a)) => match checks::recipient(&a) {
                         Ok(()) => {
                             to.push(a);
@@ -214,25 +195,59 @@ async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Checks the message and delivers it: the answer line.
+/// Checks the message and delivers it: the answer line. Each recipient
+/// newly served gets its DSN to the sender (delivered; or failed for a
+/// mailbox that does not exist — `inconnu…@` here — as a remote operator
+/// reports after accepting the submission).
 async fn accept(state: &State, from: &str, to: &[String], bytes: Vec<u8>) -> String {
     match checks::message(&bytes, to).await {
         Ok(c) => {
-            let added = state.deliver(
-                to,
-                &Delivered {
-                    message_id: c.message_id.clone(),
-                    from: from.to_string(),
-                    subject: c.subject,
-                    no_reply: c.no_reply,
-                    cda_code: c.cda_code,
-                    bytes,
-                    received_at: Utc::now(),
-                },
-            );
+            let (unknown, known): (Vec<String>, Vec<String>) = to
+                .iter()
+                .cloned()
+                .partition(|a| a.to_ascii_lowercase().starts_with("inconnu"));
+            let d = Delivered {
+                message_id: c.message_id.clone(),
+                from: from.to_string(),
+                subject: c.subject,
+                no_reply: c.no_reply,
+                cda_code: c.cda_code,
+                read_receipt_to: c.read_receipt_to,
+                bytes,
+                received_at: Utc::now(),
+                read: false,
+            };
+            let added = state.deliver(&known, &d);
+            for r in &added {
+                let report = notices::dsn(from, r, &d.bytes, None);
+                state.post(
+                    from,
+                    notices::MAILER_DAEMON,
+                    "Delivery Status Notification (Success)",
+                    report,
+                );
+            }
+            for r in unknown
+                .iter()
+                .filter(|r| state.bounce_once(&d.message_id, r))
+            {
+                let report = notices::dsn(
+                    from,
+                    r,
+                    &d.bytes,
+                    Some(("5.1.1", "boîte aux lettres inconnue")),
+                );
+                state.post(
+                    from,
+                    notices::MAILER_DAEMON,
+                    "Delivery Status Notification (Failure)",
+                    report,
+                );
+            }
             format!(
-                "250 2.0.0 OK {} ({added} boîte(s))",
-                c.message_id.trim_matches(['<', '>'])
+                "250 2.0.0 OK {} ({} boîte(s))",
+                c.message_id.trim_matches(['<', '>']),
+                added.len()
             )
         }
         Err(why) => why,
@@ -257,7 +272,7 @@ async fn data<R: AsyncBufRead + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<
     let mut out = Vec::new();
     let mut too_big = false;
     loop {
-        let Some(l) = line(r, MAX_LINE * 64).await? else {
+        let Some(l) = read_line(r, MAX_LINE * 64).await? else {
             return Err(std::io::Error::other("fin de connexion pendant DATA"));
         };
         if l == b"." {

@@ -566,6 +566,20 @@ impl DirectoryStore for SqlStore {
         Ok(boxes.into_iter().flatten().collect())
     }
 
+    async fn directory_known_mailboxes(&self, addresses: &[String]) -> StoreResult<Vec<String>> {
+        if addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known = self
+            .db
+            .query("SELECT address FROM directory_mailboxes WHERE address IN (")
+            .push_list(addresses.iter().map(String::as_str))
+            .push(")")
+            .all(|r| r.get::<String>("address"))
+            .await?;
+        Ok(known.into_iter().map(|a| a.to_ascii_lowercase()).collect())
+    }
+
     async fn directory_copy_present(&self) -> StoreResult<bool> {
         let present = self
             .db

@@ -250,17 +250,7 @@ impl DmpStore for SqlStore {
         .bind(t.structure_id)
         .execute()
         .await?;
-        tx.query(
-            "UPDATE jobs SET state = $1, attempts = 0, run_after = $2, last_error = NULL,
-                 lease_until = NULL, leased_by = NULL, finished_at = NULL
-             WHERE id = $3 AND structure_id = $4 AND state IN ('echec', 'termine')",
-        )
-        .bind(JobState::Queued.code())
-        .bind(now)
-        .bind(d.job_id)
-        .bind(t.structure_id)
-        .execute()
-        .await?;
+        super::jobs::requeue(&mut tx, t.structure_id, d.job_id, now).await?;
         commit_journaled(tx, t, journal).await
     }
 
@@ -281,20 +271,8 @@ impl DmpStore for SqlStore {
             )));
         }
         // Not while a runner holds it: it may be sending right now.
-        let ended = tx
-            .query(
-                "UPDATE jobs SET state = $1, last_error = $2, finished_at = $3,
-                     lease_until = NULL, leased_by = NULL
-                 WHERE id = $4 AND structure_id = $5 AND state IN ('en_attente', 'echec')",
-            )
-            .bind(JobState::Failed.code())
-            .bind(format!("annulé par {}", t.actor_label))
-            .bind(now)
-            .bind(d.job_id)
-            .bind(t.structure_id)
-            .execute()
-            .await?;
-        if ended != 1 {
+        let ended = super::jobs::cancel_unless_running(&mut tx, t, d.job_id, now).await?;
+        if !ended {
             return Err(StoreError::Conflict(
                 "l'envoi est en cours : attendez sa réponse avant d'annuler".into(),
             ));
@@ -341,21 +319,6 @@ impl DmpStore for SqlStore {
         .bind(t.structure_id)
         .execute()
         .await?;
-        commit_journaled(tx, t, journal).await
-    }
-
-    async fn set_mss_mailbox(
-        &self,
-        t: &Tenant,
-        mailbox: Option<&str>,
-        journal: Journal<'_>,
-    ) -> StoreResult<()> {
-        let mut tx = self.db.begin_write().await?;
-        tx.query("UPDATE structures SET mss_mailbox = $1 WHERE id = $2")
-            .bind(mailbox)
-            .bind(t.structure_id)
-            .execute()
-            .await?;
         commit_journaled(tx, t, journal).await
     }
 }

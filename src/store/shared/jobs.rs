@@ -17,6 +17,51 @@ use crate::store::{
     StoreResult, StructureStore, jobs::MAX_ATTEMPTS,
 };
 
+/// An outbox request's job goes back to the queue (after a failure, or
+/// done and asked again).
+pub(super) async fn requeue<'c>(
+    on: impl crate::store::sql::Exec<'c>,
+    structure_id: Uuid,
+    job_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    on.query(
+        "UPDATE jobs SET state = $1, attempts = 0, run_after = $2, last_error = NULL,
+             lease_until = NULL, leased_by = NULL, finished_at = NULL
+         WHERE id = $3 AND structure_id = $4 AND state IN ('echec', 'termine')",
+    )
+    .bind(crate::store::JobState::Queued.code())
+    .bind(now)
+    .bind(job_id)
+    .bind(structure_id)
+    .execute()
+    .await
+}
+
+/// An outbox request's job ends cancelled, unless a runner holds it (it may
+/// be sending right now): `false` then.
+pub(super) async fn cancel_unless_running<'c>(
+    on: impl crate::store::sql::Exec<'c>,
+    t: &Tenant,
+    job_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let ended = on
+        .query(
+            "UPDATE jobs SET state = $1, last_error = $2, finished_at = $3,
+                 lease_until = NULL, leased_by = NULL
+             WHERE id = $4 AND structure_id = $5 AND state IN ('en_attente', 'echec')",
+        )
+        .bind(crate::store::JobState::Failed.code())
+        .bind(format!("annulé par {}", t.actor_label))
+        .bind(now)
+        .bind(job_id)
+        .bind(t.structure_id)
+        .execute()
+        .await?;
+    Ok(ended == 1)
+}
+
 fn job(r: &Row) -> StoreResult<Job> {
     let kind: String = r.get("kind")?;
     let state: String = r.get("state")?;

@@ -12,6 +12,7 @@ mod duplicates;
 mod file;
 mod jobs;
 mod merges;
+mod mss;
 mod procedure;
 pub(crate) mod rows;
 mod search;

@@ -50,6 +50,18 @@ pub(super) async fn render(
         patient_view: st
             .dmp
             .patient_view(&usager.data.identity, &usager.vigilance),
+        messages: &opened.messages,
+        correspondents: &opened.correspondents,
+        unattached: &opened.unattached,
+        mss_ready: match (st.mss.domain(), &opened.structure_mailbox) {
+            (None, _) => views::messages::Readiness::NotReady(
+                "Aucun opérateur MSSanté n'est configuré sur cette instance : les messages ne peuvent pas être écrits.",
+            ),
+            (Some(_), None) => views::messages::Readiness::NotReady(
+                "La structure n'a pas encore de boîte MSSanté : sa direction l'indique dans « Paramètres de la structure ».",
+            ),
+            (Some(_), Some(_)) => views::messages::Readiness::Ready,
+        },
         team: &opened.team,
         writable: &writable,
         can_edit: t.may(IdentityAction::Edit),

@@ -9,6 +9,7 @@ pub mod equipe;
 pub mod health;
 pub mod identite;
 pub mod journal;
+pub mod messages;
 pub mod profil;
 pub mod structure;
 pub mod usagers;
@@ -65,6 +66,19 @@ pub fn routes(_config: &Config) -> Router<AppState> {
             post(documents::dmp_cancel),
         )
         .route("/dmp/echecs", get(documents::dmp_failures))
+        .route("/usagers/{id}/messages", post(messages::send))
+        .route(
+            "/usagers/{id}/messages/{message}/relancer",
+            post(messages::retry),
+        )
+        .route(
+            "/usagers/{id}/messages/{message}/annuler",
+            post(messages::cancel),
+        )
+        .route("/messagerie", get(messages::attention))
+        .route("/messagerie/releve", post(messages::read_now))
+        .route("/usagers/{id}/messages/{message}", get(messages::open))
+        .route("/usagers/{id}/messages/rattacher", post(messages::attach))
         .route("/usagers/{id}/insi", post(identite::search))
         .route("/usagers/{id}/insi/confirmation", post(identite::confirm))
         .route("/usagers/{id}/insi/vitale", post(identite::search_vitale))

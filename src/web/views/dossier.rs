@@ -38,6 +38,10 @@ pub struct Forms {
     pub document: SectionForm,
     /// A document written from a template.
     pub draft: SectionForm,
+    /// A message being written (MSSanté).
+    pub message: SectionForm,
+    /// Typed addresses the Annuaire does not list (to confirm).
+    pub unknown: Vec<String>,
 }
 
 pub struct FileView<'a> {
@@ -53,6 +57,12 @@ pub struct FileView<'a> {
     pub deposits: &'a [crate::store::DmpDeposit],
     /// The page of what the user's Mon espace santé shows (sandbox).
     pub patient_view: Option<String>,
+    /// Its MSSanté messages, newest first, and whether one can be written.
+    pub messages: &'a [crate::store::MssMessage],
+    pub correspondents: &'a [crate::store::access::Correspondent],
+    /// Received messages of the structure no file was found for.
+    pub unattached: &'a [crate::store::MssMessage],
+    pub mss_ready: super::messages::Readiness,
     pub team: &'a [TeamMember],
     pub writable: &'a [Confidentiality],
     /// The procedure lets the reader change identities and contact details.
@@ -81,7 +91,7 @@ pub fn page(v: &FileView<'_>) -> Markup {
         (notes(v))
         (documents(v))
         (dmp(v))
-        (messaging(v))
+        (super::messages::section(v))
     }
 }
 
@@ -415,33 +425,6 @@ fn dmp(v: &FileView<'_>) -> Markup {
     }
 }
 
-/// Messages to the user's Mon espace santé mailbox: their opposition, and
-/// the button to record or lift it. An anonymous user has none.
-fn messaging(v: &FileView<'_>) -> Markup {
-    let u = v.usager;
-    html! {
-        section #messagerie aria-labelledby="h-messagerie" {
-            h2 #h-messagerie { "Messagerie sécurisée (MSSanté)" }
-            @if u.data.identity.is_anonymous() {
-                p { "Accueil anonyme : aucun message ne part vers une messagerie de santé pour cette personne." }
-            } @else {
-                @match &v.dmp.mss_opposed {
-                    Some(r) => p.warning { strong { "Opposition" } " aux messages dans sa messagerie Mon espace santé, enregistrée le " (datetime_fr(r.at)) " (" (r.by) ") : aucun message ne lui est envoyé." },
-                    None => p { "Les messages à la personne partent dans sa messagerie Mon espace santé (identité qualifiée seulement). Elle peut s'y opposer." },
-                }
-                @if u.merged_into.is_none() {
-                    @let e = v.dmp.next_mss_event();
-                    form method="post" action={ "/usagers/" (u.id) "/dmp" } {
-                        (csrf_field(v.csrf))
-                        input type="hidden" name="event" value=(e.code());
-                        button type="submit" { (consent_button(e)) }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The requests to the DMP and the form to send a document.
 fn deposits(v: &FileView<'_>) -> Markup {
     let u = v.usager;
@@ -530,7 +513,7 @@ fn deposits(v: &FileView<'_>) -> Markup {
     }
 }
 
-fn consent_button(e: ConsentEvent) -> &'static str {
+pub(super) fn consent_button(e: ConsentEvent) -> &'static str {
     match e {
         ConsentEvent::Information => "La personne a été informée",
         ConsentEvent::Opposition => "Enregistrer son opposition",

@@ -55,6 +55,7 @@ pub fn page(ctx: &Ctx, sandbox: bool, title: &str, content: Markup) -> Markup {
                             li { a href="/identitovigilance/procedure" { "Procédure" } }
                             li { a href="/correspondants" { "Correspondants" } }
                             li { a href="/dmp/echecs" { "Envois DMP en échec" } }
+                            li { a href="/messagerie" { "Messages à suivre" } }
                             @if t.roles.contains(crate::domain::roles::Role::Directeur) {
                                 li { a href="/structure/equipe" { "Équipe" } }
                             }

@@ -12,6 +12,7 @@ pub mod identite;
 pub mod journal;
 pub mod layout;
 pub mod markdown;
+pub mod messages;
 pub mod profil;
 pub mod structure;
 pub mod usagers;

@@ -66,24 +66,7 @@ async fn browser_nurse_sends_a_letter_to_the_dmp_and_the_patient_sees_it() {
         })
         .await;
 
-        click_x(
-            &c,
-            "//summary[normalize-space()='Rédiger un document depuis un modèle']",
-        )
-        .await;
-        element(&c, "#f-tpl_template")
-            .await
-            .select_by_value("lettre-liaison-entree")
-            .await
-            .expect("choose the template");
-        super::fill(&c, "#f-tpl_title", TITLE).await;
-        super::fill(
-            &c,
-            "#f-tpl_text",
-            "Accueilli ce jour pour un suivi ambulatoire.",
-        )
-        .await;
-        click_x(&c, "//button[normalize-space()='Créer le document']").await;
+        write_letter(&c, TITLE).await;
         let options = eventually(&c, "the letter offered for the DMP", async || {
             let s = text_of(&c, "#envoi-dmp").await?;
             s.contains(TITLE).then_some(s)
@@ -128,8 +111,30 @@ async fn browser_nurse_sends_a_letter_to_the_dmp_and_the_patient_sees_it() {
     app.drain_jobs().await;
 }
 
+/// « Rédiger un document depuis un modèle »: the entry letter, `title`.
+pub(super) async fn write_letter(c: &Client, title: &str) {
+    click_x(
+        c,
+        "//summary[normalize-space()='Rédiger un document depuis un modèle']",
+    )
+    .await;
+    element(c, "#f-tpl_template")
+        .await
+        .select_by_value("lettre-liaison-entree")
+        .await
+        .expect("choose the template");
+    super::fill(c, "#f-tpl_title", title).await;
+    super::fill(
+        c,
+        "#f-tpl_text",
+        "Accueilli ce jour pour un suivi ambulatoire.",
+    )
+    .await;
+    click_x(c, "//button[normalize-space()='Créer le document']").await;
+}
+
 /// INSi search, « same person », a passport checked: « Identité qualifiée ».
-async fn qualify(c: &Client) {
+pub(super) async fn qualify(c: &Client) {
     click_x(c, "//button[normalize-space()=\"Rechercher l'INS\"]").await;
     wait_page(c, "Recherche de l'INS", |p| p.ends_with("/insi")).await;
     click_x(

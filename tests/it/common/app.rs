@@ -119,6 +119,9 @@ pub fn test_config(db: &TestDb, mode: Mode) -> Config {
     if mode == Mode::Production {
         config.public_url = Some("https://escale.test".into());
     }
+    // One scheduled reading of the MSSanté mailboxes at start, none after:
+    // a test ends with no job left (`drain_jobs`); tests ask for readings.
+    config.mss.poll_seconds = 86_400;
     config
 }
 
@@ -147,7 +150,13 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("national services");
     let sandboxes = national.sandboxes.clone();
-    let jobs = escale::app::jobs_runner(&config, &db.store, &national.insi, &national.dmp);
+    let jobs = escale::app::jobs_runner(
+        &config,
+        &db.store,
+        &national.insi,
+        &national.dmp,
+        &national.mss,
+    );
     let app = escale::app::App {
         admin_secrets: Arc::new(
             escale::services::admin_secrets::AdminSecrets::load(&config).expect("admin key"),

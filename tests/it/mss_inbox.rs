@@ -1,0 +1,295 @@
+//! Reading the structure's MSSanté mailbox (issue 14): the real IMAP
+//! client (async-imap, STARTTLS, the structure's certificate, SASL
+//! EXTERNAL) against the sandbox over sockets. Messages sent through the
+//! outbox come back as delivery notices (DSN: délivré, or échec for a box
+//! that does not exist, explained) and read notices (MDN: lu when the
+//! professional or the patient opens it on the sandbox's pages, échec with
+//! the ANS consumer code when the recipient's software cannot integrate
+//! it); the patient's reply is threaded to the file; a new message from a
+//! professional waits « à rattacher » until the desk attaches it, its PDF
+//! then a document of the file; a second reading reads nothing twice; a
+//! certificate of another CA is refused.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use escale::connectors::mss::imap::{ImapConfig, ImapReader};
+use escale::connectors::mss::message::{Attached, Outgoing, compose};
+use escale::connectors::mss::smtp::{SmtpConfig, SmtpSubmission};
+use escale::domain::mss::{MssHeaders, patient_address};
+use escale::domain::mss_message::MessageState;
+use escale::sandbox::mss::MssSandbox;
+use escale::sandbox::pki::{TestPki, write_pair};
+use escale::services::mss::{Draft, MssCredentials, MssService, Operator, Recipients};
+use escale::store::MssMessage;
+
+use crate::common::db::{TestDb, journal_details, seed_two_structures, zoe_ins};
+use crate::dmp::qualified_with_letter;
+
+const MAILBOX: &str = "accueil@csapa.escale-demo.mssante.fr";
+const DOCTOR: &str = "dr.martin@hopital.test.mssante.fr";
+const GONE: &str = "inconnu.dupont@hopital.test.mssante.fr";
+
+both_backends!(notices_replies_and_new_messages_come_back_to_the_file);
+async fn notices_replies_and_new_messages_come_back_to_the_file(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    escale::install_crypto_provider();
+    let pki = TestPki::generate().unwrap();
+    let mut sandbox = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki)
+        .await
+        .unwrap();
+    let site = sandbox
+        .open_site(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let creds = MssCredentials::under(dir.path(), &f.csapa.finess_geo);
+    std::fs::create_dir_all(creds.cert.parent().unwrap()).unwrap();
+    write_pair(
+        &creds.cert,
+        &creds.key,
+        &pki.client_cert("ESCALE-MSS", &f.csapa.finess_geo).unwrap(),
+    )
+    .unwrap();
+    let config = escale::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        mss: escale::config::MssConfig {
+            timeout_seconds: 3,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mss = Arc::new(MssService::new(
+        &config,
+        Operator {
+            domain: "escale-demo.mssante.fr".into(),
+            smtp_host: sandbox.host.clone(),
+            smtp_port: sandbox.smtp_addr.port(),
+            imap_host: sandbox.host.clone(),
+            imap_port: sandbox.imap_addr.port(),
+            ca: ca.clone(),
+        },
+        None,
+    ));
+    db.store
+        .set_mss_mailbox(&f.directeur.tenant, Some(MAILBOX), &[])
+        .await
+        .unwrap();
+    let (usager, letter) = qualified_with_letter(&db.store, &t).await;
+    let store = db.store.clone();
+    let send = |to: Recipients, subject: &'static str| {
+        let (store, t, mss) = (store.clone(), t.clone(), mss.clone());
+        async move {
+            let m = escale::services::mss::request(
+                store.as_ref(),
+                &mss,
+                &t,
+                usager,
+                &Draft {
+                    to,
+                    subject: subject.into(),
+                    body: "Bonjour".into(),
+                    document: Some(letter),
+                    confirm_unknown: true,
+                    form_key: None,
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            let attempt = escale::services::mss::perform(store.as_ref(), &mss, &t, m.id)
+                .await
+                .unwrap();
+            assert!(
+                matches!(attempt, escale::services::dmp::Attempt::Finished),
+                "{attempt:?}"
+            );
+            m
+        }
+    };
+    let pro = |a: &str| Recipients::Professionals {
+        chosen: vec![],
+        typed: a.into(),
+    };
+    let to_doctor = send(pro(DOCTOR), "Lettre au médecin").await;
+    let to_gone = send(pro(GONE), "Lettre à une boîte fermée").await;
+    let to_patient = send(
+        Recipients::Patient {
+            reply_allowed: true,
+        },
+        "Votre courrier",
+    )
+    .await;
+    let rejected = send(pro(DOCTOR), "Lettre que son logiciel refuse").await;
+    // The doctor opens the first letter; their software refuses the second.
+    let web = reqwest::Client::new();
+    let page = |address: &str, n: usize| {
+        let url = format!(
+            "{site}/message?adresse={}&n={n}",
+            form_urlencoded::byte_serialize(address.as_bytes()).collect::<String>()
+        );
+        let web = web.clone();
+        async move { web.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let opened = page(DOCTOR, 1).await;
+    assert!(opened.contains("Lettre au médecin"), "{opened}");
+    web.post(format!("{site}/message/erreur"))
+        .form(&[("adresse", DOCTOR), ("n", "2"), ("code", "902")])
+        .send()
+        .await
+        .unwrap();
+    // The patient opens theirs and replies.
+    let patient = patient_address(&zoe_ins());
+    let mine = page(&patient, 1).await;
+    assert!(mine.contains("Répondre en tant que patient"), "{mine}");
+    web.post(format!("{site}/message/reponse"))
+        .form(&[
+            ("adresse", patient.as_str()),
+            ("n", "1"),
+            ("texte", "Merci, je viendrai mardi <b>"),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    // A new message from a professional, with a PDF: no conversation, no INS.
+    let smtp = SmtpSubmission::new(&SmtpConfig {
+        host: sandbox.host.clone(),
+        port: sandbox.smtp_addr.port(),
+        cert_pem: creds.cert.clone(),
+        key_pem: creds.key.clone(),
+        ca_pem: ca.clone(),
+        timeout: Duration::from_secs(3),
+        hello_name: "hopital.test".into(),
+    })
+    .unwrap();
+    let pdf = crate::documents::pdf("compte rendu");
+    let unsolicited = compose(&Outgoing {
+        from: DOCTOR,
+        from_name: "Dr Martin",
+        to: &[MAILBOX.to_string()],
+        subject: "Compte rendu de consultation",
+        body: "Bonjour, voici le compte rendu.",
+        message_id: "<cr-1@hopital.test.mssante.fr>",
+        in_reply_to: None,
+        references: &[],
+        read_receipt_to: None,
+        mss: &MssHeaders::new("HOPITAL-LOGICIEL", &[], false, false, true),
+        attachments: &[Attached {
+            file_name: "CR.pdf",
+            content_type: "application/pdf",
+            bytes: &pdf,
+        }],
+        date: Utc::now(),
+    })
+    .unwrap();
+    smtp.submit(DOCTOR, &[MAILBOX.to_string()], &unsolicited)
+        .await
+        .unwrap();
+
+    let reading = escale::services::mss::poll(db.store.as_ref(), &mss, &t, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(reading.read >= 8, "{reading:?}");
+    let now = |m: &MssMessage| {
+        let (store, id, s) = (db.store.clone(), m.id, t.structure_id);
+        async move { store.mss_message(s, id).await.unwrap().unwrap() }
+    };
+    assert_eq!(now(&to_doctor).await.state, MessageState::Lu);
+    let gone = now(&to_gone).await;
+    assert_eq!(gone.state, MessageState::Echec);
+    let reason = gone.reason.unwrap_or_default();
+    assert!(
+        reason.contains("non remis à") && reason.contains(GONE) && reason.contains("550"),
+        "{reason}"
+    );
+    assert_eq!(now(&to_patient).await.state, MessageState::Lu);
+    let refused = now(&rejected).await;
+    assert_eq!(refused.state, MessageState::Echec);
+    assert!(
+        refused
+            .reason
+            .unwrap_or_default()
+            .contains("patient inconnu"),
+        "consumer code 902 explained"
+    );
+
+    // The reply is in the file, in the patient's conversation.
+    let file = db.store.mss_messages(&t, usager).await.unwrap();
+    let reply = file
+        .iter()
+        .find(|m| !m.outgoing)
+        .expect("the patient's reply in the file");
+    assert_eq!(reply.thread_id, to_patient.message_id);
+    assert!(reply.to_patient, "from the patient's Mon espace santé box");
+    assert!(reply.body.contains("je viendrai mardi <b>"));
+    assert_eq!(reply.state, MessageState::Recu);
+
+    // The new message waits « à rattacher », then is attached; its PDF too.
+    let waiting = escale::services::mss::unattached(db.store.as_ref(), &t)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0].sender, DOCTOR);
+    let before = db.store.documents(&t, usager).await.unwrap().len();
+    escale::services::mss::attach(db.store.as_ref(), &mss, &t, usager, waiting[0].id)
+        .await
+        .unwrap();
+    let docs = db.store.documents(&t, usager).await.unwrap();
+    assert_eq!(docs.len(), before + 1);
+    assert!(docs.iter().any(|d| d.title.contains("CR.pdf")));
+    assert!(
+        escale::services::mss::unattached(db.store.as_ref(), &t)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Read again: nothing new, nothing twice.
+    let again = escale::services::mss::poll(db.store.as_ref(), &mss, &t, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.read, 0, "{again:?}");
+    assert_eq!(
+        db.store.mss_messages(&t, usager).await.unwrap().len(),
+        file.len() + 1
+    );
+    for action in ["mss.reception", "mss.avis", "mss.rattachement"] {
+        assert!(
+            !journal_details(&db.store, &t, action).await.is_empty(),
+            "{action}"
+        );
+    }
+
+    // A certificate of another CA: the IMAP session is refused.
+    let stranger = TestPki::generate().unwrap();
+    write_pair(
+        &dir.path().join("x.pem"),
+        &dir.path().join("x.key"),
+        &stranger.client_cert("X", "640000014").unwrap(),
+    )
+    .unwrap();
+    let reader = ImapReader::new(&ImapConfig {
+        host: sandbox.host.clone(),
+        port: sandbox.imap_addr.port(),
+        cert_pem: dir.path().join("x.pem"),
+        key_pem: dir.path().join("x.key"),
+        ca_pem: ca,
+        timeout: Duration::from_secs(3),
+        mailbox: MAILBOX.into(),
+    })
+    .unwrap();
+    let err = reader.check().await.unwrap_err();
+    assert!(
+        err.is_transient() && err.to_string().contains("TLS"),
+        "{err}"
+    );
+}
