@@ -6,7 +6,6 @@
 //! was lost → sent again with the same Message-ID, delivered once; an
 //! opposition recorded after the message was written → the job sends nothing.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,49 +13,30 @@ use escale::domain::dmp::ConsentEvent;
 use escale::domain::mss::patient_address;
 use escale::domain::mss_message::MessageState;
 use escale::jobs::{Runner, RunnerConfig};
-use escale::sandbox::mss::{MssBehaviour, MssSandbox};
+use escale::sandbox::mss::MssBehaviour;
 use escale::sandbox::pki::{TestPki, write_pair};
-use escale::services::mss::{Draft, MssCredentials, MssService, Operator, Recipients};
+use escale::services::mss::{Draft, Recipients};
 use escale::store::{MssMessage, MssStore};
 
 use crate::common::db::{TestDb, journal_details, seed_two_structures, zoe_ins};
+use crate::common::mss::MssSetup;
 use crate::dmp::qualified_with_letter;
 
 both_backends!(the_outbox_retries_fails_with_the_reason_and_never_delivers_twice);
 async fn the_outbox_retries_fails_with_the_reason_and_never_delivers_twice(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = f.medecin.tenant.clone();
-    escale::install_crypto_provider();
-    let pki = TestPki::generate().unwrap();
-    let sandbox = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki)
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).unwrap();
-    let creds = MssCredentials::under(dir.path(), &f.csapa.finess_geo);
-    std::fs::create_dir_all(creds.cert.parent().unwrap()).unwrap();
-    let good = pki.client_cert("ESCALE-MSS", &f.csapa.finess_geo).unwrap();
-    write_pair(&creds.cert, &creds.key, &good).unwrap();
-    let config = escale::config::Config {
-        data_dir: dir.path().to_path_buf(),
-        mss: escale::config::MssConfig {
-            timeout_seconds: 2,
-            ..Default::default()
-        },
+    let m = MssSetup::start(&f.csapa.finess_geo).await;
+    let mss = Arc::new(m.service(escale::config::MssConfig {
+        timeout_seconds: 2,
         ..Default::default()
-    };
-    let mss = Arc::new(MssService::new(
-        &config,
-        Operator {
-            domain: "escale-demo.mssante.fr".into(),
-            smtp_host: sandbox.host.clone(),
-            smtp_port: sandbox.smtp_addr.port(),
-            imap_host: sandbox.host.clone(),
-            imap_port: 1,
-            ca: dir.path().join("ca.pem"),
-        },
-        None,
-    ));
+    }));
+    let (sandbox, creds) = (&m.sandbox, &m.creds);
+    let good = m
+        .pki
+        .client_cert("ESCALE-MSS", &f.csapa.finess_geo)
+        .unwrap();
+    let config = escale::config::Config::default();
     MssStore::set_mss_mailbox(
         db.store.as_ref(),
         &f.directeur.tenant,

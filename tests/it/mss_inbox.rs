@@ -21,12 +21,12 @@ use escale::connectors::mss::message::{Attached, Outgoing, compose};
 use escale::connectors::mss::smtp::{SmtpConfig, SmtpSubmission};
 use escale::domain::mss::{MssHeaders, patient_address};
 use escale::domain::mss_message::MessageState;
-use escale::sandbox::mss::MssSandbox;
 use escale::sandbox::pki::{TestPki, write_pair};
-use escale::services::mss::{Draft, MssCredentials, MssService, Operator, Recipients};
+use escale::services::mss::{Draft, Recipients};
 use escale::store::MssMessage;
 
 use crate::common::db::{TestDb, journal_details, seed_two_structures, zoe_ins};
+use crate::common::mss::MssSetup;
 use crate::dmp::qualified_with_letter;
 
 const MAILBOX: &str = "accueil@csapa.escale-demo.mssante.fr";
@@ -37,46 +37,17 @@ both_backends!(notices_replies_and_new_messages_come_back_to_the_file);
 async fn notices_replies_and_new_messages_come_back_to_the_file(db: TestDb) {
     let f = seed_two_structures(&db.store).await;
     let t = f.medecin.tenant.clone();
-    escale::install_crypto_provider();
-    let pki = TestPki::generate().unwrap();
-    let mut sandbox = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki)
-        .await
-        .unwrap();
-    let site = sandbox
+    let mut m = MssSetup::start(&f.csapa.finess_geo).await;
+    let site = m
+        .sandbox
         .open_site(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, pki.ca_pem()).unwrap();
-    let creds = MssCredentials::under(dir.path(), &f.csapa.finess_geo);
-    std::fs::create_dir_all(creds.cert.parent().unwrap()).unwrap();
-    write_pair(
-        &creds.cert,
-        &creds.key,
-        &pki.client_cert("ESCALE-MSS", &f.csapa.finess_geo).unwrap(),
-    )
-    .unwrap();
-    let config = escale::config::Config {
-        data_dir: dir.path().to_path_buf(),
-        mss: escale::config::MssConfig {
-            timeout_seconds: 3,
-            ..Default::default()
-        },
+    let mss = Arc::new(m.service(escale::config::MssConfig {
+        timeout_seconds: 3,
         ..Default::default()
-    };
-    let mss = Arc::new(MssService::new(
-        &config,
-        Operator {
-            domain: "escale-demo.mssante.fr".into(),
-            smtp_host: sandbox.host.clone(),
-            smtp_port: sandbox.smtp_addr.port(),
-            imap_host: sandbox.host.clone(),
-            imap_port: sandbox.imap_addr.port(),
-            ca: ca.clone(),
-        },
-        None,
-    ));
+    }));
+    let (sandbox, ca, creds, dir) = (&m.sandbox, m.ca.clone(), &m.creds, &m.dir);
     db.store
         .set_mss_mailbox(&f.directeur.tenant, Some(MAILBOX), &[])
         .await
@@ -292,4 +263,65 @@ async fn notices_replies_and_new_messages_come_back_to_the_file(db: TestDb) {
         err.is_transient() && err.to_string().contains("TLS"),
         "{err}"
     );
+}
+
+both_backends!(an_attachment_the_antivirus_refuses_is_not_kept);
+/// `mss_scan_command` exiting non-zero: the received PDF is not kept as a
+/// document, said in the journal; the message itself is kept.
+async fn an_attachment_the_antivirus_refuses_is_not_kept(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    let m = MssSetup::start(&f.csapa.finess_geo).await;
+    let mss = m.service(escale::config::MssConfig {
+        scan_command: Some("false".into()),
+        ..Default::default()
+    });
+    let sandbox = &m.sandbox;
+    db.store
+        .set_mss_mailbox(&f.directeur.tenant, Some(MAILBOX), &[])
+        .await
+        .unwrap();
+    let (usager, _) = qualified_with_letter(&db.store, &t).await;
+    let pdf = crate::documents::pdf("résultats");
+    let message = compose(&Outgoing {
+        from: DOCTOR,
+        from_name: "Dr Martin",
+        to: &[MAILBOX.to_string()],
+        subject: "Résultats",
+        body: "Ci-joint.",
+        message_id: "<res-1@hopital.test.mssante.fr>",
+        in_reply_to: None,
+        references: &[],
+        read_receipt_to: None,
+        mss: &MssHeaders::new("HOPITAL-LOGICIEL", &[], false, false, true),
+        attachments: &[Attached {
+            file_name: "RESULTATS.pdf",
+            content_type: "application/pdf",
+            bytes: &pdf,
+        }],
+        date: Utc::now(),
+    })
+    .unwrap();
+    sandbox.post(MAILBOX, DOCTOR, "Résultats", message);
+    let reading = escale::services::mss::poll(db.store.as_ref(), &mss, &t, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reading.received, 1);
+    let waiting = escale::services::mss::unattached(db.store.as_ref(), &t)
+        .await
+        .unwrap();
+    let before = db.store.documents(&t, usager).await.unwrap().len();
+    escale::services::mss::attach(db.store.as_ref(), &mss, &t, usager, waiting[0].id)
+        .await
+        .unwrap();
+    assert_eq!(db.store.documents(&t, usager).await.unwrap().len(), before);
+    let said = journal_details(&db.store, &t, "mss.reception").await;
+    assert!(
+        said.iter()
+            .any(|d| d.contains("RESULTATS.pdf") && d.contains("refusée par l'antivirus")),
+        "{said:?}"
+    );
+    let kept = db.store.mss_messages(&t, usager).await.unwrap();
+    assert!(kept.iter().any(|m| m.subject == "Résultats"));
 }
