@@ -302,6 +302,12 @@ async fn an_attachment_the_antivirus_refuses_is_not_kept(db: TestDb) {
         date: Utc::now(),
     })
     .unwrap();
+    // An empty mailbox reads as nothing new.
+    let empty = escale::services::mss::poll(db.store.as_ref(), &mss, &t, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(empty.read, 0, "{empty:?}");
     sandbox.post(MAILBOX, DOCTOR, "Résultats", message);
     let reading = escale::services::mss::poll(db.store.as_ref(), &mss, &t, 100)
         .await

@@ -222,11 +222,9 @@ async fn uid_command<S: AsyncRead + AsyncWrite + Unpin>(
                 [k] if k.eq_ignore_ascii_case("ALL") => (1..=last).collect(),
                 _ => return Ok(format!("{tag} BAD recherche : UID <ensemble> ou ALL\r\n")),
             };
-            let list: Vec<String> = uids.iter().map(u32::to_string).collect();
-            Ok(format!(
-                "* SEARCH {}\r\n{tag} OK UID SEARCH termine\r\n",
-                list.join(" ")
-            ))
+            // `* SEARCH` alone when nothing matches (RFC 3501 §7.2.5).
+            let list: String = uids.iter().map(|u| format!(" {u}")).collect();
+            Ok(format!("* SEARCH{list}\r\n{tag} OK UID SEARCH termine\r\n"))
         }
         "FETCH" => {
             let set = words.next().unwrap_or_default();

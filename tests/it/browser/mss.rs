@@ -160,6 +160,7 @@ async fn browser_social_worker_writes_to_a_correspondent_and_to_the_user_who_rep
         fill(&c, "#texte-reponse", "Merci, je serai là mardi.").await;
         check("MSSanté (bac à sable) : message reçu par le patient", who).await;
         click_x(&c, "//button[normalize-space()='Envoyer la réponse']").await;
+        wait_page(&c, "Boîte", |p| p == "/boite").await;
 
         // Back in Escale: the reply comes into the file.
         c.goto(&format!("{base}/messagerie"))
@@ -180,6 +181,7 @@ async fn browser_social_worker_writes_to_a_correspondent_and_to_the_user_who_rep
         .await;
         assert!(reply.contains("Patient"), "{reply}");
         click_x(&c, "//a[normalize-space()='RE: Votre rendez-vous']").await;
+        wait_page(&c, "Message", |p| p.contains("/messages/")).await;
         let opened = text_of(&c, "main").await.unwrap_or_default();
         assert!(opened.contains("je serai là mardi"), "{opened}");
         check("message reçu, ouvert", who).await;
