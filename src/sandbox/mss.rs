@@ -101,6 +101,16 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// The `n`-th message (1-based) of `address`.
+    pub(crate) fn message(&self, address: &str, n: usize) -> Option<Arc<Delivered>> {
+        self.mailboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&address.trim().to_ascii_lowercase())?
+            .get(n.checked_sub(1)?)
+            .cloned()
+    }
+
     /// Marks the `n`-th message (1-based) of `address` read: it, if it was
     /// not read yet.
     pub(crate) fn mark_read(&self, address: &str, n: usize) -> Option<Arc<Delivered>> {

@@ -139,15 +139,24 @@ struct One {
     texte: Option<String>,
 }
 
+/// The message `q` names (its mailbox, lower-cased), or the page saying
+/// it is not there.
+fn found(state: &State, q: &One) -> Result<(String, Arc<super::Delivered>), Box<Response>> {
+    let address = q.adresse.trim().to_ascii_lowercase();
+    match state.message(&address, q.n) {
+        Some(m) => Ok((address, m)),
+        None => Err(Box::new(page(
+            "Message",
+            html! { p { "Message introuvable." } },
+        ))),
+    }
+}
+
 /// Opens a message: its text, and its read receipt sent once when asked for.
 async fn message(Extract(state): Extract<Arc<State>>, Query(q): Query<One>) -> Response {
-    let address = q.adresse.trim().to_ascii_lowercase();
-    let Some(m) = state
-        .messages_of(&address)
-        .get(q.n.wrapping_sub(1))
-        .cloned()
-    else {
-        return page("Message", html! { p { "Message introuvable." } });
+    let (address, m) = match found(&state, &q) {
+        Ok(f) => f,
+        Err(missing) => return *missing,
     };
     if let (Some(read), Some(to)) = (state.mark_read(&address, q.n), &m.read_receipt_to) {
         let mdn = super::notices::mdn(&address, to, &read, &super::notices::Disposition::Displayed);
@@ -206,13 +215,9 @@ async fn message(Extract(state): Extract<Arc<State>>, Query(q): Query<One>) -> R
 
 /// The recipient's software could not integrate it: an MDN with the code.
 async fn processing_error(Extract(state): Extract<Arc<State>>, Form(q): Form<One>) -> Response {
-    let address = q.adresse.trim().to_ascii_lowercase();
-    let Some(m) = state
-        .messages_of(&address)
-        .get(q.n.wrapping_sub(1))
-        .cloned()
-    else {
-        return page("Message", html! { p { "Message introuvable." } });
+    let (address, m) = match found(&state, &q) {
+        Ok(f) => f,
+        Err(missing) => return *missing,
     };
     let code = q.code.unwrap_or(906);
     if let Some(to) = &m.read_receipt_to {
@@ -233,13 +238,9 @@ async fn processing_error(Extract(state): Extract<Arc<State>>, Form(q): Form<One
 
 /// The patient's reply, unless the sender forbade it.
 async fn reply(Extract(state): Extract<Arc<State>>, Form(q): Form<One>) -> Response {
-    let address = q.adresse.trim().to_ascii_lowercase();
-    let Some(m) = state
-        .messages_of(&address)
-        .get(q.n.wrapping_sub(1))
-        .cloned()
-    else {
-        return page("Message", html! { p { "Message introuvable." } });
+    let (address, m) = match found(&state, &q) {
+        Ok(f) => f,
+        Err(missing) => return *missing,
     };
     let text = q.texte.unwrap_or_default();
     if !is_patient_address(&address) || m.no_reply || text.trim().is_empty() {

@@ -208,13 +208,8 @@ async fn notice(
     reason: Option<String>,
     reading: &mut Reading,
 ) -> ServiceResult<()> {
-    let Some(m) = target else {
-        store
-            .record_mailbox_entry(t, at, &MailboxEntry::Nothing, &[])
-            .await?;
-        return Ok(());
-    };
-    let Some(next) = m.state.advance(state) else {
+    // About no message of ours, or late: only the cursor moves.
+    let Some((m, next)) = target.and_then(|m| m.state.advance(state).map(|n| (m, n))) else {
         store
             .record_mailbox_entry(t, at, &MailboxEntry::Nothing, &[])
             .await?;

@@ -20,7 +20,9 @@ use crate::domain::mss::{
     MssHeaders, MssRefusal, may_send_to_professional, may_write_to_patient, patient_address,
     xdm_subject,
 };
-use crate::domain::mss_message::{MAX_BODY, MAX_RECIPIENTS, MAX_SUBJECT, typed_addresses};
+use crate::domain::mss_message::{
+    MAX_BODY, MAX_RECIPIENTS, MAX_SUBJECT, MessageState, typed_addresses,
+};
 use crate::domain::sharing::ShareableIdentity;
 use crate::domain::tenant::Tenant;
 use crate::domain::text::{multi_line, single_line};
@@ -344,20 +346,13 @@ pub async fn perform(
     let Some(usager_id) = m.usager_id.filter(|_| m.outgoing) else {
         return Ok(Attempt::Finished);
     };
-    if m.state != crate::domain::mss_message::MessageState::EnAttente {
+    if m.state != MessageState::EnAttente {
         return Ok(Attempt::Finished);
     }
     let fail = |why: String| async move {
         let entry = audit::event(t, AuditAction::MssFailed, Some(usager_id), why.clone());
         store
-            .set_mss_state(
-                t,
-                id,
-                crate::domain::mss_message::MessageState::Echec,
-                Some(&why),
-                None,
-                &[entry],
-            )
+            .set_mss_state(t, id, MessageState::Echec, Some(&why), None, &[entry])
             .await?;
         Ok::<_, ServiceError>(Attempt::Refused(why))
     };
@@ -439,14 +434,7 @@ pub async fn perform(
                 ),
             );
             store
-                .set_mss_state(
-                    t,
-                    id,
-                    crate::domain::mss_message::MessageState::Envoye,
-                    None,
-                    Some(&answer),
-                    &[entry],
-                )
+                .set_mss_state(t, id, MessageState::Envoye, None, Some(&answer), &[entry])
                 .await?;
             Ok(Attempt::Finished)
         }
