@@ -27,6 +27,7 @@ mod mss;
 mod mss_faults;
 mod mss_inbox;
 mod mss_outbox;
+mod mss_real_servers;
 mod mss_settings;
 mod psc;
 mod quality_http;

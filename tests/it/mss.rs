@@ -21,8 +21,8 @@ use escale::domain::terminology::Code;
 use escale::sandbox::mss::{MssBehaviour, MssSandbox, MssSandboxHandle};
 use escale::sandbox::pki::{TestPki, write_pair};
 
-const STRUCTURE: &str = "accueil@csapa.test.mssante.fr";
-const DOCTOR: &str = "dr.martin@medecin.test.mssante.fr";
+pub(crate) const STRUCTURE: &str = "accueil@csapa.test.mssante.fr";
+pub(crate) const DOCTOR: &str = "dr.martin@medecin.test.mssante.fr";
 const CDA: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><code code="11488-4" codeSystem="2.16.840.1.113883.6.1"/></ClinicalDocument>"#;
 
 fn ins() -> Ins {
@@ -110,7 +110,7 @@ impl Setup {
 }
 
 /// The XDM archive of [`submission`] for `to`.
-fn archive(to: &[String]) -> Vec<u8> {
+pub(crate) fn archive(to: &[String]) -> Vec<u8> {
     let ins = ins();
     xdm::archive(
         &submission(&ins),
@@ -127,7 +127,13 @@ fn archive(to: &[String]) -> Vec<u8> {
 
 /// A message from the structure, with `xdm` as its `IHE_XDM.ZIP` if any,
 /// `nil` as X-MSS-NIL (empty: none).
-fn message(to: &[String], id: &str, xdm: Option<Vec<u8>>, nil: &str, no_reply: bool) -> Vec<u8> {
+pub(crate) fn message(
+    to: &[String],
+    id: &str,
+    xdm: Option<Vec<u8>>,
+    nil: &str,
+    no_reply: bool,
+) -> Vec<u8> {
     let codes: &[&str] = if xdm.is_some() { &["11488-4"] } else { &[] };
     let to_patient = to
         .iter()

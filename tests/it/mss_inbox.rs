@@ -22,11 +22,11 @@ use escale::connectors::mss::smtp::{SmtpConfig, SmtpSubmission};
 use escale::domain::mss::{MssHeaders, patient_address};
 use escale::domain::mss_message::MessageState;
 use escale::sandbox::pki::{TestPki, write_pair};
-use escale::services::mss::{Draft, Recipients};
+use escale::services::mss::Recipients;
 use escale::store::MssMessage;
 
 use crate::common::db::{TestDb, journal_details, seed_two_structures, zoe_ins};
-use crate::common::mss::MssSetup;
+use crate::common::mss::{MssSetup, pro, send_now};
 use crate::dmp::qualified_with_letter;
 
 const MAILBOX: &str = "accueil@csapa.escale-demo.mssante.fr";
@@ -53,40 +53,8 @@ async fn notices_replies_and_new_messages_come_back_to_the_file(db: TestDb) {
         .await
         .unwrap();
     let (usager, letter) = qualified_with_letter(&db.store, &t).await;
-    let store = db.store.clone();
     let send = |to: Recipients, subject: &'static str| {
-        let (store, t, mss) = (store.clone(), t.clone(), mss.clone());
-        async move {
-            let m = escale::services::mss::request(
-                store.as_ref(),
-                &mss,
-                &t,
-                usager,
-                &Draft {
-                    to,
-                    subject: subject.into(),
-                    body: "Bonjour".into(),
-                    document: Some(letter),
-                    confirm_unknown: true,
-                    form_key: None,
-                },
-            )
-            .await
-            .unwrap()
-            .unwrap();
-            let attempt = escale::services::mss::perform(store.as_ref(), &mss, &t, m.id)
-                .await
-                .unwrap();
-            assert!(
-                matches!(attempt, escale::services::dmp::Attempt::Finished),
-                "{attempt:?}"
-            );
-            m
-        }
-    };
-    let pro = |a: &str| Recipients::Professionals {
-        chosen: vec![],
-        typed: a.into(),
+        send_now(db.store.as_ref(), &mss, &t, usager, letter, to, subject)
     };
     let to_doctor = send(pro(DOCTOR), "Lettre au médecin").await;
     let to_gone = send(pro(GONE), "Lettre à une boîte fermée").await;

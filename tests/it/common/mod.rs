@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod db;
+pub mod mail_servers;
 pub mod mss;
 pub mod tools;
 /// The generator lives in the library (`escale dev seed` uses it too).

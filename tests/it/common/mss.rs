@@ -67,3 +67,50 @@ impl MssSetup {
         )
     }
 }
+
+/// A professional recipient typed in the form (sent even when the
+/// Annuaire does not list it).
+pub fn pro(address: &str) -> escale::services::mss::Recipients {
+    escale::services::mss::Recipients::Professionals {
+        chosen: vec![],
+        typed: address.into(),
+    }
+}
+
+/// Writes a message with `document` from the file `usager` and sends it at
+/// once (the outbox job's work, run here): the message as written.
+pub async fn send_now(
+    store: &dyn escale::store::Store,
+    mss: &MssService,
+    t: &escale::domain::tenant::Tenant,
+    usager: uuid::Uuid,
+    document: uuid::Uuid,
+    to: escale::services::mss::Recipients,
+    subject: &str,
+) -> escale::store::MssMessage {
+    let m = escale::services::mss::request(
+        store,
+        mss,
+        t,
+        usager,
+        &escale::services::mss::Draft {
+            to,
+            subject: subject.into(),
+            body: "Bonjour".into(),
+            document: Some(document),
+            confirm_unknown: true,
+            form_key: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let attempt = escale::services::mss::perform(store, mss, t, m.id)
+        .await
+        .unwrap();
+    assert!(
+        matches!(attempt, escale::services::dmp::Attempt::Finished),
+        "{attempt:?}"
+    );
+    m
+}
