@@ -210,6 +210,7 @@ fn outbox_and_poll(_: &mut Criterion) {
                     document: Some(letter.id),
                     confirm_unknown: true,
                     form_key: None,
+                    reply_to: None,
                 },
             )
             .await

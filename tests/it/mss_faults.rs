@@ -83,6 +83,7 @@ async fn the_outbox_retries_fails_with_the_reason_and_never_delivers_twice(db: T
                     document: Some(letter),
                     confirm_unknown: false,
                     form_key: None,
+                    reply_to: None,
                 },
             )
             .await
@@ -217,4 +218,83 @@ async fn the_outbox_retries_fails_with_the_reason_and_never_delivers_twice(db: T
     assert_eq!(delivered(), 4);
     let failures = journal_details(&db.store, &t, "mss.echec").await;
     assert!(failures.len() >= 2, "{failures:?}");
+}
+
+both_backends!(the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly);
+async fn the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly(db: TestDb) {
+    use escale::domain::care::Confidentiality;
+    use escale::domain::document::{DocumentFields, document_type};
+    use escale::services::error::ServiceError;
+    use escale::store::{NewDocument, StoreError};
+
+    let f = seed_two_structures(&db.store).await;
+    let t = f.medecin.tenant.clone();
+    let m = MssSetup::start(&f.csapa.finess_geo).await;
+    let mss = m.service(escale::config::MssConfig::default());
+    MssStore::set_mss_mailbox(
+        db.store.as_ref(),
+        &f.directeur.tenant,
+        Some("accueil@csapa.escale-demo.mssante.fr"),
+        &[],
+    )
+    .await
+    .unwrap();
+    let (usager, _) = qualified_with_letter(&db.store, &t).await;
+    let medical = db
+        .store
+        .add_document(
+            &t,
+            usager,
+            &NewDocument {
+                fields: &DocumentFields {
+                    type_code: document_type("11488-4").unwrap(),
+                    title: "Compte rendu médical".into(),
+                    date: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                    confidentiality: Confidentiality::Medicale,
+                },
+                media_type: "application/pdf",
+                content: &crate::documents::pdf("compte rendu"),
+            },
+            None,
+            &|_| vec![],
+        )
+        .await
+        .unwrap()
+        .id;
+    let key = uuid::Uuid::new_v4().to_string();
+    let draft = |document| Draft {
+        to: Recipients::Patient {
+            reply_allowed: true,
+        },
+        subject: "Vos résultats".into(),
+        body: "Bonjour".into(),
+        document,
+        confirm_unknown: false,
+        form_key: Some(key.clone()),
+        reply_to: None,
+    };
+    let request = |t: escale::domain::tenant::Tenant, d: Draft| {
+        let (store, mss) = (db.store.clone(), &mss);
+        async move { escale::services::mss::request(store.as_ref(), mss, &t, usager, &d).await }
+    };
+    let first = request(t.clone(), draft(Some(medical)))
+        .await
+        .unwrap()
+        .unwrap();
+    // Its author sends the form again: the same message.
+    let again = request(t.clone(), draft(Some(medical)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    // The same form key from a social worker, who does not read the medical
+    // document: said plainly, not a database error; nothing written.
+    let err = request(f.social.tenant.clone(), draft(None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::Store(StoreError::Conflict(why)) if why.contains("déjà été écrit")),
+        "{err:?}"
+    );
+    assert_eq!(db.store.mss_messages(&t, usager).await.unwrap().len(), 1);
 }

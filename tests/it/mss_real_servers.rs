@@ -22,7 +22,7 @@ use escale::connectors::mss::message::{Outgoing, compose};
 use escale::domain::mss::{MssHeaders, patient_address};
 use escale::domain::mss_message::MessageState;
 use escale::sandbox::pki::write_pair;
-use escale::services::mss::{MssCredentials, MssService, Operator, Recipients};
+use escale::services::mss::{Draft, MssCredentials, MssService, Operator, Recipients};
 use escale::store::MssMessage;
 
 use crate::common::db::{TestDb, seed_two_structures, zoe_ins};
@@ -96,13 +96,18 @@ fn reader(
 /// What the mailbox holds once something arrived (postfix delivers in the
 /// background): waits for it, up to a minute.
 async fn arrived(s: &MailServers, reader: &ImapReader) -> Batch {
+    arrived_n(s, reader, 1).await
+}
+
+/// The mailbox once it holds `n` messages.
+async fn arrived_n(s: &MailServers, reader: &ImapReader, n: usize) -> Batch {
     for _ in 0..600 {
         let batch = reader
             .fetch_after(0, 10, 25 << 20)
             .await
             .map_err(|e| s.with_logs(e.to_string()))
             .unwrap();
-        if !batch.messages.is_empty() {
+        if batch.messages.len() >= n {
             return batch;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -444,5 +449,64 @@ async fn the_outbox_and_the_reading_job_work_through_postfix_and_dovecot(db: Tes
     assert_eq!(
         db.store.mss_messages(&t, usager).await.unwrap().len(),
         file.len()
+    );
+
+    // « Répondre »: Escale answers the patient; the conversation goes on.
+    let draft = |reply_to| Draft {
+        to: Recipients::Patient {
+            reply_allowed: true,
+        },
+        subject: "RE: Votre courrier".into(),
+        body: "À mardi".into(),
+        document: None,
+        confirm_unknown: false,
+        form_key: None,
+        reply_to: Some(reply_to),
+    };
+    let back =
+        escale::services::mss::request(db.store.as_ref(), &mss, &t, usager, &draft(answer.id))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(back.thread_id, to_patient.message_id);
+    assert_eq!(
+        back.in_reply_to.as_deref(),
+        Some("<reponse-1@patient.mssante.fr>")
+    );
+    escale::services::mss::perform(db.store.as_ref(), &mss, &t, back.id)
+        .await
+        .unwrap();
+    let batch = arrived_n(&s, &reader(&s, &patient_cert, &patient), 2).await;
+    let bytes = batch.messages[1].bytes.clone().unwrap();
+    let Incoming::Message(got) = incoming::read(&bytes, &Caps::default()).unwrap() else {
+        panic!("a message");
+    };
+    assert_eq!(got.message_id, Some(back.message_id.clone()));
+    assert_eq!(
+        got.in_reply_to,
+        vec!["<reponse-1@patient.mssante.fr>".to_string()]
+    );
+    assert_eq!(
+        got.references,
+        vec![
+            to_patient.message_id.clone(),
+            "<reponse-1@patient.mssante.fr>".to_string()
+        ]
+    );
+    // A message that is not of this file cannot be answered from it.
+    let stranger = escale::services::mss::request(
+        db.store.as_ref(),
+        &mss,
+        &t,
+        usager,
+        &draft(uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert!(
+        matches!(
+            stranger,
+            Err(escale::services::error::ServiceError::NotFound)
+        ),
+        "{stranger:?}"
     );
 }

@@ -17,8 +17,8 @@ use crate::domain::dmp::{DmpConsent, DmpOperation, DmpVisibility, professional_i
 use crate::domain::dmp_codes::structure_codes;
 use crate::domain::document::document_type;
 use crate::domain::mss::{
-    MssHeaders, MssRefusal, may_send_to_professional, may_write_to_patient, patient_address,
-    xdm_subject,
+    MssHeaders, MssRefusal, display_subject, may_send_to_professional, may_write_to_patient,
+    patient_address, xdm_subject,
 };
 use crate::domain::mss_message::{
     MAX_BODY, MAX_RECIPIENTS, MAX_SUBJECT, MessageState, typed_addresses,
@@ -52,6 +52,9 @@ pub struct Draft {
     /// The form's key (a UUID): the message's Message-ID, so that a form
     /// sent twice writes one message.
     pub form_key: Option<String>,
+    /// « Répondre »: the message of the file this one answers (its
+    /// conversation goes on: In-Reply-To, References).
+    pub reply_to: Option<Uuid>,
 }
 
 /// Why a draft is sent back to its author (what they typed is kept).
@@ -162,6 +165,17 @@ pub async fn request(
     let body = multi_line(&draft.body, MAX_BODY)
         .map_err(|e| refusal.errors.push(("body", format!("message : {e}"))))
         .ok();
+    let answered = match draft.reply_to {
+        None => None,
+        Some(id) => Some(
+            store
+                .mss_messages(t, usager_id)
+                .await?
+                .into_iter()
+                .find(|m| m.id == id)
+                .ok_or(ServiceError::NotFound)?,
+        ),
+    };
     let versions = store.documents(t, usager_id).await?;
     let doc = match draft.document {
         None => None,
@@ -272,7 +286,10 @@ pub async fn request(
             } else {
                 ""
             }
-        ),
+        ) + &answered
+            .as_ref()
+            .map(|a| format!(", en réponse à « {} »", display_subject(&a.subject)))
+            .unwrap_or_default(),
     );
     let (m, _) = store
         .request_mss(
@@ -280,8 +297,8 @@ pub async fn request(
             &NewMessage {
                 usager_id,
                 message_id: &message_id,
-                thread_id: &message_id,
-                in_reply_to: None,
+                thread_id: answered.as_ref().map_or(&message_id, |a| &a.thread_id),
+                in_reply_to: answered.as_ref().map(|a| a.message_id.as_str()),
                 sender: &sender,
                 recipients: &recipients,
                 to_patient,
@@ -545,11 +562,24 @@ async fn written(
         body: &m.body,
         message_id: &m.message_id,
         in_reply_to: m.in_reply_to.as_deref(),
-        references: &m.in_reply_to.iter().cloned().collect::<Vec<_>>(),
+        references: &references(m),
         read_receipt_to: Some(sender),
         mss: &headers,
         attachments: &attached,
         date: m.created_at,
     })
     .map_err(|e| e.to_string())
+}
+
+/// `References` of an answer: the conversation's first message, then the
+/// one answered (RFC 5322 §3.6.4, as far as Escale knows the thread).
+fn references(m: &MssMessage) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(answered) = &m.in_reply_to {
+        if m.thread_id != *answered {
+            out.push(m.thread_id.clone());
+        }
+        out.push(answered.clone());
+    }
+    out
 }

@@ -135,6 +135,20 @@ impl MssStore for SqlStore {
             tx.commit().await?;
             return Ok((existing, false));
         }
+        // The same form sent again by someone who cannot read its document:
+        // the message exists; said, not a unique-index error.
+        let taken = tx
+            .query("SELECT 1 AS one FROM mss_messages WHERE structure_id = $1 AND message_id = $2")
+            .bind(t.structure_id)
+            .bind(m.message_id)
+            .optional(|r| r.get::<i32>("one"))
+            .await?
+            .is_some();
+        if taken {
+            return Err(StoreError::Conflict(
+                "ce message a déjà été écrit depuis ce formulaire".into(),
+            ));
+        }
         // Only a live file of the structure, and a document the tenant reads of it.
         let file_ok = tx
             .query(

@@ -55,6 +55,12 @@ pub async fn send(
         document,
         confirm_unknown: form.get("confirm_unknown") == "1",
         form_key: Some(form.get("form_key").to_string()),
+        reply_to: match form.get("reply_to") {
+            "" => None,
+            r => Some(parse_id(r).map_err(|_| {
+                AppError::BadRequest("message auquel répondre inconnu : rouvrez-le".into())
+            })?),
+        },
     };
     match mss::request(st.store.as_ref(), &st.mss, &ctx.tenant, id, &draft).await? {
         Ok(_) => {
@@ -170,7 +176,7 @@ pub async fn open(
             "Message : {}",
             crate::domain::mss::display_subject(&m.subject)
         ),
-        views::messages::message_page(&usager, &m),
+        views::messages::message_page(&usager, &m, &ctx.session.csrf_token),
     )
     .into_response())
 }

@@ -149,7 +149,7 @@ fn attach_form(v: &FileView<'_>) -> Markup {
 }
 
 /// One message of the file, opened.
-pub fn message_page(usager: &crate::store::Usager, m: &MssMessage) -> Markup {
+pub fn message_page(usager: &crate::store::Usager, m: &MssMessage, csrf: &str) -> Markup {
     html! {
         p { a href={ "/usagers/" (usager.id) "#messagerie" } { "Retour au dossier de " (usager.data.identity.display_name()) } }
         dl.message {
@@ -165,6 +165,46 @@ pub fn message_page(usager: &crate::store::Usager, m: &MssMessage) -> Markup {
             @if let Some(t) = &m.document_title { dt { "Pièce jointe" } dd { (t) } }
         }
         pre.message-texte { (m.body) }
+        @if !m.outgoing { (reply_form(usager, m, csrf)) }
+    }
+}
+
+/// « Répondre » to a message received in the file: to the person's
+/// Mon espace santé mailbox when it came from there, else to its sender.
+fn reply_form(usager: &crate::store::Usager, m: &MssMessage, csrf: &str) -> Markup {
+    let subject = display_subject(&m.subject);
+    let subject = if subject.to_lowercase().starts_with("re:") {
+        subject.to_string()
+    } else {
+        format!("RE: {subject}")
+    };
+    html! {
+        h2 #h-repondre { "Répondre" }
+        form method="post" action={ "/usagers/" (usager.id) "/messages" } aria-labelledby="h-repondre" {
+            (csrf_field(csrf))
+            input type="hidden" name="form_key" value=(uuid::Uuid::new_v4());
+            input type="hidden" name="reply_to" value=(m.id);
+            @if m.to_patient {
+                input type="hidden" name="msg_to" value="personne";
+                p { "À " (usager.data.identity.display_name()) ", dans sa messagerie Mon espace santé." }
+                div.field {
+                    input #reply type="checkbox" name="reply" value="1" checked;
+                    label for="reply" { "La personne peut répondre" }
+                }
+            } @else {
+                input type="hidden" name="msg_to" value="professionnels";
+                input type="hidden" name="msg_typed" value=(m.sender);
+                // The sender wrote to the structure: no Annuaire warning.
+                input type="hidden" name="confirm_unknown" value="1";
+                p { "À " (m.sender) }
+            }
+            (field(Field::text("msg_subject", "Objet", &subject).required().maxlength(200), &Default::default()))
+            div.field {
+                label for="f-msg_body" { "Message " abbr title="obligatoire" { "*" } }
+                textarea #f-msg_body name="msg_body" rows="6" maxlength="20000" required {}
+            }
+            button type="submit" { "Envoyer la réponse" }
+        }
     }
 }
 
@@ -224,6 +264,10 @@ fn compose(v: &FileView<'_>) -> Markup {
             (error_summary(&f.errors))
             (csrf_field(v.csrf))
             input type="hidden" name="form_key" value=(key);
+            @if !f.get("reply_to").is_empty() {
+                input type="hidden" name="reply_to" value=(f.get("reply_to"));
+                p.hint { "Réponse à un message reçu : elle rejoint sa conversation." }
+            }
             fieldset.field.has-error[f.errors.contains_key("msg_to")] {
                 legend { "Destinataire" }
                 @if let Some(e) = f.errors.get("msg_to") { span.error id="f-msg_to" { (e) } }

@@ -185,6 +185,25 @@ async fn browser_social_worker_writes_to_a_correspondent_and_to_the_user_who_rep
         let opened = text_of(&c, "main").await.unwrap_or_default();
         assert!(opened.contains("je serai là mardi"), "{opened}");
         check("message reçu, ouvert", who).await;
+
+        // « Répondre »: the answer goes back to the patient's box.
+        fill(&c, "#f-msg_body", "Parfait, à mardi.").await;
+        click_x(&c, "//button[normalize-space()='Envoyer la réponse']").await;
+        wait_page(&c, "Dossier de", |p| p == file).await;
+        eventually(&c, "the answer sent", async || {
+            c.goto(&format!("{base}{file}")).await.ok()?;
+            for row in c
+                .find_all(Locator::Css("#messages-mss tr[data-etat='envoye']"))
+                .await
+                .ok()?
+            {
+                if row.text().await.ok()?.contains("RE: Votre rendez-vous") {
+                    return Some(());
+                }
+            }
+            None
+        })
+        .await;
     })
     .await;
     assert_no_violations(&findings);

@@ -100,6 +100,7 @@ pub async fn send_now(
             document: Some(document),
             confirm_unknown: true,
             form_key: None,
+            reply_to: None,
         },
     )
     .await
