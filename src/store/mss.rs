@@ -184,6 +184,10 @@ pub trait MssStore: Send + Sync {
         usager_id: Uuid,
         journal: Journal<'_>,
     ) -> StoreResult<()>;
+    /// Each structure with a mailbox and who its scheduled readings run as:
+    /// its first active director (by name), in one statement whatever the
+    /// number of structures. Without a director a structure is not read.
+    async fn mss_readers(&self) -> StoreResult<Vec<(Uuid, Uuid)>>;
     /// The structure's MSSanté mailbox (`None`: none).
     async fn set_mss_mailbox(
         &self,

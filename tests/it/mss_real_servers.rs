@@ -201,6 +201,12 @@ async fn postfix_and_dovecot_refuse_what_the_operator_refuses() {
     };
     let structure = s.certificate(&pki, STRUCTURE, "640000014");
     let client = submission(&s, &structure);
+    // « Tester la connexion » (EHLO, STARTTLS with the certificate, EHLO).
+    client
+        .check()
+        .await
+        .map_err(|e| s.with_logs(e.to_string()))
+        .unwrap();
 
     // An address postfix does not know: refused at RCPT, explained.
     let nobody = vec!["personne@medecin.test.mssante.fr".to_string()];
@@ -240,6 +246,11 @@ async fn postfix_and_dovecot_refuse_what_the_operator_refuses() {
     }
     let doctor = s.certificate(&pki, DOCTOR, "Cabinet Martin");
     assert_eq!(reader(&s, &doctor, DOCTOR).check().await.unwrap(), 0);
+    let tested = submission(&s, &stranger).check().await;
+    assert!(
+        tested.is_err(),
+        "« Tester la connexion » says it: {tested:?}"
+    );
     let err = reader(&s, &stranger, STRUCTURE).check().await.unwrap_err();
     assert!(
         matches!(err, ImapError::Refused(_) | ImapError::Unreachable(_)),

@@ -226,3 +226,37 @@ async fn an_opposition_to_messages_is_recorded_from_the_file(db: TestDb) {
         "{journal:?}"
     );
 }
+
+both_backends!(readings_are_scheduled_once_per_slot_for_each_structure_with_a_mailbox);
+async fn readings_are_scheduled_once_per_slot_for_each_structure_with_a_mailbox(db: TestDb) {
+    let f = seed_two_structures(&db.store).await;
+    let enqueue = |slot| escale::services::mss::enqueue_readings(&db.store, slot);
+    assert_eq!(enqueue(1).await.unwrap(), 0, "no mailbox, no reading");
+    db.store
+        .set_mss_mailbox(
+            &f.directeur.tenant,
+            Some("accueil@csapa.escale-demo.mssante.fr"),
+            &[],
+        )
+        .await
+        .unwrap();
+    db.store
+        .set_mss_mailbox(
+            &f.other.tenant,
+            Some("accueil@caarud.escale-demo.mssante.fr"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut readers = db.store.mss_readers().await.unwrap();
+    readers.sort();
+    let mut expected = vec![
+        (f.csapa.id, f.directeur.professional.id),
+        (f.caarud.id, f.other.professional.id),
+    ];
+    expected.sort();
+    assert_eq!(readers, expected, "each structure read as its director");
+    assert_eq!(enqueue(1).await.unwrap(), 2);
+    assert_eq!(enqueue(1).await.unwrap(), 0, "once per slot");
+    assert_eq!(enqueue(2).await.unwrap(), 2);
+}

@@ -480,32 +480,16 @@ pub async fn enqueue_readings(
     slot: i64,
 ) -> crate::store::StoreResult<usize> {
     let mut enqueued = 0;
-    for s in store.list_structures().await? {
-        if s.mss_mailbox.is_none() {
-            continue;
-        }
-        let Some(t) = store
-            .structure_tenant(s.id, crate::jobs::mss_inbox::ACTOR)
-            .await?
-        else {
-            continue;
-        };
-        let team = store.team(&t).await?;
-        let Some(director) = team
-            .iter()
-            .find(|m| m.roles.contains(crate::domain::roles::Role::Directeur))
-        else {
-            continue;
-        };
+    for (structure_id, director) in store.mss_readers().await? {
         let job = crate::store::NewJob {
             kind: crate::store::JobKind::MssInbox,
             idempotency_key: format!("releve-{slot}"),
             started_by: crate::jobs::mss_inbox::ACTOR.to_string(),
-            actor_id: Some(director.id),
+            actor_id: Some(director),
             total: 0,
             payload: "{}".into(),
         };
-        let (_, created) = store.enqueue_job(s.id, &job, &[]).await?;
+        let (_, created) = store.enqueue_job(structure_id, &job, &[]).await?;
         if created {
             enqueued += 1;
         }

@@ -551,6 +551,28 @@ impl MssStore for SqlStore {
         commit_journaled(tx, t, journal).await
     }
 
+    async fn mss_readers(&self) -> StoreResult<Vec<(Uuid, Uuid)>> {
+        self.db
+            .query(
+                r#"SELECT s.id,
+                     (SELECT m.professional_id FROM memberships m
+                        JOIN professionals p ON p.id = m.professional_id AND p.active
+                       WHERE m.structure_id = s.id AND m.role = $1
+                       ORDER BY p.last_name COLLATE "C", p.first_name COLLATE "C", p.id
+                       LIMIT 1) AS reader
+                   FROM structures s WHERE s.mss_mailbox IS NOT NULL
+                   ORDER BY s.id"#,
+            )
+            .bind(crate::domain::roles::Role::Directeur.code())
+            .all(|r| Ok((r.get("id")?, r.get::<Option<Uuid>>("reader")?)))
+            .await
+            .map(|all| {
+                all.into_iter()
+                    .filter_map(|(s, reader)| Some((s, reader?)))
+                    .collect()
+            })
+    }
+
     async fn set_mss_mailbox(
         &self,
         t: &Tenant,
