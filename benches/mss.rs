@@ -94,7 +94,7 @@ fn submission<'a>(ins: &'a Ins, cda: &'a [u8]) -> Submission<'a> {
 fn message(s: &Submission<'_>, pdf: &[u8], id: &str) -> Vec<u8> {
     let to = vec![TO.to_string()];
     let archive = xdm::archive(
-        s,
+        std::slice::from_ref(s),
         &to,
         &Producer {
             software: "Escale",

@@ -207,7 +207,7 @@ fn outbox_and_poll(_: &mut Criterion) {
                     },
                     subject: format!("Lettre {i}"),
                     body: "Bonjour, voici la lettre.".into(),
-                    document: Some(letter.id),
+                    documents: vec![letter.id],
                     confirm_unknown: true,
                     form_key: None,
                     reply_to: None,

@@ -45,7 +45,7 @@ pub fn mss_samples(
         mailbox: STRUCTURE_MAILBOX,
     };
     let to_pro = vec![CORRESPONDENT.to_string()];
-    let archive = xdm::archive(submission, &to_pro, &producer)?;
+    let archive = xdm::archive(std::slice::from_ref(submission), &to_pro, &producer)?;
     write_sample(out, SAMPLE_XDM, &archive)?;
     let subject = xdm_subject(
         submission.title,
@@ -98,7 +98,7 @@ pub fn mss_samples(
         &archive,
     )?;
     let to_patient = vec![patient_address(patient.ins)];
-    let archive = xdm::archive(submission, &to_patient, &producer)?;
+    let archive = xdm::archive(std::slice::from_ref(submission), &to_patient, &producer)?;
     write(
         SAMPLE_MSS_PATIENT,
         &to_patient,

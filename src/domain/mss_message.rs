@@ -15,6 +15,9 @@ pub const MSS_SPACE: &str = "mssante.fr";
 
 /// At most this many professionals for one message.
 pub const MAX_RECIPIENTS: usize = 20;
+/// At most this many documents of the file in one message (one PDF each,
+/// and their CDA together in the one `IHE_XDM.ZIP`).
+pub const MAX_DOCUMENTS: usize = 5;
 pub const MAX_SUBJECT: usize = 200;
 pub const MAX_BODY: usize = 20_000;
 

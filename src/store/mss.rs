@@ -31,8 +31,11 @@ pub struct MssMessage {
     /// As typed (the XDM prefix is added when sending, hidden when shown).
     pub subject: String,
     pub body: String,
+    /// The first document it carries, and its title.
     pub document_id: Option<Uuid>,
     pub document_title: Option<String>,
+    /// How many documents it carries ([`MssStore::mss_documents`]).
+    pub document_count: i64,
     /// Its own state, or « en échec » when its job gave up.
     pub state: MessageState,
     /// Why it failed (the job's last error while a retry is pending).
@@ -63,7 +66,8 @@ pub struct NewMessage<'a> {
     pub reply_allowed: bool,
     pub subject: &'a str,
     pub body: &'a str,
-    pub document_id: Option<Uuid>,
+    /// The documents of the file it carries, in order.
+    pub documents: &'a [Uuid],
 }
 
 /// A message received in the structure's mailbox, as it is kept.
@@ -117,6 +121,8 @@ pub trait MssStore: Send + Sync {
     async fn mss_messages(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<Vec<MssMessage>>;
     /// One message of the structure, whoever reads it (the job).
     async fn mss_message(&self, structure_id: Uuid, id: Uuid) -> StoreResult<Option<MssMessage>>;
+    /// The documents a message of the structure carries, in order.
+    async fn mss_documents(&self, structure_id: Uuid, id: Uuid) -> StoreResult<Vec<Uuid>>;
     /// The job or a notice moves the message on, with its journal.
     async fn set_mss_state(
         &self,

@@ -113,7 +113,7 @@ impl Setup {
 pub(crate) fn archive(to: &[String]) -> Vec<u8> {
     let ins = ins();
     xdm::archive(
-        &submission(&ins),
+        std::slice::from_ref(&submission(&ins)),
         to,
         &Producer {
             software: "Escale",

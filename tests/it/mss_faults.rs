@@ -80,7 +80,7 @@ async fn the_outbox_retries_fails_with_the_reason_and_never_delivers_twice(db: T
                     },
                     subject: subject.into(),
                     body: "Bonjour".into(),
-                    document: Some(letter),
+                    documents: vec![letter],
                     confirm_unknown: false,
                     form_key: None,
                     reply_to: None,
@@ -268,7 +268,7 @@ async fn the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly(db:
         },
         subject: "Vos résultats".into(),
         body: "Bonjour".into(),
-        document,
+        documents: document,
         confirm_unknown: false,
         form_key: Some(key.clone()),
         reply_to: None,
@@ -277,19 +277,19 @@ async fn the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly(db:
         let (store, mss) = (db.store.clone(), &mss);
         async move { escale::services::mss::request(store.as_ref(), mss, &t, usager, &d).await }
     };
-    let first = request(t.clone(), draft(Some(medical)))
+    let first = request(t.clone(), draft(vec![medical]))
         .await
         .unwrap()
         .unwrap();
     // Its author sends the form again: the same message.
-    let again = request(t.clone(), draft(Some(medical)))
+    let again = request(t.clone(), draft(vec![medical]))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.id, first.id);
     // The same form key from a social worker, who does not read the medical
     // document: said plainly, not a database error; nothing written.
-    let err = request(f.social.tenant.clone(), draft(None))
+    let err = request(f.social.tenant.clone(), draft(vec![]))
         .await
         .unwrap_err();
     assert!(

@@ -307,3 +307,111 @@ async fn no_message_is_ever_written_for_what_the_rules_exclude(db: TestDb) {
             .is_empty()
     );
 }
+
+both_backends!(two_documents_go_in_one_message_with_one_archive);
+async fn two_documents_go_in_one_message_with_one_archive(db: TestDb) {
+    use std::io::Read;
+    let f = seed_two_structures(&db.store).await;
+    with_mailbox(&db.store, &f.directeur.tenant).await;
+    let t = f.medecin.tenant.clone();
+    let (usager, letter) = qualified_with_letter(&db.store, &t).await;
+    let report = crate::dmp::letter(&db.store, &t, usager, "11488-4").await;
+    let app = spawn_app(db).await;
+    let c = app.client();
+    let csrf = login(&app, &c, f.medecin.professional.id, f.csapa.id).await;
+    let (letter_id, report_id) = (letter.to_string(), report.to_string());
+    let r = post(
+        &app,
+        &c,
+        usager,
+        &[
+            ("_csrf", &csrf),
+            ("form_key", &Uuid::new_v4().to_string()),
+            ("msg_to", "professionnels"),
+            ("msg_typed", DOCTOR),
+            ("confirm_unknown", "1"),
+            ("msg_subject", "Lettre et compte rendu"),
+            ("msg_body", "Bonjour, voici les deux."),
+            ("msg_document", &letter_id),
+            ("msg_document", &report_id),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.drain_jobs().await;
+
+    // Delivered once: both PDFs, one archive with both CDA, both codes.
+    let got = app.sandboxes.mss.as_ref().unwrap().mailbox(DOCTOR);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].cda_code.as_deref(), Some("88348-8,11488-4"));
+    let Ok(escale::connectors::mss::incoming::Incoming::Message(m)) =
+        escale::connectors::mss::incoming::read(&got[0].bytes, &Default::default())
+    else {
+        panic!("a message");
+    };
+    let names: Vec<&str> = m.attachments.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["DOC0001.PDF", "DOC0002.PDF", "IHE_XDM.ZIP"]);
+    let zip = &m.attachments[2].bytes;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut read = |name: &str| {
+        let mut out = String::new();
+        archive
+            .by_name(name)
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    };
+    let metadata = read("IHE_XDM/SUBSET01/METADATA.XML");
+    for uri in ["DOC0001.XML", "DOC0002.XML"] {
+        assert!(metadata.contains(&format!("<rim:Value>{uri}</rim:Value>")));
+        assert!(read(&format!("IHE_XDM/SUBSET01/{uri}")).contains("ClinicalDocument"));
+    }
+    assert!(metadata.contains(r#"id="Document02""#) && metadata.contains(r#"id="cl-type-2""#));
+    assert!(read("INDEX.HTM").contains("DOC0002.XML"));
+    crate::common::tools::assert_schema_valid(
+        "spec/dmp-mss/dmp/wsdl-schema/schema/ebRS/lcm.xsd",
+        "xdm-metadata-two-documents",
+        &metadata,
+    );
+
+    // The file shows the message with its two documents; the journal names both.
+    let page = app.page(&c, &format!("/usagers/{usager}")).await;
+    assert!(page.contains("et un autre document"), "{page}");
+    let asked = journal_details(&app.db.store, &f.directeur.tenant, "mss.demande").await;
+    assert!(
+        asked.iter().any(|d| d.matches("version 1").count() == 2),
+        "{asked:?}"
+    );
+    // Six documents: refused, what was typed kept, nothing written.
+    let mut ids = vec![letter_id.clone(), report_id.clone()];
+    for _ in 0..4 {
+        ids.push(
+            crate::dmp::letter(&app.db.store, &t, usager, "11488-4")
+                .await
+                .to_string(),
+        );
+    }
+    let key = Uuid::new_v4().to_string();
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("_csrf", &csrf),
+        ("form_key", &key),
+        ("msg_to", "professionnels"),
+        ("msg_typed", DOCTOR),
+        ("confirm_unknown", "1"),
+        ("msg_subject", "Six documents"),
+        ("msg_body", "x"),
+    ];
+    for id in &ids {
+        fields.push(("msg_document", id));
+    }
+    let r = post(&app, &c, usager, &fields).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("au plus 5 documents par message"), "{body}");
+    assert!(body.contains("Six documents"), "kept");
+    assert_eq!(
+        app.db.store.mss_messages(&t, usager).await.unwrap().len(),
+        1
+    );
+}

@@ -469,7 +469,7 @@ async fn the_outbox_and_the_reading_job_work_through_postfix_and_dovecot(db: Tes
         },
         subject: "RE: Votre courrier".into(),
         body: "À mardi".into(),
-        document: None,
+        documents: vec![],
         confirm_unknown: false,
         form_key: None,
         reply_to: Some(reply_to),

@@ -158,23 +158,24 @@ pub const NS_XOP: &str = "http://www.w3.org/2004/08/xop/include";
 /// What IHE XDM (ITI-32, documents sent by mail) adds to the metadata: the
 /// CDA's file name next to `METADATA.XML` and the recipients.
 pub struct XdmMetadata<'a> {
-    /// 8.3 upper-case name, e.g. `DOC0001.XML`.
-    pub uri: &'a str,
+    /// Each document's 8.3 upper-case name, e.g. `DOC0001.XML`, in order.
+    pub uris: &'a [String],
     /// Each recipient's address (`intendedRecipient`, XTN form).
     pub recipients: &'a [String],
 }
 
 /// `METADATA.XML` of an XDM archive: the same submission set and document
-/// entry as a deposit, as an `lcm:SubmitObjectsRequest` (no signature
-/// document, no SOAP), with the file's URI and the recipients.
-pub fn xdm_metadata(s: &Submission<'_>, xdm: &XdmMetadata<'_>) -> String {
+/// entries as a deposit (one per document, the set's attributes from the
+/// first), as an `lcm:SubmitObjectsRequest` (no signature document, no
+/// SOAP), with each file's URI and the recipients.
+pub fn xdm_metadata(docs: &[Submission<'_>], xdm: &XdmMetadata<'_>) -> String {
     let mut w = Writer::new(Vec::new());
     let written = (|| {
         w.write_event(Event::Start(
             BytesStart::new("lcm:SubmitObjectsRequest")
                 .with_attributes([("xmlns:lcm", NS_LCM), ("xmlns:rim", NS_RIM)]),
         ))?;
-        registry_objects(&mut w, s, Some(xdm))?;
+        registry_objects(&mut w, docs, Some(xdm))?;
         end(&mut w, "lcm:SubmitObjectsRequest")
     })();
     written.expect("écriture XML en mémoire");
@@ -199,7 +200,7 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
         ]),
     ))?;
     start(w, "lcm:SubmitObjectsRequest", &[])?;
-    registry_objects(w, s, None)?;
+    registry_objects(w, std::slice::from_ref(s), None)?;
     end(w, "lcm:SubmitObjectsRequest")?;
     document(w, DOCUMENT, s.cda, xop.map(str::to_string))?;
     if let Some((_, bytes)) = &s.signature {
@@ -210,9 +211,29 @@ fn write(w: &mut W, s: &Submission<'_>, xop: Option<&str>) -> Io {
 
 /// The `rim:RegistryObjectList`: document entry, signature entry (a deposit
 /// only), submission set and their associations.
-fn registry_objects(w: &mut W, s: &Submission<'_>, xdm: Option<&XdmMetadata<'_>>) -> Io {
+/// The id of the `n`th document (from 1) and of its classifications: the
+/// first keeps the names a deposit has always used.
+fn local(id: &str, n: usize) -> String {
+    if n == 1 {
+        id.to_string()
+    } else {
+        format!("{id}-{n}")
+    }
+}
+
+fn document_object(n: usize) -> String {
+    format!("Document{n:02}")
+}
+
+fn registry_objects(w: &mut W, docs: &[Submission<'_>], xdm: Option<&XdmMetadata<'_>>) -> Io {
+    let Some(s) = docs.first() else {
+        return Ok(());
+    };
     start(w, "rim:RegistryObjectList", &[])?;
-    document_entry(w, s, xdm.map(|x| x.uri))?;
+    for (i, d) in docs.iter().enumerate() {
+        let uri = xdm.and_then(|x| x.uris.get(i)).map(String::as_str);
+        document_entry(w, d, i + 1, uri)?;
+    }
     let signature = s.signature.as_ref().filter(|_| xdm.is_none());
     if let Some((id, bytes)) = signature {
         signature_entry(w, s, id, bytes)?;
@@ -227,18 +248,20 @@ fn registry_objects(w: &mut W, s: &Submission<'_>, xdm: Option<&XdmMetadata<'_>>
             ("classificationNode", scheme::SUBMISSION_SET_NODE),
         ],
     )?;
-    start(
-        w,
-        "rim:Association",
-        &[
-            ("id", "as-member"),
-            ("associationType", scheme::HAS_MEMBER),
-            ("sourceObject", SUBMISSION),
-            ("targetObject", DOCUMENT),
-        ],
-    )?;
-    slot(w, "SubmissionSetStatus", &["Original"])?;
-    end(w, "rim:Association")?;
+    for n in 1..=docs.len() {
+        start(
+            w,
+            "rim:Association",
+            &[
+                ("id", local("as-member", n).as_str()),
+                ("associationType", scheme::HAS_MEMBER),
+                ("sourceObject", SUBMISSION),
+                ("targetObject", document_object(n).as_str()),
+            ],
+        )?;
+        slot(w, "SubmissionSetStatus", &["Original"])?;
+        end(w, "rim:Association")?;
+    }
     if signature.is_some() {
         start(
             w,
@@ -263,17 +286,19 @@ fn registry_objects(w: &mut W, s: &Submission<'_>, xdm: Option<&XdmMetadata<'_>>
             ],
         )?;
     }
-    if let Some(previous) = s.replaces {
-        empty(
-            w,
-            "rim:Association",
-            &[
-                ("id", "as-replace"),
-                ("associationType", scheme::REPLACES),
-                ("sourceObject", DOCUMENT),
-                ("targetObject", previous),
-            ],
-        )?;
+    for (i, d) in docs.iter().enumerate() {
+        if let Some(previous) = d.replaces {
+            empty(
+                w,
+                "rim:Association",
+                &[
+                    ("id", local("as-replace", i + 1).as_str()),
+                    ("associationType", scheme::REPLACES),
+                    ("sourceObject", document_object(i + 1).as_str()),
+                    ("targetObject", previous),
+                ],
+            )?;
+        }
     }
     end(w, "rim:RegistryObjectList")
 }
@@ -419,12 +444,14 @@ fn signature_entry(w: &mut W, s: &Submission<'_>, unique_id: &str, bytes: &[u8])
     end(w, "rim:ExtrinsicObject")
 }
 
-fn document_entry(w: &mut W, s: &Submission<'_>, uri: Option<&str>) -> Io {
+fn document_entry(w: &mut W, s: &Submission<'_>, n: usize, uri: Option<&str>) -> Io {
+    let object = document_object(n);
+    let id = |name: &str| local(name, n);
     start(
         w,
         "rim:ExtrinsicObject",
         &[
-            ("id", DOCUMENT),
+            ("id", object.as_str()),
             ("mimeType", "text/xml"),
             ("objectType", scheme::STABLE_DOCUMENT),
         ],
@@ -454,49 +481,61 @@ fn document_entry(w: &mut W, s: &Submission<'_>, uri: Option<&str>) -> Io {
     name(w, s.title)?;
     author(
         w,
-        "cl-doc-author",
-        DOCUMENT,
+        &id("cl-doc-author"),
+        &object,
         scheme::DOCUMENT_AUTHOR,
         &s.author,
     )?;
-    coded(w, "cl-class", DOCUMENT, scheme::CLASS_CODE, &s.class_code)?;
+    coded(
+        w,
+        &id("cl-class"),
+        &object,
+        scheme::CLASS_CODE,
+        &s.class_code,
+    )?;
     for (i, c) in s.confidentiality.iter().enumerate() {
         coded(
             w,
-            &format!("cl-conf-{i}"),
-            DOCUMENT,
+            &id(&format!("cl-conf-{i}")),
+            &object,
             scheme::CONFIDENTIALITY,
             c,
         )?;
     }
-    coded(w, "cl-format", DOCUMENT, scheme::FORMAT_CODE, &pdf_format())?;
     coded(
         w,
-        "cl-facility",
-        DOCUMENT,
+        &id("cl-format"),
+        &object,
+        scheme::FORMAT_CODE,
+        &pdf_format(),
+    )?;
+    coded(
+        w,
+        &id("cl-facility"),
+        &object,
         scheme::FACILITY_TYPE,
         &s.facility_type,
     )?;
     coded(
         w,
-        "cl-practice",
-        DOCUMENT,
+        &id("cl-practice"),
+        &object,
         scheme::PRACTICE_SETTING,
         &s.practice_setting,
     )?;
-    coded(w, "cl-type", DOCUMENT, scheme::TYPE_CODE, &s.type_code)?;
+    coded(w, &id("cl-type"), &object, scheme::TYPE_CODE, &s.type_code)?;
     external_id(
         w,
-        "ei-doc-patient",
-        DOCUMENT,
+        &id("ei-doc-patient"),
+        &object,
         scheme::DOCUMENT_PATIENT_ID,
         &patient,
         "XDSDocumentEntry.patientId",
     )?;
     external_id(
         w,
-        "ei-doc-unique",
-        DOCUMENT,
+        &id("ei-doc-unique"),
+        &object,
         scheme::DOCUMENT_UNIQUE_ID,
         &s.document_id,
         "XDSDocumentEntry.uniqueId",

@@ -103,13 +103,16 @@ pub(super) async fn message(bytes: &[u8], to: &[String]) -> Result<Checked, Stri
     };
     let cda_code = match archive {
         Some(zip) => {
-            let code = check_xdm(&zip)?;
+            let codes = check_xdm(&zip)?;
             let listed = get(&h, "x-mss-codecda").unwrap_or_default();
-            if !listed.split(',').any(|c| c.trim() == code) {
-                return Err(refuse(&format!(
-                    "X-MSS-CODECDA « {listed} » ne cite pas le code du CDA de l'archive ({code})"
-                )));
+            for code in &codes {
+                if !listed.split(',').any(|c| c.trim() == code) {
+                    return Err(refuse(&format!(
+                        "X-MSS-CODECDA « {listed} » ne cite pas le code d'un CDA de l'archive ({code})"
+                    )));
+                }
             }
+            let code = codes.join(",");
             if !matches!(get(&h, "x-mss-ins"), Some("O" | "N")) {
                 return Err(refuse(
                     "X-MSS-INS (O ou N) absent alors qu'un CDA est joint",
@@ -207,9 +210,9 @@ fn is_8_3(path: &str) -> bool {
     })
 }
 
-/// The archive's structure and metadata against its document: the CDA's
-/// code.
-fn check_xdm(zip_bytes: &[u8]) -> Result<String, String> {
+/// The archive's structure and metadata against its documents: each CDA's
+/// code, in the metadata's order.
+fn check_xdm(zip_bytes: &[u8]) -> Result<Vec<String>, String> {
     let bad = |what: String| refuse(&format!("IHE_XDM.ZIP : {what}"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes))
         .map_err(|e| bad(format!("archive illisible ({e})")))?;
@@ -252,9 +255,26 @@ fn check_xdm(zip_bytes: &[u8]) -> Result<String, String> {
             "METADATA.XML n'est pas un lcm:SubmitObjectsRequest".into()
         ));
     }
-    let entry = root
-        .find("ExtrinsicObject")
-        .ok_or_else(|| bad("fiche de document (ExtrinsicObject) absente".into()))?;
+    let list = root
+        .find("RegistryObjectList")
+        .ok_or_else(|| bad("RegistryObjectList absente".into()))?;
+    let mut codes = Vec::new();
+    for entry in list.children_named("ExtrinsicObject") {
+        codes.push(check_document(entry, &mut read)?);
+    }
+    if codes.is_empty() {
+        return Err(bad("fiche de document (ExtrinsicObject) absente".into()));
+    }
+    Ok(codes)
+}
+
+/// One document entry: its file in the archive, of the size and SHA-1 the
+/// entry gives, a CDA; its `ClinicalDocument/code`.
+fn check_document(
+    entry: &xml::Element,
+    read: &mut impl FnMut(&str) -> Result<Vec<u8>, String>,
+) -> Result<String, String> {
+    let bad = |what: String| refuse(&format!("IHE_XDM.ZIP : {what}"));
     let slot = |name: &str| {
         entry
             .children_named("Slot")

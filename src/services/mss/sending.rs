@@ -21,7 +21,7 @@ use crate::domain::mss::{
     patient_address, xdm_subject,
 };
 use crate::domain::mss_message::{
-    MAX_BODY, MAX_RECIPIENTS, MAX_SUBJECT, MessageState, typed_addresses,
+    MAX_BODY, MAX_DOCUMENTS, MAX_RECIPIENTS, MAX_SUBJECT, MessageState, typed_addresses,
 };
 use crate::domain::sharing::ShareableIdentity;
 use crate::domain::tenant::Tenant;
@@ -46,7 +46,9 @@ pub struct Draft {
     pub to: Recipients,
     pub subject: String,
     pub body: String,
-    pub document: Option<Uuid>,
+    /// Documents of the file to attach, in order (at most
+    /// [`MAX_DOCUMENTS`]).
+    pub documents: Vec<Uuid>,
     /// Send even to typed addresses the Annuaire does not list.
     pub confirm_unknown: bool,
     /// The form's key (a UUID): the message's Message-ID, so that a form
@@ -177,24 +179,31 @@ pub async fn request(
         ),
     };
     let versions = store.documents(t, usager_id).await?;
-    let doc = match draft.document {
-        None => None,
-        Some(id) => match versions.iter().find(|d| d.id == id) {
-            Some(d) if d.superseded_at.is_none() => Some(d),
-            Some(_) => {
-                refusal.errors.push((
-                    "document",
-                    "une version plus récente de ce document existe : joignez la dernière".into(),
-                ));
-                None
-            }
+    let mut docs: Vec<&Document> = Vec::new();
+    for id in &draft.documents {
+        match versions.iter().find(|d| d.id == *id) {
+            Some(d) if docs.iter().any(|x| x.id == d.id) => {}
+            Some(d) if d.superseded_at.is_none() => docs.push(d),
+            Some(d) => refusal.errors.push((
+                "document",
+                format!(
+                    "une version plus récente de « {} » existe : joignez la dernière",
+                    d.title
+                ),
+            )),
             None => return Err(ServiceError::NotFound),
-        },
-    };
-    let documents = match doc {
-        Some(d) => visibilities(store, t, usager_id, d, &versions).await?,
-        None => Vec::new(),
-    };
+        }
+    }
+    if docs.len() > MAX_DOCUMENTS {
+        refusal.errors.push((
+            "document",
+            format!("au plus {MAX_DOCUMENTS} documents par message"),
+        ));
+    }
+    let mut documents = Vec::new();
+    for d in &docs {
+        documents.extend(visibilities(store, t, usager_id, d, &versions).await?);
+    }
     let (to_patient, reply_allowed, professionals) = match &draft.to {
         Recipients::Patient { reply_allowed } => (true, *reply_allowed, Vec::new()),
         Recipients::Professionals { chosen, typed } => {
@@ -279,8 +288,9 @@ pub async fn request(
         Some(usager_id),
         format!(
             "à {shown_to} : « {subject} »{}{}",
-            doc.map(|d| format!(", avec « {} » version {}", d.title, d.version))
-                .unwrap_or_default(),
+            docs.iter()
+                .map(|d| format!(", avec « {} » version {}", d.title, d.version))
+                .collect::<String>(),
             if to_patient && !reply_allowed {
                 ", sans réponse possible"
             } else {
@@ -305,7 +315,7 @@ pub async fn request(
                 reply_allowed,
                 subject: &subject,
                 body: &body,
-                document_id: doc.map(|d| d.id),
+                documents: &docs.iter().map(|d| d.id).collect::<Vec<_>>(),
             },
             &[entry],
         )
@@ -381,25 +391,25 @@ pub async fn perform(
     if u.data.identity.is_anonymous() {
         return fail("accueil anonyme : rien ne part vers une messagerie de santé".into()).await;
     }
-    let content = match m.document_id {
-        None => None,
-        Some(doc) => match store.document_content(t, usager_id, doc).await? {
-            Some(c) => Some(c),
+    let mut content = Vec::new();
+    for doc in store.mss_documents(t.structure_id, id).await? {
+        match store.document_content(t, usager_id, doc).await? {
+            Some(c) => content.push(c),
             None => {
                 return fail(
                     "document introuvable ou illisible pour la personne qui l'a envoyé".into(),
                 )
                 .await;
             }
-        },
-    };
-    let documents = match &content {
-        Some((d, _)) => {
-            let versions = store.documents(t, usager_id).await?;
-            visibilities(store, t, usager_id, d, &versions).await?
         }
-        None => Vec::new(),
-    };
+    }
+    let mut documents = Vec::new();
+    if !content.is_empty() {
+        let versions = store.documents(t, usager_id).await?;
+        for (d, _) in &content {
+            documents.extend(visibilities(store, t, usager_id, d, &versions).await?);
+        }
+    }
     let consent = DmpConsent::from_records(&store.dmp_consent(t, usager_id).await?);
     let (patient, recipients) = match gate(&u, &consent, m.to_patient, &m.recipients, &documents) {
         Ok(g) => g,
@@ -426,7 +436,7 @@ pub async fn perform(
         &sender,
         &recipients,
         patient.as_ref(),
-        content.as_ref(),
+        &content,
     )
     .await
     {
@@ -475,7 +485,7 @@ async fn written(
     sender: &str,
     recipients: &[String],
     patient: Option<&ShareableIdentity<'_>>,
-    content: Option<&(Document, Vec<u8>)>,
+    content: &[(Document, Vec<u8>)],
 ) -> Result<Vec<u8>, String> {
     let professional = store
         .get_professional(t.professional_id)
@@ -490,31 +500,41 @@ async fn written(
     let idnst = format!("1{}", structure.finess_geo);
     let codes = structure_codes(structure.kind, &structure.dmp_codes);
     let mut subject = m.subject.clone();
-    let mut cda_codes: Vec<&str> = Vec::new();
+    let mut packages = Vec::new();
+    if let Some(patient) = patient {
+        for (doc, pdf) in content {
+            let Some(doc_type) = document_type(&doc.type_code) else {
+                continue;
+            };
+            packages.push(DepositPackage {
+                structure,
+                codes: &codes,
+                author: Author {
+                    idnps: &idnps,
+                    family: &professional.last_name,
+                    given: &professional.first_name,
+                    specialty: None,
+                    institution: &structure.name,
+                    idnst: &idnst,
+                },
+                patient: patient.clone(),
+                doc,
+                doc_type,
+                pdf,
+                visibility: DmpVisibility::Normale,
+                previous: None,
+            });
+        }
+    }
+    let cdas: Vec<String> = packages.iter().map(|p| p.cda()).collect();
+    let submissions: Vec<_> = packages
+        .iter()
+        .zip(&cdas)
+        .map(|(p, cda)| p.submission(cda.as_bytes(), m.id, m.created_at))
+        .collect();
+    let cda_codes: Vec<&str> = packages.iter().map(|p| p.doc_type.code.as_str()).collect();
     let mut archive = None;
-    if let (Some((doc, pdf)), Some(patient)) = (content, patient)
-        && let Some(doc_type) = document_type(&doc.type_code)
-    {
-        let package = DepositPackage {
-            structure,
-            codes: &codes,
-            author: Author {
-                idnps: &idnps,
-                family: &professional.last_name,
-                given: &professional.first_name,
-                specialty: None,
-                institution: &structure.name,
-                idnst: &idnst,
-            },
-            patient: patient.clone(),
-            doc,
-            doc_type,
-            pdf,
-            visibility: DmpVisibility::Normale,
-            previous: None,
-        };
-        let cda = package.cda();
-        let submission = package.submission(cda.as_bytes(), m.id, m.created_at);
+    if let Some(patient) = patient.filter(|_| !submissions.is_empty()) {
         let producer = Producer {
             software: "Escale",
             version: env!("CARGO_PKG_VERSION"),
@@ -522,8 +542,7 @@ async fn written(
             mailbox: sender,
         };
         archive =
-            Some(xdm::archive(&submission, recipients, &producer).map_err(|e| e.to_string())?);
-        cda_codes.push(&doc_type.code);
+            Some(xdm::archive(&submissions, recipients, &producer).map_err(|e| e.to_string())?);
         subject = xdm_subject(
             &m.subject,
             patient.birth_name,
@@ -531,11 +550,13 @@ async fn written(
             patient.birth_date,
         );
     }
-    let pdf_name = "DOC0001.PDF";
+    let pdf_names: Vec<String> = (1..=content.len())
+        .map(|n| format!("DOC{n:04}.PDF"))
+        .collect();
     let mut attached = Vec::new();
-    if let Some((_, pdf)) = content {
+    for ((_, pdf), name) in content.iter().zip(&pdf_names) {
         attached.push(Attached {
-            file_name: pdf_name,
+            file_name: name,
             content_type: "application/pdf",
             bytes: pdf,
         });

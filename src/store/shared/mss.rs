@@ -20,7 +20,9 @@ const MESSAGES_SQL: &str = "SELECT x.id, x.usager_id, x.direction, x.message_id,
          x.body, x.document_id, x.state, x.reason, x.server_answer, x.job_id,
          x.created_at, x.updated_at,
          j.state AS job_state, j.last_error, j.attempts, j.run_after,
-         p.first_name, p.last_name, d.title, u.anonymous, u.alias, u.birth_name, u.first_names
+         p.first_name, p.last_name, d.title, u.anonymous, u.alias, u.birth_name, u.first_names,
+         (SELECT COUNT(*) FROM mss_message_documents md WHERE md.message_id = x.id)
+             AS document_count
      FROM mss_messages x
      LEFT JOIN jobs j ON j.id = x.job_id
      LEFT JOIN professionals p ON p.id = x.author_id
@@ -77,6 +79,7 @@ fn message(r: &Row) -> StoreResult<MssMessage> {
         body: r.get("body")?,
         document_id: r.get("document_id")?,
         document_title: r.get("title")?,
+        document_count: r.get("document_count")?,
         state,
         reason,
         server_answer: r.get("server_answer")?,
@@ -93,7 +96,9 @@ fn message(r: &Row) -> StoreResult<MssMessage> {
 /// The tenant's messages, without those whose document it does not read.
 fn readable<'c>(on: impl Exec<'c>, t: &Tenant) -> Query<'c> {
     on.query(format!(
-        "{MESSAGES_SQL} AND (x.document_id IS NULL OR d.confidentiality IN ("
+        "{MESSAGES_SQL} AND NOT EXISTS (SELECT 1 FROM mss_message_documents md
+             JOIN documents dd ON dd.id = md.document_id
+             WHERE md.message_id = x.id AND dd.confidentiality NOT IN ("
     ))
     .bind(t.structure_id)
     .push_list(t.readable_classes().into_iter().map(|c| c.code()))
@@ -160,22 +165,22 @@ impl MssStore for SqlStore {
             .optional(|r| r.get::<i32>("one"))
             .await?
             .is_some();
-        let doc_ok = match m.document_id {
-            None => true,
-            Some(doc) => tx
+        let mut doc_ok = true;
+        for doc in m.documents {
+            doc_ok &= tx
                 .query(
                     "SELECT 1 AS one FROM documents WHERE id = $1 AND usager_id = $2
                        AND structure_id = $3 AND confidentiality IN (",
                 )
-                .bind(doc)
+                .bind(*doc)
                 .bind(m.usager_id)
                 .bind(t.structure_id)
                 .push_list(t.readable_classes().into_iter().map(|c| c.code()))
                 .push(")")
                 .optional(|r| r.get::<i32>("one"))
                 .await?
-                .is_some(),
-        };
+                .is_some();
+        }
         if !(file_ok && doc_ok) {
             return Err(StoreError::NotFound);
         }
@@ -217,13 +222,25 @@ impl MssStore for SqlStore {
         .bind(m.reply_allowed)
         .bind(m.subject)
         .bind(m.body)
-        .bind(m.document_id)
+        .bind(m.documents.first().copied())
         .bind(MessageState::EnAttente.code())
         .bind(job_id)
         .bind(t.professional_id)
         .bind(now)
         .execute()
         .await?;
+        for (position, doc) in m.documents.iter().enumerate() {
+            tx.query(
+                "INSERT INTO mss_message_documents (message_id, structure_id, document_id, position)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(t.structure_id)
+            .bind(*doc)
+            .bind(position as i32)
+            .execute()
+            .await?;
+        }
         let created = one(&mut tx, t, m.usager_id, id).await?;
         commit_journaled(tx, t, journal).await?;
         Ok((created, true))
@@ -549,6 +566,18 @@ impl MssStore for SqlStore {
             ));
         }
         commit_journaled(tx, t, journal).await
+    }
+
+    async fn mss_documents(&self, structure_id: Uuid, id: Uuid) -> StoreResult<Vec<Uuid>> {
+        self.db
+            .query(
+                "SELECT document_id FROM mss_message_documents
+                 WHERE structure_id = $1 AND message_id = $2 ORDER BY position",
+            )
+            .bind(structure_id)
+            .bind(id)
+            .all(|r| r.get("document_id"))
+            .await
     }
 
     async fn mss_readers(&self) -> StoreResult<Vec<(Uuid, Uuid)>> {

@@ -41,18 +41,20 @@ pub async fn send(
             ));
         }
     };
-    let document =
-        match form.get("msg_document") {
-            "" => None,
-            d => Some(parse_id(d).map_err(|_| {
-                AppError::BadRequest("document inconnu : rouvrez le dossier".into())
-            })?),
-        };
+    let documents = form
+        .all("msg_document")
+        .into_iter()
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            parse_id(d)
+                .map_err(|_| AppError::BadRequest("document inconnu : rouvrez le dossier".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let draft = Draft {
         to,
         subject: form.get("msg_subject").to_string(),
         body: form.get("msg_body").to_string(),
-        document,
+        documents,
         confirm_unknown: form.get("confirm_unknown") == "1",
         form_key: Some(form.get("form_key").to_string()),
         reply_to: match form.get("reply_to") {
@@ -72,12 +74,17 @@ pub async fn send(
                 values: form
                     .0
                     .iter()
-                    .filter(|(k, _)| k != "_csrf" && k != "correspondent")
+                    .filter(|(k, _)| {
+                        !["_csrf", "correspondent", "msg_document"].contains(&k.as_str())
+                    })
                     .cloned()
                     .collect(),
+                // The addresses and the documents ticked (neither can be
+                // mistaken for the other).
                 multi: form
                     .all("correspondent")
                     .into_iter()
+                    .chain(form.all("msg_document"))
                     .map(str::to_string)
                     .collect(),
                 errors: Default::default(),

@@ -11,7 +11,7 @@ use super::datetime_fr;
 use super::dossier::{FileView, SectionForm};
 use super::layout::csrf_field;
 use crate::domain::mss::{display_subject, may_write_to_patient};
-use crate::domain::mss_message::MessageState;
+use crate::domain::mss_message::{MAX_DOCUMENTS, MessageState};
 use crate::store::MssMessage;
 
 /// Whether messages can be written here, or why not.
@@ -88,7 +88,7 @@ fn list(v: &FileView<'_>) -> Markup {
                             td { (recipient(v, m)) }
                             td {
                                 a href={ "/usagers/" (u.id) "/messages/" (m.id) } { (display_subject(&m.subject)) }
-                                @if let Some(t) = &m.document_title { br; span.muted { "Pièce jointe : " (t) } }
+                                @if let Some(t) = &m.document_title { br; span.muted { "Pièce jointe : " (t) (others(m)) } }
                             }
                             td { @if let Some(a) = &m.author { (a) ", " } "le " (datetime_fr(m.created_at)) }
                             td {
@@ -148,6 +148,15 @@ fn attach_form(v: &FileView<'_>) -> Markup {
     }
 }
 
+/// « et 2 autres documents » after the first document's title.
+fn others(m: &MssMessage) -> String {
+    match m.document_count {
+        ..=1 => String::new(),
+        2 => " et un autre document".into(),
+        n => format!(" et {} autres documents", n - 1),
+    }
+}
+
 /// One message of the file, opened.
 pub fn message_page(usager: &crate::store::Usager, m: &MssMessage, csrf: &str) -> Markup {
     html! {
@@ -162,7 +171,7 @@ pub fn message_page(usager: &crate::store::Usager, m: &MssMessage, csrf: &str) -
             dt { "Objet" } dd { (display_subject(&m.subject)) }
             dt { "Date" } dd { (datetime_fr(m.created_at)) @if let Some(a) = &m.author { " (" (a) ")" } }
             dt { "État" } dd { strong.etat { (m.state.label()) } @if let Some(r) = &m.reason { " : " (r) } }
-            @if let Some(t) = &m.document_title { dt { "Pièce jointe" } dd { (t) } }
+            @if let Some(t) = &m.document_title { dt { "Pièces jointes" } dd { (t) (others(m)) } }
         }
         pre.message-texte { (m.body) }
         @if !m.outgoing { (reply_form(usager, m, csrf)) }
@@ -237,22 +246,16 @@ fn compose(v: &FileView<'_>) -> Markup {
             })
         })
         .collect();
-    let documents: Vec<(String, String)> = std::iter::once((String::new(), "Aucun".to_string()))
-        .chain(
-            v.documents
-                .iter()
-                .filter(|d| d.superseded_at.is_none())
-                .map(|d| {
-                    (
-                        d.id.to_string(),
-                        format!("{} (version {})", d.title, d.version),
-                    )
-                }),
-        )
-        .collect();
-    let documents: Vec<(&str, &str)> = documents
+    let documents: Vec<(String, String)> = v
+        .documents
         .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .filter(|d| d.superseded_at.is_none())
+        .map(|d| {
+            (
+                d.id.to_string(),
+                format!("{} (version {})", d.title, d.version),
+            )
+        })
         .collect();
     let key = match f.get("form_key") {
         "" => uuid::Uuid::new_v4().to_string(),
@@ -319,7 +322,17 @@ fn compose(v: &FileView<'_>) -> Markup {
                 textarea #f-msg_body name="msg_body" rows="6" maxlength="20000" required
                     aria-describedby=[f.errors.get("msg_body").map(|_| "f-msg_body-erreur")] { (f.get("msg_body")) }
             }
-            (select("msg_document", "Document joint (PDF, et son CDA dans une archive IHE_XDM.ZIP pour une identité qualifiée)", &documents, f.get("msg_document"), &f.errors))
+            fieldset.field.has-error[f.errors.contains_key("msg_document")] {
+                legend { "Documents joints (au plus " (MAX_DOCUMENTS) ") : le PDF de chacun, et leur CDA dans une archive IHE_XDM.ZIP pour une identité qualifiée" }
+                @if let Some(e) = f.errors.get("msg_document") { span.error id="f-msg_document" { (e) } }
+                @if documents.is_empty() { p.muted { "Aucun document dans ce dossier." } }
+                @for (i, (id, label)) in documents.iter().enumerate() {
+                    div {
+                        input id={ "doc-" (i) } type="checkbox" name="msg_document" value=(id) checked[f.multi.contains(id)];
+                        label for={ "doc-" (i) } { (label) }
+                    }
+                }
+            }
             p.hint { "L'envoi se fait en arrière-plan ; son état (en attente, envoyé, délivré, lu ou en échec) s'affiche ci-dessus." }
             button type="submit" { "Envoyer le message" }
         }

@@ -12,7 +12,7 @@ use fantoccini::{Client, Locator};
 use super::axe::{Findings, assert_no_violations, axe_or_skip, check_page};
 use super::dmp::{qualify, write_letter};
 use super::{
-    CSAPA, click_login_as, click_x, create_file, element, eventually, fill, in_browser, log_out,
+    CSAPA, click_login_as, click_x, create_file, eventually, fill, in_browser, log_out,
     open_new_form, setup, text_of, wait_page,
 };
 
@@ -42,14 +42,11 @@ async fn write(c: &Client, to: &str, subject: &str, body: &str, with_letter: boo
     fill(c, "#f-msg_subject", subject).await;
     fill(c, "#f-msg_body", body).await;
     if with_letter {
-        let select = element(c, "#f-msg_document").await;
-        let option = select
-            .find(Locator::XPath(&format!(
-                ".//option[contains(normalize-space(), '{TITLE}')]"
-            )))
-            .await
-            .expect("the letter offered");
-        option.click().await.expect("choose the letter");
+        click_x(
+            c,
+            &format!("//label[contains(normalize-space(), '{TITLE}')]/preceding-sibling::input[@name='msg_document']"),
+        )
+        .await;
     }
     click_x(c, "//button[normalize-space()='Envoyer le message']").await;
 }

@@ -97,7 +97,7 @@ pub async fn send_now(
             to,
             subject: subject.into(),
             body: "Bonjour".into(),
-            document: Some(document),
+            documents: vec![document],
             confirm_unknown: true,
             form_key: None,
             reply_to: None,
