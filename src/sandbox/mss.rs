@@ -9,6 +9,7 @@
 pub mod checks;
 pub mod imap;
 pub mod notices;
+pub mod schemas;
 pub mod site;
 pub mod smtp;
 
@@ -65,9 +66,18 @@ pub(crate) struct State {
     /// `<Message-ID> recipient` of the failures already reported (a retried
     /// submission is not reported twice).
     bounced: Mutex<std::collections::HashSet<String>>,
+    /// Where the archive's schemas are (validated then), if known.
+    schemas: Mutex<Option<schemas::XdmSchemas>>,
 }
 
 impl State {
+    fn schemas(&self) -> Option<schemas::XdmSchemas> {
+        self.schemas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn behaviour(&self) -> MssBehaviour {
         self.behaviour
             .lock()
@@ -212,6 +222,12 @@ pub struct MssSandboxHandle {
 }
 
 impl MssSandboxHandle {
+    /// Validates each archive against these schemas from now on (`None`:
+    /// its structure only).
+    pub fn set_schemas(&self, schemas: Option<schemas::XdmSchemas>) {
+        *self.state.schemas.lock().unwrap_or_else(|p| p.into_inner()) = schemas;
+    }
+
     pub fn set_behaviour(&self, behaviour: MssBehaviour) {
         *self
             .state
@@ -269,6 +285,7 @@ impl MssSandbox {
             behaviour: Mutex::new(MssBehaviour::Normal),
             mailboxes: Mutex::default(),
             bounced: Mutex::default(),
+            schemas: Mutex::default(),
         });
         let task = tokio::spawn(accept_loop(
             listener,

@@ -274,6 +274,37 @@ async fn the_sandbox_refuses_what_the_operator_would() {
             .contains("hash différent du SHA-1 de DOC0001.XML"),
         "{err}"
     );
+    // With the schemas (what the tests of Escale's own messages use): this
+    // test's bare CDA is refused by the CDA schema, and metadata with an
+    // element ebRS does not define by lcm.xsd.
+    if let Some(schemas) = crate::common::mss::xdm_schemas() {
+        s.sandbox.set_schemas(Some(schemas));
+        let bare = message(&to, "<m7@escale>", Some(archive(&to)), "N", false);
+        let err = client.submit(STRUCTURE, &to, &bare).await.unwrap_err();
+        assert!(
+            err.to_string().contains("DOC0001.XML hors schéma CDA"),
+            "{err}"
+        );
+        let odd = rewrite(&archive(&to), "METADATA.XML", |m| {
+            m.replace(
+                "<rim:RegistryObjectList>",
+                "<rim:RegistryObjectList><rim:Inconnu/>",
+            )
+        });
+        let err = client
+            .submit(
+                STRUCTURE,
+                &to,
+                &message(&to, "<m9@escale>", Some(odd), "N", false),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("METADATA.XML hors schéma ebRS lcm.xsd"),
+            "{err}"
+        );
+    }
     assert!(s.sandbox.mailbox(DOCTOR).is_empty(), "nothing delivered");
 }
 
@@ -394,19 +425,23 @@ async fn no_certificate_of_the_trusted_ca_no_plain_text_busy_or_down() {
 
 /// The same archive with another CDA (same size, other bytes).
 fn forge(zip_bytes: &[u8]) -> Vec<u8> {
+    rewrite(zip_bytes, "DOC0001.XML", |cda| {
+        cda.replace("11488-4", "11488-5")
+    })
+}
+
+/// The same archive with the file ending in `name` rewritten by `f`.
+fn rewrite(zip_bytes: &[u8], name_end: &str, f: impl Fn(&str) -> String) -> Vec<u8> {
     use std::io::{Read, Write};
     let mut zin = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for i in 0..zin.len() {
-        let mut f = zin.by_index(i).unwrap();
-        let name = f.name().unwrap().into_owned();
+        let mut file = zin.by_index(i).unwrap();
+        let name = file.name().unwrap().into_owned();
         let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).unwrap();
-        if name.ends_with("DOC0001.XML") {
-            bytes = String::from_utf8(bytes)
-                .unwrap()
-                .replace("11488-4", "11488-5")
-                .into_bytes();
+        file.read_to_end(&mut bytes).unwrap();
+        if name.ends_with(name_end) {
+            bytes = f(&String::from_utf8(bytes).unwrap()).into_bytes();
         }
         out.start_file(name, zip::write::SimpleFileOptions::default())
             .unwrap();

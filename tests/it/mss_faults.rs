@@ -239,7 +239,7 @@ async fn the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly(db:
     )
     .await
     .unwrap();
-    let (usager, _) = qualified_with_letter(&db.store, &t).await;
+    let (usager, letter) = qualified_with_letter(&db.store, &t).await;
     let medical = db
         .store
         .add_document(
@@ -297,4 +297,27 @@ async fn the_same_form_sent_by_someone_who_cannot_read_it_is_refused_plainly(db:
         "{err:?}"
     );
     assert_eq!(db.store.mss_messages(&t, usager).await.unwrap().len(), 1);
+
+    // A message with a shared letter and the medical report: listed to the
+    // doctor with its two documents, never to the social worker (who reads
+    // the letter only).
+    let mut both = draft(vec![letter, medical]);
+    both.form_key = None;
+    let two = request(t.clone(), both).await.unwrap().unwrap();
+    assert_eq!(two.document_count, 2);
+    assert_eq!(
+        db.store
+            .mss_documents(t.structure_id, two.id)
+            .await
+            .unwrap(),
+        vec![letter, medical]
+    );
+    let doctor_sees = db.store.mss_messages(&t, usager).await.unwrap();
+    assert!(doctor_sees.iter().any(|m| m.id == two.id));
+    let social_sees = db
+        .store
+        .mss_messages(&f.social.tenant, usager)
+        .await
+        .unwrap();
+    assert!(social_sees.is_empty(), "{social_sees:?}");
 }

@@ -13,6 +13,7 @@ use std::io::Read;
 use base64::Engine;
 use sha1::Digest;
 
+use super::schemas::XdmSchemas;
 use crate::connectors::xml;
 use crate::domain::mss::is_patient_address;
 
@@ -72,7 +73,11 @@ fn boundary(content_type: &str) -> Option<String> {
     })
 }
 
-pub(super) async fn message(bytes: &[u8], to: &[String]) -> Result<Checked, String> {
+pub(super) async fn message(
+    bytes: &[u8],
+    to: &[String],
+    schemas: Option<&XdmSchemas>,
+) -> Result<Checked, String> {
     let text = String::from_utf8_lossy(bytes);
     let (head, _) = text
         .split_once("\r\n\r\n")
@@ -103,7 +108,26 @@ pub(super) async fn message(bytes: &[u8], to: &[String]) -> Result<Checked, Stri
     };
     let cda_code = match archive {
         Some(zip) => {
-            let codes = check_xdm(&zip)?;
+            let Archive {
+                codes,
+                metadata,
+                cdas,
+            } = check_xdm(&zip)?;
+            if let Some(x) = schemas {
+                x.validate(&x.metadata, &metadata).await.map_err(|e| {
+                    refuse(&format!(
+                        "IHE_XDM.ZIP : METADATA.XML hors schéma ebRS lcm.xsd ({e})"
+                    ))
+                })?;
+                for (n, cda) in cdas.iter().enumerate() {
+                    x.validate(&x.cda, cda).await.map_err(|e| {
+                        refuse(&format!(
+                            "IHE_XDM.ZIP : DOC{:04}.XML hors schéma CDA ({e})",
+                            n + 1
+                        ))
+                    })?;
+                }
+            }
             let listed = get(&h, "x-mss-codecda").unwrap_or_default();
             for code in &codes {
                 if !listed.split(',').any(|c| c.trim() == code) {
@@ -212,7 +236,16 @@ fn is_8_3(path: &str) -> bool {
 
 /// The archive's structure and metadata against its documents: each CDA's
 /// code, in the metadata's order.
-fn check_xdm(zip_bytes: &[u8]) -> Result<Vec<String>, String> {
+/// What an archive holds, once its structure is checked.
+struct Archive {
+    /// Each CDA's code, in the metadata's order.
+    codes: Vec<String>,
+    /// `METADATA.XML` and each CDA, for the schemas.
+    metadata: Vec<u8>,
+    cdas: Vec<Vec<u8>>,
+}
+
+fn check_xdm(zip_bytes: &[u8]) -> Result<Archive, String> {
     let bad = |what: String| refuse(&format!("IHE_XDM.ZIP : {what}"));
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes))
         .map_err(|e| bad(format!("archive illisible ({e})")))?;
@@ -258,14 +291,20 @@ fn check_xdm(zip_bytes: &[u8]) -> Result<Vec<String>, String> {
     let list = root
         .find("RegistryObjectList")
         .ok_or_else(|| bad("RegistryObjectList absente".into()))?;
-    let mut codes = Vec::new();
+    let (mut codes, mut cdas) = (Vec::new(), Vec::new());
     for entry in list.children_named("ExtrinsicObject") {
-        codes.push(check_document(entry, &mut read)?);
+        let (code, cda) = check_document(entry, &mut read)?;
+        codes.push(code);
+        cdas.push(cda);
     }
     if codes.is_empty() {
         return Err(bad("fiche de document (ExtrinsicObject) absente".into()));
     }
-    Ok(codes)
+    Ok(Archive {
+        codes,
+        metadata,
+        cdas,
+    })
 }
 
 /// One document entry: its file in the archive, of the size and SHA-1 the
@@ -273,7 +312,7 @@ fn check_xdm(zip_bytes: &[u8]) -> Result<Vec<String>, String> {
 fn check_document(
     entry: &xml::Element,
     read: &mut impl FnMut(&str) -> Result<Vec<u8>, String>,
-) -> Result<String, String> {
+) -> Result<(String, Vec<u8>), String> {
     let bad = |what: String| refuse(&format!("IHE_XDM.ZIP : {what}"));
     let slot = |name: &str| {
         entry
@@ -295,10 +334,12 @@ fn check_document(
     if doc.name != "ClinicalDocument" {
         return Err(bad(format!("{uri} n'est pas un CDA")));
     }
-    doc.child("code")
+    let code = doc
+        .child("code")
         .and_then(|c| c.attribute("code"))
         .map(str::to_string)
-        .ok_or_else(|| bad(format!("{uri} sans ClinicalDocument/code")))
+        .ok_or_else(|| bad(format!("{uri} sans ClinicalDocument/code")))?;
+    Ok((code, cda))
 }
 
 /// RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) decoded, the

@@ -200,7 +200,8 @@ async fn transactions<S: AsyncRead + AsyncWrite + Unpin>(
 /// mailbox that does not exist — `inconnu…@` here — as a remote operator
 /// reports after accepting the submission).
 async fn accept(state: &State, from: &str, to: &[String], bytes: Vec<u8>) -> String {
-    match checks::message(&bytes, to).await {
+    let schemas = state.schemas();
+    match checks::message(&bytes, to, schemas.as_ref()).await {
         Ok(c) => {
             let (unknown, known): (Vec<String>, Vec<String>) = to
                 .iter()

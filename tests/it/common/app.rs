@@ -150,6 +150,10 @@ pub async fn spawn_with_config(db: TestDb, config: Config) -> TestApp {
         .await
         .expect("national services");
     let sandboxes = national.sandboxes.clone();
+    // The MSSanté sandbox validates each archive against the schemas.
+    if let Some(mss) = sandboxes.mss.as_ref() {
+        mss.set_schemas(crate::common::mss::xdm_schemas());
+    }
     let jobs = escale::app::jobs_runner(
         &config,
         &db.store,

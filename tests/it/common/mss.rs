@@ -26,6 +26,7 @@ impl MssSetup {
         let sandbox = MssSandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)), &pki)
             .await
             .unwrap();
+        sandbox.set_schemas(xdm_schemas());
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, pki.ca_pem()).unwrap();
@@ -114,4 +115,13 @@ pub async fn send_now(
         "{attempt:?}"
     );
     m
+}
+
+/// The archive's schemas in the shared reference data, for the sandbox
+/// (`None` where they or xmllint are absent: said on stderr, a failure
+/// under CI).
+pub fn xdm_schemas() -> Option<escale::sandbox::mss::schemas::XdmSchemas> {
+    let xmllint = crate::common::tools::tool("xmllint", "libxml2-utils")?;
+    let spec = crate::common::tools::shared("spec")?;
+    escale::sandbox::mss::schemas::XdmSchemas::under(&spec, xmllint.into())
 }
