@@ -520,4 +520,12 @@ async fn the_outbox_and_the_reading_job_work_through_postfix_and_dovecot(db: Tes
         ),
         "{stranger:?}"
     );
+    // Nor one of the structure's own messages.
+    let own =
+        escale::services::mss::request(db.store.as_ref(), &mss, &t, usager, &draft(to_doctor.id))
+            .await;
+    assert!(
+        matches!(own, Err(escale::services::error::ServiceError::NotFound)),
+        "{own:?}"
+    );
 }

@@ -12,6 +12,9 @@ use std::process::Stdio;
 
 use tokio::io::AsyncWriteExt;
 
+/// Longer than any archive takes; a stuck xmllint is not waited for.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct XdmSchemas {
     pub xmllint: PathBuf,
@@ -38,6 +41,7 @@ impl XdmSchemas {
     pub async fn validate(&self, xsd: &Path, xml: &[u8]) -> Result<(), String> {
         let mut child = tokio::process::Command::new(&self.xmllint)
             .arg("--noout")
+            .arg("--nonet")
             .arg("--schema")
             .arg(xsd)
             .arg("-")
@@ -47,15 +51,18 @@ impl XdmSchemas {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("xmllint indisponible ({e})"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(xml)
-                .await
-                .map_err(|e| format!("xmllint : {e}"))?;
-        }
-        let out = child
-            .wait_with_output()
+        let stdin = child.stdin.take();
+        // Written while its output is read (neither side waits on the other);
+        // xmllint may stop reading early (a fatal error): what it says counts.
+        let write = async move {
+            if let Some(mut stdin) = stdin {
+                let _ = stdin.write_all(xml).await;
+            }
+        };
+        let run = async { tokio::join!(write, child.wait_with_output()).1 };
+        let out = tokio::time::timeout(TIMEOUT, run)
             .await
+            .map_err(|_| "xmllint ne répond pas".to_string())?
             .map_err(|e| format!("xmllint : {e}"))?;
         if out.status.success() {
             return Ok(());

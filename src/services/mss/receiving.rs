@@ -38,6 +38,8 @@ pub const BATCH: usize = 100;
 /// The type given to a document received by message (the file's readers
 /// correct it when they know better).
 const RECEIVED_TYPE: &str = "28653-4";
+/// The start of the id given to a received message without Message-ID.
+pub(super) const SYNTHETIC_PREFIX: &str = "<uid-";
 
 /// Reads at most `max` new messages of the structure's mailbox. `Err`: the
 /// operator could not be read (try again later), in French.
@@ -81,7 +83,10 @@ pub async fn poll(
     };
     for fetched in &batch.messages {
         let at = (i64::from(batch.uid_validity), i64::from(fetched.uid));
-        let synthetic = format!("<uid-{}-{}@{mailbox}>", batch.uid_validity, fetched.uid);
+        let synthetic = format!(
+            "{SYNTHETIC_PREFIX}{}-{}@{mailbox}>",
+            batch.uid_validity, fetched.uid
+        );
         let read = match &fetched.bytes {
             None => Err(format!(
                 "message de {} octets non téléchargé : au-delà de la limite de {} octets ; lisez-le dans le webmail de l'opérateur",

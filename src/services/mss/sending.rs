@@ -174,7 +174,7 @@ pub async fn request(
                 .mss_messages(t, usager_id)
                 .await?
                 .into_iter()
-                .find(|m| m.id == id)
+                .find(|m| m.id == id && !m.outgoing)
                 .ok_or(ServiceError::NotFound)?,
         ),
     };
@@ -245,9 +245,11 @@ pub async fn request(
                 .collect();
             let typed = typed_addresses(typed).unwrap_or_default();
             let listed = store.directory_known_mailboxes(&typed).await?;
+            // The sender of the message answered wrote to the structure: known.
+            let sender = answered.as_ref().map(|a| a.sender.to_ascii_lowercase());
             refusal.unknown = typed
                 .into_iter()
-                .filter(|a| !book.contains(a) && !listed.contains(a))
+                .filter(|a| !book.contains(a) && !listed.contains(a) && Some(a) != sender.as_ref())
                 .collect();
             (false, false, all)
         }
@@ -532,7 +534,12 @@ async fn written(
         .zip(&cdas)
         .map(|(p, cda)| p.submission(cda.as_bytes(), m.id, m.created_at))
         .collect();
-    let cda_codes: Vec<&str> = packages.iter().map(|p| p.doc_type.code.as_str()).collect();
+    let mut cda_codes: Vec<&str> = Vec::new();
+    for p in &packages {
+        if !cda_codes.contains(&p.doc_type.code.as_str()) {
+            cda_codes.push(&p.doc_type.code);
+        }
+    }
     let mut archive = None;
     if let Some(patient) = patient.filter(|_| !submissions.is_empty()) {
         let producer = Producer {
@@ -582,7 +589,7 @@ async fn written(
         subject: &subject,
         body: &m.body,
         message_id: &m.message_id,
-        in_reply_to: m.in_reply_to.as_deref(),
+        in_reply_to: m.in_reply_to.as_deref().filter(|id| !is_synthetic(id)),
         references: &references(m),
         read_receipt_to: Some(sender),
         mss: &headers,
@@ -596,11 +603,17 @@ async fn written(
 /// one answered (RFC 5322 §3.6.4, as far as Escale knows the thread).
 fn references(m: &MssMessage) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(answered) = &m.in_reply_to {
+    if let Some(answered) = m.in_reply_to.as_ref().filter(|id| !is_synthetic(id)) {
         if m.thread_id != *answered {
             out.push(m.thread_id.clone());
         }
         out.push(answered.clone());
     }
     out
+}
+
+/// The id Escale gave a received message that had no Message-ID (never
+/// sent back as In-Reply-To: the other side never knew it).
+fn is_synthetic(id: &str) -> bool {
+    id.starts_with(super::receiving::SYNTHETIC_PREFIX)
 }

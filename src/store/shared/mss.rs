@@ -132,6 +132,8 @@ impl MssStore for SqlStore {
         let now = Utc::now();
         let mut tx = self.db.begin_write().await?;
         let existing = readable(&mut tx, t)
+            .push(" AND x.usager_id = ")
+            .push_bind(m.usager_id)
             .push(" AND x.message_id = ")
             .push_bind(m.message_id)
             .optional(message)
@@ -140,8 +142,9 @@ impl MssStore for SqlStore {
             tx.commit().await?;
             return Ok((existing, false));
         }
-        // The same form sent again by someone who cannot read its document:
-        // the message exists; said, not a unique-index error.
+        // The same form sent again by someone who cannot read its documents,
+        // or for another file: the message exists; said, not a unique-index
+        // error.
         let taken = tx
             .query("SELECT 1 AS one FROM mss_messages WHERE structure_id = $1 AND message_id = $2")
             .bind(t.structure_id)

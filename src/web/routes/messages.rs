@@ -97,7 +97,14 @@ pub async fn send(
                     "to" => "msg_to",
                     _ => "msg_typed",
                 };
-                kept.errors.insert(name, message);
+                // Several documents may each have a reason: all said.
+                kept.errors
+                    .entry(name)
+                    .and_modify(|e| {
+                        e.push_str(" ; ");
+                        e.push_str(&message);
+                    })
+                    .or_insert(message);
             }
             let status = if kept.errors.is_empty() {
                 StatusCode::OK

@@ -11,7 +11,7 @@ use super::datetime_fr;
 use super::dossier::{FileView, SectionForm};
 use super::layout::csrf_field;
 use crate::domain::mss::{display_subject, may_write_to_patient};
-use crate::domain::mss_message::{MAX_DOCUMENTS, MessageState};
+use crate::domain::mss_message::{MAX_DOCUMENTS, MAX_SUBJECT, MessageState};
 use crate::store::MssMessage;
 
 /// Whether messages can be written here, or why not.
@@ -187,6 +187,8 @@ fn reply_form(usager: &crate::store::Usager, m: &MssMessage, csrf: &str) -> Mark
     } else {
         format!("RE: {subject}")
     };
+    // A received subject may be longer than one Escale sends.
+    let subject: String = subject.chars().take(MAX_SUBJECT).collect();
     html! {
         h2 #h-repondre { "Répondre" }
         form method="post" action={ "/usagers/" (usager.id) "/messages" } aria-labelledby="h-repondre" {
