@@ -11,7 +11,6 @@ use super::{SqlStore, rows};
 use crate::domain::dmp::{DepositState, DmpOperation, DmpVisibility};
 use crate::domain::dmp_codes::DmpCodeChoice;
 use crate::domain::tenant::Tenant;
-use crate::store::jobs::MAX_ATTEMPTS;
 use crate::store::sql::{Exec, Query, Row};
 use crate::store::{DmpDeposit, DmpStore, JobKind, JobState, Journal, StoreError, StoreResult};
 
@@ -124,26 +123,10 @@ impl DmpStore for SqlStore {
             tx.commit().await?;
             return Ok((existing, false));
         }
-        let (id, job_id) = (Uuid::new_v4(), Uuid::new_v4());
-        let payload = serde_json::json!({ "deposit": id }).to_string();
-        tx.query(
-            "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, payload,
-                 attempts, max_attempts, run_after, idempotency_key, started_by, actor_id,
-                 started_at)
-             VALUES ($1, $2, $3, $4, 1, 0, '{}', $5, 0, $6, $7, $8, $9, $10, $7)",
-        )
-        .bind(job_id)
-        .bind(t.structure_id)
-        .bind(JobKind::Dmp.code())
-        .bind(JobState::Queued.code())
-        .bind(payload)
-        .bind(MAX_ATTEMPTS)
-        .bind(now)
-        .bind(format!("dmp-{id}"))
-        .bind(&t.actor_label)
-        .bind(t.professional_id)
-        .execute()
-        .await?;
+        let id = Uuid::new_v4();
+        let job_id =
+            super::jobs::enqueue_outbox(&mut tx, t, JobKind::Dmp, ("dmp", "deposit"), id, now)
+                .await?;
         // Only a version the tenant reads, of its own live file.
         let inserted = tx
             .query(

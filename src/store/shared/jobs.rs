@@ -17,6 +17,39 @@ use crate::store::{
     StoreResult, StructureStore, jobs::MAX_ATTEMPTS,
 };
 
+/// The job of an outbox request (a DMP deposit, an MSSanté message), in
+/// the request's transaction: queued now, keyed `<prefix>-<request>`, its
+/// payload `{ "<field>": request }`. Its id.
+pub(super) async fn enqueue_outbox<'c>(
+    on: impl crate::store::sql::Exec<'c>,
+    t: &Tenant,
+    kind: JobKind,
+    (prefix, field): (&str, &str),
+    request: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<Uuid> {
+    let job_id = Uuid::new_v4();
+    on.query(
+        "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, payload,
+             attempts, max_attempts, run_after, idempotency_key, started_by, actor_id,
+             started_at)
+         VALUES ($1, $2, $3, $4, 1, 0, '{}', $5, 0, $6, $7, $8, $9, $10, $7)",
+    )
+    .bind(job_id)
+    .bind(t.structure_id)
+    .bind(kind.code())
+    .bind(JobState::Queued.code())
+    .bind(serde_json::json!({ field: request }).to_string())
+    .bind(MAX_ATTEMPTS)
+    .bind(now)
+    .bind(format!("{prefix}-{request}"))
+    .bind(&t.actor_label)
+    .bind(t.professional_id)
+    .execute()
+    .await?;
+    Ok(job_id)
+}
+
 /// An outbox request's job goes back to the queue (after a failure, or
 /// done and asked again).
 pub(super) async fn requeue<'c>(

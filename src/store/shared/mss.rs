@@ -10,7 +10,6 @@ use super::audit::commit_journaled;
 use super::{SqlStore, rows};
 use crate::domain::mss_message::MessageState;
 use crate::domain::tenant::Tenant;
-use crate::store::jobs::MAX_ATTEMPTS;
 use crate::store::mss::{MailboxEntry, MssMessage, MssStore, NewMessage};
 use crate::store::sql::{Exec, Query, Row};
 use crate::store::{JobKind, JobState, Journal, StoreError, StoreResult};
@@ -187,25 +186,10 @@ impl MssStore for SqlStore {
         if !(file_ok && doc_ok) {
             return Err(StoreError::NotFound);
         }
-        let (id, job_id) = (Uuid::new_v4(), Uuid::new_v4());
-        tx.query(
-            "INSERT INTO jobs (id, structure_id, kind, state, total, done, report, payload,
-                 attempts, max_attempts, run_after, idempotency_key, started_by, actor_id,
-                 started_at)
-             VALUES ($1, $2, $3, $4, 1, 0, '{}', $5, 0, $6, $7, $8, $9, $10, $7)",
-        )
-        .bind(job_id)
-        .bind(t.structure_id)
-        .bind(JobKind::Mss.code())
-        .bind(JobState::Queued.code())
-        .bind(serde_json::json!({ "message": id }).to_string())
-        .bind(MAX_ATTEMPTS)
-        .bind(now)
-        .bind(format!("mss-{id}"))
-        .bind(&t.actor_label)
-        .bind(t.professional_id)
-        .execute()
-        .await?;
+        let id = Uuid::new_v4();
+        let job_id =
+            super::jobs::enqueue_outbox(&mut tx, t, JobKind::Mss, ("mss", "message"), id, now)
+                .await?;
         tx.query(
             "INSERT INTO mss_messages (id, structure_id, usager_id, direction, message_id,
                  thread_id, in_reply_to, sender, recipients, to_patient, reply_allowed, subject,
