@@ -267,7 +267,7 @@ def check_found(go, base, kind, queries):
         else:
             sys.exit(f"{kind}: {path} did not find {fid}")
     print(f"{kind}: {found}/{len(queries)} sample searches list their file, "
-          f"{narrowed} ask to narrow (more than 50 answers)", flush=True)
+          f"{narrowed} ask to narrow (more answers than the page shows)", flush=True)
 
 
 def write_creations(a, csrf):

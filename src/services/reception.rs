@@ -17,8 +17,32 @@ use crate::services::files::normalise_strict_traits;
 use crate::services::{audit, identity_quality};
 use crate::store::{Listed, Store, Usager, UsagerQuery};
 
-/// Files a list page shows.
-pub const LIST_PAGE: usize = 50;
+/// Files a list page shows first: a receptionist reads a screenful, then
+/// narrows the search (issue 12: every row costs, at any size).
+pub const LIST_PAGE: usize = 20;
+
+/// The sizes « Afficher plus de dossiers » steps through, the first being
+/// `LIST_PAGE`; the store never reads more than the last.
+const LIST_SIZES: [usize; 4] = [LIST_PAGE, 50, 100, 200];
+
+// The store reads one more file than the largest page, to say there are others.
+const _: () = assert!(LIST_SIZES[LIST_SIZES.len() - 1] < UsagerQuery::MAX_LIMIT as usize);
+
+/// How many files the list shows for the size asked in its address (`n`):
+/// the size asked if it is one of the steps, else the first step above it.
+pub fn list_size(asked: Option<usize>) -> usize {
+    let asked = asked.unwrap_or(LIST_PAGE);
+    LIST_SIZES
+        .into_iter()
+        .find(|&s| s >= asked)
+        .unwrap_or(LIST_SIZES[LIST_SIZES.len() - 1])
+}
+
+/// The next size after `shown`, `None` at the last one (then only a
+/// narrower search finds the others).
+pub fn next_list_size(shown: usize) -> Option<usize> {
+    LIST_SIZES.into_iter().find(|&s| s > shown)
+}
 
 /// What a search found: at most `limit` files in the receptionist's order,
 /// and whether there are others (never a count of the whole structure,
@@ -136,4 +160,21 @@ pub async fn create(
         id: u.id,
         converted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_sizes_step_up_to_the_last() {
+        assert_eq!(list_size(None), LIST_PAGE);
+        assert_eq!(list_size(Some(0)), LIST_PAGE);
+        assert_eq!(list_size(Some(50)), 50);
+        assert_eq!(list_size(Some(51)), 100);
+        assert_eq!(list_size(Some(100_000)), 200);
+        assert_eq!(next_list_size(LIST_PAGE), Some(50));
+        assert_eq!(next_list_size(100), Some(200));
+        assert_eq!(next_list_size(200), None);
+    }
 }

@@ -205,7 +205,13 @@ pub struct UsagerQuery {
     /// Folded terms (see `domain::search::terms`); only the first 4 are used.
     pub terms: Vec<String>,
     pub birth_date: Option<NaiveDate>,
+    /// At most `UsagerQuery::MAX_LIMIT` files are read, whatever is asked.
     pub limit: i64,
+}
+
+impl UsagerQuery {
+    /// The most files one search reads (the list's largest page and one).
+    pub const MAX_LIMIT: i64 = 201;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1081,15 +1081,18 @@ async fn healthz_is_503_when_the_database_is_unreachable() {
 
 /// Issue 12, point 3: the list page never counts the whole structure (that
 /// count grew with it on every search); it asks for one file more than it
-/// shows, and says when the search should be narrowed.
+/// shows, says when the search should be narrowed, and offers to show more
+/// (20, then 50, 100, 200: the store never reads more).
 async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb) {
     let (app, d) = setup(db).await;
     let t = tenant(&app, d.reception, d.csapa).await;
     let c = app.client();
     login(&app, &c, d.reception, d.csapa).await;
-    let (_, page) = body(c.get(app.url("/usagers")).send().await.unwrap()).await;
+    let get = async |path: &str| body(c.get(app.url(path)).send().await.unwrap()).await;
+    let (_, page) = get("/usagers").await;
     assert!(page.contains("dossier(s) trouvé(s)"), "{page}");
     assert!(!page.contains("précisez la recherche"), "{page}");
+    let before = page.matches("<tr><td><a href=\"/usagers/").count();
     for i in 0..60 {
         app.db
             .store
@@ -1101,12 +1104,50 @@ async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb)
             .await
             .unwrap();
     }
-    let (_, page) = body(c.get(app.url("/usagers")).send().await.unwrap()).await;
+    let all = before + 60;
+    assert!(all > 50 && all <= 100, "{all} files");
+    let rows = |page: &str| page.matches("<tr><td><a href=\"/usagers/").count();
+    let (_, page) = get("/usagers").await;
     assert!(
-        page.contains("Les 50 premiers dossiers sont affichés : précisez la recherche"),
+        page.contains("Les 20 premiers dossiers sont affichés : précisez la recherche"),
         "{page}"
     );
-    assert_eq!(page.matches("<tr><td><a href=\"/usagers/").count(), 50);
+    assert_eq!(rows(&page), 20);
     assert!(!page.contains(" sur "), "no total of the structure: {page}");
+    // The link keeps the search as typed (here, none) and asks for 50.
+    assert!(
+        page.contains(
+            r#"<a href="/usagers?q=&amp;date=&amp;n=50">Afficher jusqu'à 50 dossiers</a>"#
+        ),
+        "{page}"
+    );
+    let (_, page) = get("/usagers?q=&date=&n=50").await;
+    assert!(
+        page.contains("Les 50 premiers dossiers sont affichés"),
+        "{page}"
+    );
+    assert_eq!(rows(&page), 50);
+    assert!(page.contains("n=100"), "{page}");
+    let (_, page) = get("/usagers?n=100").await;
+    assert_eq!(rows(&page), all);
+    assert!(
+        page.contains(&format!("{all} dossier(s) trouvé(s)")),
+        "{page}"
+    );
+    assert!(!page.contains("Afficher jusqu"), "{page}");
+    // A size that is not a step is the next step; not a number, the first page.
+    let (_, page) = get("/usagers?n=21").await;
+    assert_eq!(rows(&page), 50);
+    let (s, page) = get("/usagers?n=%3Cscript%3E").await;
+    assert_eq!(s, 200);
+    assert_eq!(rows(&page), 20);
+    // What was typed is carried by the link, encoded (here a date the page
+    // refuses: every file is listed, the date kept as typed).
+    let (_, page) = get("/usagers?date=x%26y").await;
+    assert!(page.contains("date invalide"), "{page}");
+    assert!(
+        page.contains("/usagers?q=&amp;date=x%26y&amp;n=50"),
+        "{page}"
+    );
 }
 both_backends!(the_list_says_when_to_narrow_without_counting_the_structure);

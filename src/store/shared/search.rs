@@ -44,7 +44,7 @@ pub(super) async fn search(db: &Db, t: &Tenant, q: &UsagerQuery) -> StoreResult<
         .take(SEARCH_TERMS)
         .map(String::as_str)
         .collect();
-    let limit = q.limit.clamp(1, 200);
+    let limit = q.limit.clamp(1, UsagerQuery::MAX_LIMIT);
     if let Some(birth_date) = q.birth_date {
         let query = live_files(db, t)
             .push(" AND birth_date = ")

@@ -23,6 +23,10 @@ pub struct SearchQuery {
     q: String,
     #[serde(default)]
     date: String,
+    /// How many files to show (« Afficher plus de dossiers »); anything
+    /// else than a number shows the first page.
+    #[serde(default)]
+    n: String,
 }
 
 fn parse_search_date(input: &str) -> Result<Option<NaiveDate>, &'static str> {
@@ -45,20 +49,18 @@ pub async fn list(
         Ok(d) => (d, None),
         Err(e) => (None, Some(e)),
     };
-    let found = reception::search(
-        st.store.as_ref(),
-        &ctx.tenant,
-        &q.q,
-        birth_date,
-        reception::LIST_PAGE,
-    )
-    .await?;
+    let size = reception::list_size(q.n.trim().parse().ok());
+    let found = reception::search(st.store.as_ref(), &ctx.tenant, &q.q, birth_date, size).await?;
     let form = views::usagers::SearchForm {
         q: &q.q,
         birth_date: &q.date,
         error,
     };
-    let body = views::usagers::list(&form, &found.files, found.more);
+    let next = found
+        .more
+        .then(|| reception::next_list_size(size))
+        .flatten();
+    let body = views::usagers::list(&form, &found.files, found.more, next);
     Ok(views::layout::page(&ctx, st.config.is_sandbox(), "Usagers", body).into_response())
 }
 

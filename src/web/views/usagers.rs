@@ -15,8 +15,14 @@ pub struct SearchForm<'a> {
     pub error: Option<&'a str>,
 }
 
-/// `more`: other files match beyond those shown.
-pub fn list(search: &SearchForm<'_>, results: &[Listed], more: bool) -> Markup {
+/// `more`: other files match beyond those shown; `next`: how many « Afficher
+/// plus de dossiers » shows (none: only a narrower search finds them).
+pub fn list(
+    search: &SearchForm<'_>,
+    results: &[Listed],
+    more: bool,
+    next: Option<usize>,
+) -> Markup {
     let no_errors = Errors::new();
     let mut errors = Errors::new();
     if let Some(e) = search.error {
@@ -52,9 +58,22 @@ pub fn list(search: &SearchForm<'_>, results: &[Listed], more: bool) -> Markup {
                         }
                     }
                 }
+                @if let Some(next) = next {
+                    p { a href=(more_href(search, next)) { "Afficher jusqu'à " (next) " dossiers" } }
+                }
             }
         }
     }
+}
+
+/// The same search showing `size` files.
+fn more_href(search: &SearchForm<'_>, size: usize) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", search.q)
+        .append_pair("date", search.birth_date)
+        .append_pair("n", &size.to_string())
+        .finish();
+    format!("/usagers?{query}")
 }
 
 /// The anteriority search before creating a file (RNIV: birth date first,
@@ -255,5 +274,23 @@ pub fn duplicate_warning(
             }
             p.hint { "Créer quand même : relisez le formulaire puis « Créer le dossier » — le référent identitovigilance verra la paire dans la liste des doublons potentiels." }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_more_link_carries_the_search_encoded() {
+        let search = SearchForm {
+            q: "d'arc é&n=1",
+            birth_date: "01/02/1990",
+            error: None,
+        };
+        assert_eq!(
+            more_href(&search, 50),
+            "/usagers?q=d%27arc+%C3%A9%26n%3D1&date=01%2F02%2F1990&n=50"
+        );
     }
 }
