@@ -452,6 +452,8 @@ async fn browser_journey_with_htmx() {
         println!("browser test with htmx not run: {why}");
         return;
     }
+    // More files than the list's first page (20), for « Afficher plus ».
+    let extra = more_than_a_page(&app).await;
     let base = app.url("");
     let started = Instant::now();
     in_browser(&driver, true, move |c| async move {
@@ -500,6 +502,31 @@ async fn browser_journey_with_htmx() {
         c.execute("window.__escaleMark = 'same-document';", vec![])
             .await
             .expect("mark");
+        // The first 20 files, then « Afficher jusqu'à 50 dossiers » in place.
+        let rows = async || {
+            c.find_all(Locator::Css("#resultats tbody tr"))
+                .await
+                .map_or(0, |r| r.len())
+        };
+        assert_eq!(rows().await, 20);
+        click_x(
+            &c,
+            "//a[starts-with(normalize-space(), 'Afficher jusqu') and contains(., '50 dossiers')]",
+        )
+        .await;
+        eventually(&c, "every file after « Afficher plus »", async || {
+            (rows().await > 20).then_some(())
+        })
+        .await;
+        // Every file (the demo's, the 25 added, the one just created), at most 50.
+        assert_eq!(rows().await, (extra + 1).min(50));
+        eventually(&c, "the size in the address bar", async || {
+            let u = c.current_url().await.ok()?;
+            u.query_pairs()
+                .any(|(k, v)| k == "n" && v == "50")
+                .then_some(())
+        })
+        .await;
         element(&c, "#f-q")
             .await
             .send_keys("aubigne")
@@ -621,6 +648,38 @@ async fn browser_journey_with_htmx() {
         "browser journey with htmx: {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Adds 25 files to the demo CSAPA (through the store): more than the list
+/// shows at first. Returns how many files the structure holds then.
+async fn more_than_a_page(app: &TestApp) -> usize {
+    let store = app.db.store.as_ref();
+    let doctor = store
+        .find_professional_by_national_id(DOCTOR_ID_NAT)
+        .await
+        .unwrap()
+        .expect("the demo doctor");
+    let csapa = store
+        .list_structures()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.finess_geo == escale::sandbox::demo::CSAPA_FINESS)
+        .expect("the demo CSAPA");
+    let t = store
+        .tenant_for(doctor.id, csapa.id)
+        .await
+        .unwrap()
+        .expect("a member of the CSAPA");
+    for i in 0..25 {
+        let identity = crate::common::synthetic::Generator::new(500 + i).identity();
+        store.create_usager(&t, &identity, &[]).await.unwrap();
+    }
+    let all = escale::store::UsagerQuery {
+        limit: escale::store::UsagerQuery::MAX_LIMIT,
+        ..Default::default()
+    };
+    store.search_usagers(&t, &all).await.unwrap().len()
 }
 
 /// With JavaScript off: plain links and forms are enough to log in, create a

@@ -1116,9 +1116,9 @@ async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb)
     assert!(!page.contains(" sur "), "no total of the structure: {page}");
     // The link keeps the search as typed (here, none) and asks for 50.
     assert!(
-        page.contains(
-            r#"<a href="/usagers?q=&amp;date=&amp;n=50">Afficher jusqu'à 50 dossiers</a>"#
-        ),
+        page.contains(r#"href="/usagers?q=&amp;date=&amp;n=50""#)
+            && page.contains(r#"hx-get="/usagers?q=&amp;date=&amp;n=50""#)
+            && page.contains(">Afficher jusqu'à 50 dossiers</a>"),
         "{page}"
     );
     let (_, page) = get("/usagers?q=&date=&n=50").await;

@@ -59,7 +59,9 @@ pub fn list(
                     }
                 }
                 @if let Some(next) = next {
-                    p { a href=(more_href(search, next)) { "Afficher jusqu'à " (next) " dossiers" } }
+                    @let href = more_href(search, next);
+                    // In place (the search form and the scroll stay), as the live search does.
+                    p { a href=(href) hx-get=(href) hx-target="#resultats" hx-select="#resultats" hx-swap="outerHTML" hx-push-url="true" { "Afficher jusqu'à " (next) " dossiers" } }
                 }
             }
         }
