@@ -39,11 +39,17 @@ def statements(sid, backend):
         def grams(*terms):
             g = sorted({t.lower()[i:i + 3] for t in terms for i in range(len(t) - 2)})
             return " ".join(f"{sid[1:-1]}{x}" for x in g)
-        inside = (f"{live} AND escale_search_grams(structure_id, search_key) @> "
-                  f"string_to_array('{grams('ONTA')}', ' ') {has('search_key', 'ONTA')} LIMIT 51")
+        inside = [
+            ("inside, step 1: names starting with the term (b-tree range, in order)",
+             f"{live} AND search_key >= 'ONTA' AND search_key < 'ONTB' ORDER BY search_key "
+             f"{limit(21)}"),
+            ("inside, step 2: the term anywhere (trigram index, at most 21)",
+             f"{live} AND escale_search_grams(structure_id, search_key) @> "
+             f"string_to_array('{grams('ONTA')}', ' ') {has('search_key', 'ONTA')} {limit(21)}"),
+        ]
         free = (f"{live} AND escale_search_grams(structure_id, search_key) @> "
                 f"string_to_array('{grams('MARI', 'ONTA')}', ' ') "
-                f"{has('search_key', 'MARI')} {has('search_key', 'ONTA')} LIMIT 204")
+                f"{has('search_key', 'MARI')} {has('search_key', 'ONTA')} LIMIT 84")
     else:
         def has(column, term):
             return f"AND instr(' ' || {column}, '{term}') > 0"
@@ -52,19 +58,23 @@ def statements(sid, backend):
             return f"LIMIT CAST({n} AS INTEGER)"
         fts = ("AND id IN (SELECT file_id FROM usager_search WHERE usager_search MATCH {m} "
                f"AND structure_id = {sid} {{f}} {{n}})")
-        inside = f"{live} " + fts.format(m="'\"ONTA\"'", f=has("folded", "ONTA"), n=limit(51))
+        inside = [
+            ("inside, step 1: names starting with the term (b-tree range, in order)",
+             f"{live} AND search_key >= 'ONTA' AND search_key < 'ONTB' ORDER BY search_key "
+             f"{limit(21)}"),
+            ("inside, step 2: the term anywhere (trigram index, at most 21)",
+             f"{live} " + fts.format(m="'\"ONTA\"'", f=has("folded", "ONTA"), n=limit(21))),
+        ]
         free = f"{live} " + fts.format(
             m="'\"MARI\" AND \"ONTA\"'",
-            f=f"{has('folded', 'MARI')} {has('folded', 'ONTA')}", n=limit(204))
+            f=f"{has('folded', 'MARI')} {has('folded', 'ONTA')}", n=limit(84))
     return [
         ("date: 3 letters + birth date (one statement)",
-         f"{live} AND birth_date = {date} {has('search_key', 'DUR')} {rank} {limit(51)}"),
-        ("inside, step 1: names starting with the term (b-tree range, in order)",
-         f"{live} AND search_key >= 'ONTA' AND search_key < 'ONTB' ORDER BY search_key {limit(51)}"),
-        ("inside, step 2: the term anywhere (trigram index, at most 51)", inside),
+         f"{live} AND birth_date = {date} {has('search_key', 'DUR')} {rank} {limit(21)}"),
+        *inside,
         ("free: two terms anywhere (trigram index, at most 4 pages, ranked in memory)", free),
         ("one or two letters: the b-tree range",
-         f"{live} AND search_key >= 'DU' AND search_key < 'DV' ORDER BY search_key {limit(51)}"),
+         f"{live} AND search_key >= 'DU' AND search_key < 'DV' ORDER BY search_key {limit(21)}"),
     ]
 
 
