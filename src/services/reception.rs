@@ -40,7 +40,7 @@ pub fn list_size(asked: Option<usize>) -> usize {
 
 /// The next size after `shown`, `None` at the last one (then only a
 /// narrower search finds the others).
-pub fn next_list_size(shown: usize) -> Option<usize> {
+fn next_list_size(shown: usize) -> Option<usize> {
     LIST_SIZES.into_iter().find(|&s| s > shown)
 }
 
@@ -51,6 +51,8 @@ pub fn next_list_size(shown: usize) -> Option<usize> {
 pub struct Found {
     pub files: Vec<Listed>,
     pub more: bool,
+    /// The next list size when there are others and a larger list exists.
+    pub next: Option<usize>,
 }
 
 /// The list page's search: free text (every term found in a name or
@@ -71,7 +73,8 @@ pub async fn search(
     let mut files = store.search_usagers(t, &query).await?;
     let more = files.len() > limit;
     files.truncate(limit);
-    Ok(Found { files, more })
+    let next = more.then(|| next_list_size(limit)).flatten();
+    Ok(Found { files, more, next })
 }
 
 /// The anteriority search of the creation page (RNIV): the birth date and

@@ -56,11 +56,7 @@ pub async fn list(
         birth_date: &q.date,
         error,
     };
-    let next = found
-        .more
-        .then(|| reception::next_list_size(size))
-        .flatten();
-    let body = views::usagers::list(&form, &found.files, found.more, next);
+    let body = views::usagers::list(&form, &found.files, found.more, found.next);
     Ok(views::layout::page(&ctx, st.config.is_sandbox(), "Usagers", body).into_response())
 }
 
