@@ -1092,7 +1092,8 @@ async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb)
     let (_, page) = get("/usagers").await;
     assert!(page.contains("dossier(s) trouvé(s)"), "{page}");
     assert!(!page.contains("précisez la recherche"), "{page}");
-    let before = page.matches("<tr><td><a href=\"/usagers/").count();
+    let rows = |page: &str| page.matches("<tr><td><a href=\"/usagers/").count();
+    let before = rows(&page);
     for i in 0..60 {
         app.db
             .store
@@ -1106,7 +1107,6 @@ async fn the_list_says_when_to_narrow_without_counting_the_structure(db: TestDb)
     }
     let all = before + 60;
     assert!(all > 50 && all <= 100, "{all} files");
-    let rows = |page: &str| page.matches("<tr><td><a href=\"/usagers/").count();
     let (_, page) = get("/usagers").await;
     assert!(
         page.contains("Les 20 premiers dossiers sont affichés : précisez la recherche"),

@@ -29,7 +29,7 @@ use super::audit;
 use super::error::{ServiceError, ServiceResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::tenant::Tenant;
-use crate::store::{DmpDeposit, Document, Store, Structure};
+use crate::store::{DmpDeposit, Document, Professional, Store, Structure};
 
 use sending::Sending;
 pub use sending::{DepositPackage, SOURCE_ID};
@@ -447,32 +447,20 @@ pub async fn perform(
     } else {
         Vec::new()
     };
-    let idnps = professional_id(
-        professional.national_id.as_deref(),
-        &structure.finess_geo,
-        &professional.id.simple().to_string(),
-    );
+    let signatory = Signatory::of(&professional, &structure);
     let name = professional.display_name();
-    let idnst = format!("1{}", structure.finess_geo);
     let codes = structure_codes(structure.kind, &structure.dmp_codes);
     let sending = Sending {
         client: &client,
         caller: Caller {
-            professional_id: &idnps,
+            professional_id: &signatory.idnps,
             professional_name: &name,
             roles: vec![vihf_role(&professional.profession)],
-            structure_id: &idnst,
+            structure_id: &signatory.idnst,
             sector: &codes.sector.code,
             mode: AuthenticationMode::Indirecte,
         },
-        author: Author {
-            idnps: &idnps,
-            family: &professional.last_name,
-            given: &professional.first_name,
-            specialty: None,
-            institution: &structure.name,
-            idnst: &idnst,
-        },
+        author: signatory.author(&professional, &structure),
         structure: &structure,
         codes: &codes,
         patient,
@@ -516,5 +504,41 @@ pub async fn perform(
         }
         Err(e) if e.is_transient() => Ok(Attempt::Later(format!("{e} ({})", e.advice()))),
         Err(e) => refuse(format!("{e} ({})", e.advice())).await,
+    }
+}
+
+/// Who signs a document in XDS metadata (a DMP deposit, the XDM archive of
+/// an MSSanté message): the professional's IDNPS and the structure's IDNST.
+pub(crate) struct Signatory {
+    pub idnps: String,
+    /// `1` + FINESS.
+    pub idnst: String,
+}
+
+impl Signatory {
+    pub(crate) fn of(professional: &Professional, structure: &Structure) -> Self {
+        Signatory {
+            idnps: professional_id(
+                professional.national_id.as_deref(),
+                &structure.finess_geo,
+                &professional.id.simple().to_string(),
+            ),
+            idnst: format!("1{}", structure.finess_geo),
+        }
+    }
+
+    pub(crate) fn author<'a>(
+        &'a self,
+        professional: &'a Professional,
+        structure: &'a Structure,
+    ) -> Author<'a> {
+        Author {
+            idnps: &self.idnps,
+            family: &professional.last_name,
+            given: &professional.first_name,
+            specialty: None,
+            institution: &structure.name,
+            idnst: &self.idnst,
+        }
     }
 }

@@ -8,12 +8,11 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::MssService;
-use crate::connectors::dmp::xds::Author;
 use crate::connectors::mss::message::{Attached, Outgoing, compose};
 use crate::connectors::mss::smtp::SmtpError;
 use crate::connectors::mss::xdm::{self, Producer};
 use crate::domain::audit::AuditAction;
-use crate::domain::dmp::{DmpConsent, DmpOperation, DmpVisibility, professional_id};
+use crate::domain::dmp::{DmpConsent, DmpOperation, DmpVisibility};
 use crate::domain::dmp_codes::structure_codes;
 use crate::domain::document::document_type;
 use crate::domain::mss::{
@@ -27,7 +26,7 @@ use crate::domain::sharing::ShareableIdentity;
 use crate::domain::tenant::Tenant;
 use crate::domain::text::{multi_line, single_line};
 use crate::services::audit;
-use crate::services::dmp::{Attempt, DepositPackage};
+use crate::services::dmp::{Attempt, DepositPackage, Signatory};
 use crate::services::error::{ServiceError, ServiceResult};
 use crate::store::{Document, MssMessage, NewMessage, Store, Structure, Usager};
 
@@ -494,12 +493,7 @@ async fn written(
         .await
         .map_err(|e| e.to_string())?
         .ok_or("l'auteur du message n'existe plus")?;
-    let idnps = professional_id(
-        professional.national_id.as_deref(),
-        &structure.finess_geo,
-        &professional.id.simple().to_string(),
-    );
-    let idnst = format!("1{}", structure.finess_geo);
+    let signatory = Signatory::of(&professional, structure);
     let codes = structure_codes(structure.kind, &structure.dmp_codes);
     let mut subject = m.subject.clone();
     let mut packages = Vec::new();
@@ -511,14 +505,7 @@ async fn written(
             packages.push(DepositPackage {
                 structure,
                 codes: &codes,
-                author: Author {
-                    idnps: &idnps,
-                    family: &professional.last_name,
-                    given: &professional.first_name,
-                    specialty: None,
-                    institution: &structure.name,
-                    idnst: &idnst,
-                },
+                author: signatory.author(&professional, structure),
                 patient: patient.clone(),
                 doc,
                 doc_type,
