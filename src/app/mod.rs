@@ -70,7 +70,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
         )
     })?;
     let url = config.database_url();
-    let store = store::connect_with_documents(&url, config.documents_dir.clone())
+    let search_memory = store::SearchMemorySettings {
+        budget_bytes: config.search_memory_mb << 20,
+        ..Default::default()
+    };
+    let store = store::connect_with(&url, config.documents_dir.clone(), search_memory)
         .await
         .map_err(|e| {
             anyhow::anyhow!(

@@ -101,6 +101,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "PostgreSQL seulement : répertoire où garder le contenu des documents (PDF) au lieu de la base",
     ),
     (
+        "search_memory_mb",
+        "ESCALE_SEARCH_MEMORY_MB",
+        "48",
+        "mémoire (Mio) que la recherche de l'accueil peut garder pour les grandes structures (0 : aucune)",
+    ),
+    (
         "max_body_bytes",
         "ESCALE_MAX_BODY_BYTES",
         "262144",

@@ -42,6 +42,8 @@ pub struct Config {
     /// PostgreSQL only: where the documents' bytes are kept instead of the
     /// database (`None`: in the database).
     pub documents_dir: Option<PathBuf>,
+    /// Mebibytes reception's search may hold in memory for big structures.
+    pub search_memory_mb: usize,
     pub admin_login_summary_seconds: u64,
     /// Seals the administrators' TOTP secrets (`services::admin_secrets`).
     pub admin_secret_key: Option<String>,
@@ -72,6 +74,7 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             jobs_lease_seconds: 60,
             documents_dir: None,
+            search_memory_mb: 48,
             admin_login_summary_seconds: 600,
             admin_secret_key: None,
             sandbox_public: false,
@@ -103,6 +106,7 @@ impl fmt::Debug for Config {
             .field("demo_data", &self.demo_data)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("documents_dir", &self.documents_dir)
+            .field("search_memory_mb", &self.search_memory_mb)
             .field(
                 "admin_login_summary_seconds",
                 &self.admin_login_summary_seconds,

@@ -21,6 +21,7 @@ pub mod quality;
 mod shared;
 mod sql;
 mod sqlite;
+pub mod trigram_index;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -41,7 +42,7 @@ pub use mss::{MailboxEntry, MssMessage, MssStore, NewIncoming, NewMessage};
 pub use quality::{
     DuplicateStore, JournalOf, MergeStore, NewProcedure, ProcedureStore, QualityStore,
 };
-pub use shared::SqlStore;
+pub use shared::{SearchMemorySettings, SqlStore};
 pub use sql::RETEST_AFTER_IDLE;
 
 #[derive(Debug, thiserror::Error)]
@@ -422,14 +423,17 @@ pub async fn connect(url: &str) -> StoreResult<DynStore> {
     Ok(Arc::new(SqlStore::connect(url).await?))
 }
 
-/// The same, the documents' bytes kept in `documents_dir` when one is given.
-pub async fn connect_with_documents(
+/// The same, the documents' bytes kept in `documents_dir` when one is
+/// given, reception's search keeping in memory what `search_memory` allows.
+pub async fn connect_with(
     url: &str,
     documents_dir: Option<std::path::PathBuf>,
+    search_memory: SearchMemorySettings,
 ) -> StoreResult<DynStore> {
     Ok(Arc::new(
         SqlStore::connect(url)
             .await?
-            .with_documents_dir(documents_dir),
+            .with_documents_dir(documents_dir)
+            .with_search_memory(search_memory),
     ))
 }

@@ -11,7 +11,11 @@ use uuid::Uuid;
 use escale::domain::search::terms;
 use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
 use escale::services::identity_quality;
-use escale::store::{DynStore, Listed, Usager, UsagerQuery};
+use std::sync::Arc;
+
+use escale::store::{
+    DynStore, Listed, SearchMemorySettings, SqlStore, Usager, UsagerQuery, UsagerStore,
+};
 
 use crate::common::db::{TestBackend, TestDb, seed_two_structures};
 
@@ -60,23 +64,95 @@ fn q_born(text: &str, born: NaiveDate) -> UsagerQuery {
     }
 }
 
-async fn find(
-    store: &DynStore,
-    t: &escale::domain::tenant::Tenant,
-    query: &UsagerQuery,
-) -> Vec<Uuid> {
-    store
-        .search_usagers(t, query)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|u: Listed| u.id)
-        .collect()
+/// The test's store, and a second process on the same database that keeps
+/// every structure's keys in memory (`from_files: 0`): each search is asked
+/// of both, and must give the same files in the same order (the files'
+/// keys in order: homonyms may come in either order). The writes go
+/// through the first, so the second also shows that it follows another
+/// process's writes.
+struct Stores {
+    plain: DynStore,
+    memory: Arc<SqlStore>,
+}
+
+impl Stores {
+    async fn of(db: &TestDb) -> Stores {
+        let memory = SqlStore::connect(&db.url)
+            .await
+            .expect("a second store")
+            .with_search_memory(SearchMemorySettings {
+                budget_bytes: 64 << 20,
+                from_files: 0,
+            });
+        Stores {
+            plain: db.store.clone(),
+            memory: Arc::new(memory),
+        }
+    }
+}
+
+async fn find(s: &Stores, t: &escale::domain::tenant::Tenant, query: &UsagerQuery) -> Vec<Uuid> {
+    let plain = s.plain.search_usagers(t, query).await.unwrap();
+    let memory = s.memory.search_usagers(t, query).await.unwrap();
+    let keys = |v: &[Listed]| v.iter().map(|u| u.search_key.clone()).collect::<Vec<_>>();
+    let sorted = |v: &[Listed]| {
+        let mut ids: Vec<Uuid> = v.iter().map(|u| u.id).collect();
+        ids.sort();
+        ids
+    };
+    if (plain.len() as i64) < query.limit {
+        assert_eq!(
+            keys(&memory),
+            keys(&plain),
+            "{:?}: from memory",
+            query.terms
+        );
+        assert_eq!(
+            sorted(&memory),
+            sorted(&plain),
+            "{:?}: from memory",
+            query.terms
+        );
+    } else {
+        // A full page: the database's is some of the files (the first by
+        // name only within the prefix group), memory's the first of them
+        // all, in order.
+        let all = UsagerQuery {
+            limit: UsagerQuery::MAX_LIMIT,
+            ..query.clone()
+        };
+        let every = s.memory.search_usagers(t, &all).await.unwrap();
+        assert_eq!(
+            keys(&memory),
+            keys(&every)[..memory.len()],
+            "{:?}",
+            query.terms
+        );
+        assert_eq!(memory.len(), plain.len(), "{:?}: from memory", query.terms);
+        let every = sorted(&every);
+        assert!(
+            plain.iter().all(|u| every.contains(&u.id)),
+            "{:?}",
+            query.terms
+        );
+    }
+    if query.birth_date.is_none() && query.terms.iter().any(|t| t.len() >= 3) {
+        // Held, and exactly the structure's live files.
+        let live = s.plain.count_usagers(t).await.unwrap() as usize;
+        assert_eq!(
+            s.memory.held_in_memory(t.structure_id),
+            Some(live),
+            "{:?}: not answered from memory, or not the live files",
+            query.terms
+        );
+    }
+    plain.into_iter().map(|u| u.id).collect()
 }
 
 both_backends!(reception_finds_what_is_typed);
 async fn reception_finds_what_is_typed(db: TestDb) {
     let store = &db.store;
+    let s = Stores::of(&db).await;
     let f = seed_two_structures(store).await;
     let t = &f.accueil.tenant;
     let born = date(1984, 2, 29);
@@ -110,7 +186,7 @@ async fn reception_finds_what_is_typed(db: TestDb) {
         "marie helene",
         "HÉLÈNE",
     ] {
-        assert_eq!(find(store, t, &q(typed)).await, vec![exupery], "{typed}");
+        assert_eq!(find(&s, t, &q(typed)).await, vec![exupery], "{typed}");
     }
     // Particles and apostrophes: with or without them.
     for typed in [
@@ -120,53 +196,49 @@ async fn reception_finds_what_is_typed(db: TestDb) {
         "DE LA FONT",
         "jean pierre",
     ] {
-        assert_eq!(find(store, t, &q(typed)).await, vec![fontaine], "{typed}");
+        assert_eq!(find(&s, t, &q(typed)).await, vec![fontaine], "{typed}");
     }
     for typed in ["aubigne", "d'aubigné", "d aubigne", "eloise"] {
-        assert_eq!(find(store, t, &q(typed)).await, vec![aubigne], "{typed}");
+        assert_eq!(find(&s, t, &q(typed)).await, vec![aubigne], "{typed}");
     }
     // Birth name and name of use, in either order.
-    assert_eq!(find(store, t, &q("lemaitre eloise")).await, vec![aubigne]);
-    assert_eq!(find(store, t, &q("aubigne lemaitre")).await, vec![aubigne]);
-    assert_eq!(find(store, t, &q("dupont zoe")).await, vec![durand]);
-    assert_eq!(find(store, t, &q("zoe durand")).await, vec![durand]);
+    assert_eq!(find(&s, t, &q("lemaitre eloise")).await, vec![aubigne]);
+    assert_eq!(find(&s, t, &q("aubigne lemaitre")).await, vec![aubigne]);
+    assert_eq!(find(&s, t, &q("dupont zoe")).await, vec![durand]);
+    assert_eq!(find(&s, t, &q("zoe durand")).await, vec![durand]);
     // The birth name typed first comes first; then a name of use that
     // starts with it; then the names that hold it elsewhere.
-    assert_eq!(find(store, t, &q("dupont")).await, vec![dupont, durand]);
-    assert_eq!(find(store, t, &q("DUC")).await, vec![leduc]);
-    assert_eq!(find(store, t, &q("ondi")).await, vec![leduc]);
+    assert_eq!(find(&s, t, &q("dupont")).await, vec![dupont, durand]);
+    assert_eq!(find(&s, t, &q("DUC")).await, vec![leduc]);
+    assert_eq!(find(&s, t, &q("ondi")).await, vec![leduc]);
     // Pseudonyms of anonymous files.
-    assert_eq!(find(store, t, &q("renard bleu")).await, vec![renard]);
-    assert_eq!(find(store, t, &q("bleu")).await, vec![renard]);
+    assert_eq!(find(&s, t, &q("renard bleu")).await, vec![renard]);
+    assert_eq!(find(&s, t, &q("bleu")).await, vec![renard]);
     // One or two letters: the start of a name (initials), never its inside.
-    assert_eq!(find(store, t, &q("du")).await, vec![dupont, durand]);
-    assert_eq!(find(store, t, &q("n")).await, vec![ndiaye]);
-    assert_eq!(find(store, t, &q("dupont m")).await, vec![dupont]);
-    assert_eq!(find(store, t, &q("leduc o")).await, vec![leduc]);
-    assert!(find(store, t, &q("uc")).await.is_empty());
+    assert_eq!(find(&s, t, &q("du")).await, vec![dupont, durand]);
+    assert_eq!(find(&s, t, &q("n")).await, vec![ndiaye]);
+    assert_eq!(find(&s, t, &q("dupont m")).await, vec![dupont]);
+    assert_eq!(find(&s, t, &q("leduc o")).await, vec![leduc]);
+    assert!(find(&s, t, &q("uc")).await.is_empty());
     // A birth date alone, and with a name: the name typed first comes first.
     assert_eq!(
-        find(store, t, &q_born("", born)).await,
+        find(&s, t, &q_born("", born)).await,
         vec![durand, leduc, exupery]
     );
-    assert_eq!(find(store, t, &q_born("du", born)).await, vec![durand]);
-    assert_eq!(find(store, t, &q_born("dupont", born)).await, vec![durand]);
-    assert_eq!(find(store, t, &q_born("ondine", born)).await, vec![leduc]);
-    assert_eq!(find(store, t, &q_born("le", born)).await, vec![leduc]);
-    assert!(find(store, t, &q_born("marc", born)).await.is_empty());
-    assert!(
-        find(store, t, &q_born("", date(1984, 3, 1)))
-            .await
-            .is_empty()
-    );
+    assert_eq!(find(&s, t, &q_born("du", born)).await, vec![durand]);
+    assert_eq!(find(&s, t, &q_born("dupont", born)).await, vec![durand]);
+    assert_eq!(find(&s, t, &q_born("ondine", born)).await, vec![leduc]);
+    assert_eq!(find(&s, t, &q_born("le", born)).await, vec![leduc]);
+    assert!(find(&s, t, &q_born("marc", born)).await.is_empty());
+    assert!(find(&s, t, &q_born("", date(1984, 3, 1))).await.is_empty());
     // Hostile text is a term like another.
     assert!(
-        find(store, t, &q("'); DROP TABLE usagers;--"))
+        find(&s, t, &q("'); DROP TABLE usagers;--"))
             .await
             .is_empty()
     );
     assert!(
-        find(store, t, &q("<script>alert(1)</script>"))
+        find(&s, t, &q("<script>alert(1)</script>"))
             .await
             .is_empty()
     );
@@ -187,19 +259,17 @@ async fn reception_finds_what_is_typed(db: TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(find(store, t, &q("dupont marc")).await, vec![dupont]);
-    assert_eq!(find(store, other, &q("zoe")).await, Vec::<Uuid>::new());
-    assert_eq!(find(store, other, &q("")).await.len(), 1);
-    assert_eq!(
-        find(store, other, &q_born("", born)).await,
-        Vec::<Uuid>::new()
-    );
-    assert_eq!(find(store, other, &q("du")).await.len(), 1);
+    assert_eq!(find(&s, t, &q("dupont marc")).await, vec![dupont]);
+    assert_eq!(find(&s, other, &q("zoe")).await, Vec::<Uuid>::new());
+    assert_eq!(find(&s, other, &q("")).await.len(), 1);
+    assert_eq!(find(&s, other, &q_born("", born)).await, Vec::<Uuid>::new());
+    assert_eq!(find(&s, other, &q("du")).await.len(), 1);
 }
 
 both_backends!(the_order_and_the_limit_hold_across_the_indexes);
 async fn the_order_and_the_limit_hold_across_the_indexes(db: TestDb) {
     let store = &db.store;
+    let s = Stores::of(&db).await;
     let f = seed_two_structures(store).await;
     let t = &f.accueil.tenant;
     // Names starting with MART (the b-tree), others holding it (the trigram
@@ -233,19 +303,19 @@ async fn the_order_and_the_limit_hold_across_the_indexes(db: TestDb) {
         .into_iter()
         .chain([first_name.id, inside.id])
         .collect();
-    assert_eq!(find(store, t, &q("mart")).await, expected);
-    assert_eq!(find(store, t, &q_born("mart", born)).await, expected);
+    assert_eq!(find(&s, t, &q("mart")).await, expected);
+    assert_eq!(find(&s, t, &q_born("mart", born)).await, expected);
     // Every limit cuts the same order, each file once.
     for limit in 1..=6 {
         let query = UsagerQuery { limit, ..q("mart") };
         assert_eq!(
-            find(store, t, &query).await,
+            find(&s, t, &query).await,
             expected[..(limit as usize).min(expected.len())],
             "limit {limit}"
         );
     }
     // Nothing typed: every file, by name.
-    let all = find(store, t, &q("")).await;
+    let all = find(&s, t, &q("")).await;
     assert_eq!(all.len(), 6);
     assert_eq!(all[0], first_name.id);
 }
@@ -256,6 +326,7 @@ both_backends!(the_search_index_follows_every_write);
 /// holds exactly the live files' keys).
 async fn the_search_index_follows_every_write(db: TestDb) {
     let store = &db.store;
+    let s = Stores::of(&db).await;
     let f = seed_two_structures(store).await;
     let t = &f.accueil.tenant;
     let a = store
@@ -267,7 +338,7 @@ async fn the_search_index_follows_every_write(db: TestDb) {
         .await
         .unwrap();
     in_step(&db).await;
-    assert_eq!(find(store, t, &q("ntaine")).await, vec![a.id, b.id]);
+    assert_eq!(find(&s, t, &q("ntaine")).await, vec![a.id, b.id]);
 
     store
         .update_usager(
@@ -280,20 +351,20 @@ async fn the_search_index_follows_every_write(db: TestDb) {
         .await
         .unwrap();
     in_step(&db).await;
-    assert_eq!(find(store, t, &q("ntaine")).await, vec![a.id]);
-    assert_eq!(find(store, t, &q("illar")).await, vec![b.id]);
+    assert_eq!(find(&s, t, &q("ntaine")).await, vec![a.id]);
+    assert_eq!(find(&s, t, &q("illar")).await, vec![b.id]);
 
     let record = identity_quality::merge_files(store.as_ref(), t, a.id, b.id)
         .await
         .unwrap();
     in_step(&db).await;
-    assert!(find(store, t, &q("illar")).await.is_empty());
-    assert_eq!(find(store, t, &q("zoe")).await, vec![a.id]);
+    assert!(find(&s, t, &q("illar")).await.is_empty());
+    assert_eq!(find(&s, t, &q("zoe")).await, vec![a.id]);
 
     store.unmerge(t, record.id, &|_| Vec::new()).await.unwrap();
     in_step(&db).await;
-    assert_eq!(find(store, t, &q("illar")).await, vec![b.id]);
-    assert_eq!(find(store, t, &q("zoe")).await, vec![a.id, b.id]);
+    assert_eq!(find(&s, t, &q("illar")).await, vec![b.id]);
+    assert_eq!(find(&s, t, &q("zoe")).await, vec![a.id, b.id]);
 
     // The identity replaced by the INS traits (qualification writes them).
     let current = store.get_usager(t, a.id).await.unwrap().unwrap();
@@ -310,7 +381,7 @@ async fn the_search_index_follows_every_write(db: TestDb) {
         .await
         .unwrap();
     in_step(&db).await;
-    assert_eq!(find(store, t, &q("marchal")).await, vec![a.id]);
+    assert_eq!(find(&s, t, &q("marchal")).await, vec![a.id]);
 
     // A batch of creations (the seeding path) is indexed too.
     let batch: Vec<UsagerData> = (0..30)
@@ -318,7 +389,7 @@ async fn the_search_index_follows_every_write(db: TestDb) {
         .collect();
     store.create_usagers(t, &batch, &[]).await.unwrap();
     in_step(&db).await;
-    assert_eq!(find(store, t, &q("ot1")).await.len(), 10);
+    assert_eq!(find(&s, t, &q("ot1")).await.len(), 10);
 }
 
 /// SQLite: the FTS5 table holds one row per live file, with its key, at
@@ -355,6 +426,7 @@ both_backends!(a_file_holding_the_term_twice_counts_once);
 /// use): each is listed once, and every limit gives as many distinct files.
 async fn a_file_holding_the_term_twice_counts_once(db: TestDb) {
     let store = &db.store;
+    let s = Stores::of(&db).await;
     let f = seed_two_structures(store).await;
     let t = &f.accueil.tenant;
     let born = date(1990, 2, 2);
@@ -377,7 +449,7 @@ async fn a_file_holding_the_term_twice_counts_once(db: TestDb) {
         .await
         .unwrap()
         .id;
-    let mut all = find(store, t, &q("onta")).await;
+    let mut all = find(&s, t, &q("onta")).await;
     assert_eq!(all.len(), 4);
     all.sort();
     let mut expected = twice.clone();
@@ -385,9 +457,82 @@ async fn a_file_holding_the_term_twice_counts_once(db: TestDb) {
     expected.sort();
     assert_eq!(all, expected);
     for limit in 1..=4 {
-        let page = find(store, t, &UsagerQuery { limit, ..q("onta") }).await;
+        let page = find(&s, t, &UsagerQuery { limit, ..q("onta") }).await;
         assert_eq!(page.len(), limit as usize, "limit {limit}");
         let distinct: std::collections::HashSet<_> = page.iter().collect();
         assert_eq!(distinct.len(), page.len(), "limit {limit}: a file twice");
+    }
+}
+
+both_backends!(memory_is_kept_only_where_it_pays_and_fits);
+/// The index in memory follows the writes made through its own store too;
+/// a structure smaller than `from_files`, or one that does not fit the
+/// budget, is answered by the database, with the same files.
+async fn memory_is_kept_only_where_it_pays_and_fits(db: TestDb) {
+    let s = Stores::of(&db).await;
+    let f = seed_two_structures(&db.store).await;
+    let t = &f.accueil.tenant;
+    let born = date(1980, 8, 8);
+    let mut fontaines = Vec::new();
+    for n in ["Fontaine", "Lafontaine", "Fontana"] {
+        let u = s
+            .memory
+            .create_usager(t, &person(n, None, "Jeanne", born), &[])
+            .await
+            .unwrap();
+        fontaines.push(u);
+    }
+    assert_eq!(find(&s, t, &q("font")).await.len(), 3);
+    assert_eq!(s.memory.held_in_memory(t.structure_id), Some(3));
+    let edited = &fontaines[2];
+    s.memory
+        .update_usager(
+            t,
+            edited.id,
+            edited.version,
+            &person("Rivière", None, "Jeanne", born),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(find(&s, t, &q("fonta")).await.len(), 2);
+    assert_eq!(find(&s, t, &q("riviere")).await, vec![edited.id]);
+
+    let open = |settings: SearchMemorySettings| {
+        let url = db.url.clone();
+        async move {
+            SqlStore::connect(&url)
+                .await
+                .unwrap()
+                .with_search_memory(settings)
+        }
+    };
+    let too_small = open(SearchMemorySettings {
+        budget_bytes: 64 << 20,
+        from_files: 1000,
+    })
+    .await;
+    let no_room = open(SearchMemorySettings {
+        budget_bytes: 1,
+        from_files: 0,
+    })
+    .await;
+    let none = open(SearchMemorySettings {
+        budget_bytes: 0,
+        from_files: 0,
+    })
+    .await;
+    let expected = find(&s, t, &q("jeanne")).await;
+    assert_eq!(expected.len(), 3);
+    for store in [&too_small, &no_room, &none] {
+        let found: Vec<Uuid> = store
+            .search_usagers(t, &q("jeanne"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(store.held_in_memory(t.structure_id), None);
     }
 }

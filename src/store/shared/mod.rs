@@ -16,12 +16,16 @@ mod mss;
 mod procedure;
 pub(crate) mod rows;
 mod search;
+mod search_memory;
 mod sessions;
 mod structures;
 mod usagers;
 mod vigilance;
 
 use async_trait::async_trait;
+
+use search_memory::SearchMemory;
+pub use search_memory::SearchMemorySettings;
 
 use super::group_commit::AuditWriter;
 use super::sql::Db;
@@ -36,6 +40,8 @@ pub struct SqlStore {
     /// Where documents' bytes are kept when not in the database
     /// (PostgreSQL only, `ESCALE_DOCUMENTS_DIR`).
     documents_dir: Option<std::path::PathBuf>,
+    /// Big structures' search keys, held in memory.
+    search_memory: SearchMemory,
 }
 
 impl SqlStore {
@@ -51,6 +57,7 @@ impl SqlStore {
             db,
             audit,
             documents_dir: None,
+            search_memory: SearchMemory::default(),
         })
     }
 
@@ -59,6 +66,18 @@ impl SqlStore {
     pub fn with_documents_dir(mut self, dir: Option<std::path::PathBuf>) -> SqlStore {
         self.documents_dir = dir;
         self
+    }
+
+    /// What reception's search may keep in memory (see `search_memory`).
+    pub fn with_search_memory(mut self, settings: SearchMemorySettings) -> SqlStore {
+        self.search_memory = SearchMemory::new(settings);
+        self
+    }
+
+    /// How many of the structure's files reception's search holds in
+    /// memory (`None`: none, the database answers).
+    pub fn held_in_memory(&self, structure: uuid::Uuid) -> Option<usize> {
+        self.search_memory.held(structure)
     }
 
     /// Closes the pool: later queries fail (a database gone away, in tests).

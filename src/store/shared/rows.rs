@@ -60,13 +60,22 @@ macro_rules! select_usagers {
 }
 pub(crate) use select_usagers;
 
+/// The columns a search lists (of `usagers`, named as they are).
+macro_rules! listed_column_list {
+    () => {
+        "id, anonymous, alias, birth_name, first_names, used_name, used_first_name, \
+         birth_date, birth_year, sex, birth_place_code, identity_status, search_key"
+    };
+}
+pub(crate) use listed_column_list;
+
 /// `SELECT <listed columns> FROM usagers <tail>`: what a search lists.
 macro_rules! select_listed {
     ($($tail:expr),* $(,)?) => {
         concat!(
-            "SELECT id, anonymous, alias, birth_name, first_names, used_name, used_first_name, \
-             birth_date, birth_year, sex, birth_place_code, identity_status, search_key \
-             FROM usagers ",
+            "SELECT ",
+            $crate::store::shared::rows::listed_column_list!(),
+            " FROM usagers ",
             $($tail),*
         )
     };

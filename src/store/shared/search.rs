@@ -28,6 +28,7 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::rows::{self, select_listed};
+use super::search_memory::SearchMemory;
 use crate::domain::search::{found_anywhere, prefix_end, rank, trigrams};
 use crate::domain::tenant::Tenant;
 use crate::store::sql::{Db, Query, Tx};
@@ -37,7 +38,12 @@ use crate::store::{Backend, Listed, StoreResult, UsagerQuery};
 /// At most this many search terms are matched (the rest are ignored).
 const SEARCH_TERMS: usize = 4;
 
-pub(super) async fn search(db: &Db, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Listed>> {
+pub(super) async fn search(
+    db: &Db,
+    memory: &SearchMemory,
+    t: &Tenant,
+    q: &UsagerQuery,
+) -> StoreResult<Vec<Listed>> {
     let terms: Vec<&str> = q
         .terms
         .iter()
@@ -62,6 +68,10 @@ pub(super) async fn search(db: &Db, t: &Tenant, q: &UsagerQuery) -> StoreResult<
             .all(rows::listed)
             .await;
     };
+    // A big structure's substring searches: from memory when it is held.
+    if let Some(found) = memory.search(db, t, &terms, limit as usize).await? {
+        return Ok(found);
+    }
     let anywhere: Vec<&str> = terms
         .iter()
         .copied()
@@ -163,7 +173,7 @@ fn live_files<'c>(db: &'c Db, t: &Tenant) -> Query<'c> {
 
 /// Each term must be found in the folded key `column`: anywhere from three
 /// letters, else at a word's start.
-fn filtered<'c>(query: Query<'c>, column: &str, terms: &[&str]) -> Query<'c> {
+pub(super) fn filtered<'c>(query: Query<'c>, column: &str, terms: &[&str]) -> Query<'c> {
     let text = format!("' ' || {column}");
     terms
         .iter()
@@ -218,10 +228,29 @@ fn fts_phrases(terms: &[&str]) -> String {
         .join(" AND ")
 }
 
-/// Keeps the search index in step with a file just written (its key, or its
-/// merge), in the writer's transaction. PostgreSQL's GIN index follows the
-/// row by itself; SQLite's FTS5 table is written here.
+/// Keeps the search indexes in step with a file just written (its key, or
+/// its merge), in the writer's transaction: the structure's generation
+/// goes up by one and the file is stamped with it (what the indexes in
+/// memory read, `search_memory`); PostgreSQL's GIN index follows the row by
+/// itself, SQLite's FTS5 table is written here.
 pub(super) async fn reindex(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
+    // The generation's row stays locked until the commit: a structure's key
+    // writes commit in the order of their numbers (migration 0016).
+    let generation: i64 = tx
+        .query(
+            "INSERT INTO search_generations (structure_id, seq)
+             SELECT structure_id, 1 FROM usagers WHERE id = $1
+             ON CONFLICT (structure_id) DO UPDATE SET seq = search_generations.seq + 1
+             RETURNING seq",
+        )
+        .bind(id)
+        .scalar()
+        .await?;
+    tx.query("UPDATE usagers SET search_seq = $1 WHERE id = $2")
+        .bind(generation)
+        .bind(id)
+        .execute()
+        .await?;
     match tx.backend() {
         Backend::Sqlite => sqlite::sync_search(tx, id).await,
         Backend::Postgres => Ok(()),

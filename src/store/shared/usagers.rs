@@ -132,7 +132,7 @@ impl UsagerStore for SqlStore {
     }
 
     async fn search_usagers(&self, t: &Tenant, q: &UsagerQuery) -> StoreResult<Vec<Listed>> {
-        search::search(&self.db, t, q).await
+        search::search(&self.db, &self.search_memory, t, q).await
     }
 
     async fn count_usagers(&self, t: &Tenant) -> StoreResult<i64> {

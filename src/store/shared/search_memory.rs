@@ -1,0 +1,306 @@
+//! Reception's substring searches in a big structure, answered from this
+//! process's memory ([`TrigramIndex`]) and read from the database by id
+//! (issue 12). The database's own trigram indexes hand over every file
+//! holding the trigrams before the page is cut (1,547 files for « ONTA » at
+//! 100,000, 0.5 to 0.9 ms a search); the index in memory intersects its
+//! lists and ranks in microseconds, and the database reads only the page.
+//!
+//! Never stale: every key write bumps its structure's generation in the
+//! writer's transaction (`search_generations`, migration 0016). The
+//! statement that reads the page also reads the generation; when another
+//! write (of this process or another) came in between, the index first
+//! reads the files stamped since, then the page is read again.
+//!
+//! Only structures of at least [`SearchMemorySettings::from_files`] files,
+//! within a memory budget: a small structure's search is already fast in
+//! the database, and one over the budget is served by the database as
+//! before (BENCHMARKS.md §5).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::rows::{self, listed_column_list};
+use super::search::filtered;
+use crate::domain::search::found_anywhere;
+use crate::domain::tenant::Tenant;
+use crate::store::sql::{Db, Row};
+use crate::store::trigram_index::TrigramIndex;
+use crate::store::{Listed, StoreResult};
+
+/// What may be kept in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchMemorySettings {
+    /// Bytes all the indexes of the process may hold (an estimate); 0: none.
+    pub budget_bytes: usize,
+    /// A structure is kept from this many files (its generation: files
+    /// written, a little more than it holds).
+    pub from_files: i64,
+}
+
+impl Default for SearchMemorySettings {
+    /// 48 MiB (about 300,000 files), from 20,000 files: below, the
+    /// database answers every kind of search above 4,000 a second on this
+    /// project's 2-core machine (BENCHMARKS.md §5).
+    fn default() -> SearchMemorySettings {
+        SearchMemorySettings {
+            budget_bytes: 48 << 20,
+            from_files: 20_000,
+        }
+    }
+}
+
+/// How often a structure found too small (or over the budget) is looked at
+/// again.
+const LOOK_AGAIN: Duration = Duration::from_secs(60);
+/// Bytes a file takes in memory, by estimate, before one is loaded.
+const FILE_BYTES: usize = 180;
+/// Reads of the page that may meet another write before the database
+/// answers alone.
+const ATTEMPTS: usize = 3;
+
+enum Held {
+    /// Served by the database; looked at again after [`LOOK_AGAIN`].
+    Database(Instant),
+    /// Being read by one search; the others ask the database meanwhile.
+    Loading,
+    Ready(Arc<RwLock<TrigramIndex>>),
+}
+
+#[derive(Default)]
+pub struct SearchMemory {
+    settings: SearchMemorySettings,
+    structures: Mutex<HashMap<Uuid, Held>>,
+}
+
+impl SearchMemory {
+    pub fn new(settings: SearchMemorySettings) -> SearchMemory {
+        SearchMemory {
+            settings,
+            structures: Mutex::default(),
+        }
+    }
+
+    /// The page of files matching `terms` in the receptionist's order, at
+    /// most `limit`; `None` when the database must answer (a small
+    /// structure, no term of three letters, the index being read, or
+    /// writes coming in faster than the page can be read).
+    pub async fn search(
+        &self,
+        db: &Db,
+        t: &Tenant,
+        terms: &[&str],
+        limit: usize,
+    ) -> StoreResult<Option<Vec<Listed>>> {
+        if self.settings.budget_bytes == 0 || !terms.iter().any(|t| found_anywhere(t)) {
+            return Ok(None);
+        }
+        let Some(index) = self.index_of(db, t).await? else {
+            return Ok(None);
+        };
+        for _ in 0..ATTEMPTS {
+            let (generation, ids) = {
+                let index = index.read().expect("search index lock");
+                let ids = index.find(terms, limit).unwrap_or_default();
+                (index.generation(), ids)
+            };
+            let (now, mut page) = read_page(db, t, &ids, terms).await?;
+            if now == generation {
+                let place: HashMap<Uuid, usize> =
+                    ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                page.sort_by_key(|u| place.get(&u.id).copied());
+                return Ok(Some(page));
+            }
+            self.catch_up(db, t, &index, generation).await?;
+        }
+        Ok(None)
+    }
+
+    /// How many files of the structure are held in memory (`None`: it is
+    /// served by the database).
+    pub fn held(&self, structure: Uuid) -> Option<usize> {
+        match self
+            .structures
+            .lock()
+            .expect("search memory lock")
+            .get(&structure)
+        {
+            Some(Held::Ready(index)) => Some(index.read().expect("search index lock").len()),
+            _ => None,
+        }
+    }
+
+    /// The structure's index, loaded on its first search when it is big
+    /// enough and fits.
+    async fn index_of(
+        &self,
+        db: &Db,
+        t: &Tenant,
+    ) -> StoreResult<Option<Arc<RwLock<TrigramIndex>>>> {
+        let structure = t.structure_id;
+        {
+            let mut held = self.structures.lock().expect("search memory lock");
+            match held.get(&structure) {
+                Some(Held::Ready(index)) => return Ok(Some(index.clone())),
+                Some(Held::Loading) => return Ok(None),
+                Some(Held::Database(at)) if at.elapsed() < LOOK_AGAIN => return Ok(None),
+                _ => {}
+            }
+            held.insert(structure, Held::Loading);
+        }
+        // Whatever happens below (an error too), the structure leaves
+        // `Loading`.
+        let mut outcome = Held::Database(Instant::now());
+        let loaded = self.load_if_worth(db, t).await;
+        if let Ok(Some(index)) = &loaded {
+            outcome = Held::Ready(index.clone());
+        }
+        self.structures
+            .lock()
+            .expect("search memory lock")
+            .insert(structure, outcome);
+        loaded
+    }
+
+    async fn load_if_worth(
+        &self,
+        db: &Db,
+        t: &Tenant,
+    ) -> StoreResult<Option<Arc<RwLock<TrigramIndex>>>> {
+        let files: i64 = db
+            .query("SELECT seq FROM search_generations WHERE structure_id = $1")
+            .bind(t.structure_id)
+            .scalar_optional()
+            .await?
+            .unwrap_or(0);
+        let expected = usize::try_from(files).unwrap_or(0) * FILE_BYTES;
+        if files < self.settings.from_files
+            || self.held_bytes() + expected > self.settings.budget_bytes
+        {
+            return Ok(None);
+        }
+        let rows = db
+            .query(
+                "SELECT g.seq AS generation, u.id, u.search_key FROM search_generations g
+                 LEFT JOIN usagers u ON u.structure_id = g.structure_id AND u.merged_into IS NULL
+                 WHERE g.structure_id = $1",
+            )
+            .bind(t.structure_id)
+            .fetch_all()
+            .await?;
+        let mut index = TrigramIndex::new(generation_in(&rows)?);
+        for r in &rows {
+            if let Some(id) = r.get::<Option<Uuid>>("id")? {
+                index.put(id, &r.get::<String>("search_key")?);
+            }
+        }
+        if self.held_bytes() + index.bytes() > self.settings.budget_bytes {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(RwLock::new(index))))
+    }
+
+    /// Bytes held by the indexes in memory.
+    fn held_bytes(&self) -> usize {
+        let held = self.structures.lock().expect("search memory lock");
+        held.values()
+            .map(|h| match h {
+                Held::Ready(index) => index.read().expect("search index lock").bytes(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Reads the files written since `since` (in any process) into the
+    /// index. An index grown over the budget is let go.
+    async fn catch_up(
+        &self,
+        db: &Db,
+        t: &Tenant,
+        index: &RwLock<TrigramIndex>,
+        since: i64,
+    ) -> StoreResult<()> {
+        let rows = db
+            .query(
+                "SELECT g.seq AS generation, u.id, u.search_key, u.merged_into IS NULL AS live
+                 FROM search_generations g
+                 LEFT JOIN usagers u ON u.structure_id = g.structure_id AND u.search_seq > $1
+                 WHERE g.structure_id = $2",
+            )
+            .bind(since)
+            .bind(t.structure_id)
+            .fetch_all()
+            .await?;
+        let generation = generation_in(&rows)?;
+        let bytes = {
+            let mut index = index.write().expect("search index lock");
+            // Another search may have read a later state meanwhile.
+            if generation > index.generation() {
+                for r in &rows {
+                    let Some(id) = r.get::<Option<Uuid>>("id")? else {
+                        continue;
+                    };
+                    if r.get::<bool>("live")? {
+                        index.put(id, &r.get::<String>("search_key")?);
+                    } else {
+                        index.remove(id);
+                    }
+                }
+                index.set_generation(generation);
+            }
+            index.bytes()
+        };
+        if bytes > self.settings.budget_bytes {
+            self.structures
+                .lock()
+                .expect("search memory lock")
+                .insert(t.structure_id, Held::Database(Instant::now()));
+        }
+        Ok(())
+    }
+}
+
+/// The structure's generation a statement read (0 before its first write).
+fn generation_in(rows: &[Row]) -> StoreResult<i64> {
+    match rows.first() {
+        Some(r) => r.get("generation"),
+        None => Ok(0),
+    }
+}
+
+/// The files named (still live and matching: checked again), with the
+/// generation of the same snapshot.
+async fn read_page(
+    db: &Db,
+    t: &Tenant,
+    ids: &[Uuid],
+    terms: &[&str],
+) -> StoreResult<(i64, Vec<Listed>)> {
+    let mut query = db
+        .query(concat!(
+            "SELECT g.seq AS generation, ",
+            listed_column_list!(),
+            " FROM search_generations g LEFT JOIN usagers
+             ON usagers.structure_id = g.structure_id AND usagers.merged_into IS NULL"
+        ))
+        .push(" AND usagers.id IN (");
+    query = if ids.is_empty() {
+        query.push("NULL")
+    } else {
+        query.push_list(ids.iter().copied())
+    };
+    let query = filtered(query.push(")"), "usagers.search_key", terms)
+        .push(" WHERE g.structure_id = ")
+        .push_bind(t.structure_id);
+    let rows = query.fetch_all().await?;
+    let generation = generation_in(&rows)?;
+    let mut page = Vec::with_capacity(ids.len());
+    for r in &rows {
+        if r.get::<Option<Uuid>>("id")?.is_some() {
+            page.push(rows::listed(r)?);
+        }
+    }
+    Ok((generation, page))
+}
