@@ -26,6 +26,9 @@ pub struct TrigramIndex {
     ids: Vec<Uuid>,
     /// `None`: the slot is dead (the file written again, merged, gone).
     keys: Vec<Option<Box<str>>>,
+    /// The first eight bytes of each slot's key, big-endian: most
+    /// comparisons of two keys end there, without reaching the keys.
+    heads: Vec<u64>,
     slots: HashMap<Uuid, Slot>,
     /// Three bytes of a folded key (ASCII) → the slots holding them, ascending.
     grams: HashMap<u32, Vec<Slot>>,
@@ -33,9 +36,10 @@ pub struct TrigramIndex {
     postings: usize,
 }
 
-/// Bytes a slot costs besides its key and its postings (id, key box, map
-/// entry with its share of empty buckets).
-const SLOT_BYTES: usize = 16 + 16 + 40;
+/// Bytes a slot costs besides its key and its postings (id, key box and
+/// its allocation's header, head, map entry with its share of empty
+/// buckets).
+const SLOT_BYTES: usize = 16 + 16 + 16 + 8 + 40;
 /// Bytes a trigram's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
@@ -76,6 +80,7 @@ impl TrigramIndex {
         let slot = Slot::try_from(self.ids.len()).expect("fewer than 4 billion files");
         self.ids.push(id);
         self.keys.push(Some(key.into()));
+        self.heads.push(head_of(key));
         self.slots.insert(id, slot);
         for gram in grams_of(key) {
             self.grams.entry(gram).or_default().push(slot);
@@ -106,7 +111,18 @@ impl TrigramIndex {
         for (id, key) in live {
             fresh.put(id, &key);
         }
+        fresh.shrink();
         *self = fresh;
+    }
+
+    /// Gives back what the lists hold beyond their length (after a load).
+    pub fn shrink(&mut self) {
+        for list in self.grams.values_mut() {
+            list.shrink_to_fit();
+        }
+        self.ids.shrink_to_fit();
+        self.keys.shrink_to_fit();
+        self.heads.shrink_to_fit();
     }
 
     /// The files matching every term (from three letters anywhere, else at
@@ -138,24 +154,44 @@ impl TrigramIndex {
             retain_in(&mut slots, list);
         }
         let needles: Vec<Needle> = terms.iter().map(|t| Needle::of(t)).collect();
-        let mut found: Vec<(u8, &str, Slot)> = slots
+        let word_start = format!(" {first}");
+        // The receptionist's order (`domain::search::rank`, then the key),
+        // the rank found by the same tests as `rank`'s.
+        let mut found: Vec<(u8, u64, Slot)> = slots
             .into_iter()
             .filter_map(|s| {
                 let key = self.keys[s as usize].as_deref()?;
-                needles
-                    .iter()
-                    .all(|n| n.in_key(key))
-                    .then(|| (rank(first, key), key, s))
+                if !needles.iter().all(|n| n.in_key(key)) {
+                    return None;
+                }
+                let rank = if key.starts_with(first) {
+                    0
+                } else if key.contains(word_start.as_str()) {
+                    1
+                } else {
+                    2
+                };
+                Some((rank, self.heads[s as usize], s))
             })
             .collect();
         if limit == 0 {
             return Some(Vec::new());
         }
+        let order = |a: &(u8, u64, Slot), b: &(u8, u64, Slot)| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| self.keys[a.2 as usize].cmp(&self.keys[b.2 as usize]))
+                .then(a.2.cmp(&b.2))
+        };
         if found.len() > limit {
-            found.select_nth_unstable(limit - 1);
+            found.select_nth_unstable_by(limit - 1, order);
             found.truncate(limit);
         }
-        found.sort_unstable();
+        found.sort_unstable_by(order);
+        debug_assert!(found.iter().all(|f| {
+            let key = self.keys[f.2 as usize].as_deref().unwrap_or_default();
+            rank(first, key) == f.0
+        }));
         Some(
             found
                 .into_iter()
@@ -165,18 +201,36 @@ impl TrigramIndex {
     }
 }
 
+/// The first eight bytes of a key as a number that orders as they do.
+fn head_of(key: &str) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key.as_bytes()[..n]);
+    u64::from_be_bytes(head)
+}
+
 /// Keeps in `slots` (ascending) those also in `list` (ascending), each
-/// looked up from where the last one was found.
+/// looked up from where the last one was found, by doubling steps then
+/// halving (a few steps each when the lists are alike in size, a binary
+/// search's when `list` is much longer).
 fn retain_in(slots: &mut Vec<Slot>, list: &[Slot]) {
     let mut from = 0;
-    slots.retain(|s| match list[from..].binary_search(s) {
-        Ok(i) => {
-            from += i + 1;
-            true
+    slots.retain(|&s| {
+        let rest = &list[from..];
+        let mut end = 1;
+        while end < rest.len() && rest[end - 1] < s {
+            end *= 2;
         }
-        Err(i) => {
-            from += i;
-            false
+        let end = end.min(rest.len());
+        match rest[..end].binary_search(&s) {
+            Ok(i) => {
+                from += i + 1;
+                true
+            }
+            Err(i) => {
+                from += i;
+                false
+            }
         }
     });
 }
@@ -300,9 +354,42 @@ mod tests {
         let mut a = vec![1, 3, 5, 7, 9, 11];
         retain_in(&mut a, &[0, 3, 4, 9, 10, 11, 12]);
         assert_eq!(a, vec![3, 9, 11]);
+        let long: Vec<Slot> = (0..10_000).map(|n| n * 3).collect();
+        let mut c: Vec<Slot> = (0..2_000).map(|n| n * 7).collect();
+        retain_in(&mut c, &long);
+        assert_eq!(
+            c,
+            (0..2_000)
+                .map(|n| n * 7)
+                .filter(|n| n % 3 == 0)
+                .collect::<Vec<_>>()
+        );
+        let mut d: Vec<Slot> = vec![29_997, 29_998, 40_000];
+        retain_in(&mut d, &long);
+        assert_eq!(d, vec![29_997]);
         let mut b = vec![2, 4];
         retain_in(&mut b, &[]);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn heads_order_as_keys_do() {
+        let keys = [
+            "A",
+            "AB",
+            "ABCDEFGH",
+            "ABCDEFGHZ",
+            "ABCDEFGI",
+            "B",
+            "DUPONT Z",
+            "DUPONTA",
+        ];
+        for w in keys.windows(2) {
+            assert!(head_of(w[0]) <= head_of(w[1]), "{w:?}");
+        }
+        // Keys alike in their first eight bytes are told apart by the key.
+        let i = index(&["ABCDEFGHZ ONTA", "ABCDEFGHA ONTA"]);
+        assert_eq!(i.find(&["ONTA"], 5), Some(vec![id(1), id(0)]));
     }
 
     #[test]

@@ -83,6 +83,8 @@ impl Stores {
             .with_search_memory(SearchMemorySettings {
                 budget_bytes: 64 << 20,
                 from_files: 0,
+                // Several slices even in a small structure.
+                load_slice: 2,
             });
         Stores {
             plain: db.store.clone(),
@@ -510,16 +512,19 @@ async fn memory_is_kept_only_where_it_pays_and_fits(db: TestDb) {
     let too_small = open(SearchMemorySettings {
         budget_bytes: 64 << 20,
         from_files: 1000,
+        ..Default::default()
     })
     .await;
     let no_room = open(SearchMemorySettings {
         budget_bytes: 1,
         from_files: 0,
+        ..Default::default()
     })
     .await;
     let none = open(SearchMemorySettings {
         budget_bytes: 0,
         from_files: 0,
+        ..Default::default()
     })
     .await;
     let expected = find(&s, t, &q("jeanne")).await;

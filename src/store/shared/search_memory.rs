@@ -38,6 +38,8 @@ pub struct SearchMemorySettings {
     /// A structure is kept from this many files (its generation: files
     /// written, a little more than it holds).
     pub from_files: i64,
+    /// Files read per statement while a structure is loaded.
+    pub load_slice: i64,
 }
 
 impl Default for SearchMemorySettings {
@@ -48,6 +50,7 @@ impl Default for SearchMemorySettings {
         SearchMemorySettings {
             budget_bytes: 48 << 20,
             from_files: 20_000,
+            load_slice: 5_000,
         }
     }
 }
@@ -181,21 +184,31 @@ impl SearchMemory {
         {
             return Ok(None);
         }
-        let rows = db
-            .query(
-                "SELECT g.seq AS generation, u.id, u.search_key FROM search_generations g
-                 LEFT JOIN usagers u ON u.structure_id = g.structure_id AND u.merged_into IS NULL
-                 WHERE g.structure_id = $1",
-            )
-            .bind(t.structure_id)
-            .fetch_all()
-            .await?;
-        let mut index = TrigramIndex::new(generation_in(&rows)?);
-        for r in &rows {
-            if let Some(id) = r.get::<Option<Uuid>>("id")? {
-                index.put(id, &r.get::<String>("search_key")?);
+        // The generation read first, the files after, in slices (their rows
+        // are a transient several times the index's size): a file written
+        // meanwhile is stamped after it and read again by the next search.
+        let mut index = TrigramIndex::new(files);
+        let mut after = None;
+        loop {
+            let query = db
+                .query("SELECT id, search_key FROM usagers WHERE structure_id = $1")
+                .bind(t.structure_id)
+                .push(" AND merged_into IS NULL");
+            let query = match after {
+                Some(id) => query.push(" AND id > ").push_bind(id),
+                None => query,
+            };
+            let slice = self.settings.load_slice.max(1);
+            let rows = query.push(" ORDER BY id").limit(slice).fetch_all().await?;
+            for r in &rows {
+                index.put(r.get("id")?, &r.get::<String>("search_key")?);
+            }
+            match rows.last() {
+                Some(last) if rows.len() as i64 == slice => after = Some(last.get::<Uuid>("id")?),
+                _ => break,
             }
         }
+        index.shrink();
         if self.held_bytes() + index.bytes() > self.settings.budget_bytes {
             return Ok(None);
         }
