@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use memchr::memmem;
 use uuid::Uuid;
 
 use crate::domain::search::{found_anywhere, rank};
@@ -154,24 +155,17 @@ impl TrigramIndex {
             retain_in(&mut slots, list);
         }
         let needles: Vec<Needle> = terms.iter().map(|t| Needle::of(t)).collect();
-        let word_start = format!(" {first}");
-        // The receptionist's order (`domain::search::rank`, then the key),
-        // the rank found by the same tests as `rank`'s.
+        // The first term's place in the key is the receptionist's order
+        // (`domain::search::rank`, then the key).
         let mut found: Vec<(u8, u64, Slot)> = slots
             .into_iter()
             .filter_map(|s| {
-                let key = self.keys[s as usize].as_deref()?;
-                if !needles.iter().all(|n| n.in_key(key)) {
-                    return None;
-                }
-                let rank = if key.starts_with(first) {
-                    0
-                } else if key.contains(word_start.as_str()) {
-                    1
-                } else {
-                    2
-                };
-                Some((rank, self.heads[s as usize], s))
+                let key = self.keys[s as usize].as_deref()?.as_bytes();
+                let rank = needles[0].place_in(key)?;
+                needles[1..]
+                    .iter()
+                    .all(|n| n.place_in(key).is_some())
+                    .then(|| (rank, self.heads[s as usize], s))
             })
             .collect();
         if limit == 0 {
@@ -237,25 +231,46 @@ fn retain_in(slots: &mut Vec<Slot>, list: &[Slot]) {
 
 /// How a term is found in a key: the same test as the database's
 /// (`' ' || search_key` holds the term, or ` term` when it is short).
-enum Needle<'t> {
-    Anywhere(&'t str),
-    WordStart(&'t str, String),
+struct Needle<'t> {
+    term: &'t [u8],
+    anywhere: bool,
+    /// The term anywhere, or ` term` for a short one.
+    finder: memmem::Finder<'static>,
 }
 
 impl<'t> Needle<'t> {
     fn of(term: &'t str) -> Needle<'t> {
-        if found_anywhere(term) {
-            Needle::Anywhere(term)
+        let anywhere = found_anywhere(term);
+        let finder = if anywhere {
+            memmem::Finder::new(term.as_bytes()).into_owned()
         } else {
-            Needle::WordStart(term, format!(" {term}"))
+            memmem::Finder::new(format!(" {term}").as_bytes()).into_owned()
+        };
+        Needle {
+            term: term.as_bytes(),
+            anywhere,
+            finder,
         }
     }
 
-    fn in_key(&self, key: &str) -> bool {
-        match self {
-            Needle::Anywhere(t) => key.contains(t),
-            Needle::WordStart(t, spaced) => key.starts_with(t) || key.contains(spaced.as_str()),
+    /// Where the term is in the key, as `domain::search::rank` says: 0 at
+    /// its start, 1 at another word's start, 2 inside a word; `None` when
+    /// it is not there (a short term is only looked for at word starts).
+    fn place_in(&self, key: &[u8]) -> Option<u8> {
+        if key.starts_with(self.term) {
+            return Some(0);
         }
+        if !self.anywhere {
+            return self.finder.find(key).map(|_| 1);
+        }
+        let mut place = None;
+        for at in self.finder.find_iter(key) {
+            if key[at - 1] == b' ' {
+                return Some(1);
+            }
+            place = Some(2);
+        }
+        place
     }
 }
 
@@ -370,6 +385,33 @@ mod tests {
         let mut b = vec![2, 4];
         retain_in(&mut b, &[]);
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_terms_place_is_its_rank() {
+        let keys = [
+            "DUPONT MARC",
+            "DURAND ZOE DUPONT",
+            "LEDUPUIS ANNE",
+            "ADUP DUP",
+            "MOREAU",
+        ];
+        for term in ["DUP", "DU", "D", "MOREAU", "ZOE", "UP"] {
+            for key in keys {
+                let expected = if found_anywhere(term) {
+                    key.contains(term).then(|| rank(term, key))
+                } else {
+                    format!(" {key}")
+                        .contains(&format!(" {term}"))
+                        .then(|| rank(term, key))
+                };
+                assert_eq!(
+                    Needle::of(term).place_in(key.as_bytes()),
+                    expected,
+                    "{term} in {key}"
+                );
+            }
+        }
     }
 
     #[test]
