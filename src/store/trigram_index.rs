@@ -12,10 +12,11 @@
 
 use std::collections::HashMap;
 
-use memchr::memmem;
 use uuid::Uuid;
 
-use crate::domain::search::{found_anywhere, rank};
+use crate::domain::search::found_anywhere;
+#[cfg(test)]
+use crate::domain::search::rank;
 
 type Slot = u32;
 
@@ -30,6 +31,8 @@ pub struct TrigramIndex {
     /// The first eight bytes of each slot's key, big-endian: most
     /// comparisons of two keys end there, without reaching the keys.
     heads: Vec<u64>,
+    /// Whether each slot is live (what `keys` says, without reading them).
+    alive: Vec<bool>,
     slots: HashMap<Uuid, Slot>,
     /// Three bytes of a folded key (ASCII) → the slots holding them, ascending.
     grams: HashMap<u32, Vec<Slot>>,
@@ -40,7 +43,7 @@ pub struct TrigramIndex {
 /// Bytes a slot costs besides its key and its postings (id, key box and
 /// its allocation's header, head, map entry with its share of empty
 /// buckets).
-const SLOT_BYTES: usize = 16 + 16 + 16 + 8 + 40;
+const SLOT_BYTES: usize = 16 + 16 + 16 + 8 + 1 + 40;
 /// Bytes a trigram's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
@@ -82,6 +85,7 @@ impl TrigramIndex {
         self.ids.push(id);
         self.keys.push(Some(key.into()));
         self.heads.push(head_of(key));
+        self.alive.push(true);
         self.slots.insert(id, slot);
         for gram in grams_of(key) {
             self.grams.entry(gram).or_default().push(slot);
@@ -93,6 +97,7 @@ impl TrigramIndex {
     pub fn remove(&mut self, id: Uuid) {
         if let Some(slot) = self.slots.remove(&id) {
             self.keys[slot as usize] = None;
+            self.alive[slot as usize] = false;
             self.dead += 1;
             if self.dead > 64 && self.dead * 4 > self.ids.len() {
                 self.compact();
@@ -124,6 +129,7 @@ impl TrigramIndex {
         self.ids.shrink_to_fit();
         self.keys.shrink_to_fit();
         self.heads.shrink_to_fit();
+        self.alive.shrink_to_fit();
     }
 
     /// The files matching every term (from three letters anywhere, else at
@@ -131,11 +137,26 @@ impl TrigramIndex {
     /// (`domain::search::rank`, then the key), at most `limit`. `None` when
     /// no term is long enough for the trigrams to serve the search.
     pub fn find(&self, terms: &[&str], limit: usize) -> Option<Vec<Uuid>> {
-        let first = *terms.first()?;
+        let slots = self.candidates(terms)?;
+        if limit == 0 {
+            return Some(Vec::new());
+        }
+        let needles: Vec<Needle> = terms.iter().map(|t| Needle::of(t)).collect();
+        let page = match self.quick_page(&slots, &needles, limit) {
+            Some(page) => page,
+            None => self.exact_page(&slots, &needles, limit),
+        };
+        debug_assert_eq!(page, self.exact_page(&slots, &needles, limit));
+        Some(page.into_iter().map(|f| self.ids[slot_of(f)]).collect())
+    }
+
+    /// The slots holding every piece of the terms of three letters or
+    /// more (a superset of the files holding the terms), ascending.
+    fn candidates(&self, terms: &[&str]) -> Option<Vec<Slot>> {
         let mut wanted: Vec<u32> = terms
             .iter()
             .filter(|t| found_anywhere(t))
-            .flat_map(|t| grams_of(t))
+            .flat_map(|t| term_grams(t))
             .collect();
         if wanted.is_empty() {
             return None;
@@ -154,45 +175,107 @@ impl TrigramIndex {
         for list in &lists[1..] {
             retain_in(&mut slots, list);
         }
-        let needles: Vec<Needle> = terms.iter().map(|t| Needle::of(t)).collect();
-        // The first term's place in the key is the receptionist's order
-        // (`domain::search::rank`, then the key).
-        let mut found: Vec<(u8, u64, Slot)> = slots
-            .into_iter()
-            .filter_map(|s| {
+        Some(slots)
+    }
+
+    /// The page without reading most keys (a few thousand keys read one by
+    /// one cost more than the rest of a search: each is a cache miss). The
+    /// rank is guessed from the heads and the files where a word starts
+    /// with the first term's first three letters; a guess is never better
+    /// than the truth, so when the page's files, read, are what was
+    /// guessed, no other file could come before them. `None`: the exact
+    /// way must be taken (a short term, a first term longer than a head,
+    /// or a guess that was wrong).
+    fn quick_page(&self, slots: &[Slot], needles: &[Needle], limit: usize) -> Option<Vec<u128>> {
+        let (term_head, mask) = needles[0].head?;
+        if !needles.iter().all(|n| n.anywhere) {
+            return None;
+        }
+        let f = needles[0].term;
+        let word_start = gram(&[b' ', f[0], f[1], f[2]]);
+        let word_start = self.grams.get(&word_start).map_or(&[][..], Vec::as_slice);
+        let mut w = 0;
+        let mut found: Vec<u128> = Vec::with_capacity(slots.len());
+        for &s in slots {
+            if !self.alive[s as usize] {
+                continue;
+            }
+            let head = self.heads[s as usize];
+            let rank = if head & mask == term_head {
+                0
+            } else {
+                while w < word_start.len() && word_start[w] < s {
+                    w += 1;
+                }
+                if word_start.get(w) == Some(&s) { 1 } else { 2 }
+            };
+            found.push(ordered(rank, head, s));
+        }
+        let page = self.first_of(found, limit);
+        page.iter()
+            .all(|&f| {
+                let key = self.key(f).as_bytes();
+                let head = self.heads[slot_of(f)];
+                needles[0].place_in(key, head) == Some(rank_of(f))
+                    && needles[1..].iter().all(|n| n.place_in(key, head).is_some())
+            })
+            .then_some(page)
+    }
+
+    /// The page, every candidate's key read.
+    fn exact_page(&self, slots: &[Slot], needles: &[Needle], limit: usize) -> Vec<u128> {
+        let found: Vec<u128> = slots
+            .iter()
+            .filter_map(|&s| {
                 let key = self.keys[s as usize].as_deref()?.as_bytes();
-                let rank = needles[0].place_in(key)?;
+                let head = self.heads[s as usize];
+                let rank = needles[0].place_in(key, head)?;
                 needles[1..]
                     .iter()
-                    .all(|n| n.place_in(key).is_some())
-                    .then(|| (rank, self.heads[s as usize], s))
+                    .all(|n| n.place_in(key, head).is_some())
+                    .then(|| ordered(rank, head, s))
             })
             .collect();
-        if limit == 0 {
-            return Some(Vec::new());
-        }
-        let order = |a: &(u8, u64, Slot), b: &(u8, u64, Slot)| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| self.keys[a.2 as usize].cmp(&self.keys[b.2 as usize]))
-                .then(a.2.cmp(&b.2))
-        };
-        if found.len() > limit {
-            found.select_nth_unstable_by(limit - 1, order);
-            found.truncate(limit);
-        }
-        found.sort_unstable_by(order);
-        debug_assert!(found.iter().all(|f| {
-            let key = self.keys[f.2 as usize].as_deref().unwrap_or_default();
-            rank(first, key) == f.0
-        }));
-        Some(
-            found
-                .into_iter()
-                .map(|(_, _, s)| self.ids[s as usize])
-                .collect(),
-        )
+        self.first_of(found, limit)
     }
+
+    /// The first `limit` in the receptionist's order: by rank and head, then
+    /// (only among those alike in both) by key.
+    fn first_of(&self, mut found: Vec<u128>, limit: usize) -> Vec<u128> {
+        if found.len() > limit {
+            found.select_nth_unstable(limit - 1);
+            // Those alike in rank and head with the last one kept may be
+            // cut wrongly: all of them are ordered by their whole key.
+            let edge = found[limit - 1] >> 32;
+            found.retain(|f| f >> 32 <= edge);
+        }
+        found.sort_unstable_by(|a, b| {
+            (a >> 32)
+                .cmp(&(b >> 32))
+                .then_with(|| self.key(*a).cmp(self.key(*b)))
+                .then(a.cmp(b))
+        });
+        found.truncate(limit);
+        found
+    }
+
+    fn key(&self, f: u128) -> &str {
+        self.keys[slot_of(f)].as_deref().unwrap_or_default()
+    }
+}
+
+/// Rank, head and slot in one number, ordered as the files are up to
+/// their heads.
+fn ordered(rank: u8, head: u64, slot: Slot) -> u128 {
+    (u128::from(rank) << 96) | (u128::from(head) << 32) | u128::from(slot)
+}
+
+fn slot_of(f: u128) -> usize {
+    (f as u32) as usize
+}
+
+fn rank_of(f: u128) -> u8 {
+    (f >> 96) as u8
 }
 
 /// The first eight bytes of a key as a number that orders as they do.
@@ -234,56 +317,89 @@ fn retain_in(slots: &mut Vec<Slot>, list: &[Slot]) {
 struct Needle<'t> {
     term: &'t [u8],
     anywhere: bool,
-    /// The term anywhere, or ` term` for a short one.
-    finder: memmem::Finder<'static>,
+    /// A term of eight bytes or fewer is at the key's start when the key's
+    /// head, masked, is the term's.
+    head: Option<(u64, u64)>,
 }
 
 impl<'t> Needle<'t> {
     fn of(term: &'t str) -> Needle<'t> {
-        let anywhere = found_anywhere(term);
-        let finder = if anywhere {
-            memmem::Finder::new(term.as_bytes()).into_owned()
-        } else {
-            memmem::Finder::new(format!(" {term}").as_bytes()).into_owned()
-        };
+        let n = term.len();
         Needle {
             term: term.as_bytes(),
-            anywhere,
-            finder,
+            anywhere: found_anywhere(term),
+            head: (1..=8)
+                .contains(&n)
+                .then(|| (head_of(term), u64::MAX << (64 - 8 * n as u32))),
         }
     }
 
-    /// Where the term is in the key, as `domain::search::rank` says: 0 at
-    /// its start, 1 at another word's start, 2 inside a word; `None` when
-    /// it is not there (a short term is only looked for at word starts).
-    fn place_in(&self, key: &[u8]) -> Option<u8> {
-        if key.starts_with(self.term) {
+    fn starts(&self, key: &[u8], head: u64) -> bool {
+        match self.head {
+            Some((term, mask)) => head & mask == term,
+            None => key.starts_with(self.term),
+        }
+    }
+
+    /// Where the term is in the key (whose head is `head`), as
+    /// `domain::search::rank` says: 0 at its start, 1 at another word's
+    /// start, 2 inside a word; `None` when it is not there (a short term
+    /// is only looked for at word starts).
+    fn place_in(&self, key: &[u8], head: u64) -> Option<u8> {
+        if self.starts(key, head) {
             return Some(0);
         }
-        if !self.anywhere {
-            return self.finder.find(key).map(|_| 1);
-        }
         let mut place = None;
-        for at in self.finder.find_iter(key) {
+        let mut from = 1;
+        while let Some(at) = find_from(key, self.term, from) {
             if key[at - 1] == b' ' {
                 return Some(1);
             }
-            place = Some(2);
+            if self.anywhere {
+                place = Some(2);
+            }
+            from = at + 1;
         }
         place
     }
 }
 
-/// The distinct trigrams of a folded text, three bytes each.
-fn grams_of(text: &str) -> Vec<u32> {
-    let mut grams: Vec<u32> = text
-        .as_bytes()
+/// Where `term` is in `key` at `from` or after (keys are a few dozen
+/// bytes: its first byte is looked for, then the rest compared).
+fn find_from(key: &[u8], term: &[u8], from: usize) -> Option<usize> {
+    let (&first, rest) = term.split_first()?;
+    let last = key.len().checked_sub(term.len())?;
+    (from..=last).find(|&i| key[i] == first && key[i + 1..i + term.len()] == *rest)
+}
+
+/// The distinct pieces of three and of four bytes of a folded key, each
+/// as a number (a piece of three has a zero high byte; folded keys have no
+/// zero byte): a term of four letters or more is looked up by its pieces
+/// of four, whose lists are several times shorter than those of three.
+fn grams_of(key: &str) -> Vec<u32> {
+    let bytes = key.as_bytes();
+    let mut grams: Vec<u32> = bytes
         .windows(3)
-        .map(|w| (u32::from(w[0]) << 16) | (u32::from(w[1]) << 8) | u32::from(w[2]))
+        .map(gram)
+        .chain(bytes.windows(4).map(gram))
         .collect();
     grams.sort_unstable();
     grams.dedup();
     grams
+}
+
+/// The pieces a term is looked up by: of four bytes from four letters,
+/// else of three.
+fn term_grams(term: &str) -> Vec<u32> {
+    let size = if term.len() >= 4 { 4 } else { 3 };
+    let mut grams: Vec<u32> = term.as_bytes().windows(size).map(gram).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+fn gram(w: &[u8]) -> u32 {
+    w.iter().fold(0, |g, &b| (g << 8) | u32::from(b))
 }
 
 #[cfg(test)]
@@ -327,6 +443,18 @@ mod tests {
         // Nothing long enough: the index cannot serve it.
         assert_eq!(i.find(&["MA"], 10), None);
         assert_eq!(i.find(&[], 10), None);
+    }
+
+    #[test]
+    fn a_wrong_guess_of_the_rank_is_read_right() {
+        // " MAR" (MARIE) and "MART" (inside LAMARTINE) but no word starting
+        // with MART: guessed 1, truly 2, so it comes after AMARTIN by key.
+        let i = index(&["ZLAMARTINE MARIE", "AMARTIN PAUL", "MARTIN LEA"]);
+        assert_eq!(i.find(&["MART"], 3), Some(vec![id(2), id(1), id(0)]));
+        assert_eq!(i.find(&["MART"], 2), Some(vec![id(2), id(1)]));
+        // A longer term: its pieces of four are all there, the term is not.
+        let j = index(&["MARTIN ARTINE", "MARTINE LEA"]);
+        assert_eq!(j.find(&["MARTINE"], 5), Some(vec![id(1)]));
     }
 
     #[test]
@@ -395,8 +523,18 @@ mod tests {
             "LEDUPUIS ANNE",
             "ADUP DUP",
             "MOREAU",
+            "DUPONTELLE LONGUE ANNE",
         ];
-        for term in ["DUP", "DU", "D", "MOREAU", "ZOE", "UP"] {
+        for term in [
+            "DUP",
+            "DU",
+            "D",
+            "MOREAU",
+            "ZOE",
+            "UP",
+            "DUPONTELLE",
+            "LONGUE",
+        ] {
             for key in keys {
                 let expected = if found_anywhere(term) {
                     key.contains(term).then(|| rank(term, key))
@@ -405,11 +543,8 @@ mod tests {
                         .contains(&format!(" {term}"))
                         .then(|| rank(term, key))
                 };
-                assert_eq!(
-                    Needle::of(term).place_in(key.as_bytes()),
-                    expected,
-                    "{term} in {key}"
-                );
+                let place = Needle::of(term).place_in(key.as_bytes(), head_of(key));
+                assert_eq!(place, expected, "{term} in {key}");
             }
         }
     }
@@ -435,9 +570,13 @@ mod tests {
     }
 
     #[test]
-    fn grams_are_the_three_byte_windows() {
-        assert_eq!(grams_of("ONTA").len(), 2);
-        assert_eq!(grams_of("AAAA").len(), 1);
+    fn grams_are_the_three_and_four_byte_windows() {
+        assert_eq!(grams_of("ONTA").len(), 3);
+        assert_eq!(grams_of("AAAA").len(), 2);
         assert!(grams_of("ON").is_empty());
+        assert_eq!(term_grams("ONTA"), vec![gram(b"ONTA")]);
+        assert_eq!(term_grams("ONTAS").len(), 2);
+        assert_eq!(term_grams("ONT"), vec![gram(b"ONT")]);
+        assert_ne!(gram(b"ONT"), gram(b"ONTA") >> 8 << 8);
     }
 }
