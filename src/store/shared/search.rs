@@ -246,14 +246,18 @@ pub(super) async fn reindex(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
         .bind(id)
         .scalar()
         .await?;
-    tx.query("UPDATE usagers SET search_seq = $1 WHERE id = $2")
-        .bind(generation)
-        .bind(id)
-        .execute()
-        .await?;
     match tx.backend() {
-        Backend::Sqlite => sqlite::sync_search(tx, id).await,
-        Backend::Postgres => Ok(()),
+        // The FTS5 table's row is written there, the stamp with it (one
+        // write of the file's row, not two).
+        Backend::Sqlite => sqlite::sync_search(tx, id, generation).await,
+        Backend::Postgres => {
+            tx.query("UPDATE usagers SET search_seq = $1 WHERE id = $2")
+                .bind(generation)
+                .bind(id)
+                .execute()
+                .await?;
+            Ok(())
+        }
     }
 }
 

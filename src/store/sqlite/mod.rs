@@ -106,8 +106,9 @@ pub fn json_rows(columns: &[&str], from: &str, order: &str) -> String {
 
 /// Puts a file's folded search key in the FTS5 table as the `usagers` row
 /// now holds it (and takes a merged file out), in the caller's transaction,
-/// so that the index never says something the files do not.
-pub async fn sync_search(tx: &mut Tx, id: uuid::Uuid) -> StoreResult<()> {
+/// so that the index never says something the files do not; the file is
+/// stamped with its structure's search generation in the same write.
+pub async fn sync_search(tx: &mut Tx, id: uuid::Uuid, generation: i64) -> StoreResult<()> {
     tx.query(
         "DELETE FROM usager_search
          WHERE rowid = (SELECT search_rowid FROM usagers WHERE id = $1)",
@@ -126,10 +127,11 @@ pub async fn sync_search(tx: &mut Tx, id: uuid::Uuid) -> StoreResult<()> {
         .await?;
     // last_insert_rowid() is this connection's: the row just written.
     tx.query(if indexed == 1 {
-        "UPDATE usagers SET search_rowid = last_insert_rowid() WHERE id = $1"
+        "UPDATE usagers SET search_rowid = last_insert_rowid(), search_seq = $1 WHERE id = $2"
     } else {
-        "UPDATE usagers SET search_rowid = NULL WHERE id = $1"
+        "UPDATE usagers SET search_rowid = NULL, search_seq = $1 WHERE id = $2"
     })
+    .bind(generation)
     .bind(id)
     .execute()
     .await?;
