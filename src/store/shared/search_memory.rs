@@ -153,17 +153,17 @@ impl SearchMemory {
             }
             held.insert(structure, Held::Loading);
         }
-        // Whatever happens below (an error too), the structure leaves
-        // `Loading`.
-        let mut outcome = Held::Database(Instant::now());
+        // Whatever happens below (an error, or the request dropped while it
+        // waits: the guard), the structure leaves `Loading`.
+        let mut leaving = Leaving {
+            memory: self,
+            structure,
+            to: Some(Held::Database(Instant::now())),
+        };
         let loaded = self.load_if_worth(db, t).await;
         if let Ok(Some(index)) = &loaded {
-            outcome = Held::Ready(index.clone());
+            leaving.to = Some(Held::Ready(index.clone()));
         }
-        self.structures
-            .lock()
-            .expect("search memory lock")
-            .insert(structure, outcome);
         loaded
     }
 
@@ -275,6 +275,21 @@ impl SearchMemory {
     }
 }
 
+/// Puts the structure in its next state when dropped.
+struct Leaving<'m> {
+    memory: &'m SearchMemory,
+    structure: Uuid,
+    to: Option<Held>,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if let (Some(to), Ok(mut held)) = (self.to.take(), self.memory.structures.lock()) {
+            held.insert(self.structure, to);
+        }
+    }
+}
+
 /// The structure's generation a statement read (0 before its first write).
 fn generation_in(rows: &[Row]) -> StoreResult<i64> {
     match rows.first() {
@@ -316,4 +331,30 @@ async fn read_page(
         }
     }
     Ok((generation, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_dropped_midway_leaves_the_structure_to_the_database() {
+        let memory = SearchMemory::new(SearchMemorySettings::default());
+        let structure = Uuid::from_u128(7);
+        memory
+            .structures
+            .lock()
+            .unwrap()
+            .insert(structure, Held::Loading);
+        // The request waiting on the load is dropped: its guard goes too.
+        drop(Leaving {
+            memory: &memory,
+            structure,
+            to: Some(Held::Database(Instant::now())),
+        });
+        let held = memory.structures.lock().unwrap();
+        assert!(matches!(held.get(&structure), Some(Held::Database(_))));
+        drop(held);
+        assert_eq!(memory.held(structure), None);
+    }
 }
