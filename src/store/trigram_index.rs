@@ -1,12 +1,12 @@
 //! One structure's search keys in memory, with the files holding each
-//! trigram: reception's substring searches in a big structure answered by
-//! intersecting a few sorted lists, in microseconds, instead of asking the
-//! database for every file holding the trigrams (issue 12, BENCHMARKS.md
-//! §5). Pure: the store loads it, keeps it in step and reads the rows it
+//! piece of three and of four bytes (trigrams and quadrigrams): reception's
+//! substring searches in a big structure answered by intersecting a few
+//! sorted lists, in microseconds, instead of asking the database for every
+//! file holding the trigrams (issue 12, BENCHMARKS.md §5). Pure: the store loads it, keeps it in step and reads the rows it
 //! names (`store/shared/search_memory.rs`).
 //!
 //! A file is a slot: its id and its folded key. Writing a file again gives
-//! it a new slot (the old one is dead), so every trigram's list of slots
+//! it a new slot (the old one is dead), so every piece's list of slots
 //! only grows at its end and stays sorted; dead slots are skipped, and the
 //! index is rebuilt without them once they are a quarter of it.
 
@@ -34,7 +34,8 @@ pub struct TrigramIndex {
     /// Whether each slot is live (what `keys` says, without reading them).
     alive: Vec<bool>,
     slots: HashMap<Uuid, Slot>,
-    /// Three bytes of a folded key (ASCII) → the slots holding them, ascending.
+    /// Three or four bytes of a folded key (ASCII) → the slots holding
+    /// them, ascending.
     grams: HashMap<u32, Vec<Slot>>,
     dead: usize,
     postings: usize,
@@ -44,7 +45,7 @@ pub struct TrigramIndex {
 /// its allocation's header, head, map entry with its share of empty
 /// buckets).
 const SLOT_BYTES: usize = 16 + 16 + 16 + 8 + 1 + 40;
-/// Bytes a trigram's entry costs besides its postings.
+/// Bytes a piece's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
 impl TrigramIndex {
