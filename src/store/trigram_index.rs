@@ -2,8 +2,9 @@
 //! piece of three and of four bytes (trigrams and quadrigrams): reception's
 //! substring searches in a big structure answered by intersecting a few
 //! sorted lists, in microseconds, instead of asking the database for every
-//! file holding the trigrams (issue 12, BENCHMARKS.md §5). Pure: the store loads it, keeps it in step and reads the rows it
-//! names (`store/shared/search_memory.rs`).
+//! file holding the trigrams (issue 12, BENCHMARKS.md §5). Pure: the store
+//! loads it, keeps it in step and reads the rows it names
+//! (`store/shared/search_memory.rs`).
 //!
 //! A file is a slot: its id and its folded key. Writing a file again gives
 //! it a new slot (the old one is dead), so every piece's list of slots
