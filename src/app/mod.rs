@@ -71,7 +71,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<App> {
     })?;
     let url = config.database_url();
     let search_memory = store::SearchMemorySettings {
-        budget_bytes: config.search_memory_mb << 20,
+        budget_bytes: config.search_memory_mb.saturating_mul(1 << 20),
         ..Default::default()
     };
     let store = store::connect_with(&url, config.documents_dir.clone(), search_memory)

@@ -40,6 +40,9 @@ pub struct TrigramIndex {
     grams: HashMap<u32, Vec<Slot>>,
     dead: usize,
     postings: usize,
+    /// Bytes of the live keys (kept as they change: the budget is checked
+    /// after each catch-up, on a search's path).
+    key_bytes: usize,
 }
 
 /// Bytes a slot costs besides its key and its postings (id, key box and
@@ -76,8 +79,10 @@ impl TrigramIndex {
 
     /// An estimate of the memory it holds, for the store's budget.
     pub fn bytes(&self) -> usize {
-        let keys: usize = self.keys.iter().flatten().map(|k| k.len()).sum();
-        self.ids.len() * SLOT_BYTES + keys + self.postings * 4 + self.grams.len() * GRAM_BYTES
+        self.ids.len() * SLOT_BYTES
+            + self.key_bytes
+            + self.postings * 4
+            + self.grams.len() * GRAM_BYTES
     }
 
     /// The file with this key (a new one, or its key written again).
@@ -86,6 +91,7 @@ impl TrigramIndex {
         let slot = Slot::try_from(self.ids.len()).expect("fewer than 4 billion files");
         self.ids.push(id);
         self.keys.push(Some(key.into()));
+        self.key_bytes += key.len();
         self.heads.push(head_of(key));
         self.alive.push(true);
         self.slots.insert(id, slot);
@@ -98,7 +104,9 @@ impl TrigramIndex {
     /// The file no longer listed (merged).
     pub fn remove(&mut self, id: Uuid) {
         if let Some(slot) = self.slots.remove(&id) {
-            self.keys[slot as usize] = None;
+            if let Some(key) = self.keys[slot as usize].take() {
+                self.key_bytes -= key.len();
+            }
             self.alive[slot as usize] = false;
             self.dead += 1;
             if self.dead > 64 && self.dead * 4 > self.ids.len() {
@@ -492,6 +500,8 @@ mod tests {
         assert_eq!(i.find(&["PONT3"], 500).unwrap().len(), 50);
         assert_eq!(i.find(&["DURAND007"], 5), Some(vec![id(7)]));
         assert!(i.bytes() > before / 2);
+        let live_keys: usize = i.keys.iter().flatten().map(|k| k.len()).sum();
+        assert_eq!(i.key_bytes, live_keys);
     }
 
     #[test]
