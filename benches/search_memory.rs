@@ -1,23 +1,43 @@
 //! Reception's search in memory (store/trigram_index.rs) at 100,000
-//! generated identities: what one search costs the server's core, without
-//! HTTP or the database (BENCHMARKS.md §5).
+//! generated identities: what one search costs the server's core, its
+//! page's rows decoded (store/listed_bytes.rs), without HTTP or the
+//! database (BENCHMARKS.md §5).
 //!
 //!     cargo bench --bench search_memory
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use uuid::Uuid;
 
+use escale::domain::identity::IdentityStatus;
 use escale::sandbox::generator::Generator;
 use escale::store::trigram_index::TrigramIndex;
+use escale::store::{Listed, listed_bytes};
+
+/// The page as the search gives it: the files found, their rows decoded.
+fn page(index: &TrigramIndex, terms: &[&str]) -> Vec<Listed> {
+    let ids = index.find(terms, 21).unwrap_or_default();
+    ids.into_iter()
+        .filter_map(|id| {
+            let (key, row) = index.file(id)?;
+            listed_bytes::decode(id, key, row)
+        })
+        .collect()
+}
 
 fn searches(c: &mut Criterion) {
     let mut generator = Generator::new(12);
     let mut index = TrigramIndex::new(0);
     let mut keys = Vec::new();
     for n in 0..100_000u128 {
-        let key = generator.identity().identity.search_key();
-        index.put(Uuid::from_u128(n), &key);
-        keys.push(key);
+        let identity = generator.identity().identity;
+        let listed = Listed {
+            id: Uuid::from_u128(n),
+            search_key: identity.search_key(),
+            identity,
+            status: IdentityStatus::Prov,
+        };
+        index.put(listed.id, &listed.search_key, listed_bytes::encode(&listed));
+        keys.push(listed.search_key);
     }
     index.shrink();
     // Terms as the load script makes them: 4 letters from inside a birth
@@ -54,14 +74,14 @@ fn searches(c: &mut Criterion) {
     g.bench_function("inside_4_letters_page_21", |b| {
         b.iter(|| {
             i = (i + 1) % inside.len();
-            index.find(&[inside[i].as_str()], 21)
+            page(&index, &[inside[i].as_str()])
         })
     });
     let mut j = 0;
     g.bench_function("free_two_terms_page_21", |b| {
         b.iter(|| {
             j = (j + 1) % free.len();
-            index.find(&[free[j].0.as_str(), free[j].1.as_str()], 21)
+            page(&index, &[free[j].0.as_str(), free[j].1.as_str()])
         })
     });
     g.finish();

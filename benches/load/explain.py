@@ -22,11 +22,10 @@ LISTED = ("id, anonymous, alias, birth_name, first_names, used_name, used_first_
           "birth_date, birth_year, sex, birth_place_code, identity_status, search_key")
 
 
-def statements(sid, backend, ids, generation):
+def statements(sid, backend, generation):
     """(title, SQL) of each step of each kind, as the store writes them
     (store/shared/search.rs, search_memory.rs); `sid` is a SQL literal,
-    `ids` SQL literals of files holding ONTA (the page the index in memory
-    names), `generation` the structure's."""
+    `generation` the structure's."""
     live = f"SELECT {LISTED} FROM usagers WHERE structure_id = {sid} AND merged_into IS NULL"
     rank = ("ORDER BY CASE WHEN search_key LIKE 'DUR%' ESCAPE '\\' THEN 0 "
             "WHEN (' ' || search_key) LIKE '% DUR%' ESCAPE '\\' THEN 1 ELSE 2 END, search_key")
@@ -71,17 +70,14 @@ def statements(sid, backend, ids, generation):
             m="'\"MARI\" AND \"ONTA\"'",
             f=f"{has('folded', 'MARI')} {has('folded', 'ONTA')}", n=limit(84))
     memory = [
-        ("in memory (a structure of 20,000 files or more): the page named by the index, "
-         "with the generation (primary key)",
-         f"SELECT g.seq AS generation, {LISTED} FROM search_generations g LEFT JOIN usagers "
-         "ON usagers.structure_id = g.structure_id AND usagers.merged_into IS NULL "
-         f"AND usagers.id IN ({', '.join(ids)}) {has('usagers.search_key', 'ONTA')} "
-         f"WHERE g.structure_id = {sid}"),
+        ("in memory (a structure of 1,000 files or more): the page and its rows come from "
+         "the index; the database gives the structure's generation (primary key)",
+         f"SELECT seq FROM search_generations WHERE structure_id = {sid}"),
         ("in memory: the files written since the index's generation (another process's "
-         "writes; the (structure_id, search_seq) range)",
-         "SELECT g.seq AS generation, u.id, u.search_key, u.merged_into IS NULL AS live "
-         "FROM search_generations g LEFT JOIN usagers u ON u.structure_id = g.structure_id "
-         f"AND u.search_seq > {generation - 5} WHERE g.structure_id = {sid}"),
+         "writes; the (structure_id, search_seq) range), their listed columns",
+         f"SELECT g.seq AS generation, usagers.merged_into IS NULL AS live, {LISTED} "
+         "FROM search_generations g LEFT JOIN usagers ON usagers.structure_id = g.structure_id "
+         f"AND usagers.search_seq > {generation - 5} WHERE g.structure_id = {sid}"),
     ]
     return [
         ("date: 3 letters + birth date (one statement)",
@@ -107,14 +103,10 @@ def main():
         sid = subprocess.run(
             ["psql", url, "-Atc", f"SELECT id FROM structures WHERE finess_geo = '{CSAPA_FINESS}'"],
             check=True, capture_output=True, text=True).stdout.strip()
-        page = subprocess.run(
-            ["psql", url, "-Atc", "SELECT id FROM usagers WHERE structure_id = "
-             f"'{sid}' AND strpos(search_key, 'ONTA') > 0 LIMIT 21"],
-            check=True, capture_output=True, text=True).stdout.split()
         generation = int(subprocess.run(
             ["psql", url, "-Atc", f"SELECT seq FROM search_generations WHERE structure_id = '{sid}'"],
             check=True, capture_output=True, text=True).stdout)
-        for title, sql in statements(f"'{sid}'", "postgres", [f"'{i}'" for i in page], generation):
+        for title, sql in statements(f"'{sid}'", "postgres", generation):
             out = subprocess.run(["psql", url, "-Atc", f"EXPLAIN (ANALYZE, BUFFERS) {sql}"],
                                  check=True, capture_output=True, text=True).stdout
             print(f"-- {title}\n{out}")
@@ -122,12 +114,9 @@ def main():
         c = sqlite3.connect(os.path.join(a.work_dir, f"sqlite-{name}", "escale.sqlite"))
         sid = c.execute("SELECT hex(id) FROM structures WHERE finess_geo = ?",
                         (CSAPA_FINESS,)).fetchone()[0]
-        page = [f"X'{i}'" for (i,) in c.execute(
-            "SELECT hex(id) FROM usagers WHERE structure_id = X'%s' "
-            "AND instr(search_key, 'ONTA') > 0 LIMIT 21" % sid)]
         generation = c.execute("SELECT seq FROM search_generations WHERE structure_id = X'%s'"
                                % sid).fetchone()[0]
-        for title, sql in statements(f"X'{sid}'", "sqlite", page, generation):
+        for title, sql in statements(f"X'{sid}'", "sqlite", generation):
             plan = c.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()
             print(f"-- {title}")
             for row in plan:

@@ -14,6 +14,7 @@ pub mod directory;
 pub mod dmp;
 mod group_commit;
 pub mod jobs;
+pub mod listed_bytes;
 pub mod models;
 pub mod mss;
 mod postgres;

@@ -6,7 +6,8 @@
 //! loads it, keeps it in step and reads the rows it names
 //! (`store/shared/search_memory.rs`).
 //!
-//! A file is a slot: its id and its folded key. Writing a file again gives
+//! A file is a slot: its id, its folded key and what the store keeps with
+//! it (its listed columns, `store/listed_bytes.rs`). Writing a file again gives
 //! it a new slot (the old one is dead), so every piece's list of slots
 //! only grows at its end and stays sorted; dead slots are skipped, and the
 //! index is rebuilt without them once they are a quarter of it.
@@ -29,6 +30,8 @@ pub struct TrigramIndex {
     ids: Vec<Uuid>,
     /// `None`: the slot is dead (the file written again, merged, gone).
     keys: Vec<Option<Box<str>>>,
+    /// What the store keeps with each slot's file (empty when dead).
+    rows: Vec<Box<[u8]>>,
     /// The first eight bytes of each slot's key, big-endian: most
     /// comparisons of two keys end there, without reaching the keys.
     heads: Vec<u64>,
@@ -40,15 +43,15 @@ pub struct TrigramIndex {
     grams: HashMap<u32, Vec<Slot>>,
     dead: usize,
     postings: usize,
-    /// Bytes of the live keys (kept as they change: the budget is checked
-    /// after each catch-up, on a search's path).
-    key_bytes: usize,
+    /// Bytes of the live keys and rows (kept as they change: the budget is
+    /// checked after each catch-up, on a search's path).
+    file_bytes: usize,
 }
 
-/// Bytes a slot costs besides its key and its postings (id, key box and
-/// its allocation's header, head, map entry with its share of empty
-/// buckets).
-const SLOT_BYTES: usize = 16 + 16 + 16 + 8 + 1 + 40;
+/// Bytes a slot costs besides its key, its row and its postings (id, key
+/// and row boxes and their allocations' headers, head, map entry with its
+/// share of empty buckets).
+const SLOT_BYTES: usize = 16 + 2 * (16 + 16) + 8 + 1 + 40;
 /// Bytes a piece's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
@@ -80,18 +83,19 @@ impl TrigramIndex {
     /// An estimate of the memory it holds, for the store's budget.
     pub fn bytes(&self) -> usize {
         self.ids.len() * SLOT_BYTES
-            + self.key_bytes
+            + self.file_bytes
             + self.postings * 4
             + self.grams.len() * GRAM_BYTES
     }
 
-    /// The file with this key (a new one, or its key written again).
-    pub fn put(&mut self, id: Uuid, key: &str) {
+    /// The file with this key and row (a new one, or written again).
+    pub fn put(&mut self, id: Uuid, key: &str, row: Box<[u8]>) {
         self.remove(id);
         let slot = Slot::try_from(self.ids.len()).expect("fewer than 4 billion files");
         self.ids.push(id);
         self.keys.push(Some(key.into()));
-        self.key_bytes += key.len();
+        self.file_bytes += key.len() + row.len();
+        self.rows.push(row);
         self.heads.push(head_of(key));
         self.alive.push(true);
         self.slots.insert(id, slot);
@@ -105,7 +109,8 @@ impl TrigramIndex {
     pub fn remove(&mut self, id: Uuid) {
         if let Some(slot) = self.slots.remove(&id) {
             if let Some(key) = self.keys[slot as usize].take() {
-                self.key_bytes -= key.len();
+                let row = std::mem::take(&mut self.rows[slot as usize]);
+                self.file_bytes -= key.len() + row.len();
             }
             self.alive[slot as usize] = false;
             self.dead += 1;
@@ -117,15 +122,16 @@ impl TrigramIndex {
 
     /// The same files in new slots, without the dead ones.
     fn compact(&mut self) {
-        let live: Vec<(Uuid, Box<str>)> = self
+        let live: Vec<(Uuid, Box<str>, Box<[u8]>)> = self
             .ids
             .iter()
             .zip(self.keys.iter_mut())
-            .filter_map(|(id, key)| key.take().map(|k| (*id, k)))
+            .zip(self.rows.iter_mut())
+            .filter_map(|((id, key), row)| key.take().map(|k| (*id, k, std::mem::take(row))))
             .collect();
         let mut fresh = TrigramIndex::new(self.generation);
-        for (id, key) in live {
-            fresh.put(id, &key);
+        for (id, key, row) in live {
+            fresh.put(id, &key, row);
         }
         fresh.shrink();
         *self = fresh;
@@ -138,8 +144,15 @@ impl TrigramIndex {
         }
         self.ids.shrink_to_fit();
         self.keys.shrink_to_fit();
+        self.rows.shrink_to_fit();
         self.heads.shrink_to_fit();
         self.alive.shrink_to_fit();
+    }
+
+    /// The key and row of a live file.
+    pub fn file(&self, id: Uuid) -> Option<(&str, &[u8])> {
+        let slot = *self.slots.get(&id)? as usize;
+        Some((self.keys[slot].as_deref()?, &self.rows[slot]))
     }
 
     /// The files matching every term (from three letters anywhere, else at
@@ -420,10 +433,19 @@ mod tests {
         Uuid::from_u128(n)
     }
 
+    /// What the store would keep with the file: here, its key's bytes again.
+    fn row(key: &str) -> Box<[u8]> {
+        format!("row of {key}").into_bytes().into()
+    }
+
+    fn put(index: &mut TrigramIndex, n: u128, key: &str) {
+        index.put(id(n), key, row(key));
+    }
+
     fn index(keys: &[&str]) -> TrigramIndex {
         let mut index = TrigramIndex::new(0);
         for (n, key) in keys.iter().enumerate() {
-            index.put(id(n as u128), key);
+            put(&mut index, n as u128, key);
         }
         index
     }
@@ -470,10 +492,12 @@ mod tests {
     #[test]
     fn a_file_written_again_or_removed_follows() {
         let mut i = index(&["FONTAINE ZOE", "FONTAINES ZOE"]);
-        i.put(id(1), "GAILLARD ZOE");
+        put(&mut i, 1, "GAILLARD ZOE");
+        assert_eq!(i.file(id(1)), Some(("GAILLARD ZOE", &*row("GAILLARD ZOE"))));
         assert_eq!(i.find(&["NTAINE"], 10), Some(vec![id(0)]));
         assert_eq!(i.find(&["ILLAR"], 10), Some(vec![id(1)]));
         i.remove(id(1));
+        assert_eq!(i.file(id(1)), None);
         assert_eq!(i.find(&["ZOE"], 10), Some(vec![id(0)]));
         assert_eq!(i.len(), 1);
         i.remove(id(7)); // not there: nothing happens
@@ -484,11 +508,11 @@ mod tests {
     fn compaction_keeps_every_live_file() {
         let mut i = TrigramIndex::new(3);
         for n in 0..400 {
-            i.put(id(n), &format!("DUPONT{n:03} MARIE"));
+            put(&mut i, n, &format!("DUPONT{n:03} MARIE"));
         }
         let before = i.bytes();
         for n in 0..300 {
-            i.put(id(n), &format!("DURAND{n:03} MARIE"));
+            put(&mut i, n, &format!("DURAND{n:03} MARIE"));
         }
         for n in 300..350 {
             i.remove(id(n));
@@ -500,8 +524,19 @@ mod tests {
         assert_eq!(i.find(&["PONT3"], 500).unwrap().len(), 50);
         assert_eq!(i.find(&["DURAND007"], 5), Some(vec![id(7)]));
         assert!(i.bytes() > before / 2);
-        let live_keys: usize = i.keys.iter().flatten().map(|k| k.len()).sum();
-        assert_eq!(i.key_bytes, live_keys);
+        // Each live file kept its row; the dead ones are gone.
+        for n in 0..400 {
+            let key = match n {
+                0..300 => Some(format!("DURAND{n:03} MARIE")),
+                300..350 => None,
+                _ => Some(format!("DUPONT{n:03} MARIE")),
+            };
+            let held = key.as_deref().map(|k| (k, row(k)));
+            assert_eq!(i.file(id(n)), held.as_ref().map(|(k, r)| (*k, &**r)));
+        }
+        let live: usize = i.keys.iter().flatten().map(|k| k.len()).sum::<usize>()
+            + i.rows.iter().map(|r| r.len()).sum::<usize>();
+        assert_eq!(i.file_bytes, live);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use sqlx::Connection;
 use uuid::Uuid;
 
+use escale::domain::identity::{DocumentCheck, IdentityStatus};
 use escale::domain::search::terms;
 use escale::domain::usager::{Contact, Identity, Sex, UsagerData};
 use escale::services::identity_quality;
@@ -102,6 +103,13 @@ async fn find(s: &Stores, t: &escale::domain::tenant::Tenant, query: &UsagerQuer
         ids.sort();
         ids
     };
+    // Memory keeps the listed columns too: each file it lists is what the
+    // database lists of it (names, dates, identity status).
+    let by_id = |v: &[Listed]| {
+        let mut rows = v.to_vec();
+        rows.sort_by_key(|u| u.id);
+        rows
+    };
     if (plain.len() as i64) < query.limit {
         assert_eq!(
             keys(&memory),
@@ -110,8 +118,8 @@ async fn find(s: &Stores, t: &escale::domain::tenant::Tenant, query: &UsagerQuer
             query.terms
         );
         assert_eq!(
-            sorted(&memory),
-            sorted(&plain),
+            by_id(&memory),
+            by_id(&plain),
             "{:?}: from memory",
             query.terms
         );
@@ -137,6 +145,11 @@ async fn find(s: &Stores, t: &escale::domain::tenant::Tenant, query: &UsagerQuer
             "{:?}",
             query.terms
         );
+        for u in &memory {
+            if let Some(db) = plain.iter().find(|p| p.id == u.id) {
+                assert_eq!(u, db, "{:?}: from memory", query.terms);
+            }
+        }
     }
     if query.birth_date.is_none() && query.terms.iter().any(|t| t.len() >= 3) {
         // Held, and exactly the structure's live files.
@@ -383,6 +396,25 @@ async fn the_search_index_follows_every_write(db: TestDb) {
         .await
         .unwrap();
     in_step(&db).await;
+    assert_eq!(find(&s, t, &q("marchal")).await, vec![a.id]);
+
+    // Only the identity's status changes (a document checked: VALI): the
+    // list shows it, from memory too (`find` compares the rows).
+    let current = store.get_usager(t, a.id).await.unwrap().unwrap();
+    let checked = current
+        .vigilance
+        .record_document(DocumentCheck {
+            kind: "CN".into(),
+            checked_by: "Agent d'accueil".into(),
+            checked_at: chrono::Utc::now(),
+        })
+        .unwrap();
+    store
+        .set_vigilance(t, a.id, current.version, &ins_traits, &checked, &[])
+        .await
+        .unwrap();
+    let listed = s.memory.search_usagers(t, &q("marchal")).await.unwrap();
+    assert_eq!(listed[0].status, IdentityStatus::Vali);
     assert_eq!(find(&s, t, &q("marchal")).await, vec![a.id]);
 
     // A batch of creations (the seeding path) is indexed too.

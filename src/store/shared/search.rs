@@ -173,7 +173,7 @@ fn live_files<'c>(db: &'c Db, t: &Tenant) -> Query<'c> {
 
 /// Each term must be found in the folded key `column`: anywhere from three
 /// letters, else at a word's start.
-pub(super) fn filtered<'c>(query: Query<'c>, column: &str, terms: &[&str]) -> Query<'c> {
+fn filtered<'c>(query: Query<'c>, column: &str, terms: &[&str]) -> Query<'c> {
     let text = format!("' ' || {column}");
     terms
         .iter()
@@ -228,8 +228,9 @@ fn fts_phrases(terms: &[&str]) -> String {
         .join(" AND ")
 }
 
-/// Keeps the search indexes in step with a file just written (its key, or
-/// its merge), in the writer's transaction: the structure's generation
+/// Keeps the search indexes in step with a file just written (its key, its
+/// merge, or any other column a list shows: the indexes in memory keep
+/// them, so every write of one comes here), in the writer's transaction: the structure's generation
 /// goes up by one and the file is stamped with it (what the indexes in
 /// memory read, `search_memory`); PostgreSQL's GIN index follows the row by
 /// itself, SQLite's FTS5 table is written here.

@@ -1,20 +1,23 @@
 //! Reception's substring searches in a big structure, answered from this
-//! process's memory ([`TrigramIndex`]) and read from the database by id
-//! (issue 12). The database's own trigram indexes hand over every file
-//! holding the trigrams before the page is cut (1,547 files for « ONTA » at
-//! 100,000, 0.5 to 0.9 ms a search); the index in memory intersects its
-//! lists and ranks in microseconds, and the database reads only the page.
+//! process's memory ([`TrigramIndex`]) (issue 12). The database's own
+//! trigram indexes hand over every file holding the trigrams before the
+//! page is cut (1,547 files for « ONTA » at 100,000, 0.5 to 0.9 ms a
+//! search); the index in memory intersects its lists and ranks in
+//! microseconds, and keeps each file's listed columns
+//! (`store/listed_bytes.rs`): the page is read from memory too, the
+//! database asked only for the structure's generation (reading the page's
+//! 21 rows by id cost PostgreSQL more than everything else of a search).
 //!
-//! Never stale: every key write bumps its structure's generation in the
-//! writer's transaction (`search_generations`, migration 0016). The
-//! statement that reads the page also reads the generation; when another
-//! write (of this process or another) came in between, the index first
-//! reads the files stamped since, then the page is read again.
+//! Never stale: every write of a listed column bumps its structure's
+//! generation in the writer's transaction (`search_generations`, migration
+//! 0016, `search::reindex`). A page is given only if the database's
+//! generation, read after it, is the one the index holds; when another
+//! write (of this process or another) came in, the index first reads the
+//! files stamped since, then the page is made again.
 //!
 //! Only structures of at least [`SearchMemorySettings::from_files`] files,
-//! within a memory budget: a small structure's search is already fast in
-//! the database, and one over the budget is served by the database as
-//! before (BENCHMARKS.md §5).
+//! within a memory budget, the first searched first: a structure that does
+//! not fit is served by the database as before (BENCHMARKS.md §5).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,9 +26,9 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::rows::{self, listed_column_list};
-use super::search::filtered;
 use crate::domain::search::found_anywhere;
 use crate::domain::tenant::Tenant;
+use crate::store::listed_bytes;
 use crate::store::sql::{Db, Row};
 use crate::store::trigram_index::TrigramIndex;
 use crate::store::{Listed, StoreResult};
@@ -43,13 +46,15 @@ pub struct SearchMemorySettings {
 }
 
 impl Default for SearchMemorySettings {
-    /// 48 MiB (about 300,000 files), from 20,000 files: below, the
-    /// database answers every kind of search above 4,000 a second on this
-    /// project's 2-core machine (BENCHMARKS.md §5).
+    /// 48 MiB (about 165,000 files by the estimate), from 1,000 files: a
+    /// structure of 3,334 files (one of 300 in the benchmark of 1,000,000)
+    /// answered by PostgreSQL lists 3,280 pages a second on this project's
+    /// 2-core machine, under the 4,000 of issue 12; a smaller one holds
+    /// little either way (BENCHMARKS.md §5).
     fn default() -> SearchMemorySettings {
         SearchMemorySettings {
             budget_bytes: 48 << 20,
-            from_files: 20_000,
+            from_files: 1_000,
             load_slice: 5_000,
         }
     }
@@ -59,7 +64,7 @@ impl Default for SearchMemorySettings {
 /// again.
 const LOOK_AGAIN: Duration = Duration::from_secs(60);
 /// Bytes a file takes in memory, by estimate, before one is loaded.
-const FILE_BYTES: usize = 180;
+const FILE_BYTES: usize = 300;
 /// Reads of the page that may meet another write before the database
 /// answers alone.
 const ATTEMPTS: usize = 3;
@@ -104,16 +109,22 @@ impl SearchMemory {
             return Ok(None);
         };
         for _ in 0..ATTEMPTS {
-            let (generation, ids) = {
+            let (generation, page) = {
                 let index = index.read().expect("search index lock");
                 let ids = index.find(terms, limit).unwrap_or_default();
-                (index.generation(), ids)
+                let page: Option<Vec<Listed>> = ids
+                    .into_iter()
+                    .map(|id| {
+                        let (key, row) = index.file(id)?;
+                        listed_bytes::decode(id, key, row)
+                    })
+                    .collect();
+                (index.generation(), page)
             };
-            let (now, mut page) = read_page(db, t, &ids, terms).await?;
-            if now == generation {
-                let place: HashMap<Uuid, usize> =
-                    ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-                page.sort_by_key(|u| place.get(&u.id).copied());
+            let Some(page) = page else {
+                return Ok(None);
+            };
+            if generation_of(db, t).await? == generation {
                 return Ok(Some(page));
             }
             self.catch_up(db, t, &index, generation).await?;
@@ -172,12 +183,7 @@ impl SearchMemory {
         db: &Db,
         t: &Tenant,
     ) -> StoreResult<Option<Arc<RwLock<TrigramIndex>>>> {
-        let files: i64 = db
-            .query("SELECT seq FROM search_generations WHERE structure_id = $1")
-            .bind(t.structure_id)
-            .scalar_optional()
-            .await?
-            .unwrap_or(0);
+        let files = generation_of(db, t).await?;
         let expected = usize::try_from(files).unwrap_or(0) * FILE_BYTES;
         if files < self.settings.from_files
             || self.held_bytes() + expected > self.settings.budget_bytes
@@ -191,7 +197,7 @@ impl SearchMemory {
         let mut after = None;
         loop {
             let query = db
-                .query("SELECT id, search_key FROM usagers WHERE structure_id = $1")
+                .query(rows::select_listed!("WHERE structure_id = $1"))
                 .bind(t.structure_id)
                 .push(" AND merged_into IS NULL");
             let query = match after {
@@ -201,7 +207,7 @@ impl SearchMemory {
             let slice = self.settings.load_slice.max(1);
             let rows = query.push(" ORDER BY id").limit(slice).fetch_all().await?;
             for r in &rows {
-                index.put(r.get("id")?, &r.get::<String>("search_key")?);
+                put(&mut index, r)?;
             }
             match rows.last() {
                 Some(last) if rows.len() as i64 == slice => after = Some(last.get::<Uuid>("id")?),
@@ -236,12 +242,14 @@ impl SearchMemory {
         since: i64,
     ) -> StoreResult<()> {
         let rows = db
-            .query(
-                "SELECT g.seq AS generation, u.id, u.search_key, u.merged_into IS NULL AS live
-                 FROM search_generations g
-                 LEFT JOIN usagers u ON u.structure_id = g.structure_id AND u.search_seq > $1
+            .query(concat!(
+                "SELECT g.seq AS generation, usagers.merged_into IS NULL AS live, ",
+                listed_column_list!(),
+                " FROM search_generations g
+                 LEFT JOIN usagers ON usagers.structure_id = g.structure_id
+                                  AND usagers.search_seq > $1
                  WHERE g.structure_id = $2",
-            )
+            ))
             .bind(since)
             .bind(t.structure_id)
             .fetch_all()
@@ -256,7 +264,7 @@ impl SearchMemory {
                         continue;
                     };
                     if r.get::<bool>("live")? {
-                        index.put(id, &r.get::<String>("search_key")?);
+                        put(&mut index, r)?;
                     } else {
                         index.remove(id);
                     }
@@ -298,39 +306,22 @@ fn generation_in(rows: &[Row]) -> StoreResult<i64> {
     }
 }
 
-/// The files named (still live and matching: checked again), with the
-/// generation of the same snapshot.
-async fn read_page(
-    db: &Db,
-    t: &Tenant,
-    ids: &[Uuid],
-    terms: &[&str],
-) -> StoreResult<(i64, Vec<Listed>)> {
-    let mut query = db
-        .query(concat!(
-            "SELECT g.seq AS generation, ",
-            listed_column_list!(),
-            " FROM search_generations g LEFT JOIN usagers
-             ON usagers.structure_id = g.structure_id AND usagers.merged_into IS NULL"
-        ))
-        .push(" AND usagers.id IN (");
-    query = if ids.is_empty() {
-        query.push("NULL")
-    } else {
-        query.push_list(ids.iter().copied())
-    };
-    let query = filtered(query.push(")"), "usagers.search_key", terms)
-        .push(" WHERE g.structure_id = ")
-        .push_bind(t.structure_id);
-    let rows = query.fetch_all().await?;
-    let generation = generation_in(&rows)?;
-    let mut page = Vec::with_capacity(ids.len());
-    for r in &rows {
-        if r.get::<Option<Uuid>>("id")?.is_some() {
-            page.push(rows::listed(r)?);
-        }
-    }
-    Ok((generation, page))
+/// The structure's generation: its last write of a listed column (0
+/// before the first).
+async fn generation_of(db: &Db, t: &Tenant) -> StoreResult<i64> {
+    Ok(db
+        .query("SELECT seq FROM search_generations WHERE structure_id = $1")
+        .bind(t.structure_id)
+        .scalar_optional()
+        .await?
+        .unwrap_or(0))
+}
+
+/// The file of a row of listed columns into the index.
+fn put(index: &mut TrigramIndex, r: &Row) -> StoreResult<()> {
+    let listed = rows::listed(r)?;
+    index.put(listed.id, &listed.search_key, listed_bytes::encode(&listed));
+    Ok(())
 }
 
 #[cfg(test)]
