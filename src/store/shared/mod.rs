@@ -115,7 +115,15 @@ impl Store for SqlStore {
                 .execute()
                 .await?;
         }
-        self.db.query("ANALYZE").execute().await?;
+        let settle = match self.db.backend() {
+            // Stamping each file (`search::reindex`) left a dead version of
+            // its row, and of its structure's generation row for each
+            // batch: reading through them slowed every search until a
+            // vacuum (autovacuum may be off on a server).
+            Backend::Postgres => "VACUUM (ANALYZE)",
+            Backend::Sqlite => "ANALYZE",
+        };
+        self.db.query(settle).execute().await?;
         Ok(())
     }
 }

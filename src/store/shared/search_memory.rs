@@ -41,7 +41,10 @@ pub struct SearchMemorySettings {
     /// A structure is kept from this many files (its generation: files
     /// written, a little more than it holds).
     pub from_files: i64,
-    /// Files read per statement while a structure is loaded.
+    /// Files read per statement while a structure is loaded. Each slice's
+    /// rows are a transient that glibc's allocator keeps for reuse in the
+    /// arena of the connection's thread: slices of 5,000 left SQLite's
+    /// process 30 MiB bigger than slices of 1,000 (BENCHMARKS.md §5).
     pub load_slice: i64,
 }
 
@@ -55,7 +58,7 @@ impl Default for SearchMemorySettings {
         SearchMemorySettings {
             budget_bytes: 48 << 20,
             from_files: 1_000,
-            load_slice: 5_000,
+            load_slice: 1_000,
         }
     }
 }
