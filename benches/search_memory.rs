@@ -15,12 +15,10 @@ use escale::store::{Listed, listed_bytes};
 
 /// The page as the search gives it: the files found, their rows decoded.
 fn page(index: &TrigramIndex, terms: &[&str]) -> Vec<Listed> {
-    let ids = index.find(terms, 21).unwrap_or_default();
-    ids.into_iter()
-        .filter_map(|id| {
-            let (key, row) = index.file(id)?;
-            listed_bytes::decode(id, key, row)
-        })
+    let found = index.find_files(terms, 21).unwrap_or_default();
+    found
+        .into_iter()
+        .filter_map(|f| listed_bytes::decode(f.id, f.key, f.row))
         .collect()
 }
 

@@ -48,6 +48,14 @@ pub struct TrigramIndex {
     file_bytes: usize,
 }
 
+/// A file found: its id, key and row.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Held<'i> {
+    pub id: Uuid,
+    pub key: &'i str,
+    pub row: &'i [u8],
+}
+
 /// Bytes a slot costs besides its key, its row and its postings (id, key
 /// and row boxes and their allocations' headers, head, map entry with its
 /// share of empty buckets).
@@ -150,7 +158,8 @@ impl TrigramIndex {
     }
 
     /// The key and row of a live file.
-    pub fn file(&self, id: Uuid) -> Option<(&str, &[u8])> {
+    #[cfg(test)]
+    fn file(&self, id: Uuid) -> Option<(&str, &[u8])> {
         let slot = *self.slots.get(&id)? as usize;
         Some((self.keys[slot].as_deref()?, &self.rows[slot]))
     }
@@ -160,6 +169,16 @@ impl TrigramIndex {
     /// (`domain::search::rank`, then the key), at most `limit`. `None` when
     /// no term is long enough for the trigrams to serve the search.
     pub fn find(&self, terms: &[&str], limit: usize) -> Option<Vec<Uuid>> {
+        Some(
+            self.find_files(terms, limit)?
+                .into_iter()
+                .map(|f| f.id)
+                .collect(),
+        )
+    }
+
+    /// As [`TrigramIndex::find`], each file with its key and row.
+    pub fn find_files(&self, terms: &[&str], limit: usize) -> Option<Vec<Held<'_>>> {
         let slots = self.candidates(terms)?;
         if limit == 0 {
             return Some(Vec::new());
@@ -170,7 +189,15 @@ impl TrigramIndex {
             None => self.exact_page(&slots, &needles, limit),
         };
         debug_assert_eq!(page, self.exact_page(&slots, &needles, limit));
-        Some(page.into_iter().map(|f| self.ids[slot_of(f)]).collect())
+        Some(
+            page.into_iter()
+                .map(|f| Held {
+                    id: self.ids[slot_of(f)],
+                    key: self.key(f),
+                    row: &self.rows[slot_of(f)],
+                })
+                .collect(),
+        )
     }
 
     /// The slots holding every piece of the terms of three letters or
@@ -464,6 +491,14 @@ mod tests {
             Some(vec![id(4), id(1), id(2), id(0)])
         );
         assert_eq!(i.find(&["MART"], 2), Some(vec![id(4), id(1)]));
+        assert_eq!(
+            i.find_files(&["MART"], 1),
+            Some(vec![Held {
+                id: id(4),
+                key: "MARTEAU PAUL",
+                row: &row("MARTEAU PAUL"),
+            }])
+        );
         assert_eq!(i.find(&["MART"], 0), Some(vec![]));
         // A short term is a word's start; two long ones must both be there.
         assert_eq!(i.find(&["MART", "P"], 10), Some(vec![id(4), id(1)]));

@@ -114,13 +114,10 @@ impl SearchMemory {
         for _ in 0..ATTEMPTS {
             let (generation, page) = {
                 let index = index.read().expect("search index lock");
-                let ids = index.find(terms, limit).unwrap_or_default();
-                let page: Option<Vec<Listed>> = ids
+                let found = index.find_files(terms, limit).unwrap_or_default();
+                let page: Option<Vec<Listed>> = found
                     .into_iter()
-                    .map(|id| {
-                        let (key, row) = index.file(id)?;
-                        listed_bytes::decode(id, key, row)
-                    })
+                    .map(|f| listed_bytes::decode(f.id, f.key, f.row))
                     .collect();
                 (index.generation(), page)
             };
