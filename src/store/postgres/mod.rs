@@ -17,8 +17,9 @@ const POOL: u32 = 6;
 
 /// The lane: two connections per core of this process, at least four. More
 /// server processes than that only take turns on the cores: at 32 clients
-/// on this project's 2-core machine, 10 connections gave searches a p95 of
-/// 11–12 ms where 4 gave 7–9.5 ms at the same rate (BENCHMARKS.md §5).
+/// on this project's 2-core machine, 10 connections gave *free* searches a
+/// p95 of 11.5–12.3 ms where 4 gave 7.5–9.5 ms at the same rate
+/// (BENCHMARKS.md §5, sixth pass).
 fn lane_size() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     (2 * cores).max(4)
