@@ -319,6 +319,8 @@ def print_table(a, rows):
             # Which kind: an answer other than 200/303 (its status is on
             # stderr, from search.lua) or a socket's error or timeout.
             errors = f"{errors} ({r['errors_status']} status, {r['errors_socket']} socket)"
+        if r.get("look_alikes"):
+            errors = f"{errors}; {r['look_alikes']} look-alike warning(s)"
         print(f"| {kind} | {clients} | {r['requests'] / r['seconds']:,.0f} | "
               f"{r['p50_us'] / 1000:.2f} ms | {r['p95_us'] / 1000:.2f} ms | "
               f"{r['p99_us'] / 1000:.2f} ms | {errors} | {rss} MiB ({hwm} MiB), {anon} MiB, {pss} MiB |")
