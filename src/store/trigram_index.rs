@@ -50,7 +50,7 @@ pub struct TrigramIndex {
 
 /// A file found: its id, key and row.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Held<'i> {
+pub struct FoundFile<'i> {
     pub id: Uuid,
     pub key: &'i str,
     pub row: &'i [u8],
@@ -164,11 +164,9 @@ impl TrigramIndex {
         Some((self.keys[slot].as_deref()?, &self.rows[slot]))
     }
 
-    /// The files matching every term (from three letters anywhere, else at
-    /// the start of a word), in the receptionist's order for the first term
-    /// (`domain::search::rank`, then the key), at most `limit`. `None` when
-    /// no term is long enough for the trigrams to serve the search.
-    pub fn find(&self, terms: &[&str], limit: usize) -> Option<Vec<Uuid>> {
+    /// The ids of [`TrigramIndex::find_files`].
+    #[cfg(test)]
+    fn find(&self, terms: &[&str], limit: usize) -> Option<Vec<Uuid>> {
         Some(
             self.find_files(terms, limit)?
                 .into_iter()
@@ -177,8 +175,12 @@ impl TrigramIndex {
         )
     }
 
-    /// As [`TrigramIndex::find`], each file with its key and row.
-    pub fn find_files(&self, terms: &[&str], limit: usize) -> Option<Vec<Held<'_>>> {
+    /// The files matching every term (from three letters anywhere, else at
+    /// the start of a word), in the receptionist's order for the first term
+    /// (`domain::search::rank`, then the key), at most `limit`, each with
+    /// its key and row. `None` when no term is long enough for the trigrams
+    /// to serve the search.
+    pub fn find_files(&self, terms: &[&str], limit: usize) -> Option<Vec<FoundFile<'_>>> {
         let slots = self.candidates(terms)?;
         if limit == 0 {
             return Some(Vec::new());
@@ -191,7 +193,7 @@ impl TrigramIndex {
         debug_assert_eq!(page, self.exact_page(&slots, &needles, limit));
         Some(
             page.into_iter()
-                .map(|f| Held {
+                .map(|f| FoundFile {
                     id: self.ids[slot_of(f)],
                     key: self.key(f),
                     row: &self.rows[slot_of(f)],
@@ -493,7 +495,7 @@ mod tests {
         assert_eq!(i.find(&["MART"], 2), Some(vec![id(4), id(1)]));
         assert_eq!(
             i.find_files(&["MART"], 1),
-            Some(vec![Held {
+            Some(vec![FoundFile {
                 id: id(4),
                 key: "MARTEAU PAUL",
                 row: &row("MARTEAU PAUL"),

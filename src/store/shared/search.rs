@@ -230,10 +230,10 @@ fn fts_phrases(terms: &[&str]) -> String {
 
 /// Keeps the search indexes in step with a file just written (its key, its
 /// merge, or any other column a list shows: the indexes in memory keep
-/// them, so every write of one comes here), in the writer's transaction: the structure's generation
-/// goes up by one and the file is stamped with it (what the indexes in
-/// memory read, `search_memory`); PostgreSQL's GIN index follows the row by
-/// itself, SQLite's FTS5 table is written here.
+/// them, so every write of one comes here), in the writer's transaction:
+/// the structure's generation goes up by one and the file is stamped with
+/// it (what the indexes in memory read, `search_memory`); PostgreSQL's GIN
+/// index follows the row by itself, SQLite's FTS5 table is written here.
 pub(super) async fn reindex(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
     // The generation's row stays locked until the commit: a structure's key
     // writes commit in the order of their numbers (migration 0016).
