@@ -64,7 +64,7 @@ def main():
         sys.exit(f"{binary} is missing: cargo build --release")
     name = a.name or f"escale_load_{a.users}x{a.structures}"
     data_dir = os.path.join(a.work_dir, f"{a.backend}-{name}")
-    env = dict(os.environ, ESCALE_MODE="sandbox", ESCALE_DEMO_DATA="true", ESCALE_LOG="warn")
+    env = dict(os.environ, ESCALE_MODE="sandbox", ESCALE_DEMO_DATA="true", ESCALE_LOG=os.environ.get("ESCALE_BENCH_LOG", "warn"))
     for k in ("ESCALE_CONFIG", "ESCALE_DATABASE_URL", "ESCALE_LISTEN", "ESCALE_DATA_DIR", "DATABASE_URL"):
         env.pop(k, None)
     if a.backend == "postgres":

@@ -1,6 +1,7 @@
 //! Identity-quality actions that combine the store and the domain rules:
 //! duplicate checks (at creation and in batch), same-INS collisions, merges.
 
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::domain::audit::AuditAction;
@@ -25,11 +26,26 @@ pub async fn candidates(
     let block = store
         .duplicate_block(t, &duplicates::lookup_keys(identity), exclude)
         .await?;
-    let probes = block.into_iter().filter_map(|u| {
-        let p = Probe::of(&u.data.identity)?;
-        Some((u, p))
+    let probes = block.into_iter().filter_map(|l| {
+        let p = Probe::of(&l.identity)?;
+        Some((l.id, p))
     });
-    Ok(duplicates::rank(&probe, probes))
+    let ranked = duplicates::rank(&probe, probes);
+    if ranked.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The whole files, for the few that look alike (the warning shows them).
+    let ids: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
+    let mut files: HashMap<Uuid, Usager> = store
+        .usagers_by_id(t, &ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    Ok(ranked
+        .into_iter()
+        .filter_map(|(id, m)| Some((files.remove(&id)?, m)))
+        .collect())
 }
 
 /// Records the pairs of one file (score at or above « à vérifier »). Returns how many.

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{
-    AuditEvent, DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, Journal, MergeRecord,
-    MovedObjects, Procedure, ProcedureReaders, StoreResult, Usager,
+    AuditEvent, DuplicatePair, IdentityCounts, IdentityTask, InsiMonth, Journal, Listed,
+    MergeRecord, MovedObjects, Procedure, ProcedureReaders, StoreResult, Usager,
 };
 
 /// The journal of a change whose entries name what the change made (a
@@ -53,13 +53,16 @@ pub trait DuplicateStore: Send + Sync {
     async fn write_identity_keys(&self, t: &Tenant, usager_id: Uuid) -> StoreResult<()>;
     /// Computes keys for files that have none (after an upgrade). Returns how many.
     async fn backfill_identity_keys(&self) -> StoreResult<u64>;
-    /// Files sharing at least one key, identified, not merged, not `exclude`.
+    /// Files sharing at least one key, identified, not merged, not `exclude`:
+    /// their identities only (as a search lists them), what is compared.
     async fn duplicate_block(
         &self,
         t: &Tenant,
         keys: &[String],
         exclude: Option<Uuid>,
-    ) -> StoreResult<Vec<Usager>>;
+    ) -> StoreResult<Vec<Listed>>;
+    /// The tenant's files among `ids` (any order): the look-alikes found.
+    async fn usagers_by_id(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>>;
     async fn usagers_with_ins(&self, t: &Tenant, matricule: &str) -> StoreResult<Vec<Usager>>;
     /// Inserts a pair, or refreshes the score of an open one; decided pairs keep their status.
     async fn upsert_duplicate_pair(

@@ -573,3 +573,48 @@ async fn memory_is_kept_only_where_it_pays_and_fits(db: TestDb) {
         assert_eq!(store.held_in_memory(t.structure_id), None);
     }
 }
+
+/// SQLite only (its write-ahead log; PostgreSQL's is the server's): the
+/// files written reach the database file without any writer copying the
+/// log there (`store::sqlite::checkpoint`, a task of the store; SQLite's
+/// copy on commit is off for the store's connections). Were the task not
+/// running, the log would grow for ever and the file would never change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_the_log_is_copied_back_beside_the_writers() {
+    let db = crate::common::db::test_store(TestBackend::Sqlite)
+        .await
+        .expect("a SQLite test database");
+    let store = &db.store;
+    let f = seed_two_structures(store).await;
+    let t = &f.accueil.tenant;
+    let file = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    // The migrations and the seed, copied back once the task has looked.
+    let settled = wait_for(|| size() > 0).await;
+    assert!(settled);
+    let before = size();
+    let batch: Vec<UsagerData> = (0..2_000)
+        .map(|i| person(&format!("Copie{i:04}"), None, "Camille", date(1990, 1, 1)))
+        .collect();
+    store.create_usagers(t, &batch, &[]).await.unwrap();
+    let grown = wait_for(|| size() > before + 256 * 1024).await;
+    assert!(
+        grown,
+        "2,000 files written, the database file still {} bytes (was {before})",
+        size()
+    );
+    // And what was copied is what was written.
+    let listed = store.search_usagers(t, &q("copie1999")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+/// Waits up to five seconds for `done`.
+async fn wait_for(done: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done()
+}

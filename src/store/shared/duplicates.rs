@@ -5,14 +5,14 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::audit::commit_journaled;
-use super::rows::{self, select_usagers, usager_column_list};
+use super::rows::{self, listed_column_list, select_usagers};
 use super::{SqlStore, found};
 use crate::domain::duplicates::{self as dup, Collision, Match, PairStatus};
 use crate::domain::tenant::Tenant;
 use crate::domain::usager::Identity;
 use crate::store::sql::{Exec, Row, Tx};
 use crate::store::{
-    DuplicatePair, DuplicateStore, Journal, StoreError, StoreResult, Usager, UsagerStore,
+    DuplicatePair, DuplicateStore, Journal, Listed, StoreError, StoreResult, Usager, UsagerStore,
 };
 
 /// The tenant's candidate pairs (`$1`: the structure) between live files,
@@ -194,16 +194,20 @@ impl DuplicateStore for SqlStore {
         t: &Tenant,
         keys: &[String],
         exclude: Option<Uuid>,
-    ) -> StoreResult<Vec<Usager>> {
+    ) -> StoreResult<Vec<Listed>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         // The key subquery runs first (its LIMIT keeps the planner from
-        // flattening it), through the primary key of `identity_keys`.
+        // flattening it), through the primary key of `identity_keys`. Only
+        // the identity is read: the block grows with the structure (the
+        // files born the same day, the homonyms: a dozen at 100,000 files),
+        // and whole files, read and decoded, made it the one step of a
+        // creation whose cost grew with it (issue 12).
         self.db
             .query(concat!(
                 "SELECT ",
-                usager_column_list!(),
+                listed_column_list!(),
                 " FROM (SELECT DISTINCT usager_id FROM identity_keys
                         WHERE structure_id = $1 AND key IN ("
             ))
@@ -218,8 +222,12 @@ impl DuplicateStore for SqlStore {
             .push_bind(false)
             .push(" AND id <> ")
             .push_bind(exclude.unwrap_or(Uuid::nil()))
-            .all(rows::usager)
+            .all(rows::listed)
             .await
+    }
+
+    async fn usagers_by_id(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>> {
+        self.usagers_by_ids(t, ids).await
     }
 
     async fn usagers_with_ins(&self, t: &Tenant, matricule: &str) -> StoreResult<Vec<Usager>> {

@@ -262,6 +262,39 @@ pub(super) async fn reindex(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
     }
 }
 
+/// [`reindex`] for a file about to be created, before its row is written,
+/// so that the row is written once, stamped: a second write of a new row
+/// (its stamp) was, on PostgreSQL, a second entry in each of the table's
+/// indexes, the trigram index included (an update of an indexed column is
+/// never HOT). Returns the structure's next generation, the file's stamp;
+/// on SQLite the file's FTS5 row is written here, the statement just
+/// before the file's own insert, which takes its rowid (`last_insert_rowid()`).
+pub(super) async fn index_new(
+    tx: &mut Tx,
+    structure_id: Uuid,
+    id: Uuid,
+    search_key: &str,
+) -> StoreResult<i64> {
+    let generation: i64 = tx
+        .query(
+            "INSERT INTO search_generations (structure_id, seq) VALUES ($1, 1)
+             ON CONFLICT (structure_id) DO UPDATE SET seq = search_generations.seq + 1
+             RETURNING seq",
+        )
+        .bind(structure_id)
+        .scalar()
+        .await?;
+    if tx.backend() == Backend::Sqlite {
+        tx.query("INSERT INTO usager_search (folded, file_id, structure_id) VALUES ($1, $2, $3)")
+            .bind(search_key)
+            .bind(id)
+            .bind(structure_id)
+            .execute()
+            .await?;
+    }
+    Ok(generation)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

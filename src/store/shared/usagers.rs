@@ -14,32 +14,53 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
 use crate::store::sql::Tx;
 use crate::store::{
-    AuditEvent, FileContents, Journal, Listed, StoreError, StoreResult, Usager, UsagerQuery,
-    UsagerStore,
+    AuditEvent, Backend, FileContents, Journal, Listed, StoreError, StoreResult, Usager,
+    UsagerQuery, UsagerStore,
 };
 
-/// Inserts a new file of the tenant's structure (its keys and journal are the caller's).
-async fn insert_usager(tx: &mut Tx, t: &Tenant, data: &UsagerData) -> StoreResult<Usager> {
-    let c = rows::UsagerColumns::from_data(data);
-    let vigilance = rows::initial_vigilance(data);
-    let insert = tx
-        .query(concat!(
+/// The insert of a new file, stamped with its search generation (`$21`);
+/// SQLite's adds the file's FTS5 row, written by `search::index_new` just
+/// before it.
+macro_rules! insert_usager {
+    ($columns:literal, $values:literal) => {
+        concat!(
             "INSERT INTO usagers (id, structure_id, anonymous, alias, birth_name, first_names,
                  used_name, used_first_name, birth_date, birth_year, sex, birth_place_code,
                  phone, email, address, identity_status, vigilance, search_key, created_by,
-                 created_at, updated_at)
+                 created_at, updated_at, search_seq",
+            $columns,
+            ")
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $20)",
+                 $17, $18, $19, $20, $20, $21",
+            $values,
+            ")",
             returning_usager!()
-        ))
-        .bind(Uuid::new_v4())
+        )
+    };
+}
+
+/// Inserts a new file of the tenant's structure, in the search indexes
+/// (its keys and journal are the caller's).
+async fn insert_usager(tx: &mut Tx, t: &Tenant, data: &UsagerData) -> StoreResult<Usager> {
+    let c = rows::UsagerColumns::from_data(data);
+    let vigilance = rows::initial_vigilance(data);
+    let id = Uuid::new_v4();
+    let key = data.identity.search_key();
+    let generation = search::index_new(tx, t.structure_id, id, &key).await?;
+    let insert = tx
+        .query(match tx.backend() {
+            Backend::Sqlite => insert_usager!(", search_rowid", ", last_insert_rowid()"),
+            Backend::Postgres => insert_usager!("", ""),
+        })
+        .bind(id)
         .bind(t.structure_id);
     c.bind(insert)
         .bind(vigilance.status().code())
         .bind(rows::vigilance_json(&vigilance))
-        .bind(data.identity.search_key())
+        .bind(key)
         .bind(t.professional_id)
         .bind(Utc::now())
+        .bind(generation)
         .fetch_one()
         .await
         .and_then(|r| rows::usager(&r))
@@ -70,7 +91,6 @@ impl UsagerStore for SqlStore {
         let mut entries = Vec::with_capacity(data.len() * journal.len());
         for d in data {
             let u = insert_usager(&mut tx, t, d).await?;
-            search::reindex(&mut tx, u.id).await?;
             write_keys_in(&mut tx, t.structure_id, u.id, &u.data.identity).await?;
             entries.extend(journal.iter().map(|e| AuditEvent {
                 usager_id: Some(u.id),

@@ -8,6 +8,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::str::FromStr;
 use std::time::Duration;
 
+mod checkpoint;
+
 use crate::domain::audit::GENESIS_HASH;
 use crate::store::StoreResult;
 use crate::store::sql::{Db, Tx};
@@ -28,15 +30,21 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         // Without them SQLite walks (structure_id, search_key) in order even
         // for a search by birth date, rather than use its index.
         .pragma("analysis_limit", "400")
-        .pragma("optimize", "0x10002");
-    // The lane's connections (statements outside a transaction: the reads,
-    // and a few single-statement writes) read pages through a mapping of the file rather than a copy by a
-    // read(2) each: a sixth of the server's time in reception's searches at
-    // 100,000 files (issue 12, BENCHMARKS.md section 5). The mapped pages
-    // are the kernel's page cache, counted in the process's resident size
-    // but not its own memory (RssAnon). Not the writers': with the mapping,
-    // creating files at 100,000 went a quarter slower.
-    let lane_options = options.clone().pragma("mmap_size", mmap_size());
+        .pragma("optimize", "0x10002")
+        // The log is copied back by the store's own task (`checkpoint`).
+        .pragma("wal_autocheckpoint", "0");
+    // The lane's connections read pages by read(2), not through a mapping
+    // of the file: in WAL mode every commit makes each other connection
+    // drop its page cache and unmap the file at its next read (SQLite's
+    // pager), so that while files are created the mapping was unmapped and
+    // faulted in again all the time, the whole process waiting on its
+    // memory map: a quarter more CPU per creation, and 100,000 files
+    // created a quarter slower than 1,000 (issue 12, BENCHMARKS.md section
+    // 5). Reception's searches, answered from memory, no longer gain by it.
+    let lane_options = match mmap_size() {
+        0 => options.clone(),
+        bytes => options.clone().pragma("mmap_size", bytes.to_string()),
+    };
     // Transactions (writes, one at a time under SQLite's lock) on sqlx's
     // pool; the other statements on the lane.
     let pool = SqlitePoolOptions::new()
@@ -44,9 +52,11 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         .min_connections(1)
         // A file on this machine, not a network peer: nothing to test first.
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
-    Ok(Db::sqlite(pool, lane_options, pool_size() as usize))
+    let db = Db::sqlite(pool, lane_options, pool_size() as usize);
+    checkpoint::spawn(&db, options);
+    Ok(db)
 }
 
 /// Connections of the pool, and of the lane (each one a thread of sqlx's,
@@ -60,14 +70,13 @@ fn pool_size() -> u32 {
         .unwrap_or(4)
 }
 
-/// Bytes of the database file mapped into memory (the rest is read);
-/// `ESCALE_BENCH_SQLITE_MMAP` overrides it for measurements (0: none).
-fn mmap_size() -> String {
+/// Bytes of the database file the lane's connections map into memory:
+/// none, unless `ESCALE_BENCH_SQLITE_MMAP` says otherwise (measurements).
+fn mmap_size() -> u64 {
     std::env::var("ESCALE_BENCH_SQLITE_MMAP")
         .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(1 << 30)
-        .to_string()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 pub async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {
