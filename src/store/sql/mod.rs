@@ -24,10 +24,11 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool}
 use super::{Backend, StoreError, StoreResult};
 
 /// The connections of either backend: sqlx's pool for transactions, the
-/// [`Lane`] for statements outside one. Cloning shares them.
+/// [`Lane`] for statements outside one (SQLite: and the write transactions'
+/// own connection, behind the [`WriteGate`]). Cloning shares them.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, Lane<SqliteConnection>, WriteGate),
+    Sqlite(SqlitePool, Lane<SqliteConnection>, WriteGate, SqlitePool),
     Postgres(PgPool, Lane<PgConnection>),
 }
 
@@ -49,9 +50,14 @@ impl Db {
     /// Statements outside a transaction run on a lane of `lane_size`
     /// connections opened with `lane_options` (the pool's own, for the
     /// transactions, may differ).
-    pub fn sqlite(pool: SqlitePool, lane_options: SqliteConnectOptions, lane_size: usize) -> Db {
+    pub fn sqlite(
+        pool: SqlitePool,
+        writer: SqlitePool,
+        lane_options: SqliteConnectOptions,
+        lane_size: usize,
+    ) -> Db {
         let lane = Lane::new(std::sync::Arc::new(lane_options), lane_size);
-        Db::Sqlite(pool, lane, WriteGate::default())
+        Db::Sqlite(pool, lane, WriteGate::default(), writer)
     }
 
     pub fn postgres(pool: PgPool, lane_size: usize) -> Db {
@@ -77,9 +83,9 @@ impl Db {
     /// writers lock the rows they serialise on instead.
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(p, _, gate) => {
+            Db::Sqlite(_, _, gate, writer) => {
                 let turn = gate.clone().lock_owned().await;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
             }
             Db::Postgres(p, _) => Tx::Postgres(p.begin().await?),
         })
@@ -88,8 +94,9 @@ impl Db {
     /// Closes every connection; later queries fail.
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p, lane, _) => {
+            Db::Sqlite(p, lane, _, writer) => {
                 lane.close();
+                writer.close().await;
                 p.close().await
             }
             Db::Postgres(p, lane) => {

@@ -95,7 +95,7 @@ macro_rules! run {
 impl<'c> Query<'c> {
     pub(super) fn on_pool(db: &'c Db, sql: Cow<'static, str>) -> Query<'c> {
         let target = match db {
-            Db::Sqlite(_, lane, _) => Target::SqliteLane(lane, SqliteArguments::default()),
+            Db::Sqlite(_, lane, ..) => Target::SqliteLane(lane, SqliteArguments::default()),
             Db::Postgres(_, lane) => Target::PgLane(lane, PgArguments::default()),
         };
         Query::new(sql, target)

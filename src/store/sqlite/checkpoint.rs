@@ -34,7 +34,7 @@ const FINISH_IN_TURN: i64 = 4_000;
 /// the width of a row it prepared against them); they end with the store
 /// (its last clone dropped) or when its connections are closed.
 pub fn spawn(db: &Db, options: SqliteConnectOptions) {
-    let Db::Sqlite(pool, _, gate) = db else {
+    let Db::Sqlite(pool, _, gate, _) = db else {
         return;
     };
     let pool = pool.clone();

@@ -45,8 +45,8 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         0 => options.clone(),
         bytes => options.clone().pragma("mmap_size", bytes.to_string()),
     };
-    // Transactions (writes, one at a time under SQLite's lock) on sqlx's
-    // pool; the other statements on the lane.
+    // Read transactions and the migrations on sqlx's pool; the statements
+    // outside a transaction on the lane; the writes on `writer` (below).
     let pool = SqlitePoolOptions::new()
         .max_connections(pool_size())
         .min_connections(1)
@@ -54,7 +54,21 @@ pub async fn connect(url: &str) -> StoreResult<Db> {
         .test_before_acquire(false)
         .connect_with(options.clone())
         .await?;
-    let db = Db::sqlite(pool, lane_options, pool_size() as usize);
+    // The writes (one at a time, behind the write gate) on one connection
+    // of their own: in WAL mode a connection drops its page cache whenever
+    // another one has committed, so that writes taking turns on the pool's
+    // connections each began with an empty cache; on one connection the
+    // B-trees' upper pages stay in it. Creating files at 100,000 went from
+    // about 720 to 1,000–1,100 a second (issue 12, BENCHMARKS.md section 5).
+    // Opened at the first write, after the migrations: a connection opened
+    // before them would prepare statements against the tables as they were.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await?;
+    let db = Db::sqlite(pool, writer, lane_options, pool_size() as usize);
     checkpoint::spawn(&db, options);
     Ok(db)
 }
