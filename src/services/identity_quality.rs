@@ -31,9 +31,6 @@ pub async fn candidates(
         Some((l.id, p))
     });
     let ranked = duplicates::rank(&probe, probes);
-    if ranked.is_empty() {
-        return Ok(Vec::new());
-    }
     // The whole files, for the few that look alike (the warning shows them).
     let ids: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
     let mut files: HashMap<Uuid, Usager> = store

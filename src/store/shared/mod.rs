@@ -116,10 +116,10 @@ impl Store for SqlStore {
                 .await?;
         }
         let settle = match self.db.backend() {
-            // Stamping each file (`search::reindex`) left a dead version of
-            // its row, and of its structure's generation row for each
-            // batch: reading through them slowed every search until a
-            // vacuum (autovacuum may be off on a server).
+            // Each file written bumps its structure's generation
+            // (`search::index_new`), leaving a dead version of that row:
+            // reading through them slowed every search until a vacuum
+            // (autovacuum may be off on a server).
             Backend::Postgres => "VACUUM (ANALYZE)",
             Backend::Sqlite => "ANALYZE",
         };

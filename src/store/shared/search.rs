@@ -228,6 +228,20 @@ fn fts_phrases(terms: &[&str]) -> String {
         .join(" AND ")
 }
 
+/// The structure's generation, one up (its row created at the first
+/// write), from `$structure`: a `VALUES` or `SELECT` giving
+/// `(structure_id, 1)`. Returns the new number.
+macro_rules! next_generation {
+    ($structure:literal) => {
+        concat!(
+            "INSERT INTO search_generations (structure_id, seq) ",
+            $structure,
+            " ON CONFLICT (structure_id) DO UPDATE SET seq = search_generations.seq + 1
+             RETURNING seq"
+        )
+    };
+}
+
 /// Keeps the search indexes in step with a file just written (its key, its
 /// merge, or any other column a list shows: the indexes in memory keep
 /// them, so every write of one comes here), in the writer's transaction:
@@ -238,12 +252,9 @@ pub(super) async fn reindex(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
     // The generation's row stays locked until the commit: a structure's key
     // writes commit in the order of their numbers (migration 0016).
     let generation: i64 = tx
-        .query(
-            "INSERT INTO search_generations (structure_id, seq)
-             SELECT structure_id, 1 FROM usagers WHERE id = $1
-             ON CONFLICT (structure_id) DO UPDATE SET seq = search_generations.seq + 1
-             RETURNING seq",
-        )
+        .query(next_generation!(
+            "SELECT structure_id, 1 FROM usagers WHERE id = $1"
+        ))
         .bind(id)
         .scalar()
         .await?;
@@ -276,11 +287,7 @@ pub(super) async fn index_new(
     search_key: &str,
 ) -> StoreResult<i64> {
     let generation: i64 = tx
-        .query(
-            "INSERT INTO search_generations (structure_id, seq) VALUES ($1, 1)
-             ON CONFLICT (structure_id) DO UPDATE SET seq = search_generations.seq + 1
-             RETURNING seq",
-        )
+        .query(next_generation!("VALUES ($1, 1)"))
         .bind(structure_id)
         .scalar()
         .await?;
