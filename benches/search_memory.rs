@@ -34,7 +34,11 @@ fn searches(c: &mut Criterion) {
             identity,
             status: IdentityStatus::Prov,
         };
-        index.put(listed.id, &listed.search_key, listed_bytes::encode(&listed));
+        index.put(
+            listed.id,
+            &listed.search_key,
+            &listed_bytes::encode(&listed),
+        );
         keys.push(listed.search_key);
     }
     index.shrink();

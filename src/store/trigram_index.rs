@@ -7,10 +7,13 @@
 //! (`store/shared/search_memory.rs`).
 //!
 //! A file is a slot: its id, its folded key and what the store keeps with
-//! it (its listed columns, `store/listed_bytes.rs`). Writing a file again gives
-//! it a new slot (the old one is dead), so every piece's list of slots
-//! only grows at its end and stays sorted; dead slots are skipped, and the
-//! index is rebuilt without them once they are a quarter of it.
+//! it (its listed columns, `store/listed_bytes.rs`), the key and the row one
+//! after the other in one buffer of the index's (two allocations of their
+//! own per file cost about 50 bytes more each: 5 MiB at 100,000 files,
+//! BENCHMARKS.md section 5). Writing a file again gives it a new slot (the
+//! old one is dead), so every piece's list of slots only grows at its end
+//! and stays sorted; dead slots are skipped, and the index is rebuilt
+//! without them (nor their bytes) once they are a quarter of it.
 
 use std::collections::HashMap;
 
@@ -28,14 +31,14 @@ pub struct TrigramIndex {
     /// this index holds.
     generation: i64,
     ids: Vec<Uuid>,
-    /// `None`: the slot is dead (the file written again, merged, gone).
-    keys: Vec<Option<Box<str>>>,
-    /// What the store keeps with each slot's file (empty when dead).
-    rows: Vec<Box<[u8]>>,
+    /// Each slot's key, then what the store keeps with its file (its row).
+    bytes: Vec<u8>,
+    /// Where each slot's key and row are in `bytes`.
+    spans: Vec<Span>,
     /// The first eight bytes of each slot's key, big-endian: most
     /// comparisons of two keys end there, without reaching the keys.
     heads: Vec<u64>,
-    /// Whether each slot is live (what `keys` says, without reading them).
+    /// Whether each slot is live (not written again, merged, gone).
     alive: Vec<bool>,
     slots: HashMap<Uuid, Slot>,
     /// Three or four bytes of a folded key (ASCII) → the slots holding
@@ -43,9 +46,14 @@ pub struct TrigramIndex {
     grams: HashMap<u32, Vec<Slot>>,
     dead: usize,
     postings: usize,
-    /// Bytes of the live keys and rows (kept as they change: the budget is
-    /// checked after each catch-up, on a search's path).
-    file_bytes: usize,
+}
+
+/// A slot's key, at `at` in the index's bytes, then its row.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    at: u32,
+    key: u32,
+    row: u32,
 }
 
 /// A file found: its id, key and row.
@@ -56,10 +64,9 @@ pub struct FoundFile<'i> {
     pub row: &'i [u8],
 }
 
-/// Bytes a slot costs besides its key, its row and its postings (id, key
-/// and row boxes and their allocations' headers, head, map entry with its
-/// share of empty buckets).
-const SLOT_BYTES: usize = 16 + 2 * (16 + 16) + 8 + 1 + 40;
+/// Bytes a slot costs besides its key, its row and its postings (id, span,
+/// head, liveness, map entry with its share of empty buckets).
+const SLOT_BYTES: usize = 16 + 12 + 8 + 1 + 40;
 /// Bytes a piece's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
@@ -91,19 +98,24 @@ impl TrigramIndex {
     /// An estimate of the memory it holds, for the store's budget.
     pub fn bytes(&self) -> usize {
         self.ids.len() * SLOT_BYTES
-            + self.file_bytes
+            + self.bytes.len()
             + self.postings * 4
             + self.grams.len() * GRAM_BYTES
     }
 
     /// The file with this key and row (a new one, or written again).
-    pub fn put(&mut self, id: Uuid, key: &str, row: Box<[u8]>) {
+    pub fn put(&mut self, id: Uuid, key: &str, row: &[u8]) {
         self.remove(id);
         let slot = Slot::try_from(self.ids.len()).expect("fewer than 4 billion files");
+        let length = |n: usize| u32::try_from(n).expect("a key and a row under 4 GiB");
         self.ids.push(id);
-        self.keys.push(Some(key.into()));
-        self.file_bytes += key.len() + row.len();
-        self.rows.push(row);
+        self.spans.push(Span {
+            at: length(self.bytes.len()),
+            key: length(key.len()),
+            row: length(row.len()),
+        });
+        self.bytes.extend_from_slice(key.as_bytes());
+        self.bytes.extend_from_slice(row);
         self.heads.push(head_of(key));
         self.alive.push(true);
         self.slots.insert(id, slot);
@@ -116,10 +128,6 @@ impl TrigramIndex {
     /// The file no longer listed (merged).
     pub fn remove(&mut self, id: Uuid) {
         if let Some(slot) = self.slots.remove(&id) {
-            if let Some(key) = self.keys[slot as usize].take() {
-                let row = std::mem::take(&mut self.rows[slot as usize]);
-                self.file_bytes -= key.len() + row.len();
-            }
             self.alive[slot as usize] = false;
             self.dead += 1;
             if self.dead > 64 && self.dead * 4 > self.ids.len() {
@@ -130,16 +138,9 @@ impl TrigramIndex {
 
     /// The same files in new slots, without the dead ones.
     fn compact(&mut self) {
-        let live: Vec<(Uuid, Box<str>, Box<[u8]>)> = self
-            .ids
-            .iter()
-            .zip(self.keys.iter_mut())
-            .zip(self.rows.iter_mut())
-            .filter_map(|((id, key), row)| key.take().map(|k| (*id, k, std::mem::take(row))))
-            .collect();
         let mut fresh = TrigramIndex::new(self.generation);
-        for (id, key, row) in live {
-            fresh.put(id, &key, row);
+        for slot in (0..self.ids.len()).filter(|&s| self.alive[s]) {
+            fresh.put(self.ids[slot], self.key(slot), self.row(slot));
         }
         fresh.shrink();
         *self = fresh;
@@ -151,8 +152,8 @@ impl TrigramIndex {
             list.shrink_to_fit();
         }
         self.ids.shrink_to_fit();
-        self.keys.shrink_to_fit();
-        self.rows.shrink_to_fit();
+        self.bytes.shrink_to_fit();
+        self.spans.shrink_to_fit();
         self.heads.shrink_to_fit();
         self.alive.shrink_to_fit();
     }
@@ -161,7 +162,7 @@ impl TrigramIndex {
     #[cfg(test)]
     fn file(&self, id: Uuid) -> Option<(&str, &[u8])> {
         let slot = *self.slots.get(&id)? as usize;
-        Some((self.keys[slot].as_deref()?, &self.rows[slot]))
+        Some((self.key(slot), self.row(slot)))
     }
 
     /// The ids of [`TrigramIndex::find_files`].
@@ -195,8 +196,8 @@ impl TrigramIndex {
             page.into_iter()
                 .map(|f| FoundFile {
                     id: self.ids[slot_of(f)],
-                    key: self.key(f),
-                    row: &self.rows[slot_of(f)],
+                    key: self.key(slot_of(f)),
+                    row: self.row(slot_of(f)),
                 })
                 .collect(),
         )
@@ -266,7 +267,7 @@ impl TrigramIndex {
         let page = self.first_of(found, limit);
         page.iter()
             .all(|&f| {
-                let key = self.key(f).as_bytes();
+                let key = self.key_bytes(slot_of(f));
                 let head = self.heads[slot_of(f)];
                 needles[0].place_in(key, head) == Some(rank_of(f))
                     && needles[1..].iter().all(|n| n.place_in(key, head).is_some())
@@ -279,7 +280,7 @@ impl TrigramIndex {
         let found: Vec<u128> = slots
             .iter()
             .filter_map(|&s| {
-                let key = self.keys[s as usize].as_deref()?.as_bytes();
+                let key = self.alive[s as usize].then(|| self.key_bytes(s as usize))?;
                 let head = self.heads[s as usize];
                 let rank = needles[0].place_in(key, head)?;
                 needles[1..]
@@ -304,15 +305,26 @@ impl TrigramIndex {
         found.sort_unstable_by(|a, b| {
             (a >> 32)
                 .cmp(&(b >> 32))
-                .then_with(|| self.key(*a).cmp(self.key(*b)))
+                .then_with(|| self.key_bytes(slot_of(*a)).cmp(self.key_bytes(slot_of(*b))))
                 .then(a.cmp(b))
         });
         found.truncate(limit);
         found
     }
 
-    fn key(&self, f: u128) -> &str {
-        self.keys[slot_of(f)].as_deref().unwrap_or_default()
+    fn key_bytes(&self, slot: usize) -> &[u8] {
+        let Span { at, key, .. } = self.spans[slot];
+        &self.bytes[at as usize..][..key as usize]
+    }
+
+    /// A slot's key (written from a `&str`: always UTF-8).
+    fn key(&self, slot: usize) -> &str {
+        std::str::from_utf8(self.key_bytes(slot)).unwrap_or_default()
+    }
+
+    fn row(&self, slot: usize) -> &[u8] {
+        let Span { at, key, row } = self.spans[slot];
+        &self.bytes[at as usize + key as usize..][..row as usize]
     }
 }
 
@@ -468,7 +480,7 @@ mod tests {
     }
 
     fn put(index: &mut TrigramIndex, n: u128, key: &str) {
-        index.put(id(n), key, row(key));
+        index.put(id(n), key, &row(key));
     }
 
     fn index(keys: &[&str]) -> TrigramIndex {
@@ -571,9 +583,16 @@ mod tests {
             let held = key.as_deref().map(|k| (k, row(k)));
             assert_eq!(i.file(id(n)), held.as_ref().map(|(k, r)| (*k, &**r)));
         }
-        let live: usize = i.keys.iter().flatten().map(|k| k.len()).sum::<usize>()
-            + i.rows.iter().map(|r| r.len()).sum::<usize>();
-        assert_eq!(i.file_bytes, live);
+        // Every byte held is a slot's key or row: the compaction (fewer
+        // than 700 slots, above) left the dead slots' bytes behind.
+        let spans: usize = i.spans.iter().map(|s| (s.key + s.row) as usize).sum();
+        assert_eq!(i.bytes.len(), spans);
+        let live: usize = (0..400u128)
+            .filter_map(|n| i.file(id(n)))
+            .map(|(k, r)| k.len() + r.len())
+            .sum();
+        let dead = i.ids.len() - i.len();
+        assert!(i.bytes.len() - live <= dead * "DUPONT000 MARIE".len() * 3);
     }
 
     #[test]

@@ -320,7 +320,11 @@ async fn generation_of(db: &Db, t: &Tenant) -> StoreResult<i64> {
 /// The file of a row of listed columns into the index.
 fn put(index: &mut TrigramIndex, r: &Row) -> StoreResult<()> {
     let listed = rows::listed(r)?;
-    index.put(listed.id, &listed.search_key, listed_bytes::encode(&listed));
+    index.put(
+        listed.id,
+        &listed.search_key,
+        &listed_bytes::encode(&listed),
+    );
     Ok(())
 }
 
