@@ -40,6 +40,12 @@ pub struct TrigramIndex {
     heads: Vec<u64>,
     /// Whether each slot is live (not written again, merged, gone).
     alive: Vec<bool>,
+    /// The first `sorted` slots' ids are in ascending order (a load reads
+    /// the files by id, a compaction puts them back so): their slots are
+    /// found by a binary search of `ids`, without a map entry of 40 bytes
+    /// each (4 MiB at 100,000 files, BENCHMARKS.md section 5).
+    sorted: usize,
+    /// The slots of the files put after the sorted ones, by id.
     slots: HashMap<Uuid, Slot>,
     /// Three or four bytes of a folded key (ASCII) → the slots holding
     /// them, ascending.
@@ -65,8 +71,10 @@ pub struct FoundFile<'i> {
 }
 
 /// Bytes a slot costs besides its key, its row and its postings (id, span,
-/// head, liveness, map entry with its share of empty buckets).
-const SLOT_BYTES: usize = 16 + 12 + 8 + 1 + 40;
+/// head, liveness).
+const SLOT_BYTES: usize = 16 + 12 + 8 + 1;
+/// Bytes of a map entry, with its share of empty buckets.
+const MAP_ENTRY_BYTES: usize = 40;
 /// Bytes a piece's entry costs besides its postings.
 const GRAM_BYTES: usize = 48;
 
@@ -88,16 +96,17 @@ impl TrigramIndex {
 
     /// Files held (live).
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.ids.len() - self.dead
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len() == 0
     }
 
     /// An estimate of the memory it holds, for the store's budget.
     pub fn bytes(&self) -> usize {
         self.ids.len() * SLOT_BYTES
+            + self.slots.len() * MAP_ENTRY_BYTES
             + self.bytes.len()
             + self.postings * 4
             + self.grams.len() * GRAM_BYTES
@@ -118,7 +127,13 @@ impl TrigramIndex {
         self.bytes.extend_from_slice(row);
         self.heads.push(head_of(key));
         self.alive.push(true);
-        self.slots.insert(id, slot);
+        let in_order =
+            self.sorted == slot as usize && (slot == 0 || self.ids[slot as usize - 1] < id);
+        if in_order {
+            self.sorted += 1;
+        } else {
+            self.slots.insert(id, slot);
+        }
         for gram in grams_of(key) {
             self.grams.entry(gram).or_default().push(slot);
             self.postings += 1;
@@ -127,7 +142,8 @@ impl TrigramIndex {
 
     /// The file no longer listed (merged).
     pub fn remove(&mut self, id: Uuid) {
-        if let Some(slot) = self.slots.remove(&id) {
+        if let Some(slot) = self.slot_of_id(id) {
+            self.slots.remove(&id);
             self.alive[slot as usize] = false;
             self.dead += 1;
             if self.dead > 64 && self.dead * 4 > self.ids.len() {
@@ -138,8 +154,10 @@ impl TrigramIndex {
 
     /// The same files in new slots, without the dead ones.
     fn compact(&mut self) {
+        let mut live: Vec<usize> = (0..self.ids.len()).filter(|&s| self.alive[s]).collect();
+        live.sort_unstable_by_key(|&s| self.ids[s]);
         let mut fresh = TrigramIndex::new(self.generation);
-        for slot in (0..self.ids.len()).filter(|&s| self.alive[s]) {
+        for slot in live {
             fresh.put(self.ids[slot], self.key(slot), self.row(slot));
         }
         fresh.shrink();
@@ -161,7 +179,7 @@ impl TrigramIndex {
     /// The key and row of a live file.
     #[cfg(test)]
     fn file(&self, id: Uuid) -> Option<(&str, &[u8])> {
-        let slot = *self.slots.get(&id)? as usize;
+        let slot = self.slot_of_id(id)? as usize;
         Some((self.key(slot), self.row(slot)))
     }
 
@@ -310,6 +328,15 @@ impl TrigramIndex {
         });
         found.truncate(limit);
         found
+    }
+
+    /// The live slot of a file.
+    fn slot_of_id(&self, id: Uuid) -> Option<Slot> {
+        if let Some(&slot) = self.slots.get(&id) {
+            return Some(slot);
+        }
+        let slot = self.ids[..self.sorted].binary_search(&id).ok()?;
+        self.alive[slot].then_some(slot as Slot)
     }
 
     fn key_bytes(&self, slot: usize) -> &[u8] {
@@ -551,6 +578,39 @@ mod tests {
         assert_eq!(i.len(), 1);
         i.remove(id(7)); // not there: nothing happens
         assert_eq!(i.len(), 1);
+    }
+
+    #[test]
+    fn files_are_found_by_id_in_and_after_the_sorted_slots() {
+        let mut i = TrigramIndex::new(0);
+        // Loaded by id: the sorted slots, no map entry.
+        for n in [2, 4, 6, 8] {
+            put(&mut i, n, &format!("DUPONT{n:03} MARIE"));
+        }
+        assert_eq!((i.sorted, i.slots.len()), (4, 0));
+        // Then out of order, written again, removed.
+        put(&mut i, 5, "DUPONT005 MARIE");
+        put(&mut i, 9, "DUPONT009 MARIE");
+        put(&mut i, 4, "DURAND004 MARIE");
+        i.remove(id(6));
+        i.remove(id(9));
+        i.remove(id(7));
+        assert_eq!((i.sorted, i.slots.len()), (4, 2));
+        let key = |n: u128| i.file(id(n)).map(|(k, _)| k.to_string());
+        assert_eq!(key(2).as_deref(), Some("DUPONT002 MARIE"));
+        assert_eq!(key(4).as_deref(), Some("DURAND004 MARIE"));
+        assert_eq!(key(5).as_deref(), Some("DUPONT005 MARIE"));
+        assert_eq!(key(8).as_deref(), Some("DUPONT008 MARIE"));
+        assert_eq!((key(6), key(7), key(9)), (None, None, None));
+        assert_eq!(i.len(), 4);
+        assert_eq!(i.find(&["DUPONT"], 10), Some(vec![id(2), id(5), id(8)]));
+        // A compaction puts them back in order: the map is empty again.
+        i.compact();
+        assert_eq!((i.sorted, i.slots.len(), i.len()), (4, 0, 4));
+        assert_eq!(i.ids, vec![id(2), id(4), id(5), id(8)]);
+        assert_eq!(i.file(id(4)).map(|(k, _)| k), Some("DURAND004 MARIE"));
+        i.remove(id(4));
+        assert_eq!((i.file(id(4)), i.len()), (None, 3));
     }
 
     #[test]
