@@ -34,7 +34,7 @@ pub async fn candidates(
     // The whole files, for the few that look alike (the warning shows them).
     let ids: Vec<Uuid> = ranked.iter().map(|(id, _)| *id).collect();
     let mut files: HashMap<Uuid, Usager> = store
-        .usagers_by_id(t, &ids)
+        .usagers_by_ids(t, &ids)
         .await?
         .into_iter()
         .map(|u| (u.id, u))

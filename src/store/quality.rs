@@ -62,7 +62,7 @@ pub trait DuplicateStore: Send + Sync {
         exclude: Option<Uuid>,
     ) -> StoreResult<Vec<Listed>>;
     /// The tenant's files among `ids` (any order): the look-alikes found.
-    async fn usagers_by_id(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>>;
+    async fn usagers_by_ids(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>>;
     async fn usagers_with_ins(&self, t: &Tenant, matricule: &str) -> StoreResult<Vec<Usager>>;
     /// Inserts a pair, or refreshes the score of an open one; decided pairs keep their status.
     async fn upsert_duplicate_pair(

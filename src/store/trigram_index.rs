@@ -142,8 +142,7 @@ impl TrigramIndex {
 
     /// The file no longer listed (merged).
     pub fn remove(&mut self, id: Uuid) {
-        if let Some(slot) = self.slot_of_id(id) {
-            self.slots.remove(&id);
+        if let Some(slot) = self.slots.remove(&id).or_else(|| self.sorted_slot(id)) {
             self.alive[slot as usize] = false;
             self.dead += 1;
             if self.dead > 64 && self.dead * 4 > self.ids.len() {
@@ -331,10 +330,16 @@ impl TrigramIndex {
     }
 
     /// The live slot of a file.
+    #[cfg(test)]
     fn slot_of_id(&self, id: Uuid) -> Option<Slot> {
-        if let Some(&slot) = self.slots.get(&id) {
-            return Some(slot);
-        }
+        self.slots
+            .get(&id)
+            .copied()
+            .or_else(|| self.sorted_slot(id))
+    }
+
+    /// The live slot of a file among the sorted ones.
+    fn sorted_slot(&self, id: Uuid) -> Option<Slot> {
         let slot = self.ids[..self.sorted].binary_search(&id).ok()?;
         self.alive[slot].then_some(slot as Slot)
     }

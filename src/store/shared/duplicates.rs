@@ -226,8 +226,17 @@ impl DuplicateStore for SqlStore {
             .await
     }
 
-    async fn usagers_by_id(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>> {
-        self.usagers_by_ids(t, ids).await
+    async fn usagers_by_ids(&self, t: &Tenant, ids: &[Uuid]) -> StoreResult<Vec<Usager>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .query(select_usagers!("WHERE structure_id = $1 AND id IN ("))
+            .bind(t.structure_id)
+            .push_list(ids)
+            .push(")")
+            .all(rows::usager)
+            .await
     }
 
     async fn usagers_with_ins(&self, t: &Tenant, matricule: &str) -> StoreResult<Vec<Usager>> {

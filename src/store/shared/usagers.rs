@@ -14,8 +14,8 @@ use crate::domain::tenant::Tenant;
 use crate::domain::usager::UsagerData;
 use crate::store::sql::Tx;
 use crate::store::{
-    AuditEvent, Backend, FileContents, Journal, Listed, StoreError, StoreResult, Usager,
-    UsagerQuery, UsagerStore,
+    AuditEvent, Backend, DuplicateStore, FileContents, Journal, Listed, StoreError, StoreResult,
+    Usager, UsagerQuery, UsagerStore,
 };
 
 /// The insert of a new file, stamped with its search generation (`$21`);
@@ -182,24 +182,6 @@ pub(super) async fn why_unchanged(tx: &mut Tx, t: &Tenant, id: Uuid, version: i6
 }
 
 impl SqlStore {
-    /// The tenant's files among `ids` (any order).
-    pub(super) async fn usagers_by_ids(
-        &self,
-        t: &Tenant,
-        ids: &[Uuid],
-    ) -> StoreResult<Vec<Usager>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.db
-            .query(select_usagers!("WHERE structure_id = $1 AND id IN ("))
-            .bind(t.structure_id)
-            .push_list(ids)
-            .push(")")
-            .all(rows::usager)
-            .await
-    }
-
     /// Display names of files, for lists that show pairs or tasks.
     pub(super) async fn usager_names(
         &self,
